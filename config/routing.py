@@ -1,0 +1,11 @@
+"""WebSocket routes. Each app adds its consumers here as it gains them."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from core.consumers import EventsConsumer
+
+websocket_urlpatterns = [
+    path("ws/events/", EventsConsumer.as_asgi()),
+]

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from core import health
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    report = health.check_all()
+    status = 200 if report["status"] == "ok" else 503
+    if not request.user.is_staff:
+        # Probes need the verdict; the reasons (hosts, paths) are for staff only.
+        for part in ("database", "redis", "celery"):
+            report[part].pop("error", None)
+    return JsonResponse(report, status=status)
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("admin:index")

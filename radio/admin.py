@@ -1,0 +1,3 @@
+"""Admin registrations arrive with this app's models."""
+
+from __future__ import annotations

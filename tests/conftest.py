@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+from django.core.cache import cache
+from django.db import connection
+from django.test import Client
+
+from core import roles
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_stray_connections(django_db_setup: None, django_db_blocker: object) -> Iterator[None]:
+    """Close connections other threads left open (Channels' sync-to-async pool), so the test databases drop."""
+    yield
+    with django_db_blocker.unblock(), connection.cursor() as cursor:  # type: ignore[attr-defined]
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache() -> None:
+    # The cache is a real Redis shared by the tests of one xdist worker: start each test empty.
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _data_migration_rows(request: pytest.FixtureRequest) -> None:
+    """Put back the rows data migrations made (the role groups) when a transactional test's flush deleted them.
+
+    pytest-xdist hands out whole files, so a plain test may run after another file's flush.
+    """
+    uses_db = request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(request.fixturenames)
+    if not uses_db:
+        return
+    request.getfixturevalue("_django_db_helper")
+    if not Group.objects.filter(name=roles.AGENT).exists():
+        from django.apps import apps as django_apps
+
+        roles.sync_roles(django_apps)
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., User]:
+    def make(username: str, role: str | None = None, *, password: str = "pw-for-tests", **extra: object) -> User:
+        user = User.objects.create_user(username=username, password=password, is_staff=True, **extra)
+        if role is not None:
+            user.groups.add(Group.objects.get(name=role))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def agent(make_user: Callable[..., User]) -> User:
+    return make_user("agent1", roles.AGENT)
+
+
+@pytest.fixture
+def supervisor(make_user: Callable[..., User]) -> User:
+    return make_user("supervisor1", roles.SUPERVISOR)
+
+
+@pytest.fixture
+def client_for(db: None) -> Callable[[User], Client]:
+    def login(user: User) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return login
+
+
+def celery_process(*args: str) -> subprocess.Popen[bytes]:
+    """Start `celery -A config ARGS` in its own process, on this test's database and Redis prefix.
+
+    It sees only committed rows: use it with transactional_db.
+    """
+    db = connection.settings_dict
+    host, credentials = db["HOST"], f"{db['USER']}:{db['PASSWORD']}"
+    if host.startswith("/"):
+        url = f"postgresql://{credentials}@/{db['NAME']}?host={host}"
+    else:
+        url = f"postgresql://{credentials}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": url}
+    return subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", *args], cwd=settings.BASE_DIR, env=env)
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Celery worker process on the real broker, using this test's database."""
+    from celery import current_app
+
+    name = f"test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}@%h"
+    worker = celery_process("worker", "-P", "solo", "-n", name, "--without-mingle", "--without-gossip", "-l", "warning")
+    try:
+        deadline = time.monotonic() + 30
+        while not current_app.control.ping(timeout=0.5):
+            if worker.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the Celery worker did not start")
+        yield worker
+    finally:
+        stop_process(worker)

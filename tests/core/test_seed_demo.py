@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
+from django.test import Client
+
+from core.demo import DEMO_LOGINS
+from core.models import DemoDataset
+from crm.models import Consumer, Order
+from merchants.models import Merchant, MerchantMembership
+
+
+def _seed(**options: object) -> str:
+    out = StringIO()
+    call_command("seed_demo", quiet=True, stdout=out, **options)
+    return out.getvalue()
+
+
+def _snapshot() -> tuple[list[tuple[object, ...]], ...]:
+    return (
+        list(Consumer.objects.order_by("external_id").values_list("external_id", "display_name", "phone")),
+        list(Merchant.objects.order_by("code").values_list("code", "name", "category", "city")),
+        list(
+            Order.objects.order_by("order_no").values_list(
+                "order_no", "consumer__external_id", "merchant__code", "item_title", "amount", "status"
+            )
+        ),
+    )
+
+
+@pytest.mark.django_db
+def test_seed_demo_loads_chinese_marketplace_data_at_the_requested_scale() -> None:
+    output = _seed(scale=2, seed=7)
+    assert (Consumer.objects.count(), Merchant.objects.count(), Order.objects.count()) == (400, 12, 4000)
+    assert "4,000 orders" in output
+    merchant = Merchant.objects.first()
+    assert merchant is not None and merchant.name.endswith(("店", "铺"))
+    assert all(len(phone) == 11 and phone.startswith("1") for phone in Consumer.objects.values_list("phone", flat=True))
+    amounts = list(Order.objects.values_list("amount", flat=True))
+    assert min(amounts) > 0 and all(a == a.quantize(a.__class__("0.01")) for a in amounts)
+    assert DemoDataset.objects.get().counts == {"users": 5, "consumers": 400, "merchants": 12, "orders": 4000}
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_deterministic_for_a_seed() -> None:
+    _seed(seed=3)
+    first = _snapshot()
+    Order.objects.all().delete()
+    Consumer.objects.all().delete()
+    MerchantMembership.objects.all().delete()
+    Merchant.objects.all().delete()
+    DemoDataset.objects.all().delete()
+    _seed(seed=3)
+    assert _snapshot() == first
+
+
+@pytest.mark.django_db
+def test_second_run_keeps_the_data_and_does_not_duplicate_it() -> None:
+    _seed()
+    counts = (Consumer.objects.count(), Order.objects.count(), User.objects.count())
+    output = _seed()
+    assert "already loaded" in output
+    assert (Consumer.objects.count(), Order.objects.count(), User.objects.count()) == counts
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("options", "message"), [({"scale": 0}, "--scale"), ({"seed": 5000}, "--seed")])
+def test_seed_demo_rejects_bad_arguments_and_writes_nothing(options: dict[str, int], message: str) -> None:
+    with pytest.raises(CommandError, match=message):
+        _seed(**options)
+    assert not DemoDataset.objects.exists() and not Consumer.objects.exists()
+
+
+@pytest.mark.django_db
+def test_every_demo_login_can_sign_in_to_the_admin() -> None:
+    _seed()
+    for login in DEMO_LOGINS:
+        client = Client()
+        response = client.post("/admin/login/?next=/admin/", {"username": login.username, "password": login.password})
+        assert response.status_code == 302, login.username
+        assert client.get("/admin/").status_code == 200, login.username
+
+
+@pytest.mark.django_db
+def test_demo_merchant_staff_belongs_to_a_demo_merchant() -> None:
+    _seed()
+    membership = MerchantMembership.objects.select_related("merchant").get(user__username="merchant")
+    assert membership.merchant.code.startswith("M001")

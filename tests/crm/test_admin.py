@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from crm.models import Consumer, Order
+from merchants.models import Merchant
+
+
+@pytest.fixture
+def consumer(db: None) -> Consumer:
+    return Consumer.objects.create(
+        external_id="C1", display_name="王小明", phone="13912345678", registered_at=timezone.now()
+    )
+
+
+def make_orders(consumer: Consumer, n: int) -> None:
+    merchant = Merchant.objects.create(code="M1", name="优品数码旗舰店", category="数码", opened_at=timezone.now())
+    Order.objects.bulk_create(
+        Order(
+            order_no=f"O{i}",
+            consumer=consumer,
+            merchant=merchant,
+            item_title="无线蓝牙耳机",
+            amount=Decimal("99.00"),
+            placed_at=timezone.now(),
+        )
+        for i in range(n)
+    )
+
+
+def test_agent_sees_a_masked_phone_in_list_and_page(
+    agent: User, consumer: Consumer, client_for: Callable[[User], Client]
+) -> None:
+    client = client_for(agent)
+    listing = client.get("/admin/crm/consumer/").content.decode()
+    page = client.get(f"/admin/crm/consumer/{consumer.pk}/change/").content.decode()
+    for html in (listing, page):
+        assert "139****5678" in html
+        assert "13912345678" not in html
+
+
+def test_supervisor_sees_the_whole_phone(
+    supervisor: User, consumer: Consumer, client_for: Callable[[User], Client]
+) -> None:
+    page = client_for(supervisor).get(f"/admin/crm/consumer/{consumer.pk}/change/").content.decode()
+    assert "13912345678" in page
+
+
+def test_agent_cannot_change_a_consumer(agent: User, consumer: Consumer, client_for: Callable[[User], Client]) -> None:
+    response = client_for(agent).post(
+        f"/admin/crm/consumer/{consumer.pk}/change/",
+        {"external_id": "C1", "display_name": "改名", "registered_at_0": "2026-01-01", "registered_at_1": "10:00"},
+    )
+    assert response.status_code == 403
+    consumer.refresh_from_db()
+    assert consumer.display_name == "王小明"
+
+
+def test_business_and_merchant_staff_see_no_consumer(
+    make_user: Callable[..., User], consumer: Consumer, client_for: Callable[[User], Client]
+) -> None:
+    for role in ("business", "merchant_staff"):
+        client = client_for(make_user(f"{role}-user", role))
+        assert client.get("/admin/crm/consumer/").status_code == 403
+        assert client.get("/admin/crm/order/").status_code == 403
+
+
+def test_order_changelist_costs_the_same_queries_whatever_the_page_holds(
+    supervisor: User, consumer: Consumer, client_for: Callable[[User], Client]
+) -> None:
+    client = client_for(supervisor)
+    make_orders(consumer, 3)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get("/admin/crm/order/").status_code == 200
+    Order.objects.bulk_create(
+        Order(
+            order_no=f"P{i}",
+            consumer=consumer,
+            merchant_id=Order.objects.first().merchant_id,  # type: ignore[union-attr]
+            item_title="机械键盘",
+            amount=Decimal("199.00"),
+            placed_at=timezone.now(),
+        )
+        for i in range(60)
+    )
+    with CaptureQueriesContext(connection) as many:
+        assert client.get("/admin/crm/order/").status_code == 200
+    assert len(few) == len(many) == 6

@@ -1,0 +1,35 @@
+"""Test settings: the production settings, run over plain HTTP with a cheap password hasher.
+
+Each pytest-xdist worker gets its own Redis database (and key prefix), so workers sharing one Redis
+never see each other's cache entries, channel groups, Celery queues or broadcast replies (kombu
+scopes its fanout channels by database number). Their PostgreSQL databases are separate already.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlparse
+
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+os.environ["REDIS_KEY_PREFIX"] = f"test-{_worker}"
+for _name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"):
+    os.environ.setdefault(_name, "0")
+
+from config import settings as _base  # noqa: E402
+from config.settings import *  # noqa: E402,F403
+
+# Database 0 is the running product's; test workers use 1, 2, ...
+_db = 1 + int(_worker.removeprefix("gw") or 0)
+REDIS_URL = urlparse(_base.REDIS_URL)._replace(path=f"/{_db}").geturl()
+CACHES = {"default": {**_base.CACHES["default"], "LOCATION": REDIS_URL}}
+CHANNEL_LAYERS = {
+    "default": {**_base.CHANNEL_LAYERS["default"], "CONFIG": {"hosts": [REDIS_URL], "prefix": "test:asgi"}}
+}
+CELERY_BROKER_URL = REDIS_URL
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Tests render templates without a collectstatic run first: static files come from the finders.
+STORAGES = {**_base.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from importlib import import_module
+
+from django.apps import apps
+
+
+def test_tickets_is_installed_with_its_admin_module() -> None:
+    assert apps.get_app_config("tickets").name == "tickets"
+    import_module("tickets.admin")
