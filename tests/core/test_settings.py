@@ -56,7 +56,8 @@ def test_check_deploy_is_clean_in_production_mode() -> None:
         "SECRET_KEY": "k" * 20 + "-production-secret-key-with-enough-entropy-0123456789",
         "ALLOWED_HOSTS": "desk.example.com",
     }
-    for name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"):
+    # The browser harness may have set DJANGO_ALLOW_ASYNC_UNSAFE in this worker; production never does.
+    for name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "DJANGO_ALLOW_ASYNC_UNSAFE"):
         env.pop(name, None)
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "DEBUG"],
