@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # the API docs' assets, served locally instead of from a CDN
     "channels",
     "django_celery_beat",
     # Ours, bottom to top (core is above): a lower app never imports a higher one (docs/ARCHITECTURE.md).
@@ -244,6 +245,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Customer-service CRM and ticketing for a marketplace.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOGGING = {

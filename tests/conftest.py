@@ -13,7 +13,26 @@ from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 
-from core import roles
+from core import embedded, roles
+
+_STARTED = pytest.StashKey[list[Callable[[], None]]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Bring up the embedded servers for a bare `pytest` run (make test has them up already)."""
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller did it
+        return
+    started = []
+    if not os.environ.get("DATABASE_URL") and embedded.start_postgres():
+        started.append(embedded.stop_postgres)
+    if not os.environ.get("REDIS_URL") and embedded.start_redis():
+        started.append(embedded.stop_redis)
+    config.stash[_STARTED] = started
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for stop in config.stash.get(_STARTED, []):
+        stop()
 
 
 @pytest.fixture(scope="session", autouse=True)
