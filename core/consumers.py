@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.utils.translation import gettext
 
 from core.realtime import role_group, user_group
 
 # Close codes in the 4000 range are ours (see docs/ARCHITECTURE.md).
 CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
 
 
 class EventsConsumer(AsyncJsonWebsocketConsumer):
@@ -21,6 +23,9 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         roles = await self._roles(user)
+        if not roles and not user.is_superuser:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
         self.groups_joined = [user_group(user.pk)] + [role_group(r) for r in roles]
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
@@ -34,12 +39,12 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
         # A malformed frame is answered, never allowed to crash the socket.
         if text_data is None:
-            await self._error("bad_frame", "Frames must be JSON text.")
+            await self._error("bad_frame", gettext("Frames must be JSON text."))
             return
         try:
             content = await self.decode_json(text_data)
         except ValueError:
-            await self._error("bad_frame", "Frames must be JSON text.")
+            await self._error("bad_frame", gettext("Frames must be JSON text."))
             return
         await self.receive_json(content)
 
@@ -48,7 +53,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         # This socket only pushes; anything a client sends is answered with an error, not a crash.
-        await self._error("read_only", "This socket only sends events.")
+        await self._error("read_only", gettext("This socket only sends events."))
 
     async def event_message(self, message: dict[str, Any]) -> None:
         await self.send_json({"type": message["event"], "data": message["data"]})

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.db import connection, models
+from django.utils import timezone
 from tqdm import tqdm
 
 T = TypeVar("T")
@@ -23,6 +24,9 @@ class SeedContext:
 
     def __post_init__(self) -> None:
         self.random = random.Random(self.seed)
+        # Times are relative to today's local midnight: the same seed gives the same rows all day,
+        # and the demo is always recent.
+        self.now = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
 
     def progress(self, iterable: Iterable[T], *, total: int, desc: str) -> Iterator[T]:
         yield from tqdm(iterable, total=total, desc=desc, unit="rows", disable=self.quiet, mininterval=0.5, leave=True)

@@ -6,8 +6,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from django.utils import timezone
-
 from core.seeding import SeedContext, copy_rows, max_id, new_ids
 from crm.models import Consumer
 
@@ -60,7 +58,7 @@ def mobile_number(ctx: SeedContext) -> str:
 
 def seed(ctx: SeedContext) -> dict[str, int]:
     total = CONSUMERS_PER_SCALE * ctx.scale
-    now = timezone.now()
+    now = ctx.now
     before = max_id(Consumer)
 
     def rows() -> Iterator[tuple[Any, ...]]:

@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.utils import timezone
 
 from core.seeding import SeedContext, copy_rows, max_id, new_ids
 from crm.models import Order
@@ -60,7 +59,7 @@ STATUS_WEIGHTS = (
 
 def seed(ctx: SeedContext) -> dict[str, int]:
     rnd = ctx.random
-    now = timezone.now()
+    now = ctx.now
     merchant_count = max(MIN_MERCHANTS, MERCHANTS_PER_SCALE * ctx.scale)
     categories = list(CATALOGUE)
     before = max_id(Merchant)

@@ -65,13 +65,14 @@ def _data_migration_rows(request: pytest.FixtureRequest) -> None:
     if not Group.objects.filter(name=roles.AGENT).exists():
         from django.apps import apps as django_apps
 
-        roles.sync_roles(django_apps)
+        roles.sync_roles(django_apps, roles.ROLE_PERMISSIONS)
 
 
 @pytest.fixture
 def make_user(db: None) -> Callable[..., User]:
     def make(username: str, role: str | None = None, *, password: str = "pw-for-tests", **extra: object) -> User:
-        user = User.objects.create_user(username=username, password=password, is_staff=True, **extra)
+        extra.setdefault("is_staff", True)
+        user = User.objects.create_user(username=username, password=password, **extra)
         if role is not None:
             user.groups.add(Group.objects.get(name=role))
         return user

@@ -14,7 +14,7 @@ from django.test import Client
 
 from config.asgi import application
 from core import realtime
-from core.consumers import CLOSE_UNAUTHENTICATED
+from core.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
 
@@ -43,6 +43,26 @@ async def test_anonymous_socket_is_refused() -> None:
 
 async def test_a_forged_session_is_refused() -> None:
     connected, code = await socket("not-a-session").connect()
+    assert (connected, code) == (False, CLOSE_UNAUTHENTICATED)
+
+
+async def test_a_user_without_a_role_is_refused(make_user: Callable[..., User]) -> None:
+    def login() -> str:
+        client = Client()
+        client.force_login(make_user("no-role"))
+        return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+    connected, code = await socket(await sync_to_async(login)()).connect()
+    assert (connected, code) == (False, CLOSE_FORBIDDEN)
+
+
+async def test_a_logged_in_non_staff_user_is_refused(make_user: Callable[..., User]) -> None:
+    def login() -> str:
+        client = Client()
+        client.force_login(make_user("shopper", "agent", is_staff=False))
+        return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+    connected, code = await socket(await sync_to_async(login)()).connect()
     assert (connected, code) == (False, CLOSE_UNAUTHENTICATED)
 
 

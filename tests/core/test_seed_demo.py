@@ -21,11 +21,15 @@ def _seed(**options: object) -> str:
 
 def _snapshot() -> tuple[list[tuple[object, ...]], ...]:
     return (
-        list(Consumer.objects.order_by("external_id").values_list("external_id", "display_name", "phone")),
-        list(Merchant.objects.order_by("code").values_list("code", "name", "category", "city")),
+        list(
+            Consumer.objects.order_by("external_id").values_list(
+                "external_id", "display_name", "phone", "registered_at"
+            )
+        ),
+        list(Merchant.objects.order_by("code").values_list("code", "name", "category", "city", "opened_at")),
         list(
             Order.objects.order_by("order_no").values_list(
-                "order_no", "consumer__external_id", "merchant__code", "item_title", "amount", "status"
+                "order_no", "consumer__external_id", "merchant__code", "item_title", "amount", "status", "placed_at"
             )
         ),
     )

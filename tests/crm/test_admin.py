@@ -94,3 +94,21 @@ def test_order_changelist_costs_the_same_queries_whatever_the_page_holds(
     with CaptureQueriesContext(connection) as many:
         assert client.get("/admin/crm/order/").status_code == 200
     assert len(few) == len(many) == 6
+
+
+def test_agent_cannot_filter_consumers_by_phone(
+    agent: User, consumer: Consumer, client_for: Callable[[User], Client]
+) -> None:
+    client = client_for(agent)
+    for lookup in ("phone__startswith=139", "phone=13912345678", "phone__regex=^139", "id_number__startswith=1"):
+        response = client.get(f"/admin/crm/consumer/?{lookup}")
+        # The admin answers a disallowed lookup with 400 Bad Request and lists nothing.
+        assert response.status_code == 400, lookup
+        assert "13912345678" not in response.content.decode()
+
+
+def test_supervisor_can_filter_consumers_by_phone(
+    supervisor: User, consumer: Consumer, client_for: Callable[[User], Client]
+) -> None:
+    response = client_for(supervisor).get("/admin/crm/consumer/?phone__startswith=139")
+    assert response.status_code == 200 and "13912345678" in response.content.decode()

@@ -14,6 +14,10 @@ from core import embedded
 from core.demo import ensure_demo_logins
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 class Command(BaseCommand):
     help = (
         "Run everything: embedded PostgreSQL and Redis (unless URLs are set), migrations, demo data, "
@@ -24,9 +28,18 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument("--no-demo", action="store_true", help="Do not load demo data.")
+        parser.add_argument(
+            "--no-demo",
+            action="store_true",
+            help="Do not load demo data or make demo logins (never done when DEBUG=0).",
+        )
 
     def handle(self, *args: Any, host: str, port: int, no_demo: bool, **options: Any) -> None:
+        # A closed terminal (SIGHUP) or a supervisor's SIGTERM stops everything as Ctrl-C does.
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, _interrupt)
+        # Demo logins have published passwords: only ever on a development server.
+        demo = settings.DEBUG and not no_demo
         started_servers = []
         if settings.EMBEDDED_DATABASE and embedded.start_postgres():
             started_servers.append("postgres")
@@ -36,9 +49,10 @@ class Command(BaseCommand):
         try:
             call_command("migrate", interactive=False, verbosity=0)
             call_command("collectstatic", interactive=False, verbosity=0)
-            if not no_demo:
+            logins = []
+            if demo:
                 call_command("seed_demo")
-            logins = ensure_demo_logins()
+                logins = ensure_demo_logins()
             python = sys.executable
             commands = {
                 "web": [python, "-m", "daphne", "-b", host, "-p", str(port), "config.asgi:application"],
@@ -58,6 +72,8 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             self.stdout.write("\nStopping ...")
         finally:
+            # A second Ctrl-C must not cut the shutdown short.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
             self._stop(children)
             if "redis" in started_servers:
                 embedded.stop_redis()
@@ -91,8 +107,9 @@ class Command(BaseCommand):
             f"  Admin:       {base}/admin/",
             f"  API docs:    {base}/api/docs/",
             f"  Health:      {base}/healthz",
-            "  Demo logins (username / password, role):",
         ]
-        lines += [f"    {x.username:<11} {x.password:<22} {x.role or 'superuser'}" for x in logins]
+        if logins:
+            lines.append("  Demo logins (username / password, role):")
+            lines += [f"    {x.username:<11} {x.password:<22} {x.role or 'superuser'}" for x in logins]
         lines += ["Press Ctrl-C to stop everything.", ""]
         self.stdout.write("\n".join(lines))
