@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from core.models import DemoDataset
+from core.tenancy import TenantScopedAdmin
 
 admin.site.site_header = _("Service Desk")
 admin.site.site_title = _("Service Desk")
@@ -11,7 +12,7 @@ admin.site.index_title = _("Customer service administration")
 
 
 @admin.register(DemoDataset)
-class DemoDatasetAdmin(admin.ModelAdmin):
+class DemoDatasetAdmin(TenantScopedAdmin):
     list_display = ("id", "seed", "scale", "loaded_at")
     list_filter = ("loaded_at",)
     search_fields = ("seed",)

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
 class DemoDataset(models.Model):
     """A record that seed_demo loaded the demo data, so a second run does not load it again."""
+
+    tenant_field: ClassVar[str | None] = None
 
     seed = models.PositiveIntegerField(_("seed"))
     scale = models.PositiveIntegerField(_("scale"))

@@ -17,26 +17,43 @@ BUSINESS = "business"
 MERCHANT_STAFF = "merchant_staff"
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    AGENT: [
+    "agent": [
         "crm.view_consumer",
         "crm.view_order",
+        "crm.view_review",
+        "crm.view_credittier",
+        "crm.view_creditrating",
+        "crm.view_riskflag",
         "merchants.view_merchant",
+        "merchants.view_merchantscore",
     ],
-    SUPERVISOR: [
+    "supervisor": [
         "crm.view_consumer",
         "crm.change_consumer",
         "crm.view_consumer_pii",
         "crm.view_order",
         "crm.change_order",
+        "crm.view_review",
+        "crm.change_review",
+        "crm.view_credittier",
+        "crm.add_credittier",
+        "crm.change_credittier",
+        "crm.view_creditrating",
+        "crm.view_riskflag",
+        "crm.change_riskflag",
         "merchants.view_merchant",
         "merchants.change_merchant",
+        "merchants.view_merchantscore",
         "django_celery_beat.view_periodictask",
+        "django_celery_beat.change_periodictask",
     ],
-    # Business teams read the morning digest page (radio); they need no admin model yet.
-    BUSINESS: [],
-    # Merchant staff get their merchant's data once tenancy scoping exists (crm/merchants issue);
-    # until then they hold no model permission, so they can see nothing that is not theirs.
-    MERCHANT_STAFF: [],
+    "business": [],
+    "merchant_staff": [
+        "crm.view_order",
+        "crm.view_review",
+        "merchants.view_merchant",
+        "merchants.view_merchantscore",
+    ],
 }
 
 

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from importlib import import_module
 
 import pytest
 from django.conf import settings
@@ -14,6 +15,7 @@ from django.db import connection
 from django.test import Client
 
 from core import embedded, roles
+from crm.models import CreditTier
 
 _STARTED = pytest.StashKey[list[Callable[[], None]]]()
 
@@ -54,7 +56,7 @@ def _clean_cache() -> None:
 
 @pytest.fixture(autouse=True)
 def _data_migration_rows(request: pytest.FixtureRequest) -> None:
-    """Put back the rows data migrations made (the role groups) when a transactional test's flush deleted them.
+    """Put back the rows data migrations made (role groups, credit tiers) after a transactional test's flush.
 
     pytest-xdist hands out whole files, so a plain test may run after another file's flush.
     """
@@ -62,10 +64,12 @@ def _data_migration_rows(request: pytest.FixtureRequest) -> None:
     if not uses_db:
         return
     request.getfixturevalue("_django_db_helper")
-    if not Group.objects.filter(name=roles.AGENT).exists():
-        from django.apps import apps as django_apps
+    from django.apps import apps as django_apps
 
+    if not Group.objects.filter(name=roles.AGENT).exists():
         roles.sync_roles(django_apps, roles.ROLE_PERMISSIONS)
+    if not CreditTier.objects.exists():
+        import_module("crm.migrations.0003_seed_tiers").seed_tiers(django_apps, None)
 
 
 @pytest.fixture

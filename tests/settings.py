@@ -18,8 +18,9 @@ for _name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECUR
 from config import settings as _base  # noqa: E402
 from config.settings import *  # noqa: E402,F403
 
-# Database 0 is the running product's; test workers use 1, 2, ...
-_db = 1 + int(_worker.removeprefix("gw") or 0)
+# Database 0 is the running product's; test workers use 1, 2, ... (TEST_REDIS_DB_BASE moves them, so
+# that two test runs can share one Redis).
+_db = int(os.environ.get("TEST_REDIS_DB_BASE", "1")) + int(_worker.removeprefix("gw") or 0)
 REDIS_URL = urlparse(_base.REDIS_URL)._replace(path=f"/{_db}").geturl()
 CACHES = {"default": {**_base.CACHES["default"], "LOCATION": REDIS_URL}}
 CHANNEL_LAYERS = {
