@@ -1,27 +1,66 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import ClassVar
 
-from django.core.validators import MinValueValidator
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from core.text import mask_phone
 
+STARS = [MinValueValidator(1), MaxValueValidator(5)]
+
+
+class CreditTier(models.Model):
+    """A band of credit scores and the privileges it grants; rows are edited in the admin."""
+
+    name = models.CharField(_("name"), max_length=50, unique=True)
+    min_score = models.PositiveIntegerField(_("minimum score"), unique=True, validators=[MaxValueValidator(1000)])
+    instant_refund_limit = models.DecimalField(
+        _("instant refund limit (yuan)"),
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("0.00"),
+        validators=[MinValueValidator(Decimal("0.00"))],
+        help_text=_("Refunds up to this amount are approved at once; 0 means never instantly."),
+    )
+    priority_routing = models.BooleanField(_("priority routing"), default=False)
+    description = models.CharField(_("privileges"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("credit tier")
+        verbose_name_plural = _("credit tiers")
+        ordering = ["-min_score"]
+
+    def __str__(self) -> str:
+        return self.name
+
 
 class Consumer(models.Model):
     """A shopper on the marketplace, known to us by the platform's external id."""
+
+    # Tenancy (core/tenancy.py): a consumer belongs to no merchant, so merchant staff never list them.
+    tenant_field: ClassVar[str | None] = None
 
     external_id = models.CharField(_("external id"), max_length=32, unique=True)
     display_name = models.CharField(_("display name"), max_length=64)
     # Stored whole; shown masked to every role without the view_consumer_pii permission.
     phone = models.CharField(_("phone"), max_length=20, blank=True)
+    id_number = models.CharField(_("ID number"), max_length=18, blank=True)
     registered_at = models.DateTimeField(_("registered at"))
+    # The latest rating, copied here by the nightly run so that lists and routing read one row.
+    credit_score = models.PositiveIntegerField(_("credit score"), null=True, blank=True)
+    tier = models.ForeignKey(
+        CreditTier, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("tier")
+    )
 
     class Meta:
         verbose_name = _("consumer")
         verbose_name_plural = _("consumers")
         permissions = [("view_consumer_pii", _("Can see consumers' full phone and ID numbers"))]
+        indexes = [models.Index(fields=["tier", "credit_score"], name="crm_consumer_tier_score")]
 
     def __str__(self) -> str:
         return f"{self.display_name} ({self.external_id})"
@@ -30,9 +69,16 @@ class Consumer(models.Model):
     def masked_phone(self) -> str:
         return mask_phone(self.phone)
 
+    @property
+    def masked_id_number(self) -> str:
+        value = self.id_number
+        return value[:3] + "*" * (len(value) - 7) + value[-4:] if len(value) > 7 else "*" * len(value)
+
 
 class Order(models.Model):
-    """A consumer's purchase from one merchant."""
+    """A consumer's purchase from one merchant, with how any refund, return or dispute ended."""
+
+    tenant_field: ClassVar[str | None] = "merchant"
 
     class Status(models.TextChoices):
         PAID = "paid", _("Paid")
@@ -41,6 +87,12 @@ class Order(models.Model):
         COMPLETED = "completed", _("Completed")
         CANCELLED = "cancelled", _("Cancelled")
         REFUNDED = "refunded", _("Refunded")
+
+    class Dispute(models.TextChoices):
+        NONE = "", _("No dispute")
+        OPEN = "open", _("Open")
+        CONSUMER_WON = "consumer_won", _("Won by the consumer")
+        MERCHANT_WON = "merchant_won", _("Won by the merchant")
 
     order_no = models.CharField(_("order number"), max_length=32, unique=True)
     consumer = models.ForeignKey(Consumer, on_delete=models.PROTECT, related_name="orders", verbose_name=_("consumer"))
@@ -53,6 +105,15 @@ class Order(models.Model):
     )
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PAID)
     placed_at = models.DateTimeField(_("placed at"))
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    refund_requested_at = models.DateTimeField(_("refund requested at"), null=True, blank=True)
+    refunded_at = models.DateTimeField(_("refunded at"), null=True, blank=True)
+    refunded_amount = models.DecimalField(
+        _("refunded (yuan)"), max_digits=12, decimal_places=2, default=Decimal("0.00")
+    )
+    returned = models.BooleanField(_("goods returned"), default=False)
+    dispute = models.CharField(_("dispute"), max_length=16, choices=Dispute.choices, default="", blank=True)
+    dispute_closed_at = models.DateTimeField(_("dispute closed at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("order")
@@ -63,7 +124,126 @@ class Order(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="crm_order_amount_positive"),
+            models.CheckConstraint(
+                condition=models.Q(refunded_amount__gte=0) & models.Q(refunded_amount__lte=models.F("amount")),
+                name="crm_order_refund_within_amount",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.order_no
+
+
+class Review(models.Model):
+    """A consumer's rating of one order: three DSR stars and a text."""
+
+    tenant_field: ClassVar[str | None] = "merchant"
+
+    class Moderation(models.TextChoices):
+        PUBLISHED = "published", _("Published")
+        HELD = "held", _("Held for moderation")
+        REMOVED = "removed", _("Removed")
+
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="review", verbose_name=_("order"))
+    # Copied from the order so that per-consumer and per-merchant queries need no join.
+    consumer = models.ForeignKey(Consumer, on_delete=models.CASCADE, related_name="reviews", verbose_name=_("consumer"))
+    merchant = models.ForeignKey(
+        "merchants.Merchant", on_delete=models.CASCADE, related_name="reviews", verbose_name=_("merchant")
+    )
+    item_stars = models.PositiveSmallIntegerField(_("item as described"), validators=STARS)
+    service_stars = models.PositiveSmallIntegerField(_("service attitude"), validators=STARS)
+    logistics_stars = models.PositiveSmallIntegerField(_("logistics"), validators=STARS)
+    text = models.TextField(_("text"), blank=True)
+    is_negative = models.BooleanField(_("negative"), default=False)
+    moderation = models.CharField(
+        _("moderation"), max_length=16, choices=Moderation.choices, default=Moderation.PUBLISHED
+    )
+    created_at = models.DateTimeField(_("created at"))
+
+    class Meta:
+        verbose_name = _("review")
+        verbose_name_plural = _("reviews")
+        indexes = [
+            models.Index(fields=["consumer", "-created_at"], name="crm_review_consumer_created"),
+            models.Index(fields=["merchant", "-created_at"], name="crm_review_merchant_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(item_stars__range=(1, 5))
+                & models.Q(service_stars__range=(1, 5))
+                & models.Q(logistics_stars__range=(1, 5)),
+                name="crm_review_stars_1_to_5",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order} ★{self.item_stars}/{self.service_stars}/{self.logistics_stars}"
+
+
+class CreditRating(models.Model):
+    """A consumer's latest credit rating, with each indicator's contribution, so the score explains itself."""
+
+    consumer = models.OneToOneField(
+        Consumer, on_delete=models.CASCADE, related_name="rating", verbose_name=_("consumer")
+    )
+    score = models.PositiveIntegerField(_("score"))
+    tier = models.ForeignKey(CreditTier, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("tier"))
+    # {indicator key: [raw value, points]}; score = BASE_SCORE + sum(points), clamped to 0..1000.
+    contributions = models.JSONField(_("contributions"), default=dict)
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        verbose_name = _("credit rating")
+        verbose_name_plural = _("credit ratings")
+
+    def __str__(self) -> str:
+        return f"{self.consumer_id}: {self.score}"
+
+
+class RiskFlag(models.Model):
+    """A suspicion about a consumer (e.g. a malicious negative reviewer), with its evidence, for a supervisor."""
+
+    class Kind(models.TextChoices):
+        NEGATIVE_BURST = "negative_burst", _("Many negative reviews across many shops")
+        NEGATIVE_THEN_REFUND = "negative_then_refund", _("Negative reviews followed by refund demands")
+        EXTORTION = "extortion", _("Extortion phrases")
+        DUPLICATE_TEXT = "duplicate_text", _("Near-identical review texts")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        CONFIRMED = "confirmed", _("Confirmed")
+        CLEARED = "cleared", _("Cleared")
+
+    consumer = models.ForeignKey(
+        Consumer, on_delete=models.CASCADE, related_name="risk_flags", verbose_name=_("consumer")
+    )
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
+    evidence = models.JSONField(_("evidence"), default=dict)
+    detected_at = models.DateTimeField(_("detected at"))
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reviewed by"),
+    )
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        verbose_name = _("risk flag")
+        verbose_name_plural = _("risk flags")
+        indexes = [models.Index(fields=["status", "-detected_at"], name="crm_riskflag_status_detected")]
+        constraints = [
+            # At most one live flag of a kind per consumer: detection updates it rather than adding another.
+            models.UniqueConstraint(
+                fields=["consumer", "kind"],
+                condition=models.Q(status__in=["open", "confirmed"]),
+                name="crm_riskflag_one_live_per_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.get_status_display()})"

@@ -5,12 +5,13 @@ from io import StringIO
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
+from django.db.models import Count
 from django.test import Client
 
 from core.demo import DEMO_LOGINS
 from core.models import DemoDataset
-from crm.models import Consumer, Order
-from merchants.models import Merchant, MerchantMembership
+from crm.models import Consumer, CreditRating, CreditTier, Order, Review, RiskFlag
+from merchants.models import Merchant, MerchantMembership, MerchantScore
 
 
 def _seed(**options: object) -> str:
@@ -38,22 +39,40 @@ def _snapshot() -> tuple[list[tuple[object, ...]], ...]:
 @pytest.mark.django_db
 def test_seed_demo_loads_chinese_marketplace_data_at_the_requested_scale() -> None:
     output = _seed(scale=2, seed=7)
-    assert (Consumer.objects.count(), Merchant.objects.count(), Order.objects.count()) == (400, 12, 4000)
-    assert "4,000 orders" in output
+    malicious_orders = Order.objects.filter(order_no__contains="E").count()
+    assert (Consumer.objects.count(), Merchant.objects.count()) == (400, 12)
+    assert Order.objects.count() == 4000 + malicious_orders and malicious_orders % 6 == 0 and malicious_orders > 0
+    assert f"{4000 + malicious_orders:,} orders" in output
     merchant = Merchant.objects.first()
     assert merchant is not None and merchant.name.endswith(("店", "铺"))
     assert all(len(phone) == 11 and phone.startswith("1") for phone in Consumer.objects.values_list("phone", flat=True))
     amounts = list(Order.objects.values_list("amount", flat=True))
     assert min(amounts) > 0 and all(a == a.quantize(a.__class__("0.01")) for a in amounts)
-    assert DemoDataset.objects.get().counts == {"users": 5, "consumers": 400, "merchants": 12, "orders": 4000}
+    counts = DemoDataset.objects.get().counts
+    assert set(counts) == {"users", "consumers", "merchants", "orders", "reviews", "risk flags"}
+
+
+@pytest.mark.django_db
+def test_demo_tells_the_story_every_tier_flagged_reviewers_and_score_trends() -> None:
+    _seed()
+    tiers = set(Consumer.objects.values_list("tier__name", flat=True))
+    assert tiers == set(CreditTier.objects.values_list("name", flat=True))
+    assert RiskFlag.objects.filter(status="confirmed").exists() and RiskFlag.objects.filter(status="open").exists()
+    assert all(flag.evidence.get("review_ids") for flag in RiskFlag.objects.all())
+    assert set(RiskFlag.objects.values_list("kind", flat=True)) == set(RiskFlag.Kind.values)
+    days_per_merchant = set(
+        MerchantScore.objects.values("merchant").annotate(n=Count("day")).values_list("n", flat=True)
+    )
+    assert days_per_merchant == {30}
+    assert len(set(MerchantScore.objects.values_list("service_score", flat=True))) > 5  # shops differ
 
 
 @pytest.mark.django_db
 def test_seed_demo_is_deterministic_for_a_seed() -> None:
     _seed(seed=3)
     first = _snapshot()
-    Order.objects.all().delete()
-    Consumer.objects.all().delete()
+    for model in (MerchantScore, RiskFlag, Review, CreditRating, Order, Consumer):
+        model.objects.all().delete()
     MerchantMembership.objects.all().delete()
     Merchant.objects.all().delete()
     DemoDataset.objects.all().delete()

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from crm.rating import RatingError, rate_consumers
+from crm.risk import detect_risk_flags
+
+
+class Command(BaseCommand):
+    help = "Run the malicious-reviewer rules, then rescore every consumer's credit rating (as the nightly job does)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--batch-size", type=int, default=50_000, help="Consumers scored per transaction.")
+        parser.add_argument("--no-risk", action="store_true", help="Skip the risk rules; only rescore.")
+        parser.add_argument("--quiet", action="store_true", help="No progress bar.")
+
+    def handle(self, *args: Any, batch_size: int, no_risk: bool, quiet: bool, **options: Any) -> None:
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        if not no_risk:
+            flags = detect_risk_flags()
+            self.stdout.write(f"Risk rules: {flags.raised_or_refreshed}")
+        with tqdm(total=0, unit="consumers", desc="rating", disable=quiet) as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            try:
+                summary = rate_consumers(batch_size=batch_size, progress=progress)
+            except RatingError as error:
+                raise CommandError(str(error)) from error
+        seconds = ", ".join(f"{stage} {s:.1f}s" for stage, s in summary.seconds.items())
+        self.stdout.write(
+            self.style.SUCCESS(f"Rated {summary.consumers:,} consumers on {summary.indicators} indicators ({seconds}).")
+        )

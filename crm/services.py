@@ -1,0 +1,113 @@
+"""Every state change of crm's models goes through a function here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.models import Order, Review, RiskFlag
+from crm.selectors import has_confirmed_risk_flag
+
+NEGATIVE_STARS = 2  # a review with any dimension at or below this is negative
+
+
+def is_negative(item_stars: int, service_stars: int, logistics_stars: int) -> bool:
+    return min(item_stars, service_stars, logistics_stars) <= NEGATIVE_STARS
+
+
+@transaction.atomic
+def record_review(
+    order: Order,
+    *,
+    item_stars: int,
+    service_stars: int,
+    logistics_stars: int,
+    text: str = "",
+    created_at: datetime | None = None,
+) -> Review:
+    """Record a consumer's review of an order. A confirmed malicious reviewer's negative review is held."""
+    errors = {
+        name: _("Stars must be whole numbers from 1 to 5.")
+        for name, value in (
+            ("item_stars", item_stars),
+            ("service_stars", service_stars),
+            ("logistics_stars", logistics_stars),
+        )
+        if not isinstance(value, int) or not 1 <= value <= 5
+    }
+    if errors:
+        raise ValidationError(errors)
+    if Review.objects.filter(order=order).exists():
+        raise ValidationError({"order": _("This order already has a review.")})
+    negative = is_negative(item_stars, service_stars, logistics_stars)
+    held = negative and has_confirmed_risk_flag(order.consumer)
+    return Review.objects.create(
+        order=order,
+        consumer_id=order.consumer_id,
+        merchant_id=order.merchant_id,
+        item_stars=item_stars,
+        service_stars=service_stars,
+        logistics_stars=logistics_stars,
+        text=text,
+        is_negative=negative,
+        moderation=Review.Moderation.HELD if held else Review.Moderation.PUBLISHED,
+        created_at=created_at or timezone.now(),
+    )
+
+
+@transaction.atomic
+def record_dispute_outcome(order: Order, outcome: str, *, at: datetime | None = None) -> Order:
+    """Write down how a dispute (维权) ended; the tickets app calls this when it resolves one."""
+    if outcome not in {Order.Dispute.OPEN, Order.Dispute.CONSUMER_WON, Order.Dispute.MERCHANT_WON}:
+        raise ValidationError({"dispute": _("Unknown dispute outcome: %(outcome)s") % {"outcome": outcome}})
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    order.dispute = outcome
+    order.dispute_closed_at = None if outcome == Order.Dispute.OPEN else (at or timezone.now())
+    order.save(update_fields=["dispute", "dispute_closed_at"])
+    return order
+
+
+# Which reviews may move a flag where.
+_FLAG_TRANSITIONS = {
+    RiskFlag.Status.OPEN: {RiskFlag.Status.CONFIRMED, RiskFlag.Status.CLEARED},
+    RiskFlag.Status.CONFIRMED: {RiskFlag.Status.CLEARED},
+    RiskFlag.Status.CLEARED: set(),
+}
+
+
+@transaction.atomic
+def review_risk_flag(flag: RiskFlag, *, status: str, reviewer: Any, note: str = "") -> RiskFlag:
+    """A supervisor confirms or clears a flag. Two supervisors at once: the second sees the first's verdict."""
+    if status not in RiskFlag.Status.values:
+        raise ValidationError({"status": _("Unknown flag status: %(status)s") % {"status": status}})
+    flag = RiskFlag.objects.select_for_update().get(pk=flag.pk)
+    if status not in _FLAG_TRANSITIONS[RiskFlag.Status(flag.status)]:
+        raise ValidationError(
+            {
+                "status": _("A flag that is %(current)s cannot become %(new)s.")
+                % {"current": flag.get_status_display(), "new": RiskFlag.Status(status).label}
+            }
+        )
+    flag.status = status
+    flag.reviewed_by = reviewer
+    flag.reviewed_at = timezone.now()
+    flag.note = note
+    flag.save(update_fields=["status", "reviewed_by", "reviewed_at", "note"])
+    return flag
+
+
+@transaction.atomic
+def moderate_review(review: Review, moderation: str) -> Review | None:
+    """Publish, hold or remove a review. Returns None when it was already in that state."""
+    if moderation not in Review.Moderation.values:
+        raise ValidationError({"moderation": _("Unknown moderation state: %(state)s") % {"state": moderation}})
+    updated = Review.objects.filter(pk=review.pk).exclude(moderation=moderation).update(moderation=moderation)
+    if not updated:
+        return None
+    review.moderation = moderation
+    return review
