@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -14,6 +15,13 @@ app.autodiscover_tasks()
 
 # Periodic jobs are declared here, in code. django-celery-beat's DatabaseScheduler copies them into
 # its tables when beat starts, where an operator sees them in the admin.
+# Note: beat rewrites these entries from this dict when it starts; change a schedule here, in code.
 app.conf.beat_schedule = {
     "core.heartbeat": {"task": "core.tasks.heartbeat", "schedule": 30.0},
+    # Nightly, in TIME_ZONE: risk rules and credit ratings, then merchants' service scores.
+    "crm.nightly_rating": {"task": "crm.tasks.nightly_rating", "schedule": crontab(hour=2, minute=0)},
+    "merchants.nightly_scores": {
+        "task": "merchants.tasks.nightly_merchant_scores",
+        "schedule": crontab(hour=3, minute=0),
+    },
 }

@@ -1,21 +1,97 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from datetime import timedelta
+from typing import Any
 
-from merchants.models import Merchant, MerchantMembership
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from core.tenancy import TenantScopedAdmin, allows
+from merchants import charts
+from merchants.models import Merchant, MerchantMembership, MerchantScore
+from merchants.selectors import marketplace_medians, score_history, with_latest_score
+
+TREND_DAYS = 90
 
 
 @admin.register(Merchant)
-class MerchantAdmin(admin.ModelAdmin):
-    list_display = ("code", "name", "category", "city", "opened_at")
+class MerchantAdmin(TenantScopedAdmin):
+    list_display = ("code", "name", "category", "city", "latest_score", "scores_link")
     list_filter = ("category",)
     search_fields = ("code", "name")
     list_select_related = ()
     show_full_result_count = False
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Merchant]:
+        return with_latest_score(super().get_queryset(request))
+
+    @admin.display(description=_("service score"), ordering="service_score")
+    def latest_score(self, obj: Any) -> Any:
+        return obj.service_score if obj.service_score is not None else "—"
+
+    @admin.display(description=_("trend"))
+    def scores_link(self, obj: Merchant) -> str:
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:merchants_merchant_scores", args=[obj.pk]), _("Scores")
+        )
+
+    def get_urls(self) -> list[Any]:
+        scores = self.admin_site.admin_view(self.scores_view)
+        return [path("<int:pk>/scores/", scores, name="merchants_merchant_scores"), *super().get_urls()]
+
+    def scores_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """A merchant's service score: today's figures, a trend chart and the marketplace median."""
+        if not request.user.has_perm("merchants.view_merchantscore"):
+            raise PermissionDenied
+        merchant = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not allows(request.user, merchant):  # get_queryset is scoped already; belt and braces
+            raise Http404
+        history = score_history(merchant, TREND_DAYS)
+        medians = marketplace_medians(history[0].day, history[-1].day) if history else {}
+        latest = history[-1] if history else None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Service score of %(name)s") % {"name": merchant.name},
+            "merchant": merchant,
+            "latest": latest,
+            "median": medians.get(latest.day) if latest else None,
+            "previous": history[-8] if len(history) >= 8 else None,
+            "chart": charts.trend_svg(
+                [(s.day, float(s.service_score)) for s in history],
+                [(day, float(value)) for day, value in sorted(medians.items())],
+            ),
+            "history": list(reversed(history[-14:])),
+            "opts": self.model._meta,
+            "window_start": latest.day - timedelta(days=179) if latest else None,
+        }
+        return TemplateResponse(request, "admin/merchants/merchant/scores.html", context)
+
+
+@admin.register(MerchantScore)
+class MerchantScoreAdmin(TenantScopedAdmin):
+    list_display = (
+        "merchant", "day", "service_score", "traffic_weight", "dsr_item", "dsr_service", "dsr_logistics",
+        "dispute_rate", "refund_hours", "reviews",
+    )  # fmt: skip
+    list_filter = ("day",)
+    search_fields = ("merchant__code", "merchant__name")
+    list_select_related = ("merchant",)
+    raw_id_fields = ("merchant",)
+    show_full_result_count = False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # written by the nightly run only
+
 
 @admin.register(MerchantMembership)
-class MerchantMembershipAdmin(admin.ModelAdmin):
+class MerchantMembershipAdmin(TenantScopedAdmin):
     list_display = ("user", "merchant", "created_at")
     list_filter = ("created_at",)
     search_fields = ("user__username", "merchant__name", "merchant__code")

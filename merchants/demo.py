@@ -1,21 +1,34 @@
-"""Demo shops and their orders: Chinese shop names, goods and yuan amounts by category."""
+"""Demo shops, their orders and reviews, then the nightly jobs run once so the demo tells its story.
+
+Consumers' personas (crm/demo.py) drive refunds, returns, disputes and reviews; every shop has a
+quality and a refund speed, so DSR and service scores differ; each malicious consumer gets a recent
+episode of negative reviews (a burst across shops, extortion phrases, copied texts, refund demands)
+that the risk rules find. Then ratings, risk flags (some confirmed by the demo supervisor) and 30
+days of merchant scores are computed with the real services.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
+from itertools import accumulate
 from typing import Any
 
 from django.contrib.auth import get_user_model
 
 from core.seeding import SeedContext, copy_rows, max_id, new_ids
-from crm.models import Order
+from crm.models import Order, Review, RiskFlag
+from crm.rating import rate_consumers
+from crm.risk import detect_risk_flags
+from crm.services import is_negative, review_risk_flag
 from merchants.models import Merchant, MerchantMembership
+from merchants.scoring import score_merchants
 
 ORDERS_PER_SCALE = 2000
 MERCHANTS_PER_SCALE = 4
 MIN_MERCHANTS = 12
+SCORE_HISTORY_DAYS = 30
 
 # category -> (goods, lowest price, highest price) in yuan
 CATALOGUE: dict[str, tuple[tuple[str, ...], int, int]] = {
@@ -47,14 +60,32 @@ SHOP_WORDS = (
 SHOP_SUFFIXES = ("旗舰店", "专营店", "专卖店", "官方店", "小铺", "工厂店")
 ADJECTIVES = ("新款", "加厚", "爆款", "官方正品", "包邮", "限量", "升级版", "")
 CITIES = ("杭州", "广州", "深圳", "上海", "北京", "义乌", "成都", "武汉", "苏州", "厦门")
-STATUS_WEIGHTS = (
-    (Order.Status.COMPLETED, 55),
-    (Order.Status.DELIVERED, 12),
-    (Order.Status.SHIPPED, 10),
-    (Order.Status.PAID, 8),
-    (Order.Status.REFUNDED, 9),
-    (Order.Status.CANCELLED, 6),
+
+# persona: (share of orders relative to a regular buyer, refund, return, dispute, review, negative review)
+BEHAVIOUR: dict[str, tuple[float, float, float, float, float, float]] = {
+    "premium": (7.0, 0.02, 0.01, 0.002, 0.7, 0.03),
+    "loyal": (2.5, 0.04, 0.02, 0.005, 0.5, 0.05),
+    "regular": (1.0, 0.07, 0.04, 0.01, 0.35, 0.08),
+    "new": (0.3, 0.08, 0.05, 0.01, 0.2, 0.1),
+    "risky": (1.5, 0.45, 0.3, 0.15, 0.3, 0.35),
+    "malicious": (1.2, 0.3, 0.2, 0.1, 0.8, 0.7),
+}
+GOOD_TEXTS = (
+    "质量很好，物流也快，好评！", "和描述一致，包装很用心", "客服态度很好，耐心解答问题", "第二次回购了，值得推荐",
+    "性价比很高，家里人都说好", "发货速度快，第二天就到了", "Good quality and fast delivery, thank you!",
+    "面料舒服，尺码标准", "", "",
+)  # fmt: skip
+BAD_TEXTS = (
+    "发货太慢了，等了一个星期", "和图片有色差，不太满意", "质量一般，用了两天就坏了", "客服回复很慢",
+    "包装破损，东西有划痕", "The item did not match the description.", "",
+)  # fmt: skip
+EXTORTION_TEXTS = (
+    "不退款就差评，你们看着办",
+    "不赔钱就投诉到平台，说到做到",
+    "返现20元就改好评，不然差评",
+    "差评等着吧，走着瞧",
 )
+COPIED_TEXT = "垃圾商家，假货！大家千万别买，骗子店铺！！"
 
 
 def seed(ctx: SeedContext) -> dict[str, int]:
@@ -62,41 +93,167 @@ def seed(ctx: SeedContext) -> dict[str, int]:
     now = ctx.now
     merchant_count = max(MIN_MERCHANTS, MERCHANTS_PER_SCALE * ctx.scale)
     categories = list(CATALOGUE)
+    # Per shop: quality (how its stars lean) and refund speed in hours.
+    quality = [rnd.uniform(-1.2, 0.4) for _ in range(merchant_count)]
+    refund_speed = [rnd.choice((2, 6, 12, 24, 48, 96)) for _ in range(merchant_count)]
     before = max_id(Merchant)
 
     def merchant_rows() -> Iterator[tuple[Any, ...]]:
         for n in ctx.progress(range(1, merchant_count + 1), total=merchant_count, desc="merchants"):
             category = categories[(n - 1) % len(categories)]
             name = rnd.choice(SHOP_WORDS) + category + rnd.choice(SHOP_SUFFIXES)
-            opened = now - timedelta(days=rnd.randint(30, 365 * 10))
+            opened = now - timedelta(days=rnd.randint(200, 365 * 10))
             yield (f"M{ctx.seed:03d}{n:06d}", name, category, rnd.choice(CITIES), opened)
 
     made = copy_rows(Merchant, ["code", "name", "category", "city", "opened_at"], merchant_rows())
     merchant_ids = new_ids(Merchant, before)
-    consumer_ids: list[int] = ctx.made["consumer_ids"]
-
     demo_user = get_user_model().objects.filter(username="merchant").first()
     if demo_user is not None and merchant_ids:
         MerchantMembership.objects.get_or_create(user=demo_user, defaults={"merchant_id": merchant_ids[0]})
 
-    statuses = [s for s, _w in STATUS_WEIGHTS]
-    weights = [w for _s, w in STATUS_WEIGHTS]
+    consumer_ids: list[int] = ctx.made["consumer_ids"]
+    personas: list[str] = ctx.made["personas"]
+    cumulative = list(accumulate(BEHAVIOUR[p][0] for p in personas))
     total = ORDERS_PER_SCALE * ctx.scale
-    cents = Decimal("0.01")
+    reviews: list[tuple[Any, ...]] = []  # (order index, consumer, merchant, stars..., text, created)
 
     def order_rows() -> Iterator[tuple[Any, ...]]:
-        for n in ctx.progress(range(1, total + 1), total=total, desc="orders"):
-            # Merchants were made in order, the n-th in categories[n % len]: no lookup needed.
-            i = rnd.randrange(len(merchant_ids))
-            goods, low, high = CATALOGUE[categories[i % len(categories)]]
-            title = rnd.choice(ADJECTIVES) + rnd.choice(goods)
-            # Prices cluster low, as they do in real baskets, with a long tail.
-            amount = (Decimal(low) + Decimal(str(round((high - low) * rnd.random() ** 2.5, 2)))).quantize(cents)
-            placed = now - timedelta(minutes=rnd.randint(1, 60 * 24 * 365))
-            status = rnd.choices(statuses, weights)[0]
-            yield (f"{ctx.seed:03d}{n:012d}", rnd.choice(consumer_ids), merchant_ids[i], title, amount, status, placed)
+        for n in ctx.progress(range(total), total=total, desc="orders"):
+            c = rnd.choices(range(len(consumer_ids)), cum_weights=cumulative)[0]
+            m = rnd.randrange(merchant_count)
+            yield _order(ctx, n, consumer_ids[c], personas[c], merchant_ids[m], m, categories, quality, refund_speed,
+                         reviews)  # fmt: skip
+        # Each malicious consumer's recent episode: six shops in five days.
+        position = total
+        for c, persona in enumerate(personas):
+            if persona == "malicious":
+                episode = _episode(ctx, c, position, consumer_ids[c], merchant_ids, categories, reviews)
+                position += len(episode)
+                yield from episode
 
-    orders = copy_rows(
-        Order, ["order_no", "consumer", "merchant", "item_title", "amount", "status", "placed_at"], order_rows()
+    order_fields = [
+        "order_no", "consumer", "merchant", "item_title", "amount", "status", "placed_at", "delivered_at",
+        "refund_requested_at", "refunded_at", "refunded_amount", "returned", "dispute", "dispute_closed_at",
+    ]  # fmt: skip
+    before_orders = max_id(Order)
+    orders = copy_rows(Order, order_fields, order_rows())
+    order_ids = new_ids(Order, before_orders)
+    review_count = copy_rows(
+        Review,
+        [
+            "order",
+            "consumer",
+            "merchant",
+            "item_stars",
+            "service_stars",
+            "logistics_stars",
+            "text",
+            "is_negative",
+            "moderation",
+            "created_at",
+        ],
+        ((order_ids[i], *rest) for i, *rest in ctx.progress(reviews, total=len(reviews), desc="reviews")),
     )
-    return {"merchants": made, "orders": orders}
+
+    # The nightly jobs, once, so that the demo has ratings, flags and a month of score history.
+    detect_risk_flags(now=now)
+    supervisor = get_user_model().objects.filter(username="supervisor").first()
+    for i, flag in enumerate(RiskFlag.objects.filter(status=RiskFlag.Status.OPEN).order_by("pk")):
+        if i % 3 == 0:  # a third confirmed by the demo supervisor; the rest wait in the queue
+            review_risk_flag(flag, status=RiskFlag.Status.CONFIRMED, reviewer=supervisor, note="演示：证据确凿")
+    rate_consumers(now=now)
+    today = now.date()
+    for back in range(SCORE_HISTORY_DAYS, 0, -1):
+        score_merchants(today - timedelta(days=back))
+    flags = RiskFlag.objects.count()
+    return {"merchants": made, "orders": orders, "reviews": review_count, "risk flags": flags}
+
+
+def _order(
+    ctx: SeedContext,
+    n: int,
+    consumer_id: int,
+    persona: str,
+    merchant_id: int,
+    m: int,
+    categories: list[str],
+    quality: list[float],
+    refund_speed: list[int],
+    reviews: list[tuple[Any, ...]],
+) -> tuple[Any, ...]:
+    rnd = ctx.random
+    _weight, p_refund, p_return, p_dispute, p_review, p_negative = BEHAVIOUR[persona]
+    goods, low, high = CATALOGUE[categories[m % len(categories)]]
+    title = rnd.choice(ADJECTIVES) + rnd.choice(goods)
+    # Prices cluster low, as they do in real baskets, with a long tail.
+    amount = (Decimal(low) + Decimal(str(round((high - low) * rnd.random() ** 2.5, 2)))).quantize(Decimal("0.01"))
+    placed = ctx.now - timedelta(minutes=rnd.randint(60, 60 * 24 * 365))
+    age_days = (ctx.now - placed).days
+    delivered = placed + timedelta(hours=rnd.randint(20, 120)) if age_days > 5 else None
+    status = (
+        Order.Status.PAID if age_days < 1 else Order.Status.SHIPPED if delivered is None else Order.Status.COMPLETED
+    )
+    if delivered is not None and age_days < 12:
+        status = Order.Status.DELIVERED
+    if delivered is None and rnd.random() < 0.05:
+        status = Order.Status.CANCELLED
+    requested = refunded = None
+    refunded_amount = Decimal("0.00")
+    returned = False
+    dispute, dispute_closed = "", None
+    if delivered is not None and rnd.random() < p_refund:
+        requested = delivered + timedelta(hours=rnd.choice((0.5, 3, 20, 50)))
+        refunded = requested + timedelta(hours=refund_speed[m] * rnd.uniform(0.5, 1.5))
+        refunded_amount = amount if rnd.random() < 0.8 else (amount / 2).quantize(Decimal("0.01"))
+        returned = rnd.random() < p_return / max(p_refund, 0.01)
+        status = Order.Status.REFUNDED
+    if delivered is not None and rnd.random() < p_dispute:
+        consumer_wins = 0.3 if persona in ("risky", "malicious") else 0.7
+        dispute = Order.Dispute.CONSUMER_WON if rnd.random() < consumer_wins else Order.Dispute.MERCHANT_WON
+        dispute_closed = delivered + timedelta(days=rnd.randint(2, 10))
+    if delivered is not None and status != Order.Status.REFUNDED and rnd.random() < p_review:
+        lean = quality[m]
+        if rnd.random() < p_negative:
+            stars = [rnd.randint(1, 2), rnd.randint(1, 3), rnd.randint(1, 3)]
+            text = rnd.choice(BAD_TEXTS)
+        else:
+            stars = [max(1, min(5, round(rnd.gauss(4.7 + lean, 0.6)))) for _ in range(3)]
+            text = rnd.choice(GOOD_TEXTS) if min(stars) >= 3 else rnd.choice(BAD_TEXTS)
+        created = delivered + timedelta(hours=rnd.randint(2, 200))
+        if created < ctx.now:
+            reviews.append((n, consumer_id, merchant_id, *stars, text, is_negative(*stars), "published", created))
+    order_no = f"{ctx.seed:03d}{n:012d}"
+    return (order_no, consumer_id, merchant_id, title, amount, status, placed, delivered, requested, refunded,
+            refunded_amount, returned, dispute, dispute_closed)  # fmt: skip
+
+
+def _episode(
+    ctx: SeedContext,
+    c: int,
+    position: int,
+    consumer_id: int,
+    merchant_ids: list[int],
+    categories: list[str],
+    reviews: list[tuple[Any, ...]],
+) -> list[tuple[Any, ...]]:
+    """Six orders at six shops, negative reviews within five days, some texts copied or extorting.
+
+    ``position`` is the index the first of these orders has among all the orders generated.
+    """
+    rnd = ctx.random
+    rows = []
+    start = ctx.now - timedelta(days=rnd.randint(8, 40))
+    for k, m in enumerate(rnd.sample(range(len(merchant_ids)), min(6, len(merchant_ids)))):
+        goods, low, high = CATALOGUE[categories[m % len(categories)]]
+        amount = Decimal(rnd.randint(low, min(high, 300))).quantize(Decimal("0.01"))
+        delivered = start + timedelta(hours=20 * k)
+        placed = delivered - timedelta(days=2)
+        reviewed = delivered + timedelta(hours=3)
+        requested = reviewed + timedelta(hours=20) if k < 4 else None  # review first, then the refund demand
+        text = COPIED_TEXT if k % 2 == 0 else rnd.choice(EXTORTION_TEXTS)
+        reviews.append((position + k, consumer_id, merchant_ids[m], 1, 1, rnd.randint(1, 2), text, True, "published",
+                        reviewed))  # fmt: skip
+        rows.append((f"{ctx.seed:03d}E{c:07d}{k}", consumer_id, merchant_ids[m], rnd.choice(goods), amount,
+                     Order.Status.DELIVERED, placed, delivered, requested, None, Decimal("0.00"), False, "",
+                     None))  # fmt: skip
+    return rows

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -7,6 +10,9 @@ from django.utils.translation import gettext_lazy as _
 
 class Merchant(models.Model):
     """A shop on the marketplace."""
+
+    # Tenancy (core/tenancy.py): merchant staff see their own merchant row only.
+    tenant_field: ClassVar[str | None] = "pk"
 
     code = models.CharField(_("merchant code"), max_length=32, unique=True)
     name = models.CharField(_("shop name"), max_length=100)
@@ -26,6 +32,8 @@ class Merchant(models.Model):
 class MerchantMembership(models.Model):
     """A staff user working for one merchant; the basis of merchant tenancy."""
 
+    tenant_field: ClassVar[str | None] = "merchant"
+
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="merchant_membership", verbose_name=_("user")
     )
@@ -40,3 +48,37 @@ class MerchantMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.merchant}"
+
+
+class MerchantScore(models.Model):
+    """A merchant's service score on one day, over the 180 days before it; one row a day keeps the trend."""
+
+    tenant_field: ClassVar[str | None] = "merchant"
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="scores", verbose_name=_("merchant"))
+    day = models.DateField(_("day"))
+    reviews = models.PositiveIntegerField(_("reviews in window"))
+    dsr_item = models.DecimalField(_("DSR: item as described"), max_digits=4, decimal_places=3)
+    dsr_service = models.DecimalField(_("DSR: service attitude"), max_digits=4, decimal_places=3)
+    dsr_logistics = models.DecimalField(_("DSR: logistics"), max_digits=4, decimal_places=3)
+    orders = models.PositiveIntegerField(_("orders in window"))
+    dispute_rate = models.DecimalField(_("dispute rate"), max_digits=6, decimal_places=5)
+    refund_hours = models.DecimalField(
+        _("average hours to refund"), max_digits=8, decimal_places=2, null=True, blank=True
+    )
+    service_score = models.DecimalField(_("service score"), max_digits=5, decimal_places=2)
+    traffic_weight = models.DecimalField(_("traffic weight"), max_digits=5, decimal_places=3)
+
+    class Meta:
+        verbose_name = _("merchant score")
+        verbose_name_plural = _("merchant scores")
+        ordering = ["-day"]
+        constraints = [models.UniqueConstraint(fields=["merchant", "day"], name="merchants_score_one_per_day")]
+        indexes = [models.Index(fields=["day", "service_score"], name="merchants_score_day_score")]
+
+    def __str__(self) -> str:
+        return f"{self.merchant_id} {self.day}: {self.service_score}"
+
+    @property
+    def dispute_percent(self) -> Decimal:
+        return self.dispute_rate * 100
