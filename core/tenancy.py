@@ -82,6 +82,13 @@ class TenantScopedAdmin(admin.ModelAdmin):
             field.queryset = scope(queryset, request.user)
         return field
 
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        queryset = getattr(field, "queryset", None)
+        if field is not None and queryset is not None:
+            field.queryset = scope(queryset, request.user)
+        return field
+
 
 class TenantScopedInline(admin.TabularInline):
     def get_queryset(self, request: HttpRequest) -> models.QuerySet[Any]:

@@ -8,12 +8,15 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from core.paginator import CappedPaginator
 from core.tenancy import TenantScopedAdmin
+from core.text import mask_pii
 from crm.indicators import BASE_SCORE, INDICATORS
 from crm.models import Consumer, CreditRating, CreditTier, Order, Review, RiskFlag
 from crm.services import moderate_review, review_risk_flag
@@ -24,14 +27,39 @@ LABELS = {i.key: i.label for i in INDICATORS}
 STORY_ROWS = 20  # orders and reviews shown on a consumer's page; the rest are a link away
 
 
+EVIDENCE_LABELS = {
+    "reviews": _("reviews"),
+    "shops": _("shops"),
+    "window_start": _("window starts"),
+    "window_days": _("window (days)"),
+    "review_ids": _("review ids"),
+    "orders": _("orders"),
+    "order_ids": _("order ids"),
+    "within_days": _("within (days)"),
+    "phrases": _("phrases"),
+    "copies": _("copies"),
+    "text": _("text"),
+}
+
+
+def _local(moment: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return timezone.localtime(moment).strftime(fmt)
+
+
 def can_see_pii(request: HttpRequest) -> bool:
     return request.user.has_perm("crm.view_consumer_pii")
+
+
+# Masked display -> whole value, for holders of crm.view_consumer_pii. Chosen per request by swapping
+# field names (never by state on the shared ModelAdmin instance, which serves every thread).
+PII_SWAPS = {"phone_display": "phone", "id_number_display": "id_number", "recent_reviews": "recent_reviews_pii",
+             "text_display": "text"}  # fmt: skip
 
 
 def _swap_pii(fields: Any, request: HttpRequest) -> tuple[str, ...]:
     if not can_see_pii(request):
         return tuple(fields)
-    return tuple({"phone_display": "phone", "id_number_display": "id_number"}.get(f, f) for f in fields)
+    return tuple(PII_SWAPS.get(f, f) for f in fields)
 
 
 @admin.register(CreditTier)
@@ -47,13 +75,14 @@ class CreditTierAdmin(TenantScopedAdmin):
 class ConsumerAdmin(TenantScopedAdmin):
     list_display = ("external_id", "display_name", "phone_display", "tier", "credit_score", "registered_at")
     list_filter = ("tier",)
-    search_fields = ("external_id", "display_name")
+    search_fields = ("=external_id", "display_name")
     search_help_text = _("External id, name, or a masked phone such as 138****8000.")
     list_select_related = ("tier",)
     show_full_result_count = False
+    paginator = CappedPaginator
     readonly_fields = (
         "phone_display", "id_number_display", "tier", "credit_score", "rating_breakdown", "recent_orders",
-        "recent_reviews", "flags",
+        "recent_reviews", "recent_reviews_pii", "flags",
     )  # fmt: skip
     fieldsets = (
         (None, {"fields": ("external_id", "display_name", "phone_display", "id_number_display", "registered_at")}),
@@ -119,7 +148,7 @@ class ConsumerAdmin(TenantScopedAdmin):
             '<p>{}</p><table class="rating-breakdown"><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead>'
             "<tbody>{}</tbody></table>",
             _("Score %(score)s = base %(base)s + the points below (computed %(when)s).")
-            % {"score": rating.score, "base": BASE_SCORE, "when": rating.computed_at.strftime("%Y-%m-%d %H:%M")},
+            % {"score": rating.score, "base": BASE_SCORE, "when": _local(rating.computed_at)},
             _("indicator"),
             _("value"),
             _("points"),
@@ -136,7 +165,7 @@ class ConsumerAdmin(TenantScopedAdmin):
                 (
                     reverse("admin:crm_order_change", args=[o.pk]),
                     o.order_no,
-                    o.placed_at.strftime("%Y-%m-%d"),
+                    _local(o.placed_at, "%Y-%m-%d"),
                     o.merchant.name,
                     o.amount,
                     o.get_status_display(),
@@ -150,6 +179,13 @@ class ConsumerAdmin(TenantScopedAdmin):
 
     @admin.display(description=_("latest reviews"))
     def recent_reviews(self, obj: Consumer) -> SafeString:
+        return self._reviews(obj, mask_pii)
+
+    @admin.display(description=_("latest reviews"))
+    def recent_reviews_pii(self, obj: Consumer) -> SafeString:
+        return self._reviews(obj, lambda text: text)
+
+    def _reviews(self, obj: Consumer, show: Any) -> SafeString:
         reviews = obj.reviews.select_related("merchant").order_by("-created_at")[:STORY_ROWS]
         rows = format_html_join(
             "",
@@ -157,12 +193,12 @@ class ConsumerAdmin(TenantScopedAdmin):
             (
                 (
                     "negative" if r.is_negative else "",
-                    r.created_at.strftime("%Y-%m-%d"),
+                    _local(r.created_at, "%Y-%m-%d"),
                     r.merchant.name,
                     r.item_stars,
                     r.service_stars,
                     r.logistics_stars,
-                    r.text,
+                    show(r.text),
                     r.get_moderation_display(),
                 )
                 for r in reviews
@@ -184,7 +220,7 @@ class ConsumerAdmin(TenantScopedAdmin):
                     reverse("admin:crm_riskflag_change", args=[f.pk]),
                     f.get_kind_display(),
                     f.get_status_display(),
-                    f.detected_at.strftime("%Y-%m-%d"),
+                    _local(f.detected_at, "%Y-%m-%d"),
                 )
                 for f in flags
             ),
@@ -200,21 +236,42 @@ class OrderAdmin(TenantScopedAdmin):
         "order_no", "consumer", "merchant", "item_title", "amount", "status", "refunded_amount", "dispute", "placed_at",
     )  # fmt: skip
     list_filter = ("status", "dispute", "returned")
-    search_fields = ("order_no",)
+    search_fields = ("=order_no",)
     list_select_related = ("consumer", "merchant")
     autocomplete_fields = ("consumer", "merchant")
     show_full_result_count = False
+    paginator = CappedPaginator
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # Orders come from the platform; refunds and disputes change them through crm's services only.
+        return [field.name for field in Order._meta.fields]
 
 
 @admin.register(Review)
 class ReviewAdmin(TenantScopedAdmin):
-    list_display = ("order", "consumer", "merchant", "stars", "is_negative", "moderation", "text", "created_at")
+    list_display = ("order", "consumer", "merchant", "stars", "is_negative", "moderation", "text_display", "created_at")
     list_filter = ("is_negative", "moderation")
-    search_fields = ("order__order_no", "text")
+    search_fields = ("=order__order_no",)
     list_select_related = ("order", "consumer", "merchant")
     raw_id_fields = ("order", "consumer", "merchant")
     show_full_result_count = False
+    paginator = CappedPaginator
     actions = ["publish", "hold", "remove"]
+    fields = ("order", "consumer", "merchant", "stars", "text_display", "is_negative", "moderation", "created_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return (*self.fields, "text")  # moderation changes through the actions, which call crm's service
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        return _swap_pii(self.list_display, request)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return _swap_pii(self.fields, request)
+
+    @admin.display(description=_("text"))
+    def text_display(self, obj: Review) -> str:
+        # Consumers type phone and ID numbers into reviews; masked for roles that do not need them.
+        return mask_pii(obj.text)
 
     @admin.display(description=_("stars (item/service/logistics)"))
     def stars(self, obj: Review) -> str:
@@ -253,7 +310,14 @@ class RiskFlagAdmin(TenantScopedAdmin):
 
     @admin.display(description=_("evidence"))
     def evidence_display(self, obj: RiskFlag) -> SafeString:
-        items = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", ((k, v) for k, v in obj.evidence.items()))
+        items = format_html_join(
+            "",
+            "<tr><th>{}</th><td>{}</td></tr>",
+            (
+                (EVIDENCE_LABELS.get(k, k), mask_pii(str(v)) if k in ("text", "phrases") else v)
+                for k, v in obj.evidence.items()
+            ),
+        )
         return format_html('<table class="evidence">{}</table>', items)
 
     def _review(self, request: HttpRequest, queryset: QuerySet[RiskFlag], status: str) -> None:
@@ -281,10 +345,11 @@ class RiskFlagAdmin(TenantScopedAdmin):
 class CreditRatingAdmin(TenantScopedAdmin):
     list_display = ("consumer", "score", "tier", "computed_at")
     list_filter = ("tier",)
-    search_fields = ("consumer__external_id",)
+    search_fields = ("=consumer__external_id",)
     list_select_related = ("consumer", "tier")
     raw_id_fields = ("consumer",)
     show_full_result_count = False
+    paginator = CappedPaginator
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # written by the nightly run only

@@ -25,7 +25,8 @@ from django.utils.translation import gettext_lazy as _
 BASE_SCORE = 450
 Source = Literal["consumers", "orders", "reviews", "flags"]
 
-# SQL fragments; "now" is the run's reference time, a bound parameter.
+# SQL fragments. "now" is the run's reference time, written into the SQL as a timestamptz literal by
+# the engine (not user input). Months and days are counted in the database session's time zone (UTC).
 NOW = "__NOW__"  # replaced by the run's reference time, as a timestamptz literal
 DAYS_AGO = "(" + NOW + " - interval '{days} days')"
 
@@ -166,7 +167,7 @@ INDICATORS: list[Indicator] = [
     _orders(
         "quick_refund_requests",
         _("Refunds asked for within an hour of delivery"),
-        "count(*) FILTER (WHERE o.refund_requested_at < o.delivered_at + interval '1 hour')",
+        "count(*) FILTER (WHERE o.refund_requested_at BETWEEN o.delivered_at AND o.delivered_at + interval '1 hour')",
         cap(5),
         -20,
     ),

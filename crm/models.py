@@ -166,6 +166,8 @@ class Review(models.Model):
         indexes = [
             models.Index(fields=["consumer", "-created_at"], name="crm_review_consumer_created"),
             models.Index(fields=["merchant", "-created_at"], name="crm_review_merchant_created"),
+            # The risk rules and the merchants' scoring read a recent window of all reviews.
+            models.Index(fields=["created_at"], name="crm_review_created"),
         ]
         constraints = [
             models.CheckConstraint(

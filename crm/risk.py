@@ -54,10 +54,11 @@ RULES: dict[str, str] = {
           GROUP BY a.consumer_id, a.id, a.created_at
           HAVING count(*) >= {BURST_REVIEWS} AND count(DISTINCT b.merchant_id) >= {BURST_SHOPS}
         )
+        -- The biggest window is the evidence; the newest of all windows says how fresh it is.
         SELECT DISTINCT ON (consumer_id) consumer_id,
                jsonb_build_object('reviews', reviews, 'shops', shops, 'window_start', start,
                                   'window_days', {BURST_DAYS}, 'review_ids', to_jsonb(review_ids)),
-               latest
+               max(latest) OVER (PARTITION BY consumer_id)
         FROM windows ORDER BY consumer_id, reviews DESC, shops DESC, start DESC
     """,
     RiskFlag.Kind.NEGATIVE_THEN_REFUND: f"""
@@ -96,7 +97,7 @@ RULES: dict[str, str] = {
         )
         SELECT DISTINCT ON (consumer_id) consumer_id,
                jsonb_build_object('copies', copies, 'shops', shops, 'text', sample, 'review_ids', review_ids),
-               latest
+               max(latest) OVER (PARTITION BY consumer_id)
         FROM groups ORDER BY consumer_id, copies DESC
     """,
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -96,7 +97,7 @@ def review_risk_flag(flag: RiskFlag, *, status: str, reviewer: Any, note: str = 
     flag.status = status
     flag.reviewed_by = reviewer
     flag.reviewed_at = timezone.now()
-    flag.note = note
+    flag.note = note or flag.note  # a note typed on the flag's page survives the verdict
     flag.save(update_fields=["status", "reviewed_by", "reviewed_at", "note"])
     return flag
 
@@ -111,3 +112,29 @@ def moderate_review(review: Review, moderation: str) -> Review | None:
         return None
     review.moderation = moderation
     return review
+
+
+@transaction.atomic
+def record_refund(order: Order, amount: Decimal, *, at: datetime | None = None) -> Order:
+    """Refund ``amount`` of an order (the tickets app calls this when it grants a refund).
+
+    The order row is locked, so concurrent refunds add up and never exceed the order's amount.
+    """
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    if amount <= 0 or order.refunded_amount + amount > order.amount:
+        raise ValidationError(
+            {
+                "amount": _("At most %(left)s yuan of this order can still be refunded.")
+                % {"left": order.amount - order.refunded_amount}
+            }
+        )
+    at = at or timezone.now()
+    order.refunded_amount += amount
+    order.refund_requested_at = order.refund_requested_at or at
+    order.refunded_at = at
+    fields = ["refunded_amount", "refund_requested_at", "refunded_at"]
+    if order.refunded_amount == order.amount:
+        order.status = Order.Status.REFUNDED
+        fields.append("status")
+    order.save(update_fields=fields)
+    return order

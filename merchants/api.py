@@ -11,6 +11,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.permissions import ModelPermissions
 from core.tenancy import TenantScopedQuerysetMixin
 from merchants.models import Merchant
 from merchants.selectors import marketplace_medians, score_history, with_latest_score
@@ -50,8 +51,16 @@ class MerchantDetailView(TenantScopedQuerysetMixin, generics.RetrieveAPIView[Mer
     lookup_field = "code"
 
 
+class CanViewScores(ModelPermissions):
+    """Reading a merchant's score history needs the score permission, not only the merchant's."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return super().has_permission(request, view) and request.user.has_perm("merchants.view_merchantscore")
+
+
 class ScoreHistoryView(TenantScopedQuerysetMixin, generics.GenericAPIView[Merchant]):
     queryset = Merchant.objects.all()
+    permission_classes = [CanViewScores]
     lookup_field = "code"
     filter_backends: list[Any] = []
     pagination_class = None

@@ -3,14 +3,17 @@
 For a day D the window is the 180 days ending with D (local time). Per merchant:
 
 - **DSR** per dimension (item as described, service attitude, logistics): the mean stars of the
-  window's reviews (removed ones excluded), shrunk towards the marketplace prior of 4.7 as if 10
+  window's published reviews (held ones — e.g. from a confirmed malicious reviewer — and removed
+  ones do not count against the shop), shrunk towards the marketplace prior of 4.7 as if 10
   reviews had given it, so a shop with two reviews is not ranked on two opinions.
 - **dispute rate**: disputed orders / orders placed in the window.
 - **refund timeliness**: mean hours from refund request to refund, over refunded orders.
 
     service score (0..100) = 60 x (mean DSR - 1) / 4
-                           + 25 x (1 - min(dispute rate / 5%, 1))
-                           + 15 x (1 - min(refund hours / 72, 1))      (no refunds: full 15)
+                           + 25 x (1 - min(dispute rate / 5%, 1))      (no orders: half, 12.5)
+                           + 15 x (1 - min(refund hours / 72, 1))      (no refunds: 15; no orders: 7.5)
+
+A shop without data gets the middle, not the top: it earns traffic by serving, not by being new.
     traffic weight (0.5..1.5) = 0.5 + service score / 100
 
 A better score earns more traffic. Recomputing a day replaces that day's rows, so reruns are safe.
@@ -33,11 +36,11 @@ _SCORE_SQL = f"""
 WITH rv AS (
   SELECT merchant_id, count(*) AS n, sum(item_stars) AS si, sum(service_stars) AS ss, sum(logistics_stars) AS sl
   FROM crm_review
-  WHERE created_at >= %(start)s AND created_at < %(end)s AND moderation <> 'removed'
+  WHERE created_at >= %(start)s AND created_at < %(end)s AND moderation = 'published'
   GROUP BY merchant_id
 ), od AS (
   SELECT merchant_id, count(*) AS n, count(*) FILTER (WHERE dispute <> '') AS disputes,
-         avg(extract(epoch FROM refunded_at - refund_requested_at) / 3600)
+         avg(greatest(extract(epoch FROM refunded_at - refund_requested_at), 0) / 3600)
            FILTER (WHERE refunded_at IS NOT NULL AND refund_requested_at IS NOT NULL) AS refund_hours
   FROM crm_order
   WHERE placed_at >= %(start)s AND placed_at < %(end)s
@@ -56,8 +59,9 @@ WITH rv AS (
 ), scored AS (
   SELECT base.*, round((
       60 * ((dsr_item + dsr_service + dsr_logistics) / 3 - 1) / 4
-    + 25 * (1 - least(dispute_rate / {DISPUTE_RATE_FLOOR}, 1))
-    + 15 * (1 - least(coalesce(refund_hours, 0) / {REFUND_HOURS_FLOOR}, 1))
+    + CASE WHEN orders = 0 THEN 12.5 ELSE 25 * (1 - least(dispute_rate / {DISPUTE_RATE_FLOOR}, 1)) END
+    + CASE WHEN orders = 0 THEN 7.5 WHEN refund_hours IS NULL THEN 15
+           ELSE 15 * (1 - least(refund_hours / {REFUND_HOURS_FLOOR}, 1)) END
   )::numeric, 2) AS service_score
   FROM base
 )

@@ -34,7 +34,7 @@ def test_stores_are_postgresql_and_redis_only() -> None:
     assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
     assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
     assert settings.CELERY_BROKER_URL.startswith("redis://")
-    assert settings.CELERY_BEAT_SCHEDULER == "django_celery_beat.schedulers:DatabaseScheduler"
+    assert settings.CELERY_BEAT_SCHEDULER == "core.beat:CodeDefaultsScheduler"
 
 
 def test_embedded_redis_port_is_stable_for_a_checkout() -> None:

@@ -138,3 +138,32 @@ def test_consumers_are_found_by_masked_phone(
     missed = client.get("/admin/crm/consumer/", {"q": "139****0000"}).content.decode()
     assert f"/admin/crm/consumer/{consumer.pk}/change/" in found
     assert f"/admin/crm/consumer/{consumer.pk}/change/" not in missed
+
+
+def test_phone_numbers_typed_into_reviews_are_masked_for_agents(
+    agent: User, supervisor: User, client_for: Callable[[User], Client]
+) -> None:
+    from tests.crm import factories as f
+
+    who = f.consumer()
+    review = f.review(f.order(who, f.merchant()), (1, 1, 1), "不退款就打我电话13912345678")
+    for url in (
+        "/admin/crm/review/",
+        f"/admin/crm/review/{review.pk}/change/",
+        f"/admin/crm/consumer/{who.pk}/change/",
+    ):
+        agent_html = client_for(agent).get(url).content.decode()
+        assert "139****5678" in agent_html and "13912345678" not in agent_html, url
+        assert "13912345678" in client_for(supervisor).get(url).content.decode(), url
+
+
+def test_orders_and_reviews_cannot_be_edited_around_the_services(
+    supervisor: User, client_for: Callable[[User], Client]
+) -> None:
+    from tests.crm import factories as f
+
+    order = f.order(f.consumer(), f.merchant(), "100.00")
+    client = client_for(supervisor)
+    client.post(f"/admin/crm/order/{order.pk}/change/", {"refunded_amount": "100.00", "status": "refunded"})
+    order.refresh_from_db()
+    assert (order.refunded_amount, order.status) == (0, "paid")

@@ -172,3 +172,14 @@ def test_supervisor_confirms_in_the_admin_and_agent_cannot(
     assert response.status_code == 302
     flag.refresh_from_db()
     assert (flag.status, flag.reviewed_by) == ("confirmed", supervisor)
+
+
+def test_a_new_burst_after_clearing_is_raised_even_when_an_older_window_is_bigger(supervisor: User) -> None:
+    who = f.consumer()
+    negative_reviews(who, shops=7, start_days_ago=30, spread_hours=10)  # the bigger, older window
+    detect_risk_flags(now=NOW)
+    review_risk_flag(RiskFlag.objects.get(consumer=who), status="cleared", reviewer=supervisor)
+    RiskFlag.objects.filter(consumer=who).update(reviewed_at=NOW - timedelta(days=10))
+    negative_reviews(who, shops=5, start_days_ago=5)  # a smaller burst after the clearing
+    detect_risk_flags(now=NOW)
+    assert sorted(RiskFlag.objects.filter(consumer=who).values_list("status", flat=True)) == ["cleared", "open"]
