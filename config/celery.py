@@ -15,11 +15,12 @@ app.autodiscover_tasks()
 
 # Periodic jobs are declared here, in code. django-celery-beat's DatabaseScheduler copies them into
 # its tables when beat starts, where an operator sees them in the admin.
-# Note: beat rewrites these entries from this dict when it starts; change a schedule here, in code.
+# Installed into django-celery-beat when missing (core/beat.py); after that the admin owns them.
 app.conf.beat_schedule = {
     "core.heartbeat": {"task": "core.tasks.heartbeat", "schedule": 30.0},
     # Nightly, in TIME_ZONE: risk rules and credit ratings, then merchants' service scores.
     "crm.nightly_rating": {"task": "crm.tasks.nightly_rating", "schedule": crontab(hour=2, minute=0)},
+    "tickets.check_sla": {"task": "tickets.tasks.check_sla", "schedule": crontab()},  # every minute
     "merchants.nightly_scores": {
         "task": "merchants.tasks.nightly_merchant_scores",
         "schedule": crontab(hour=3, minute=0),

@@ -174,7 +174,7 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_KEY_PREFIX}:"}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = env_str("TIME_ZONE", "Asia/Shanghai")
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "core.beat:CodeDefaultsScheduler"  # django-celery-beat, installing code defaults once
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
 # --- Auth --------------------------------------------------------------------------------------
@@ -195,6 +195,10 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env_str("TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True
+
+# Staffed hours of the service desk, local time: SLA clocks run only inside them.
+SUPPORT_HOURS = env_str("SUPPORT_HOURS", "09:00-21:00")
+SUPPORT_WEEKDAYS = env_str("SUPPORT_WEEKDAYS", "0-6")  # Monday is 0
 
 # --- Files -------------------------------------------------------------------------------------
 
@@ -250,6 +254,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a "kind" or "status": name each choice set after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "crm.models.Order.Status",
+        "OrderDisputeEnum": "crm.models.Order.Dispute",
+        "RiskFlagKindEnum": "crm.models.RiskFlag.Kind",
+        "RiskFlagStatusEnum": "crm.models.RiskFlag.Status",
+        "TicketKindEnum": "tickets.models.TicketKind",
+        "TicketStatusEnum": "tickets.models.Ticket.Status",
+        "TicketEventKindEnum": "tickets.models.TicketEvent.Kind",
+        "TicketSLAStateEnum": "tickets.models.Ticket.SLAState",
+        "RefundDecisionEnum": "tickets.models.RefundRequest.Decision",
+    },
 }
 
 LOGGING = {

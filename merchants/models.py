@@ -19,6 +19,12 @@ class Merchant(models.Model):
     category = models.CharField(_("main category"), max_length=50)
     city = models.CharField(_("city"), max_length=50, blank=True)
     opened_at = models.DateTimeField(_("opened at"))
+    # The merchant's refund policy, which the instant-refund decision respects.
+    instant_refunds = models.BooleanField(_("allows instant refunds"), default=True, db_default=True)
+    instant_refund_cap = models.DecimalField(
+        _("instant refund cap (yuan)"), max_digits=12, decimal_places=2, null=True, blank=True,
+        help_text=_("Refunds above this go to manual review whatever the consumer's tier. Blank: no cap."),
+    )  # fmt: skip
 
     class Meta:
         verbose_name = _("merchant")

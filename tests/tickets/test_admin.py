@@ -1,0 +1,171 @@
+"""The agent's desk in the admin: the queue, the ticket page and its actions, tenancy, query counts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from core import roles
+from crm.models import CreditTier
+from merchants.models import MerchantMembership
+from tests.crm import factories as f
+from tickets import services
+from tickets.models import CannedReply, Department, RefundRequest, Ticket, TicketEvent
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def dept() -> Department:
+    return Department.objects.create(code="after-sales", name="售后")
+
+
+def open_tickets(dept: Department, n: int, **kw: Any) -> list[Ticket]:
+    return [services.open_ticket(f.consumer(), subject=f"问题{i}", department=dept, **kw) for i in range(n)]
+
+
+def test_default_view_is_my_open_tickets(dept: Department, agent: User, client_for: Callable[[User], Client]) -> None:
+    mine, theirs, done = open_tickets(dept, 3)
+    services.assign_ticket(mine, agent)
+    services.assign_ticket(done, agent)
+    services.transition_ticket(done, "resolved")
+    html = client_for(agent).get("/admin/tickets/ticket/").content.decode()
+    assert f"/admin/tickets/ticket/{mine.pk}/change/" in html
+    assert f"/admin/tickets/ticket/{theirs.pk}/change/" not in html
+    assert f"/admin/tickets/ticket/{done.pk}/change/" not in html
+    everyone = client_for(agent).get("/admin/tickets/ticket/?queue=open").content.decode()
+    assert f"/admin/tickets/ticket/{theirs.pk}/change/" in everyone
+
+
+@pytest.mark.parametrize("query", ["", "?queue=open", "?queue=open&status__exact=new", "?queue=all&sla_state__exact=ok",
+                                   "?queue=all&department__id__exact=1"])  # fmt: skip
+def test_changelist_costs_the_same_queries_whatever_the_page_size(
+    dept: Department, agent: User, client_for: Callable[[User], Client], query: str
+) -> None:
+    client = client_for(agent)
+    for t in open_tickets(dept, 2):
+        services.assign_ticket(t, agent)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(f"/admin/tickets/ticket/{query}").status_code == 200
+    for t in open_tickets(dept, 40, order=None):
+        services.assign_ticket(t, agent)
+    with CaptureQueriesContext(connection) as many:
+        assert client.get(f"/admin/tickets/ticket/{query}").status_code == 200
+    assert len(few) == len(many)
+
+
+def test_ticket_page_shows_timeline_consumer_order_and_canned_replies(
+    dept: Department, agent: User, client_for: Callable[[User], Client]
+) -> None:
+    who = f.consumer(display_name="王小明", phone="13912345678", tier=CreditTier.objects.get(name="88VIP"))
+    ticket = services.open_ticket(who, subject="快递三天没动", department=dept, order=f.order(who, f.merchant()),
+                                  body="我的快递三天没动了")  # fmt: skip
+    CannedReply.objects.create(title="问候", body="{consumer}您好，我是{agent}")
+    html = client_for(agent).get(f"/admin/tickets/ticket/{ticket.pk}/change/").content.decode()
+    for expected in ("我的快递三天没动了", "88VIP", "139****5678", "王小明您好，我是agent1", ticket.order.order_no):  # type: ignore[union-attr]
+        assert expected in html, expected
+    assert "13912345678" not in html
+
+
+def test_agent_replies_with_a_canned_reply_and_refunds_instantly_from_the_ticket(
+    dept: Department, agent: User, client_for: Callable[[User], Client]
+) -> None:
+    who = f.consumer(tier=CreditTier.objects.get(name="88VIP"))
+    order = f.order(who, f.merchant(), "199.00", status="delivered")
+    ticket = services.open_ticket(who, subject="退款", department=dept, order=order, kind="refund")
+    client = client_for(agent)
+    url = f"/admin/tickets/ticket/{ticket.pk}/act/"
+    assert client.post(url, {"action": "assign_me"}).status_code == 302
+    client.post(url, {"action": "reply", "body": "您好，马上为您处理"})
+    client.post(url, {"action": "refund", "amount": "199.00", "reason": "破损", "key": "ticket-key-1"})
+    client.post(url, {"action": "refund", "amount": "199.00", "reason": "破损", "key": "ticket-key-1"})  # double click
+    client.post(url, {"action": "status", "status": "resolved"})
+    ticket.refresh_from_db()
+    order.refresh_from_db()
+    assert (ticket.assignee, ticket.status, ticket.first_response_at is not None) == (agent, "resolved", True)
+    assert (order.refunded_amount, RefundRequest.objects.get().decision) == (Decimal("199.00"), "instant")
+    kinds = list(TicketEvent.objects.filter(ticket=ticket).order_by("id").values_list("kind", flat=True))
+    assert kinds == ["created", "assignment", "message", "refund", "status"]
+
+
+def test_restricted_consumer_refund_goes_to_the_manual_queue(
+    dept: Department, agent: User, supervisor: User, client_for: Callable[[User], Client]
+) -> None:
+    who = f.consumer(tier=CreditTier.objects.get(name="受限"))
+    order = f.order(who, f.merchant(), "80.00")
+    ticket = services.open_ticket(who, subject="退款", department=dept, order=order)
+    client_for(agent).post(f"/admin/tickets/ticket/{ticket.pk}/act/", {"action": "refund", "amount": "80", "key": "k"})
+    refund = RefundRequest.objects.get()
+    assert refund.decision == "manual"
+    queue = client_for(supervisor).get("/admin/tickets/refundrequest/?decision__exact=manual").content.decode()
+    assert f"/admin/tickets/refundrequest/{refund.pk}/change/" in queue
+    # Agents may not decide it; supervisors may.
+    client_for(agent).post("/admin/tickets/refundrequest/", {"action": "approve", "_selected_action": [refund.pk]})
+    refund.refresh_from_db()
+    assert refund.decision == "manual"
+    client_for(supervisor).post("/admin/tickets/refundrequest/", {"action": "approve", "_selected_action": [refund.pk]})
+    refund.refresh_from_db()
+    order.refresh_from_db()
+    assert refund.decision == "approved" and order.refunded_amount == Decimal("80.00")
+
+
+def test_bad_actions_are_refused_with_a_message(
+    dept: Department, agent: User, client_for: Callable[[User], Client]
+) -> None:
+    (ticket,) = open_tickets(dept, 1)
+    client = client_for(agent)
+    url = f"/admin/tickets/ticket/{ticket.pk}/act/"
+    for data in ({"action": "status", "status": "closed"}, {"action": "reply", "body": ""}, {"action": "nonsense"},
+                 {"action": "transfer", "department": "999"}):  # fmt: skip
+        response = client.post(url, data, follow=True)
+        assert response.status_code == 200
+        assert list(response.context["messages"])[-1].level_tag == "error", data
+    assert client.get(url).status_code == 403  # only POST
+    ticket.refresh_from_db()
+    assert ticket.status == "new"
+
+
+def test_business_users_cannot_see_or_work_tickets(dept: Department, make_user: Any, client_for: Any) -> None:
+    (ticket,) = open_tickets(dept, 1)
+    client = client_for(make_user("biz", roles.BUSINESS))
+    assert client.get("/admin/tickets/ticket/").status_code == 403
+    assert client.post(f"/admin/tickets/ticket/{ticket.pk}/act/", {"action": "assign_me"}).status_code in (403, 404)
+    ticket.refresh_from_db()
+    assert ticket.assignee is None
+
+
+def test_merchant_staff_see_and_work_only_their_merchants_tickets(
+    dept: Department, make_user: Any, client_for: Callable[[User], Client]
+) -> None:
+    shop_a, shop_b = f.merchant(), f.merchant()
+    staff = make_user("staff-a", roles.MERCHANT_STAFF)
+    MerchantMembership.objects.create(user=staff, merchant=shop_a)
+    tickets = {}
+    for key, shop in (("a", shop_a), ("b", shop_b)):
+        who = f.consumer()
+        tickets[key] = services.open_ticket(who, subject=f"店铺{key}", department=dept, order=f.order(who, shop))
+    client = client_for(staff)
+    listing = client.get("/admin/tickets/ticket/?queue=all").content.decode()
+    assert f"/admin/tickets/ticket/{tickets['a'].pk}/change/" in listing
+    assert f"/admin/tickets/ticket/{tickets['b'].pk}/change/" not in listing
+    assert client.get(f"/admin/tickets/ticket/{tickets['a'].pk}/change/").status_code == 200
+    assert client.get(f"/admin/tickets/ticket/{tickets['b'].pk}/change/").status_code == 404
+    assert (
+        client.post(f"/admin/tickets/ticket/{tickets['b'].pk}/act/", {"action": "reply", "body": "hi"}).status_code
+        == 404
+    )
+    assert (
+        client.post(f"/admin/tickets/ticket/{tickets['a'].pk}/act/", {"action": "reply", "body": "您好"}).status_code
+        == 302
+    )
+    assert TicketEvent.objects.filter(ticket=tickets["b"], kind="message").count() == 0
+    # No refunds from merchant staff: they lack the permission.
+    client.post(f"/admin/tickets/ticket/{tickets['a'].pk}/act/", {"action": "refund", "amount": "1", "key": "x"})
+    assert not RefundRequest.objects.exists()

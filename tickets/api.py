@@ -1,0 +1,280 @@
+"""API views of tickets and refund requests (routes in tickets/urls.py).
+
+Each view parses its input, calls one service (tickets.services, tickets.refunds) and answers with
+the result; the services' ValidationErrors become 400s naming the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import django_filters
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import RegexValidator
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import generics, serializers, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.permissions import ModelPermissions
+from core.tenancy import TenantScopedQuerysetMixin
+from tickets.models import RefundRequest, Ticket, TicketEvent
+from tickets.refunds import KeyReused, request_refund
+from tickets.serializers import (
+    OpenTicketSerializer,
+    RefundSerializer,
+    ReplySerializer,
+    RequestRefundSerializer,
+    TicketDetailSerializer,
+    TicketSerializer,
+    TransitionSerializer,
+)
+from tickets.services import add_message, open_ticket, transition_ticket
+
+AGENT = TicketEvent.Author.AGENT
+TICKET_LIST = Ticket.objects.select_related("consumer", "tier", "department", "assignee", "merchant", "order")
+TICKET_DETAIL = TICKET_LIST.prefetch_related(
+    Prefetch("events", queryset=TicketEvent.objects.select_related("author").order_by("created_at", "pk"))
+)
+REFUNDS = RefundRequest.objects.select_related("order", "consumer", "merchant", "requested_by", "decided_by")
+
+
+@contextmanager
+def service_errors() -> Iterator[None]:
+    """A service's ValidationError is the client's mistake: answer 400 with its field messages."""
+    try:
+        yield
+    except DjangoValidationError as error:
+        raise serializers.ValidationError(serializers.as_serializer_error(error)) from error
+
+
+def ticket_detail(pk: int, request: Request) -> dict[str, Any]:
+    # Read back unscoped: the caller has just acted on this ticket through a scoped lookup.
+    return TicketDetailSerializer(TICKET_DETAIL.get(pk=pk), context={"request": request}).data
+
+
+class ChangeTicketPermission(ModelPermissions):
+    """Replying to a ticket or moving it on changes it (and needs seeing it), although the request is a POST."""
+
+    perms_map = {
+        **ModelPermissions.perms_map,
+        "POST": ["%(app_label)s.view_%(model_name)s", "%(app_label)s.change_%(model_name)s"],
+    }
+
+
+class TicketFilter(django_filters.FilterSet):
+    department = django_filters.CharFilter(field_name="department__code", help_text=_("Department code."))
+    merchant = django_filters.CharFilter(field_name="merchant__code", help_text=_("Merchant code."))
+    consumer = django_filters.CharFilter(field_name="consumer__external_id", help_text=_("Consumer external id."))
+    tier = django_filters.CharFilter(field_name="tier__name", help_text=_("Credit tier name."))
+    assignee = django_filters.CharFilter(
+        method="filter_assignee",
+        validators=[RegexValidator(r"^(me|none|\d{1,18})$", _("Give a user id, “me” or “none”."))],
+        help_text=_("A user id, “me” for your own tickets, or “none” for unassigned ones."),
+    )
+
+    class Meta:
+        model = Ticket
+        fields = ["status", "kind", "channel", "priority", "sla_state"]
+
+    def filter_assignee(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
+        if value == "me":
+            return queryset.filter(assignee_id=self.request.user.pk if self.request else None)
+        if value == "none":
+            return queryset.filter(assignee__isnull=True)
+        return queryset.filter(assignee_id=int(value))
+
+
+class TicketPagination(CursorPagination):
+    ordering = ("-updated_at", "-id")
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+class RefundPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+# Views carry extend_schema texts rather than docstrings: drf-spectacular publishes either, and these translate.
+@extend_schema_view(
+    get=extend_schema(
+        summary=_("List tickets"),
+        description=_(
+            "Tickets, most recently active first, in pages of 50 (page_size up to 100; follow the next link)."
+            " Merchant staff see their own merchant's tickets only. Needs permission to view tickets."
+        ),
+    ),
+    post=extend_schema(
+        summary=_("Open a ticket"),
+        description=_(
+            "Open a ticket for a consumer on their behalf, as the requesting agent. The optional order must be"
+            " the consumer's. Needs permission to add tickets."
+        ),
+        request=OpenTicketSerializer,
+        responses={201: TicketDetailSerializer},
+    ),
+)
+class TicketListView(TenantScopedQuerysetMixin, generics.ListCreateAPIView[Ticket]):
+    queryset = TICKET_LIST
+    filterset_class = TicketFilter
+    pagination_class = TicketPagination
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
+        return OpenTicketSerializer if self.request.method == "POST" else TicketSerializer
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        form = self.get_serializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        with service_errors():
+            ticket = open_ticket(author_kind=AGENT, author=request.user, **form.validated_data)
+        return Response(ticket_detail(ticket.pk, request), status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary=_("One ticket with its timeline"),
+        description=_("A ticket, its SLA targets and state, and every event of its timeline, oldest first."),
+    )
+)
+class TicketDetailView(TenantScopedQuerysetMixin, generics.RetrieveAPIView[Ticket]):
+    queryset = TICKET_DETAIL
+    serializer_class = TicketDetailSerializer
+
+
+class TicketActionView(TenantScopedQuerysetMixin, generics.GenericAPIView[Ticket]):
+    queryset = Ticket.objects.all()
+    permission_classes = [ChangeTicketPermission]
+    filter_backends: list[Any] = []
+    pagination_class = None
+
+
+class TicketReplyView(TicketActionView):
+    serializer_class = ReplySerializer
+
+    @extend_schema(
+        summary=_("Reply to a ticket"),
+        description=_(
+            "A message to the consumer, or an internal note, from the requesting agent. An agent's first"
+            " message stops the first-response clock. Answers with the ticket and its timeline. Needs"
+            " permission to view and change tickets."
+        ),
+        responses={201: TicketDetailSerializer},
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        ticket = self.get_object()
+        form = self.get_serializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        with service_errors():
+            add_message(ticket, author_kind=AGENT, author=request.user, **form.validated_data)
+        return Response(ticket_detail(ticket.pk, request), status=status.HTTP_201_CREATED)
+
+
+class TicketTransitionView(TicketActionView):
+    serializer_class = TransitionSerializer
+
+    @extend_schema(
+        summary=_("Change a ticket's status"),
+        description=_(
+            "Move the ticket to another status, with an optional note on the timeline. A transition the"
+            " workflow does not allow is refused with a 400 explaining why under “status”. Answers with the"
+            " ticket and its timeline. Needs permission to view and change tickets."
+        ),
+        responses={200: TicketDetailSerializer},
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        ticket = self.get_object()
+        form = self.get_serializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        with service_errors():
+            transition_ticket(ticket, data["status"], by=request.user, note=data["note"])
+        return Response(ticket_detail(ticket.pk, request))
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary=_("List refund requests"),
+        description=_(
+            "Refund requests, newest first, in pages of 50, with the policy's decision and its reasons."
+            " Merchant staff see their own merchant's only. Needs permission to view refund requests."
+        ),
+    ),
+    post=extend_schema(
+        summary=_("Request a refund"),
+        description=_(
+            "The policy decides at once: refunded instantly, waiting for manual review, or rejected, with"
+            " its reasons as codes and explained in the request's language.\n\n"
+            "A consumer is not a user of this API: refunds are requested on the consumer's behalf by trusted"
+            " callers, an agent or a platform integration signed in as an agent-level user, who are"
+            " recorded as the requester. Needs permission to add refund requests.\n\n"
+            "Retries are safe: send an idempotency key (in the body or the Idempotency-Key header). The"
+            " same key for the same order and amount answers 200 with the first decision, unchanged;"
+            " the same key for another order or amount is refused with 409."
+        ),
+        request=RequestRefundSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description=_("Used when the body has no idempotency_key."),
+            )
+        ],
+        responses={
+            201: OpenApiResponse(RefundSerializer, description=_("A new decision.")),
+            200: OpenApiResponse(RefundSerializer, description=_("The key was used before: its decision.")),
+            400: OpenApiResponse(description=_("Invalid input; the messages name the fields.")),
+            409: OpenApiResponse(description=_("The key was used for another order or amount.")),
+        },
+    ),
+)
+class RefundListView(TenantScopedQuerysetMixin, generics.ListCreateAPIView[RefundRequest]):
+    queryset = REFUNDS
+    filterset_fields = ["decision"]
+    pagination_class = RefundPagination
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
+        return RequestRefundSerializer if self.request.method == "POST" else RefundSerializer
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {
+            **super().get_serializer_context(),
+            "idempotency_key_header": self.request.headers.get("Idempotency-Key"),
+        }
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        form = self.get_serializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        now = timezone.now()
+        try:
+            refund = request_refund(data["order"], data["amount"], data["reason"], key=data["idempotency_key"],
+                                    requested_by=request.user, ticket=data["ticket"], now=now)  # fmt: skip
+        except KeyReused as error:
+            return Response(serializers.as_serializer_error(error), status=status.HTTP_409_CONFLICT)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(serializers.as_serializer_error(error)) from error
+        # A decision made by this call carries this call's time; a replay returns the earlier one.
+        replayed = refund.created_at != now
+        body = RefundSerializer(REFUNDS.get(pk=refund.pk), context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_200_OK if replayed else status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary=_("One refund request"),
+        description=_("A refund request with the policy's decision, its reasons and who decided it when."),
+    )
+)
+class RefundDetailView(TenantScopedQuerysetMixin, generics.RetrieveAPIView[RefundRequest]):
+    queryset = REFUNDS
+    serializer_class = RefundSerializer

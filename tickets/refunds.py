@@ -1,0 +1,179 @@
+"""The "0-second refund": the policy decides at once, exactly once per idempotency key.
+
+Policy, in order (every decision stores the reasons that led to it, as codes with parameters):
+
+1. **Rejected** when the amount is not positive, more than what is left to refund on the order, or
+   the order is not refundable (cancelled, or completed more than 15 days after delivery).
+2. **Instant** when all hold: the consumer's tier covers the amount (``instant_refund_limit``), no
+   confirmed risk flag (crm), the merchant allows instant refunds and its cap (if any) covers the
+   amount. The refund is recorded on the order at once (crm.services.record_refund).
+3. **Manual review** otherwise; a supervisor approves or rejects it later.
+
+Exactly once: the same key returns the same request and decision (a different order or amount
+under a used key is an error); concurrent requests for one order are serialised on the order row,
+so together they never refund more than the order's amount. The unique key is the last line of
+defence against two requests with one key racing each other.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from crm.models import Order
+from crm.selectors import instant_refund_blocked
+from crm.services import record_refund
+from tickets.models import RefundRequest, Ticket, TicketEvent
+
+REFUND_WINDOW_DAYS = 15
+D = RefundRequest.Decision
+
+# Reason codes -> text shown to agents (in their language) with the stored parameters.
+REASONS = {
+    "amount_not_positive": gettext_lazy("The amount must be more than 0."),
+    "exceeds_refundable": gettext_lazy("Only %(left)s yuan of the order is left to refund."),
+    "order_cancelled": gettext_lazy("The order was cancelled."),
+    "window_closed": gettext_lazy("The order was delivered more than %(days)s days ago."),
+    "within_tier_limit": gettext_lazy("Tier %(tier)s refunds up to %(limit)s yuan instantly."),
+    "over_tier_limit": gettext_lazy("Tier %(tier)s refunds only up to %(limit)s yuan instantly."),
+    "no_tier": gettext_lazy("The consumer has no credit tier yet."),
+    "risk_flag": gettext_lazy("The consumer has a confirmed risk flag."),
+    "merchant_no_instant": gettext_lazy("The merchant does not allow instant refunds."),
+    "over_merchant_cap": gettext_lazy("The merchant caps instant refunds at %(cap)s yuan."),
+    "reviewed": gettext_lazy("Reviewed by %(by)s."),
+}
+
+
+def explain(reasons: list[dict[str, Any]]) -> list[str]:
+    return [str(REASONS[r["code"]]) % r.get("params", {}) for r in reasons if r.get("code") in REASONS]
+
+
+class KeyReused(ValidationError):
+    pass
+
+
+def request_refund(
+    order: Order,
+    amount: Decimal,
+    reason: str,
+    *,
+    key: str,
+    requested_by: Any = None,
+    ticket: Ticket | None = None,
+    now: datetime | None = None,
+) -> RefundRequest:
+    """Decide a refund request now. Safe to retry with the same key; safe to race."""
+    if not key or len(key) > 64:
+        raise ValidationError({"idempotency_key": _("An idempotency key of 1 to 64 characters is required.")})
+    existing = RefundRequest.objects.filter(idempotency_key=key).first()
+    if existing is not None:
+        return _same_request(existing, order, amount)
+    try:
+        return _decide(order, Decimal(amount), reason, key=key, requested_by=requested_by, ticket=ticket, now=now)
+    except IntegrityError:
+        # Another request with this key won the race; answer with its decision.
+        return _same_request(RefundRequest.objects.get(idempotency_key=key), order, amount)
+
+
+def _same_request(existing: RefundRequest, order: Order, amount: Decimal) -> RefundRequest:
+    if existing.order_id != order.pk or existing.amount != Decimal(amount):
+        raise KeyReused({"idempotency_key": _("This key was used for another refund request.")})
+    return existing
+
+
+@transaction.atomic
+def _decide(order: Order, amount: Decimal, reason: str, *, key: str, requested_by: Any, ticket: Ticket | None,
+            now: datetime | None) -> RefundRequest:  # fmt: skip
+    now = now or timezone.now()
+    order = Order.objects.select_for_update(of=("self",)).select_related("consumer__tier", "merchant").get(pk=order.pk)
+    # Pending manual requests reserve their amount, so approvals later cannot exceed the order either.
+    reserved = RefundRequest.objects.filter(order=order, decision=D.MANUAL).aggregate(s=Sum("amount"))["s"] or 0
+    left = order.amount - order.refunded_amount - reserved
+    reasons: list[dict[str, Any]] = []
+    if amount <= 0:
+        reasons.append({"code": "amount_not_positive"})
+    elif amount > left:
+        reasons.append({"code": "exceeds_refundable", "params": {"left": str(max(left, Decimal("0.00")))}})
+    if order.status == Order.Status.CANCELLED:
+        reasons.append({"code": "order_cancelled"})
+    elif (
+        order.delivered_at
+        and order.delivered_at < now - timedelta(days=REFUND_WINDOW_DAYS)
+        and (order.status == Order.Status.COMPLETED)
+    ):
+        reasons.append({"code": "window_closed", "params": {"days": REFUND_WINDOW_DAYS}})
+    if reasons:
+        decision = D.REJECTED
+    else:
+        decision = D.INSTANT
+        tier = order.consumer.tier
+        if tier is None:
+            reasons.append({"code": "no_tier"})
+            decision = D.MANUAL
+        elif amount > tier.instant_refund_limit:
+            reasons.append(
+                {"code": "over_tier_limit", "params": {"tier": tier.name, "limit": str(tier.instant_refund_limit)}}
+            )
+            decision = D.MANUAL
+        else:
+            reasons.append(
+                {"code": "within_tier_limit", "params": {"tier": tier.name, "limit": str(tier.instant_refund_limit)}}
+            )
+        if instant_refund_blocked(order.consumer):
+            reasons.append({"code": "risk_flag"})
+            decision = D.MANUAL
+        if not order.merchant.instant_refunds:
+            reasons.append({"code": "merchant_no_instant"})
+            decision = D.MANUAL
+        elif order.merchant.instant_refund_cap is not None and amount > order.merchant.instant_refund_cap:
+            reasons.append({"code": "over_merchant_cap", "params": {"cap": str(order.merchant.instant_refund_cap)}})
+            decision = D.MANUAL
+    request = RefundRequest.objects.create(
+        idempotency_key=key, order=order, consumer_id=order.consumer_id, merchant_id=order.merchant_id, ticket=ticket,
+        amount=amount, reason=reason[:200], decision=decision, reasons=reasons, requested_by=requested_by,
+        created_at=now, decided_at=now if decision != D.MANUAL else None,
+    )  # fmt: skip
+    if decision == D.INSTANT:
+        record_refund(order, amount, at=now)
+    _timeline(request, requested_by, now)
+    return request
+
+
+@transaction.atomic
+def review_refund(request: RefundRequest, *, approve: bool, by: Any, now: datetime | None = None) -> RefundRequest:
+    """A supervisor's verdict on a refund waiting for manual review."""
+    now = now or timezone.now()
+    request = RefundRequest.objects.select_for_update().get(pk=request.pk)
+    if request.decision != D.MANUAL:
+        raise ValidationError({"decision": _("This refund request is already decided.")})
+    request.decision = D.APPROVED if approve else D.REJECTED
+    request.decided_at = now
+    request.decided_by = by
+    request.reasons = [*request.reasons, {"code": "reviewed", "params": {"by": by.get_username()}}]
+    request.save(update_fields=["decision", "decided_at", "decided_by", "reasons"])
+    if approve:
+        record_refund(request.order, request.amount, at=now)
+    _timeline(request, by, now)
+    return request
+
+
+def _timeline(request: RefundRequest, by: Any, now: datetime) -> None:
+    if request.ticket_id is None:
+        return
+    TicketEvent.objects.create(
+        ticket_id=request.ticket_id, kind=TicketEvent.Kind.REFUND,
+        author_kind=TicketEvent.Author.AGENT if by else TicketEvent.Author.SYSTEM, author=by,
+        body=str(RefundRequest.Decision(request.decision).label),
+        data={"refund": request.pk, "amount": str(request.amount), "decision": request.decision,
+              "reasons": request.reasons},
+        created_at=now,
+    )  # fmt: skip
+    Ticket.objects.filter(pk=request.ticket_id).update(updated_at=now)

@@ -1,0 +1,250 @@
+"""API representations of tickets, their timelines and refund requests, and the inputs that change them.
+
+Every row named in a request body (consumer, order, department, ticket) is looked up through
+core.tenancy.scope, the same rule the admin applies to its foreign-key choices: merchant staff can
+name only their own merchant's orders and tickets (and no consumer or department, which belong to no
+merchant), and an unknown row and a forbidden one get the same answer.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, TypedDict
+
+from django.contrib.auth.models import User
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from core.tenancy import scope
+from crm.models import Consumer, CreditTier, Order
+from merchants.models import Merchant
+from tickets.models import Department, RefundRequest, Ticket, TicketEvent
+from tickets.refunds import explain
+
+
+class ScopedSlugRelatedField(serializers.SlugRelatedField[Any]):
+    """A lookup by a natural key among the rows the requesting user may see."""
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return _scoped(super().get_queryset(), self.context)
+
+    def to_internal_value(self, data: Any) -> Any:
+        # PostgreSQL refuses text with NUL in a query (a DataError, so a 500): no key holds one anyway.
+        if not isinstance(data, str | int) or "\x00" in str(data):
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data)
+        return super().to_internal_value(data)
+
+
+class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField[Any]):
+    def get_queryset(self) -> QuerySet[Any]:
+        return _scoped(super().get_queryset(), self.context)
+
+
+def _scoped(queryset: QuerySet[Any] | None, context: dict[str, Any]) -> QuerySet[Any]:
+    assert queryset is not None, "a writable related field has a queryset"
+    request = context.get("request")
+    return scope(queryset, request.user if request else None)
+
+
+def _no_such(what: Any) -> dict[str, Any]:
+    # One message for "does not exist" and "not yours", so that merchant staff cannot probe other shops.
+    return {"does_not_exist": what, "invalid": what, "incorrect_type": what}
+
+
+class UserSerializer(serializers.ModelSerializer[User]):
+    class Meta:
+        model = User
+        fields = ["id", "username"]
+
+
+class TicketEventSerializer(serializers.ModelSerializer[TicketEvent]):
+    author: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, help_text=_("The author's username.")
+    )
+
+    class Meta:
+        model = TicketEvent
+        fields = ["id", "kind", "author_kind", "author", "body", "data", "created_at"]
+
+
+class TicketSerializer(serializers.ModelSerializer[Ticket]):
+    consumer: serializers.SlugRelatedField[Consumer] = serializers.SlugRelatedField(
+        slug_field="external_id", read_only=True
+    )
+    consumer_name = serializers.CharField(source="consumer.display_name", read_only=True)
+    department: serializers.SlugRelatedField[Department] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
+    tier: serializers.SlugRelatedField[CreditTier] = serializers.SlugRelatedField(
+        slug_field="name", read_only=True, help_text=_("The consumer's tier when the ticket was opened.")
+    )
+    order: serializers.SlugRelatedField[Order] = serializers.SlugRelatedField(slug_field="order_no", read_only=True)
+    merchant: serializers.SlugRelatedField[Merchant] = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    assignee = UserSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "id",
+            "subject",
+            "kind",
+            "channel",
+            "status",
+            "priority",
+            "department",
+            "assignee",
+            "consumer",
+            "consumer_name",
+            "tier",
+            "order",
+            "merchant",
+            "created_at",
+            "updated_at",
+            "first_response_at",
+            "resolved_at",
+            "sla_state",
+            "first_response_due",
+            "resolution_due",
+            "escalated_at",
+        ]
+
+
+class TicketDetailSerializer(TicketSerializer):
+    timeline = TicketEventSerializer(
+        source="events", many=True, read_only=True, help_text=_("Every event of the ticket, oldest first.")
+    )
+
+    class Meta(TicketSerializer.Meta):
+        fields = [*TicketSerializer.Meta.fields, "timeline"]
+
+
+class OpenTicketSerializer(serializers.Serializer[Any]):
+    consumer = ScopedSlugRelatedField(
+        slug_field="external_id",
+        queryset=Consumer.objects.all(),
+        error_messages=_no_such(_("No such consumer.")),
+        help_text=_("The consumer's external id."),
+    )
+    subject = serializers.CharField(max_length=200)
+    body = serializers.CharField(required=False, allow_blank=True, default="", help_text=_("The first message."))
+    kind = serializers.ChoiceField(choices=Ticket.Kind.choices, default=Ticket.Kind.CONSULTATION)
+    channel = serializers.ChoiceField(choices=Ticket.Channel.choices, default=Ticket.Channel.WEB)
+    priority = serializers.ChoiceField(choices=Ticket.Priority.choices, default=Ticket.Priority.NORMAL)
+    department = ScopedSlugRelatedField(
+        slug_field="code",
+        queryset=Department.objects.all(),
+        error_messages=_no_such(_("No such department.")),
+        help_text=_("The department's code."),
+    )
+    order = ScopedSlugRelatedField(
+        slug_field="order_no",
+        queryset=Order.objects.all(),
+        required=False,
+        allow_null=True,
+        default=None,
+        error_messages=_no_such(_("No such order.")),
+        help_text=_("The order number; the order must be the consumer's."),
+    )
+
+
+class ReplySerializer(serializers.Serializer[Any]):
+    body = serializers.CharField()
+    internal = serializers.BooleanField(
+        default=False, help_text=_("An internal note, which the consumer never sees, instead of a message.")
+    )
+
+
+class TransitionSerializer(serializers.Serializer[Any]):
+    status = serializers.ChoiceField(choices=Ticket.Status.choices)
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class Reason(TypedDict):
+    code: str
+    params: dict[str, Any]
+
+
+class RefundSerializer(serializers.ModelSerializer[RefundRequest]):
+    order: serializers.SlugRelatedField[Order] = serializers.SlugRelatedField(slug_field="order_no", read_only=True)
+    consumer: serializers.SlugRelatedField[Consumer] = serializers.SlugRelatedField(
+        slug_field="external_id", read_only=True
+    )
+    merchant: serializers.SlugRelatedField[Merchant] = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    requested_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+    decided_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    reasons = serializers.SerializerMethodField(help_text=_("The policy's reasons, as codes with their parameters."))
+    explanations = serializers.SerializerMethodField(help_text=_("The reasons in the request's language."))
+
+    class Meta:
+        model = RefundRequest
+        fields = [
+            "id",
+            "idempotency_key",
+            "order",
+            "consumer",
+            "merchant",
+            "ticket",
+            "amount",
+            "reason",
+            "decision",
+            "reasons",
+            "explanations",
+            "requested_by",
+            "created_at",
+            "decided_at",
+            "decided_by",
+        ]
+
+    def get_reasons(self, refund: RefundRequest) -> list[Reason]:
+        return [Reason(code=r["code"], params=r.get("params", {})) for r in refund.reasons]
+
+    def get_explanations(self, refund: RefundRequest) -> list[str]:
+        return explain(refund.reasons)
+
+
+class RequestRefundSerializer(serializers.Serializer[Any]):
+    order = ScopedSlugRelatedField(
+        slug_field="order_no",
+        queryset=Order.objects.all(),
+        error_messages=_no_such(_("No such order.")),
+        help_text=_("The order number."),
+    )
+    amount = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        error_messages={"min_value": _("The amount must be more than 0.")},
+        help_text=_('Yuan, as a decimal string with at most 2 decimal places, e.g. "120.00".'),
+    )
+    reason = serializers.CharField(max_length=200)
+    idempotency_key = serializers.CharField(
+        max_length=64,
+        required=False,
+        help_text=_("Retrying with the same key returns the same decision. Or send the Idempotency-Key header."),
+    )
+    ticket = ScopedPrimaryKeyRelatedField(
+        queryset=Ticket.objects.all(),
+        required=False,
+        allow_null=True,
+        default=None,
+        error_messages=_no_such(_("No such ticket.")),
+        help_text=_("The ticket the refund was asked for in; the decision is added to its timeline."),
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # The body's key wins; the header is for clients that keep retry keys out of their payloads.
+        # tickets.refunds.request_refund rejects a missing key.
+        key = attrs.get("idempotency_key", "")
+        header = self.context.get("idempotency_key_header")
+        if not key and header:
+            try:
+                key = self.fields["idempotency_key"].run_validation(header)
+            except serializers.ValidationError as error:
+                raise serializers.ValidationError({"idempotency_key": error.detail}) from error
+        ticket = attrs.get("ticket")
+        if ticket is not None and ticket.consumer_id != attrs["order"].consumer_id:
+            raise serializers.ValidationError({"ticket": _("This ticket is about another consumer.")})
+        return {**attrs, "idempotency_key": key}

@@ -1,0 +1,275 @@
+"""Every change to a ticket: one function each, and each leaves a timeline entry."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.realtime import send_event, user_group
+from crm.models import Consumer, Order
+from crm.services import record_dispute_outcome
+from tickets import sla
+from tickets.models import OPEN_STATUSES, AgentProfile, CannedReply, Department, Ticket, TicketEvent
+
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+S = Ticket.Status
+# Which status may follow which. Anything else is refused with a message naming both.
+TRANSITIONS: dict[str, set[str]] = {
+    S.NEW: {S.OPEN, S.PENDING, S.RESOLVED},
+    S.OPEN: {S.PENDING, S.RESOLVED},
+    S.PENDING: {S.OPEN, S.RESOLVED},
+    S.RESOLVED: {S.OPEN, S.CLOSED},
+    S.CLOSED: set(),
+}
+Author = TicketEvent.Author
+
+
+def _event(ticket: Ticket, kind: str, *, author_kind: str, author: Any = None, body: str = "",
+           data: dict[str, Any] | None = None, now: datetime) -> TicketEvent:  # fmt: skip
+    return TicketEvent.objects.create(
+        ticket=ticket, kind=kind, author_kind=author_kind, author=author, body=body, data=data or {}, created_at=now
+    )
+
+
+def _locked(ticket: Ticket) -> Ticket:
+    return Ticket.objects.select_for_update().get(pk=ticket.pk)
+
+
+@transaction.atomic
+def open_ticket(
+    consumer: Consumer,
+    *,
+    subject: str,
+    department: Department,
+    kind: str = Ticket.Kind.CONSULTATION,
+    channel: str = Ticket.Channel.WEB,
+    priority: int = Ticket.Priority.NORMAL,
+    order: Order | None = None,
+    body: str = "",
+    author_kind: str = Author.CONSUMER,
+    author: Any = None,
+    now: datetime | None = None,
+) -> Ticket:
+    """Open a ticket for a consumer (from the web, a call, a chat handoff, or an agent)."""
+    now = now or timezone.now()
+    if order is not None and order.consumer_id != consumer.pk:
+        raise ValidationError({"order": _("This order belongs to another consumer.")})
+    if not subject.strip():
+        raise ValidationError({"subject": _("A ticket needs a subject.")})
+    ticket = Ticket(
+        subject=subject.strip()[:200], kind=kind, channel=channel, priority=priority, department=department,
+        consumer=consumer, tier_id=consumer.tier_id, order=order, merchant_id=order.merchant_id if order else None,
+        created_at=now, updated_at=now,
+    )  # fmt: skip
+    sla.start_clock(ticket, now)
+    ticket.full_clean(exclude=["assignee", "sla_policy", "order", "merchant", "tier", "consumer", "department"])
+    ticket.save()
+    _event(ticket, TicketEvent.Kind.CREATED, author_kind=author_kind, author=author, now=now,
+           data={"kind": kind, "channel": channel, "priority": priority})  # fmt: skip
+    if body.strip():
+        _event(ticket, TicketEvent.Kind.MESSAGE, author_kind=author_kind, author=author, body=body.strip(), now=now)
+    return ticket
+
+
+@transaction.atomic
+def transition_ticket(
+    ticket: Ticket, to: str, *, by: Any = None, now: datetime | None = None, note: str = ""
+) -> Ticket:
+    """Move a ticket to another status, if the transition table allows it."""
+    now = now or timezone.now()
+    ticket = _locked(ticket)
+    if to not in S.values:
+        raise ValidationError({"status": _("Unknown status: %(status)s") % {"status": to}})
+    if to not in TRANSITIONS[ticket.status]:
+        raise ValidationError(
+            {
+                "status": _("A ticket that is “%(current)s” cannot become “%(new)s”.")
+                % {"current": S(ticket.status).label, "new": S(to).label}
+            }
+        )
+    before = ticket.status
+    if to == S.PENDING:
+        sla.pause_clock(ticket, now)
+    elif before == S.PENDING:
+        sla.resume_clock(ticket, now)
+    if to == S.RESOLVED:
+        sla.stop_clock(ticket, now)
+        ticket.resolved_at = now
+    if before == S.RESOLVED and to == S.OPEN:  # reopened: the resolution clock runs again
+        ticket.resolved_at = None
+        sla.start_clock(ticket, now)
+    ticket.status = to
+    ticket.updated_at = now
+    ticket.save()
+    _event(ticket, TicketEvent.Kind.STATUS, author_kind=Author.AGENT if by else Author.SYSTEM, author=by,
+           body=note, data={"from": before, "to": to}, now=now)  # fmt: skip
+    return ticket
+
+
+@transaction.atomic
+def add_message(
+    ticket: Ticket, *, body: str, author_kind: str, author: Any = None, internal: bool = False,
+    now: datetime | None = None,
+) -> TicketEvent:  # fmt: skip
+    """A message on the timeline (or an internal note). An agent's first reply stops the first-response clock;
+    a consumer's message on a ticket waiting for them puts it back in the agents' hands."""
+    now = now or timezone.now()
+    body = body.strip()
+    if not body:
+        raise ValidationError({"body": _("The message is empty.")})
+    ticket = _locked(ticket)
+    if ticket.status == S.CLOSED:
+        raise ValidationError({"body": _("This ticket is closed; open a new one.")})
+    kind = TicketEvent.Kind.NOTE if internal else TicketEvent.Kind.MESSAGE
+    event = _event(ticket, kind, author_kind=author_kind, author=author, body=body, now=now)
+    fields = ["updated_at"]
+    if not internal and author_kind == Author.AGENT:
+        if ticket.first_response_at is None:
+            ticket.first_response_at = now
+            fields.append("first_response_at")
+        if ticket.status == S.NEW:
+            ticket.status = S.OPEN
+            fields.append("status")
+    if not internal and author_kind == Author.CONSUMER and ticket.status in (S.PENDING, S.RESOLVED):
+        before = ticket.status
+        if before == S.PENDING:
+            sla.resume_clock(ticket, now)
+            fields += ["first_response_due", "resolution_due", "sla_state", "paused_at"]
+        ticket.status = S.OPEN
+        fields.append("status")
+        _event(ticket, TicketEvent.Kind.STATUS, author_kind=Author.SYSTEM, data={"from": before, "to": S.OPEN}, now=now)
+    ticket.updated_at = now
+    ticket.save(update_fields=fields)
+    if ticket.assignee_id and author_kind != Author.AGENT:
+        send_event(user_group(ticket.assignee_id), "ticket.message", {"ticket": ticket.pk})
+    return event
+
+
+@transaction.atomic
+def assign_ticket(ticket: Ticket, agent: Any, *, by: Any = None, now: datetime | None = None) -> Ticket:
+    """Give a ticket to an agent (assign to me, reassign, transfer). ``agent=None`` puts it back in the queue."""
+    now = now or timezone.now()
+    ticket = _locked(ticket)
+    if not ticket.is_open:
+        raise ValidationError({"assignee": _("Only open tickets can be assigned.")})
+    if agent is not None and not (agent.is_active and agent.is_staff):
+        raise ValidationError({"assignee": _("%(user)s cannot work tickets.") % {"user": agent}})
+    before = ticket.assignee_id
+    if before == (agent.pk if agent else None):
+        return ticket
+    ticket.assignee = agent
+    ticket.updated_at = now
+    ticket.save(update_fields=["assignee", "updated_at"])
+    _event(ticket, TicketEvent.Kind.ASSIGNMENT, author_kind=Author.AGENT if by else Author.SYSTEM, author=by,
+           data={"from": before, "to": agent.pk if agent else None,
+                 "to_name": agent.get_username() if agent else None}, now=now)  # fmt: skip
+    if agent is not None:
+        send_event(user_group(agent.pk), "ticket.assigned", {"ticket": ticket.pk})
+    return ticket
+
+
+@transaction.atomic
+def transfer_ticket(ticket: Ticket, department: Department, *, by: Any = None, now: datetime | None = None) -> Ticket:
+    """Move a ticket to another department's queue; it leaves its agent."""
+    now = now or timezone.now()
+    ticket = _locked(ticket)
+    if ticket.department_id == department.pk:
+        return ticket
+    before = ticket.department_id
+    ticket.department = department
+    ticket.assignee = None
+    ticket.updated_at = now
+    ticket.save(update_fields=["department", "assignee", "updated_at"])
+    _event(ticket, TicketEvent.Kind.ASSIGNMENT, author_kind=Author.AGENT if by else Author.SYSTEM, author=by,
+           data={"department_from": before, "department_to": department.pk, "department": department.name},
+           now=now)  # fmt: skip
+    return ticket
+
+
+def auto_assign(ticket: Ticket, *, now: datetime | None = None) -> Ticket | None:
+    """Give the ticket to the least-loaded available agent of its department who is under capacity.
+
+    Agents' profiles are locked in a fixed order while choosing, so two tickets assigned at once
+    cannot both take an agent's last free slot. Returns None when nobody can take it.
+    """
+    with transaction.atomic():
+        profiles = list(
+            AgentProfile.objects.select_for_update()
+            .filter(department_id=ticket.department_id, available=True, user__is_active=True)
+            .order_by("pk")
+        )
+        if not profiles:
+            return None
+        loads = dict(
+            Ticket.objects.filter(assignee_id__in=[p.user_id for p in profiles], status__in=OPEN_STATUSES)
+            .values_list("assignee_id")
+            .annotate(n=Count("pk"))
+        )
+        free = [(loads.get(p.user_id, 0), p.pk, p) for p in profiles if loads.get(p.user_id, 0) < p.capacity]
+        if not free:
+            return None
+        _load, _pk, chosen = min(free, key=lambda item: (item[0], item[1]))
+        return assign_ticket(ticket, chosen.user, now=now)
+
+
+@transaction.atomic
+def set_availability(agent: Any, available: bool) -> AgentProfile:
+    profile, _created = AgentProfile.objects.select_for_update().get_or_create(user=agent)
+    if profile.available != available:
+        profile.available = available
+        profile.save(update_fields=["available"])
+    return profile
+
+
+@transaction.atomic
+def escalate_ticket(ticket: Ticket, *, reason: str, by: Any = None, now: datetime | None = None) -> Ticket:
+    """Raise a ticket's priority and flag it escalated; a second escalation of the same ticket does nothing."""
+    now = now or timezone.now()
+    ticket = _locked(ticket)
+    if ticket.escalated_at is not None:
+        return ticket
+    before = ticket.priority
+    ticket.priority = min(ticket.priority + 1, Ticket.Priority.URGENT)
+    ticket.escalated_at = now
+    ticket.updated_at = now
+    ticket.save(update_fields=["priority", "escalated_at", "updated_at"])
+    _event(ticket, TicketEvent.Kind.PRIORITY, author_kind=Author.AGENT if by else Author.SYSTEM, author=by,
+           data={"from": before, "to": ticket.priority, "escalated": True, "reason": reason}, now=now)  # fmt: skip
+    send_event("role.supervisor", "ticket.escalated", {"ticket": ticket.pk, "reason": reason})
+    return ticket
+
+
+@transaction.atomic
+def resolve_dispute(ticket: Ticket, outcome: str, *, by: Any = None, now: datetime | None = None) -> Ticket:
+    """Resolve a dispute (维权) ticket and write its outcome down into crm for the credit rating."""
+    if ticket.kind != Ticket.Kind.DISPUTE or ticket.order_id is None:
+        raise ValidationError({"kind": _("Only a dispute about an order has an outcome.")})
+    if outcome not in (Order.Dispute.CONSUMER_WON, Order.Dispute.MERCHANT_WON):
+        raise ValidationError({"outcome": _("The outcome must be won by the consumer or by the merchant.")})
+    record_dispute_outcome(ticket.order, outcome, at=now)  # type: ignore[arg-type]
+    return transition_ticket(ticket, S.RESOLVED, by=by, now=now, note=str(Order.Dispute(outcome).label))
+
+
+def render_canned_reply(reply: CannedReply, ticket: Ticket, agent: Any) -> str:
+    """Fill a canned reply's placeholders from the ticket; unknown placeholders are left as written."""
+    values = {
+        "consumer": ticket.consumer.display_name,
+        "agent": getattr(agent, "first_name", "") or agent.get_username(),
+        "order": ticket.order.order_no if ticket.order is not None else "",
+        "ticket": f"#{ticket.pk}",
+        "merchant": ticket.merchant.name if ticket.merchant is not None else "",
+    }
+
+    return PLACEHOLDER.sub(lambda m: values.get(m[1], m[0]), reply.body)
+
+
+def my_open_tickets_q(user: AbstractBaseUser) -> Q:
+    return Q(assignee=user, status__in=OPEN_STATUSES)
