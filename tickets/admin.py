@@ -20,8 +20,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from core.paginator import CappedPaginator
-from core.tenancy import TenantScopedAdmin
-from crm.models import RiskFlag
+from core.tenancy import TenantScopedAdmin, is_merchant_staff
+from crm.models import Order, RiskFlag
 from tickets import refunds, services
 from tickets.models import (
     OPEN_STATUSES,
@@ -96,7 +96,7 @@ class TicketAdmin(TenantScopedAdmin):
     )  # fmt: skip
     list_display_links = ("number", "subject")
     list_filter = (QueueFilter, "status", "kind", "department", "tier", "sla_state", "priority", MerchantCodeFilter)
-    search_fields = ("=id", "=consumer__external_id", "=order__order_no")
+    search_fields = ("id",)  # see get_search_results: exact, indexed lookups only
     search_help_text = _("Ticket number, consumer external id or order number.")
     list_select_related = ("consumer", "tier", "department", "assignee")
     show_full_result_count = False
@@ -104,6 +104,17 @@ class TicketAdmin(TenantScopedAdmin):
     actions = ["assign_to_me", "put_back_in_queue"]
     list_per_page = 50
     paginator = CappedPaginator
+    # Sorting a million rows by a joined column would scan them all: these have indexes.
+    sortable_by = ("number", "updated_at")
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Ticket], search_term: str) -> Any:
+        term = search_term.strip().lstrip("#")
+        if not term:
+            return queryset, False
+        match = Q(consumer__external_id=term) | Q(order__order_no=term)
+        if term.isdigit() and len(term) < 19:
+            match |= Q(pk=int(term))
+        return queryset.filter(match), False
 
     @admin.display(description=_("#"), ordering="id")
     def number(self, obj: Ticket) -> str:
@@ -151,21 +162,39 @@ class TicketAdmin(TenantScopedAdmin):
 
     def get_urls(self) -> list[Any]:
         act = self.admin_site.admin_view(self.act_view)
-        return [path("<int:pk>/act/", act, name="tickets_ticket_act"), *super().get_urls()]
+        availability = self.admin_site.admin_view(self.availability_view)
+        return [
+            path("<int:pk>/act/", act, name="tickets_ticket_act"),
+            path("availability/", availability, name="tickets_ticket_availability"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        profile = AgentProfile.objects.filter(user=request.user.pk or 0).first()
+        extra = {"agent_profile": profile, **(extra_context or {})}
+        return super().changelist_view(request, extra)
+
+    def availability_view(self, request: HttpRequest) -> HttpResponse:
+        """An agent marks themself available (new tickets are routed to them) or away."""
+        if request.method != "POST" or not self.has_change_permission(request) or is_merchant_staff(request.user):
+            raise PermissionDenied
+        profile = services.set_availability(request.user, request.POST.get("available") == "1")
+        if profile.available:
+            self.message_user(request, _("You are available: new tickets of your department come to you."))
+        else:
+            self.message_user(request, _("You are away: no new tickets are routed to you."))
+        return HttpResponseRedirect(reverse("admin:tickets_ticket_changelist"))
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
         ticket = self._get_visible(request, object_id)
         can_change = self.has_change_permission(request, ticket)
-        events = list(
-            TicketEvent.objects.filter(ticket=ticket)
-            .select_related("author")
-            .order_by("-created_at", "-id")[:TIMELINE_LIMIT]
-        )[::-1]
-        labels = dict(Ticket.Status.choices)
-        for event in events:  # status codes in the timeline, shown as words
-            if event.kind == TicketEvent.Kind.STATUS:
-                event.from_label = labels.get(event.data.get("from"), event.data.get("from"))  # type: ignore[attr-defined]
-                event.to_label = labels.get(event.data.get("to"), event.data.get("to"))  # type: ignore[attr-defined]
+        merchant_side = is_merchant_staff(request.user)
+        timeline = TicketEvent.objects.filter(ticket=ticket).select_related("author").order_by("-created_at", "-id")
+        if merchant_side:  # internal notes are the marketplace's, not the merchant's
+            timeline = timeline.exclude(kind=TicketEvent.Kind.NOTE)
+        events = list(timeline[:TIMELINE_LIMIT])[::-1]
+        for event in events:
+            label_event(event)
         order = ticket.order
         context = {
             **self.admin_site.each_context(request),
@@ -183,7 +212,11 @@ class TicketAdmin(TenantScopedAdmin):
                 )
             ],
             "departments": Department.objects.exclude(pk=ticket.department_id),
-            "flags": RiskFlag.objects.filter(consumer=ticket.consumer_id, status__in=["open", "confirmed"]),
+            "flags": RiskFlag.objects.filter(consumer=ticket.consumer_id, status__in=["open", "confirmed"])
+            if request.user.has_perm("crm.view_riskflag")
+            else [],
+            "show_consumer": request.user.has_perm("crm.view_consumer"),
+            "can_resolve_dispute": not merchant_side,
             "order": order,
             "refunds": RefundRequest.objects.filter(order=order).order_by("-created_at") if order else [],
             "refund_key": uuid.uuid4().hex,
@@ -208,6 +241,8 @@ class TicketAdmin(TenantScopedAdmin):
         if request.method != "POST" or not self.has_change_permission(request, ticket):
             raise PermissionDenied
         action = request.POST.get("action", "")
+        if action == "dispute" and is_merchant_staff(request.user):
+            raise PermissionDenied  # a merchant does not judge its own dispute
         try:
             message = self._act(request, ticket, action)
         except ValidationError as error:
@@ -217,7 +252,9 @@ class TicketAdmin(TenantScopedAdmin):
         return HttpResponseRedirect(reverse("admin:tickets_ticket_change", args=[ticket.pk]))
 
     def _act(self, request: HttpRequest, ticket: Ticket, action: str) -> str:
-        post, user = request.POST, request.user
+        # NUL characters cannot be stored in PostgreSQL text: drop them rather than fail.
+        post = {key: str(value).replace("\x00", "") for key, value in request.POST.items()}
+        user = request.user
         if action in ("reply", "note"):
             services.add_message(ticket, body=post.get("body", ""), author_kind=TicketEvent.Author.AGENT, author=user,
                                  internal=action == "note")  # fmt: skip
@@ -256,6 +293,26 @@ class TicketAdmin(TenantScopedAdmin):
         raise ValidationError(_("Unknown action."))
 
 
+STATUS_LABELS = dict(Ticket.Status.choices)
+PRIORITY_LABELS = dict(Ticket.Priority.choices)
+DECISION_LABELS = dict(RefundRequest.Decision.choices)
+DISPUTE_LABELS = dict(Order.Dispute.choices)
+
+
+def label_event(event: TicketEvent) -> None:
+    """Codes stored on the timeline, put into words in the reader's language."""
+    data = event.data
+    if event.kind == TicketEvent.Kind.STATUS:
+        event.from_label = STATUS_LABELS.get(data.get("from"), data.get("from"))  # type: ignore[attr-defined]
+        event.to_label = STATUS_LABELS.get(data.get("to"), data.get("to"))  # type: ignore[attr-defined]
+        event.note_label = DISPUTE_LABELS.get(event.body, event.body)  # type: ignore[attr-defined]
+    elif event.kind == TicketEvent.Kind.PRIORITY:
+        event.from_label = PRIORITY_LABELS.get(data.get("from"), data.get("from"))  # type: ignore[attr-defined]
+        event.to_label = PRIORITY_LABELS.get(data.get("to"), data.get("to"))  # type: ignore[attr-defined]
+    elif event.kind == TicketEvent.Kind.REFUND:
+        event.note_label = DECISION_LABELS.get(data.get("decision"), event.body)  # type: ignore[attr-defined]
+
+
 def sla_badge(ticket: Ticket, now: datetime) -> str:
     """A short, coloured SLA label: time left to the nearer due, or how long ago it was missed."""
     state = ticket.sla_state
@@ -284,10 +341,19 @@ def _duration(minutes: int) -> str:
 
 class RefundForm(forms.ModelForm):
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    amount = forms.DecimalField(label=_("amount (yuan)"), max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
 
     class Meta:
         model = RefundRequest
         fields = ("order", "amount", "reason")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        used = RefundRequest.objects.filter(idempotency_key=data.get("idempotency_key")).first()
+        order_pk = getattr(data.get("order"), "pk", None)
+        if used is not None and (used.order_id != order_pk or used.amount != data.get("amount")):
+            raise ValidationError(_("This form was already used for another refund; reload the page."))
+        return data
 
 
 @admin.register(RefundRequest)
@@ -300,6 +366,7 @@ class RefundRequestAdmin(TenantScopedAdmin):
     list_select_related = ("order", "consumer", "merchant", "decided_by")
     autocomplete_fields = ("order",)
     show_full_result_count = False
+    paginator = CappedPaginator
     actions = ["approve", "reject"]
     form = RefundForm
 

@@ -218,7 +218,6 @@ class _Forced:
     consumer_index: int
     order: _Order
     amount: Decimal
-    decision: str
 
 
 class BusinessClock:
@@ -260,11 +259,12 @@ class BusinessClock:
         return self.opens[j] + business - self.before[j]
 
     def add(self, at: int, minutes: int) -> int:
-        target = self.business(at) + minutes * 60
-        if not self.opens or at < self.opens[0] or target > self.through[-1]:
-            start = datetime.fromtimestamp(at, UTC)
-            return int(sla.add_business_minutes(start, minutes).timestamp())
-        return self.instant(target)
+        """``sla.add_business_minutes`` on epoch seconds."""
+        if self.opens and at >= self.opens[0]:
+            target = self.business(at) + minutes * 60
+            if target <= self.through[-1]:
+                return self.instant(target)
+        return int(sla.add_business_minutes(datetime.fromtimestamp(at, UTC), minutes).timestamp())
 
 
 class _Plan(NamedTuple):
@@ -308,8 +308,7 @@ def seed_tickets(ctx: SeedContext, count: int | None = None) -> dict[str, int]:
     maker = _TicketMaker(ctx, clock, now, users, names, departments, policies)
     made = events = 0
     sequence = _sequence(Ticket)
-    progress = ctx.progress(range(total), total=total, desc="tickets")
-    ticks = iter(progress)
+    ticks = iter(ctx.progress(range(total), total=total, desc="tickets"))
     demo_tickets: list[tuple[int, _Forced]] = []
     for start in range(0, total, CHUNK):
         size = min(CHUNK, total - start)
@@ -580,12 +579,11 @@ def _refund_candidates(consumer_ids: list[int]) -> list[_Forced]:
         ~Exists(confirmed), consumer__tier=top, amount__lte=top.instant_refund_limit, merchant__instant_refunds=True,
     )  # fmt: skip
     manual = refundable.filter(consumer__tier=restricted)
+    fields = ("pk", "order_no", "consumer_id", "merchant_id", "placed_at", "item_title", "amount")
     chosen: list[_Forced] = []
-    for decision, orders in ((refunds.D.INSTANT, instant), (refunds.D.MANUAL, manual)):
+    for orders in (instant, manual):
         consumers: set[int] = set()
-        for order in orders.only("pk", "order_no", "consumer_id", "merchant_id", "placed_at", "item_title", "amount")[
-            :50
-        ]:
+        for order in orders.only(*fields)[:50]:
             index = bisect_left(consumer_ids, order.consumer_id)  # the ids are sorted, as crm's seeder leaves them
             if order.consumer_id in consumers or consumer_ids[index : index + 1] != [order.consumer_id]:
                 continue
@@ -593,7 +591,7 @@ def _refund_candidates(consumer_ids: list[int]) -> list[_Forced]:
             found = _Order(
                 order.pk, order.order_no, order.merchant_id, int(order.placed_at.timestamp()), order.item_title
             )
-            chosen.append(_Forced(index, found, order.amount, decision))
+            chosen.append(_Forced(index, found, order.amount))
             if len(consumers) == DEMO_REFUNDS:
                 break
     return chosen

@@ -18,7 +18,7 @@ defence against two requests with one key racing each other.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -38,7 +38,6 @@ D = RefundRequest.Decision
 
 # Reason codes -> text shown to agents (in their language) with the stored parameters.
 REASONS = {
-    "amount_not_positive": gettext_lazy("The amount must be more than 0."),
     "exceeds_refundable": gettext_lazy("Only %(left)s yuan of the order is left to refund."),
     "order_cancelled": gettext_lazy("The order was cancelled."),
     "window_closed": gettext_lazy("The order was delivered more than %(days)s days ago."),
@@ -73,6 +72,7 @@ def request_refund(
     """Decide a refund request now. Safe to retry with the same key; safe to race."""
     if not key or len(key) > 64:
         raise ValidationError({"idempotency_key": _("An idempotency key of 1 to 64 characters is required.")})
+    amount = _valid_amount(amount)
     existing = RefundRequest.objects.filter(idempotency_key=key).first()
     if existing is not None:
         return _same_request(existing, order, amount)
@@ -81,6 +81,19 @@ def request_refund(
     except IntegrityError:
         # Another request with this key won the race; answer with its decision.
         return _same_request(RefundRequest.objects.get(idempotency_key=key), order, amount)
+
+
+def _valid_amount(amount: Any) -> Decimal:
+    """A finite amount of yuan with at most two decimals and at most 10 digits before the point."""
+    try:
+        value = Decimal(str(amount).strip())
+    except (InvalidOperation, ValueError):
+        raise ValidationError({"amount": _("Enter an amount in yuan, such as 99.00.")}) from None
+    if not value.is_finite() or value.as_tuple().exponent < -2 or not 0 < value < Decimal("1e10"):  # type: ignore[operator]
+        raise ValidationError(
+            {"amount": _("Enter an amount of yuan above 0 with at most two decimals, such as 99.00.")}
+        )
+    return value
 
 
 def _same_request(existing: RefundRequest, order: Order, amount: Decimal) -> RefundRequest:
@@ -98,9 +111,7 @@ def _decide(order: Order, amount: Decimal, reason: str, *, key: str, requested_b
     reserved = RefundRequest.objects.filter(order=order, decision=D.MANUAL).aggregate(s=Sum("amount"))["s"] or 0
     left = order.amount - order.refunded_amount - reserved
     reasons: list[dict[str, Any]] = []
-    if amount <= 0:
-        reasons.append({"code": "amount_not_positive"})
-    elif amount > left:
+    if amount > left:
         reasons.append({"code": "exceeds_refundable", "params": {"left": str(max(left, Decimal("0.00")))}})
     if order.status == Order.Status.CANCELLED:
         reasons.append({"code": "order_cancelled"})

@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from core.tenancy import scope
+from core.tenancy import is_merchant_staff, scope
 from crm.models import Consumer, CreditTier, Order
 from merchants.models import Merchant
 from tickets.models import Department, RefundRequest, Ticket, TicketEvent
@@ -117,6 +117,13 @@ class TicketDetailSerializer(TicketSerializer):
 
     class Meta(TicketSerializer.Meta):
         fields = [*TicketSerializer.Meta.fields, "timeline"]
+
+    def to_representation(self, instance: Ticket) -> Any:
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is not None and is_merchant_staff(request.user):  # internal notes stay internal
+            data["timeline"] = [event for event in data["timeline"] if event["kind"] != TicketEvent.Kind.NOTE]
+        return data
 
 
 class OpenTicketSerializer(serializers.Serializer[Any]):
@@ -245,6 +252,6 @@ class RequestRefundSerializer(serializers.Serializer[Any]):
             except serializers.ValidationError as error:
                 raise serializers.ValidationError({"idempotency_key": error.detail}) from error
         ticket = attrs.get("ticket")
-        if ticket is not None and ticket.consumer_id != attrs["order"].consumer_id:
-            raise serializers.ValidationError({"ticket": _("This ticket is about another consumer.")})
+        if ticket is not None and ticket.order_id != attrs["order"].pk:
+            raise serializers.ValidationError({"ticket": _("This ticket is about another order.")})
         return {**attrs, "idempotency_key": key}

@@ -76,12 +76,14 @@ def open_ticket(
            data={"kind": kind, "channel": channel, "priority": priority})  # fmt: skip
     if body.strip():
         _event(ticket, TicketEvent.Kind.MESSAGE, author_kind=author_kind, author=author, body=body.strip(), now=now)
+    # Routed to an available agent of the department once the ticket is committed.
+    transaction.on_commit(lambda: auto_assign(ticket))
     return ticket
 
 
 @transaction.atomic
 def transition_ticket(
-    ticket: Ticket, to: str, *, by: Any = None, now: datetime | None = None, note: str = ""
+    ticket: Ticket, to: str, *, by: Any = None, now: datetime | None = None, note: str = "", _with_outcome: bool = False
 ) -> Ticket:
     """Move a ticket to another status, if the transition table allows it."""
     now = now or timezone.now()
@@ -94,6 +96,10 @@ def transition_ticket(
                 "status": _("A ticket that is “%(current)s” cannot become “%(new)s”.")
                 % {"current": S(ticket.status).label, "new": S(to).label}
             }
+        )
+    if to == S.RESOLVED and ticket.kind == Ticket.Kind.DISPUTE and ticket.order_id and not _with_outcome:
+        raise ValidationError(
+            {"status": _("Resolve a dispute with its outcome (won by the consumer or the merchant).")}
         )
     before = ticket.status
     if to == S.PENDING:
@@ -138,11 +144,18 @@ def add_message(
         if ticket.status == S.NEW:
             ticket.status = S.OPEN
             fields.append("status")
+            _event(
+                ticket, TicketEvent.Kind.STATUS, author_kind=Author.SYSTEM, data={"from": S.NEW, "to": S.OPEN}, now=now
+            )
     if not internal and author_kind == Author.CONSUMER and ticket.status in (S.PENDING, S.RESOLVED):
         before = ticket.status
         if before == S.PENDING:
             sla.resume_clock(ticket, now)
-            fields += ["first_response_due", "resolution_due", "sla_state", "paused_at"]
+        else:  # reopened after it was resolved: the resolution clock starts again
+            ticket.resolved_at = None
+            sla.start_clock(ticket, now)
+            fields += ["resolved_at", "sla_policy"]
+        fields += ["first_response_due", "resolution_due", "sla_state", "paused_at"]
         ticket.status = S.OPEN
         fields.append("status")
         _event(ticket, TicketEvent.Kind.STATUS, author_kind=Author.SYSTEM, data={"from": before, "to": S.OPEN}, now=now)
@@ -181,6 +194,8 @@ def transfer_ticket(ticket: Ticket, department: Department, *, by: Any = None, n
     """Move a ticket to another department's queue; it leaves its agent."""
     now = now or timezone.now()
     ticket = _locked(ticket)
+    if not ticket.is_open:
+        raise ValidationError({"department": _("Only open tickets can be transferred.")})
     if ticket.department_id == department.pk:
         return ticket
     before = ticket.department_id
@@ -201,6 +216,9 @@ def auto_assign(ticket: Ticket, *, now: datetime | None = None) -> Ticket | None
     cannot both take an agent's last free slot. Returns None when nobody can take it.
     """
     with transaction.atomic():
+        ticket = _locked(ticket)
+        if ticket.assignee_id is not None or not ticket.is_open:
+            return None
         profiles = list(
             AgentProfile.objects.select_for_update()
             .filter(department_id=ticket.department_id, available=True, user__is_active=True)
@@ -236,6 +254,8 @@ def escalate_ticket(ticket: Ticket, *, reason: str, by: Any = None, now: datetim
     ticket = _locked(ticket)
     if ticket.escalated_at is not None:
         return ticket
+    if not ticket.is_open:
+        raise ValidationError({"priority": _("Only open tickets can be escalated.")})
     before = ticket.priority
     ticket.priority = min(ticket.priority + 1, Ticket.Priority.URGENT)
     ticket.escalated_at = now
@@ -255,7 +275,7 @@ def resolve_dispute(ticket: Ticket, outcome: str, *, by: Any = None, now: dateti
     if outcome not in (Order.Dispute.CONSUMER_WON, Order.Dispute.MERCHANT_WON):
         raise ValidationError({"outcome": _("The outcome must be won by the consumer or by the merchant.")})
     record_dispute_outcome(ticket.order, outcome, at=now)  # type: ignore[arg-type]
-    return transition_ticket(ticket, S.RESOLVED, by=by, now=now, note=str(Order.Dispute(outcome).label))
+    return transition_ticket(ticket, S.RESOLVED, by=by, now=now, note=outcome, _with_outcome=True)
 
 
 def render_canned_reply(reply: CannedReply, ticket: Ticket, agent: Any) -> str:

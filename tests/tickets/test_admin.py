@@ -92,7 +92,7 @@ def test_agent_replies_with_a_canned_reply_and_refunds_instantly_from_the_ticket
     assert (ticket.assignee, ticket.status, ticket.first_response_at is not None) == (agent, "resolved", True)
     assert (order.refunded_amount, RefundRequest.objects.get().decision) == (Decimal("199.00"), "instant")
     kinds = list(TicketEvent.objects.filter(ticket=ticket).order_by("id").values_list("kind", flat=True))
-    assert kinds == ["created", "assignment", "message", "refund", "status"]
+    assert kinds == ["created", "assignment", "message", "status", "refund", "status"]
 
 
 def test_restricted_consumer_refund_goes_to_the_manual_queue(
@@ -169,3 +169,49 @@ def test_merchant_staff_see_and_work_only_their_merchants_tickets(
     # No refunds from merchant staff: they lack the permission.
     client.post(f"/admin/tickets/ticket/{tickets['a'].pk}/act/", {"action": "refund", "amount": "1", "key": "x"})
     assert not RefundRequest.objects.exists()
+
+
+@pytest.mark.parametrize("amount", ["abc", "NaN", "1e20", "0.005", "-5", "Infinity"])
+def test_bad_refund_amounts_on_the_ticket_page_are_refused(
+    dept: Department, agent: User, client_for: Callable[[User], Client], amount: str
+) -> None:
+    who = f.consumer(tier=CreditTier.objects.get(name="88VIP"))
+    ticket = services.open_ticket(who, subject="退款", department=dept, order=f.order(who, f.merchant(), "100.00"))
+    response = client_for(agent).post(
+        f"/admin/tickets/ticket/{ticket.pk}/act/",
+        {"action": "refund", "amount": amount, "key": f"k-{amount}"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert list(response.context["messages"])[-1].level_tag == "error"
+    assert not RefundRequest.objects.exists()
+
+
+def test_merchant_staff_cannot_judge_their_own_dispute_nor_read_internal_notes(
+    dept: Department, agent: User, make_user: Any, client_for: Callable[[User], Client]
+) -> None:
+    shop = f.merchant()
+    staff = make_user("staff-d", roles.MERCHANT_STAFF)
+    MerchantMembership.objects.create(user=staff, merchant=shop)
+    who = f.consumer()
+    dispute = services.open_ticket(who, subject="维权", department=dept, kind="dispute", order=f.order(who, shop))
+    services.add_message(dispute, body="内部：商家有前科", author_kind="agent", author=agent, internal=True)
+    client = client_for(staff)
+    page = client.get(f"/admin/tickets/ticket/{dispute.pk}/change/").content.decode()
+    assert "内部：商家有前科" not in page and 'value="merchant_won"' not in page
+    response = client.post(f"/admin/tickets/ticket/{dispute.pk}/act/", {"action": "dispute", "outcome": "merchant_won"})
+    assert response.status_code == 403
+    dispute.refresh_from_db()
+    assert dispute.status == "new"
+
+
+def test_agent_sets_themself_available_and_away(agent: User, client_for: Callable[[User], Client]) -> None:
+    from tickets.models import AgentProfile
+
+    client = client_for(agent)
+    client.post("/admin/tickets/ticket/availability/", {"available": "1"})
+    assert AgentProfile.objects.get(user=agent).available is True
+    assert "Available" in client.get("/admin/tickets/ticket/", headers={"accept-language": "en"}).content.decode()
+    client.post("/admin/tickets/ticket/availability/", {"available": "0"})
+    assert AgentProfile.objects.get(user=agent).available is False
+    assert client.get("/admin/tickets/ticket/availability/").status_code == 403

@@ -283,6 +283,7 @@ def test_ticket_detail_shows_the_timeline_oldest_first(api: Client, ticket_a: Ti
         ("created", "consumer", None, ""),
         ("message", "consumer", None, "左耳没声音"),
         ("message", "agent", "desk-agent", "请稍等"),
+        ("status", "system", None, ""),  # the first reply opened it
         ("message", "consumer", None, "好的"),
     ]
     assert response.json()["status"] == "open"
@@ -295,7 +296,7 @@ def test_agent_reply_opens_the_ticket_and_stops_the_first_response_clock(api: Cl
     ticket_a.refresh_from_db()
     assert (response.json()["status"], ticket_a.status) == ("open", "open")
     assert ticket_a.first_response_at is not None
-    assert timeline(response)[-1] == ("message", "agent", "desk-agent", "已为您登记")
+    assert timeline(response)[-2:] == [("message", "agent", "desk-agent", "已为您登记"), ("status", "system", None, "")]
 
 
 def test_internal_note_leaves_the_ticket_new(api: Client, ticket_a: Ticket) -> None:
@@ -719,7 +720,7 @@ def test_refund_without_any_idempotency_key_is_refused(api: Client, order_a: Ord
 def test_refund_for_a_ticket_of_another_consumer_is_refused(api: Client, order_a: Order, ticket_b: Ticket) -> None:
     response = post(api, "/api/refunds/", refund_body(order_a, "10.00", ticket=ticket_b.pk))
 
-    assert (response.status_code, response.json()) == (400, {"ticket": ["This ticket is about another consumer."]})
+    assert (response.status_code, response.json()) == (400, {"ticket": ["This ticket is about another order."]})
     assert RefundRequest.objects.count() == 0
 
 

@@ -92,7 +92,6 @@ def test_merchant_policy_is_respected(vip_order: Order) -> None:
 @pytest.mark.parametrize(
     ("amount", "status", "code"),
     [
-        ("0", "delivered", "amount_not_positive"),
         ("300.01", "delivered", "exceeds_refundable"),
         ("10", "cancelled", "order_cancelled"),
     ],
@@ -180,3 +179,11 @@ def test_concurrent_retries_with_one_key_make_one_request(transactional_db: None
     order.refresh_from_db()
     assert {r.pk for r in results} == {RefundRequest.objects.get().pk}
     assert order.refunded_amount == Decimal("40.00")
+
+
+@pytest.mark.parametrize("amount", ["0", "-1", "0.005", "NaN", "Infinity", "1e20", "abc"])
+def test_bad_amounts_are_refused_before_any_decision(vip_order: Order, amount: str) -> None:
+    with pytest.raises(ValidationError) as error:
+        request_refund(vip_order, amount, "x", key=f"bad-{amount}")  # type: ignore[arg-type]
+    assert "amount" in error.value.message_dict
+    assert not RefundRequest.objects.exists()

@@ -161,3 +161,45 @@ def test_canned_reply_placeholders(ticket: Ticket, agent: User) -> None:
     reply = CannedReply(title="t", body="{consumer}您好，我是{agent}，订单{order}（工单{ticket}）{unknown} {")
     text = services.render_canned_reply(reply, ticket, agent)
     assert text == f"王小明您好，我是小王，订单{ticket.order.order_no}（工单#{ticket.pk}）{{unknown}} {{"  # type: ignore[union-attr]
+
+
+def test_consumer_reply_to_a_resolved_ticket_reopens_it_with_a_fresh_clock(ticket: Ticket, agent: User) -> None:
+    services.transition_ticket(ticket, S.RESOLVED, by=agent)
+    services.add_message(ticket, body="还是不行", author_kind="consumer")
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.resolved_at) == (S.OPEN, None)
+    assert ticket.sla_state != "met"
+
+
+def test_a_dispute_cannot_be_resolved_without_its_outcome(dept: Department, agent: User) -> None:
+    who = f.consumer()
+    dispute = services.open_ticket(
+        who, subject="维权", department=dept, kind="dispute", order=f.order(who, f.merchant())
+    )
+    with pytest.raises(ValidationError) as error:
+        services.transition_ticket(dispute, S.RESOLVED, by=agent)
+    assert "status" in error.value.message_dict
+
+
+def test_closed_tickets_are_not_transferred_or_escalated(ticket: Ticket, agent: User) -> None:
+    services.transition_ticket(ticket, S.RESOLVED, by=agent)
+    services.transition_ticket(ticket, S.CLOSED, by=agent)
+    with pytest.raises(ValidationError):
+        services.transfer_ticket(ticket, Department.objects.create(code="x", name="x"), by=agent)
+    with pytest.raises(ValidationError):
+        services.escalate_ticket(ticket, reason="agent", by=agent)
+
+
+def test_first_agent_reply_records_the_status_change(ticket: Ticket, agent: User) -> None:
+    services.add_message(ticket, body="您好", author_kind="agent", author=agent)
+    assert kinds(ticket)[-2:] == ["message", "status"]
+
+
+def test_auto_assign_leaves_an_assigned_ticket_alone(
+    ticket: Ticket, agent: User, make_user: Any, dept: Department
+) -> None:
+    make_agent(make_user, "free", dept)
+    services.assign_ticket(ticket, agent)
+    assert services.auto_assign(ticket) is None
+    ticket.refresh_from_db()
+    assert ticket.assignee == agent
