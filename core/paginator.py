@@ -13,4 +13,5 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        return int(self.object_list[: self.CAP].count())  # type: ignore[attr-defined]
+        # Without the ORDER BY, PostgreSQL counts from whichever index fits the filter.
+        return int(self.object_list.order_by()[: self.CAP].count())  # type: ignore[attr-defined]

@@ -166,6 +166,7 @@ class Ticket(models.Model):
             models.Index(fields=["status", "-updated_at"], name="tickets_status_updated"),
             models.Index(fields=["department", "status", "-updated_at"], name="tickets_dept_status"),
             models.Index(fields=["sla_state", "resolution_due"], name="tickets_sla_due"),
+            models.Index(fields=["sla_state", "-updated_at", "-id"], name="tickets_sla_updated"),
             models.Index(fields=["merchant", "-updated_at"], name="tickets_merchant_updated"),
             models.Index(fields=["consumer", "-created_at"], name="tickets_consumer_created"),
             models.Index(fields=["kind", "-updated_at"], name="tickets_kind_updated"),
