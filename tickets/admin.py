@@ -297,6 +297,7 @@ STATUS_LABELS = dict(Ticket.Status.choices)
 PRIORITY_LABELS = dict(Ticket.Priority.choices)
 DECISION_LABELS = dict(RefundRequest.Decision.choices)
 DISPUTE_LABELS = dict(Order.Dispute.choices)
+SLA_LABELS = dict(Ticket.SLAState.choices)
 
 
 def label_event(event: TicketEvent) -> None:
@@ -309,6 +310,9 @@ def label_event(event: TicketEvent) -> None:
     elif event.kind == TicketEvent.Kind.PRIORITY:
         event.from_label = PRIORITY_LABELS.get(data.get("from"), data.get("from"))  # type: ignore[attr-defined]
         event.to_label = PRIORITY_LABELS.get(data.get("to"), data.get("to"))  # type: ignore[attr-defined]
+    elif event.kind == TicketEvent.Kind.SLA:
+        event.from_label = SLA_LABELS.get(data.get("from"), data.get("from"))  # type: ignore[attr-defined]
+        event.to_label = SLA_LABELS.get(data.get("to"), data.get("to"))  # type: ignore[attr-defined]
     elif event.kind == TicketEvent.Kind.REFUND:
         event.note_label = DECISION_LABELS.get(data.get("decision"), event.body)  # type: ignore[attr-defined]
 

@@ -22,7 +22,7 @@ from django.db.models import Case, IntegerField, Max, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from tickets.models import OPEN_STATUSES, SLAPolicy, Ticket
+from tickets.models import OPEN_STATUSES, SLAPolicy, Ticket, TicketEvent
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -359,6 +359,17 @@ def check_sla(now: datetime | None = None) -> dict[str, int]:
             Ticket.objects.filter(pk__in=pks).update(sla_state=state)
             if state in counts:
                 counts[state] = len(pks)
+        # Nothing on a ticket changes without a timeline entry: one insert for every change.
+        TicketEvent.objects.bulk_create(
+            TicketEvent(
+                ticket_id=pk,
+                kind=TicketEvent.Kind.SLA,
+                author_kind=TicketEvent.Author.SYSTEM,
+                data={"from": ticket.sla_state, "to": state},
+                created_at=now,
+            )
+            for pk, (ticket, state) in changed.items()
+        )
         for ticket, state in changed.values():
             if state == State.BREACHED and ticket.escalated_at is None:
                 escalate_ticket(ticket, reason="sla_breached", now=now)
