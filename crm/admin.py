@@ -3,8 +3,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -14,6 +13,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from core.admin_actions import apply_to_each
 from core.paginator import CappedPaginator
 from core.tenancy import TenantScopedAdmin
 from core.text import mask_pii
@@ -321,16 +321,13 @@ class RiskFlagAdmin(TenantScopedAdmin):
         return format_html('<table class="evidence">{}</table>', items)
 
     def _review(self, request: HttpRequest, queryset: QuerySet[RiskFlag], status: str) -> None:
-        done, refused = 0, []
-        for flag in queryset:
-            try:
-                review_risk_flag(flag, status=status, reviewer=request.user)
-                done += 1
-            except ValidationError as error:
-                refused.append(f"{flag.consumer}: {'; '.join(error.messages)}")
-        self.message_user(request, ngettext("%d flag updated.", "%d flags updated.", done) % done)
-        for message in refused:
-            self.message_user(request, message, level=messages.WARNING)
+        apply_to_each(
+            self,
+            request,
+            queryset.select_related("consumer"),
+            lambda flag: review_risk_flag(flag, status=status, reviewer=request.user),
+            lambda n: ngettext("%d flag updated.", "%d flags updated.", n) % n,
+        )
 
     @admin.action(description=_("Confirm the selected flags"), permissions=["change"])
     def confirm(self, request: HttpRequest, queryset: QuerySet[RiskFlag]) -> None:

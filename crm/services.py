@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -43,10 +43,18 @@ def record_review(
     }
     if errors:
         raise ValidationError(errors)
-    if Review.objects.filter(order=order).exists():
-        raise ValidationError({"order": _("This order already has a review.")})
     negative = is_negative(item_stars, service_stars, logistics_stars)
     held = negative and has_confirmed_risk_flag(order.consumer)
+    try:
+        # The one-review-per-order constraint decides, so two submissions at once cannot both land.
+        with transaction.atomic():
+            return _create_review(order, item_stars, service_stars, logistics_stars, text, negative, held, created_at)
+    except IntegrityError:
+        raise ValidationError({"order": _("This order already has a review.")}) from None
+
+
+def _create_review(order: Order, item_stars: int, service_stars: int, logistics_stars: int, text: str,
+                   negative: bool, held: bool, created_at: datetime | None) -> Review:  # fmt: skip
     return Review.objects.create(
         order=order,
         consumer_id=order.consumer_id,

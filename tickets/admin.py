@@ -19,6 +19,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from core.admin_actions import apply_to_each
 from core.paginator import CappedPaginator
 from core.tenancy import TenantScopedAdmin, is_merchant_staff
 from crm.models import Order, RiskFlag
@@ -143,14 +144,9 @@ class TicketAdmin(TenantScopedAdmin):
         self._each(request, queryset, lambda t: services.assign_ticket(t, None, by=request.user))
 
     def _each(self, request: HttpRequest, queryset: QuerySet[Ticket], act: Any) -> None:
-        done = 0
-        for ticket in queryset:
-            try:
-                act(ticket)
-                done += 1
-            except ValidationError as error:
-                self.message_user(request, f"#{ticket.pk}: {'; '.join(error.messages)}", messages.WARNING)
-        self.message_user(request, ngettext("%d ticket updated.", "%d tickets updated.", done) % done)
+        apply_to_each(
+            self, request, queryset, act, lambda n: ngettext("%d ticket updated.", "%d tickets updated.", n) % n
+        )
 
     # --- the ticket page: timeline, reply box, the consumer, actions ---------------------------
 
@@ -407,14 +403,13 @@ class RefundRequestAdmin(TenantScopedAdmin):
         self._review(request, queryset, approve=False)
 
     def _review(self, request: HttpRequest, queryset: QuerySet[RefundRequest], *, approve: bool) -> None:
-        done = 0
-        for refund in queryset:
-            try:
-                refunds.review_refund(refund, approve=approve, by=request.user)
-                done += 1
-            except ValidationError as error:
-                self.message_user(request, f"{refund.pk}: {'; '.join(error.messages)}", messages.WARNING)
-        self.message_user(request, ngettext("%d refund decided.", "%d refunds decided.", done) % done)
+        apply_to_each(
+            self,
+            request,
+            queryset,
+            lambda refund: refunds.review_refund(refund, approve=approve, by=request.user),
+            lambda n: ngettext("%d refund decided.", "%d refunds decided.", n) % n,
+        )
 
 
 @admin.register(Department)

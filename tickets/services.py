@@ -240,10 +240,8 @@ def auto_assign(ticket: Ticket, *, now: datetime | None = None) -> Ticket | None
 
 @transaction.atomic
 def set_availability(agent: Any, available: bool) -> AgentProfile:
-    profile, _created = AgentProfile.objects.select_for_update().get_or_create(user=agent)
-    if profile.available != available:
-        profile.available = available
-        profile.save(update_fields=["available"])
+    # update_or_create locks the row, and retries the read if a concurrent call created it first.
+    profile, _created = AgentProfile.objects.update_or_create(user=agent, defaults={"available": available})
     return profile
 
 

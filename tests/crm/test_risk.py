@@ -183,3 +183,12 @@ def test_a_new_burst_after_clearing_is_raised_even_when_an_older_window_is_bigge
     negative_reviews(who, shops=5, start_days_ago=5)  # a smaller burst after the clearing
     detect_risk_flags(now=NOW)
     assert sorted(RiskFlag.objects.filter(consumer=who).values_list("status", flat=True)) == ["cleared", "open"]
+
+
+def test_a_second_review_of_one_order_is_refused_by_the_constraint() -> None:
+    o = f.order(f.consumer(), f.merchant())
+    record_review(o, item_stars=5, service_stars=5, logistics_stars=5)
+    with pytest.raises(ValidationError) as error:
+        record_review(o, item_stars=1, service_stars=1, logistics_stars=1)
+    assert "order" in error.value.message_dict
+    assert Review.objects.filter(order=o).count() == 1
