@@ -38,14 +38,15 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
 catalogues: $(VENV)/.installed
 	@$(MANAGE) compile_catalogues
 
-# Debian's Chromium and a CJK font for the browser tests, installed when missing (needs root).
+# Debian's Chromium and a CJK font for the browser tests, and espeak-ng for the radio's audio and the
+# speech-recognition test's recording, installed when missing (needs root).
 browser:
-	@if [ -x /usr/bin/chromium ] && dpkg -s fonts-noto-cjk >/dev/null 2>&1; then :; \
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/espeak-ng ] && dpkg -s fonts-noto-cjk >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "Installing Chromium and fonts-noto-cjk for the browser tests ..."; \
+	  echo "Installing Chromium, fonts-noto-cjk and espeak-ng for the browser and audio tests ..."; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	    chromium fonts-noto-cjk >/dev/null) || echo "WARNING: could not install Chromium; browser tests will be skipped."; \
-	else echo "WARNING: Chromium or fonts-noto-cjk is missing and cannot be installed here (not root or no apt-get); browser tests will be skipped."; fi
+	    chromium fonts-noto-cjk espeak-ng >/dev/null) || echo "WARNING: could not install Chromium or espeak-ng; browser and audio tests will be skipped."; \
+	else echo "WARNING: Chromium, fonts-noto-cjk or espeak-ng is missing and cannot be installed here (not root or no apt-get); browser tests will be skipped."; fi
 
 # Re-extract translatable strings (needs GNU gettext); then translate locale/zh_Hans/LC_MESSAGES/django.po.
 messages: $(VENV)/.installed

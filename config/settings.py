@@ -176,6 +176,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = env_str("TIME_ZONE", "Asia/Shanghai")
 CELERY_BEAT_SCHEDULER = "core.beat:CodeDefaultsScheduler"  # django-celery-beat, installing code defaults once
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# Speech recognition is the expensive work: it has its own queue, so it scales out on worker machines
+# of its own (`celery worker -Q transcription`). The Whoosh indexes have one writer: their updates go
+# through the `search` queue, consumed by exactly one single-process worker (`serve` starts it).
+CELERY_TASK_ROUTES = {
+    "*.tasks.transcribe_*": {"queue": "transcription"},
+    "*.tasks.index_*": {"queue": "search"},
+}
 
 # --- Auth --------------------------------------------------------------------------------------
 

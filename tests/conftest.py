@@ -48,6 +48,19 @@ def _close_stray_connections(django_db_setup: None, django_db_blocker: object) -
         )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _roles_from_table(django_db_setup: None, django_db_blocker: object) -> None:
+    """Give the role groups exactly the table's permissions.
+
+    The migrations do that too; core's tests prove the latest frozen copy equals the table, and this
+    keeps a change to the table usable in tests before its migration is written.
+    """
+    from django.apps import apps as django_apps
+
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        roles.sync_roles(django_apps, roles.ROLE_PERMISSIONS)
+
+
 @pytest.fixture(autouse=True)
 def _clean_cache() -> None:
     # The cache is a real Redis shared by the tests of one xdist worker: start each test empty.
@@ -134,7 +147,10 @@ def celery_worker(transactional_db: None) -> Iterator[subprocess.Popen[bytes]]:
     from celery import current_app
 
     name = f"test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}@%h"
-    worker = celery_process("worker", "-P", "solo", "-n", name, "--without-mingle", "--without-gossip", "-l", "warning")
+    queues = "celery,transcription,search"
+    worker = celery_process(
+        "worker", "-P", "solo", "-n", name, "-Q", queues, "--without-mingle", "--without-gossip", "-l", "warning"
+    )
     try:
         deadline = time.monotonic() + 30
         while not current_app.control.ping(timeout=0.5):

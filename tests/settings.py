@@ -27,6 +27,8 @@ CHANNEL_LAYERS = {
     "default": {**_base.CHANNEL_LAYERS["default"], "CONFIG": {"hosts": [REDIS_URL], "prefix": "test:asgi"}}
 }
 CELERY_BROKER_URL = REDIS_URL
+# Each xdist worker has its own search indexes (a test that needs an empty one clears it).
+SEARCH_INDEX_DIR = _base.VAR_DIR / "test-index" / f"{os.environ.get('TEST_REDIS_DB_BASE', '1')}-{_worker}"
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tests render templates without a collectstatic run first: static files come from the finders.

@@ -56,7 +56,11 @@ class Command(BaseCommand):
             python = sys.executable
             commands = {
                 "web": [python, "-m", "daphne", "-b", host, "-p", str(port), "config.asgi:application"],
-                "worker": [python, "-m", "celery", "-A", "config", "worker", "-l", "info", "-c", "2"],
+                "worker": [python, "-m", "celery", "-A", "config", "worker", "-l", "info", "-c", "2"]
+                + ["-Q", "celery,transcription", "-n", "worker@%h"],
+                # The search indexes' single writer (DESIGN.md §3): one queue, one process.
+                "indexer": [python, "-m", "celery", "-A", "config", "worker", "-l", "info", "-c", "1"]
+                + ["-P", "solo", "-Q", "search", "-n", "indexer@%h"],
                 "beat": [python, "-m", "celery", "-A", "config", "beat", "-l", "info"],
             }
             for name, command in commands.items():
