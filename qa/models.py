@@ -1,3 +1,323 @@
-"""Models arrive with this app's feature issue (see docs/ARCHITECTURE.md)."""
-
 from __future__ import annotations
+
+from typing import ClassVar
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Speaker(models.TextChoices):
+    AGENT = "agent", _("Agent")
+    CONSUMER = "consumer", _("Consumer")
+    BOT = "bot", _("Bot")
+    UNKNOWN = "unknown", _("Unknown speaker")
+
+
+class Recording(models.Model):
+    """A call's audio, uploaded for transcription, with where its transcription stands."""
+
+    tenant_field: ClassVar[str | None] = "ticket__merchant"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for transcription")
+        TRANSCRIBING = "transcribing", _("Transcribing")
+        DONE = "done", _("Transcribed")
+        FAILED = "failed", _("Failed")
+
+    audio = models.FileField(_("audio"), upload_to="recordings/%Y/%m/")
+    language = models.CharField(
+        _("language"), max_length=8, default="en", choices=[("en", _("English")), ("zh", _("Chinese"))]
+    )
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="recordings", verbose_name=_("agent")
+    )
+    consumer = models.ForeignKey(
+        "crm.Consumer", on_delete=models.PROTECT, related_name="recordings", verbose_name=_("consumer")
+    )
+    ticket = models.ForeignKey(
+        "tickets.Ticket", on_delete=models.SET_NULL, null=True, blank=True, related_name="recordings",
+        verbose_name=_("ticket"),
+    )  # fmt: skip
+    called_at = models.DateTimeField(_("call started at"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    failure_reason = models.TextField(_("failure reason"), blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    duration_seconds = models.FloatField(_("duration (s)"), null=True, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("uploaded by"),
+    )  # fmt: skip
+    created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    transcribed_at = models.DateTimeField(_("transcribed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("recording")
+        verbose_name_plural = _("recordings")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"], name="qa_recording_status")]
+
+    def __str__(self) -> str:
+        return _("Recording #%(id)s") % {"id": self.pk}
+
+
+class Transcript(models.Model):
+    """What was said in one call or one chat, as speaker-labelled segments; what QA reads and searches."""
+
+    tenant_field: ClassVar[str | None] = "ticket__merchant"
+
+    class Kind(models.TextChoices):
+        CALL = "call", _("Call")
+        CHAT = "chat", _("Chat")
+
+    class Source(models.TextChoices):
+        RECOGNISER = "recogniser", _("Speech recogniser")
+        IMPORT = "import", _("Imported")
+        CHAT = "chat", _("Chat timeline")
+
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices)
+    recording = models.OneToOneField(
+        Recording, on_delete=models.CASCADE, null=True, blank=True, related_name="transcript",
+        verbose_name=_("recording"),
+    )  # fmt: skip
+    ticket = models.ForeignKey(
+        "tickets.Ticket", on_delete=models.SET_NULL, null=True, blank=True, related_name="transcripts",
+        verbose_name=_("ticket"),
+    )  # fmt: skip
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="transcripts",
+        verbose_name=_("agent"),
+    )  # fmt: skip
+    consumer = models.ForeignKey(
+        "crm.Consumer", on_delete=models.SET_NULL, null=True, blank=True, related_name="transcripts",
+        verbose_name=_("consumer"),
+    )  # fmt: skip
+    department = models.ForeignKey(
+        "tickets.Department", on_delete=models.SET_NULL, null=True, blank=True, related_name="transcripts",
+        verbose_name=_("department"),
+    )  # fmt: skip
+    language = models.CharField(_("language"), max_length=8, default="zh")
+    # An import's caller-given id: importing the same transcript again updates it instead of adding one.
+    external_id = models.CharField(_("external id"), max_length=100, null=True, blank=True, unique=True)
+    started_at = models.DateTimeField(_("started at"), db_index=True)
+    duration_seconds = models.FloatField(_("duration (s)"), null=True, blank=True)
+    characters = models.PositiveIntegerField(_("characters"), default=0)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    evaluated_at = models.DateTimeField(_("rules evaluated at"), null=True, blank=True)
+    indexed_at = models.DateTimeField(_("indexed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("transcript")
+        verbose_name_plural = _("transcripts")
+        ordering = ["-started_at"]
+        constraints = [
+            # A chat has one transcript, refreshed as the chat goes on.
+            models.UniqueConstraint(fields=["ticket"], condition=Q(kind="chat"), name="qa_one_transcript_per_chat"),
+        ]
+        indexes = [models.Index(fields=["agent", "started_at"], name="qa_transcript_agent")]
+
+    def __str__(self) -> str:
+        return _("%(kind)s transcript #%(id)s") % {"kind": self.get_kind_display(), "id": self.pk}
+
+
+class Segment(models.Model):
+    """One speaker's turn in a transcript, with its time in the recording when there is one."""
+
+    tenant_field: ClassVar[str | None] = "transcript__ticket__merchant"
+
+    transcript = models.ForeignKey(Transcript, on_delete=models.CASCADE, related_name="segments")
+    seq = models.PositiveIntegerField(_("number"))
+    speaker = models.CharField(_("speaker"), max_length=16, choices=Speaker.choices)
+    start_ms = models.PositiveIntegerField(_("start (ms)"), null=True, blank=True)
+    end_ms = models.PositiveIntegerField(_("end (ms)"), null=True, blank=True)
+    text = models.TextField(_("text"))
+
+    class Meta:
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
+        ordering = ["transcript", "seq"]
+        constraints = [models.UniqueConstraint(fields=["transcript", "seq"], name="qa_segment_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.transcript_id}#{self.seq}"
+
+
+class Category(models.TextChoices):
+    COMPLIANCE = "compliance", _("Compliance")
+    COURTESY = "courtesy", _("Courtesy")
+    RISK = "risk", _("Risk")
+    PRIVACY = "privacy", _("Privacy")
+
+
+class Severity(models.IntegerChoices):
+    LOW = 1, _("Low")
+    MEDIUM = 2, _("Medium")
+    HIGH = 3, _("High")
+    CRITICAL = 4, _("Critical")
+
+
+class RuleKind(models.TextChoices):
+    KEYWORD = "keyword", _("Keyword (any of a list)")
+    PHRASE = "phrase", _("Phrase")
+    PROXIMITY = "proximity", _("Proximity (A within N of B)")
+    REGEX = "regex", _("Regular expression")
+    REQUIRED = "required", _("Required phrase (its absence is the finding)")
+    PII = "pii", _("Personal data read out (phone, ID or bank card number)")
+
+
+class SpeakerScope(models.TextChoices):
+    AGENT = "agent", _("Agent")
+    CONSUMER = "consumer", _("Consumer")
+    ANY = "any", _("Any speaker")
+
+
+class RuleDefinition(models.Model):
+    """What a rule matches; shared by the rule (its current definition) and its frozen versions."""
+
+    kind = models.CharField(_("kind"), max_length=16, choices=RuleKind.choices)
+    # keyword/required: any of these; phrase: one or more phrases; proximity: the A terms.
+    terms = models.JSONField(_("terms"), default=list, blank=True)
+    # proximity only: the B terms, and how close (in characters of the normalised text) they must be.
+    near_terms = models.JSONField(_("near terms"), default=list, blank=True)
+    distance = models.PositiveSmallIntegerField(_("distance (characters)"), null=True, blank=True)
+    pattern = models.TextField(_("regular expression"), blank=True)
+    speaker = models.CharField(_("speaker"), max_length=16, choices=SpeakerScope.choices, default=SpeakerScope.ANY)
+
+    class Meta:
+        abstract = True
+
+
+class Rule(RuleDefinition):
+    """A QA rule supervisors tune; editing it freezes the old definition as a RuleVersion."""
+
+    tenant_field: ClassVar[str | None] = None
+
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    category = models.CharField(_("category"), max_length=16, choices=Category.choices)
+    severity = models.PositiveSmallIntegerField(_("severity"), choices=Severity.choices, default=Severity.MEDIUM)
+    active = models.BooleanField(_("active"), default=False)
+    version = models.PositiveIntegerField(_("version"), default=1)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("QA rule")
+        verbose_name_plural = _("QA rules")
+        ordering = ["-severity", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RuleVersion(RuleDefinition):
+    """A rule's definition as it stood at one version; findings cite the version that found them."""
+
+    tenant_field: ClassVar[str | None] = None
+
+    rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="versions", verbose_name=_("rule"))
+    number = models.PositiveIntegerField(_("version"))
+    category = models.CharField(_("category"), max_length=16, choices=Category.choices)
+    severity = models.PositiveSmallIntegerField(_("severity"), choices=Severity.choices)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("created by"),
+    )  # fmt: skip
+
+    class Meta:
+        verbose_name = _("rule version")
+        verbose_name_plural = _("rule versions")
+        ordering = ["rule", "-number"]
+        constraints = [models.UniqueConstraint(fields=["rule", "number"], name="qa_rule_version_number")]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} v{self.number}"
+
+
+class Finding(models.Model):
+    """What a rule found in a transcript: the passage, the rule version, and the supervisor's verdict."""
+
+    tenant_field: ClassVar[str | None] = "transcript__ticket__merchant"
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        CONFIRMED = "confirmed", _("Confirmed")
+        DISMISSED = "dismissed", _("Dismissed")
+
+    transcript = models.ForeignKey(Transcript, on_delete=models.CASCADE, related_name="findings")
+    rule = models.ForeignKey(Rule, on_delete=models.PROTECT, related_name="findings", verbose_name=_("rule"))
+    rule_version = models.ForeignKey(
+        RuleVersion, on_delete=models.PROTECT, related_name="findings", verbose_name=_("rule version")
+    )
+    # Denormalised from the rule version and transcript for the queue's filters and ordering.
+    category = models.CharField(_("category"), max_length=16, choices=Category.choices)
+    severity = models.PositiveSmallIntegerField(_("severity"), choices=Severity.choices)
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="qa_findings",
+        verbose_name=_("agent"),
+    )  # fmt: skip
+    # None for a required phrase that never came: the whole transcript is the finding.
+    segment = models.ForeignKey(
+        Segment, on_delete=models.CASCADE, null=True, blank=True, related_name="findings", verbose_name=_("segment")
+    )
+    matched_text = models.TextField(_("matched text"), blank=True)
+    start = models.PositiveIntegerField(_("start offset"), default=0)
+    end = models.PositiveIntegerField(_("end offset"), default=0)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
+    note = models.TextField(_("note"), blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("reviewed by"),
+    )  # fmt: skip
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    created_at = models.DateTimeField(_("found at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("QA finding")
+        verbose_name_plural = _("QA findings")
+        ordering = ["-severity", "created_at"]
+        constraints = [
+            # Re-evaluating never duplicates: one finding per rule and place, whatever the rule's version.
+            models.UniqueConstraint(
+                fields=["rule", "transcript", "segment", "start"], name="qa_finding_once", nulls_distinct=False
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "-severity", "created_at"], name="qa_finding_queue"),
+            models.Index(fields=["agent", "occurred_at"], name="qa_finding_agent"),
+        ]
+
+    def __str__(self) -> str:
+        return _("Finding #%(id)s") % {"id": self.pk}
+
+
+class Scorecard(models.Model):
+    """An agent's QA week: what they handled, what was confirmed against them, and the score."""
+
+    tenant_field: ClassVar[str | None] = None
+
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="qa_scorecards", verbose_name=_("agent")
+    )
+    week = models.DateField(_("week of"), help_text=_("The Monday the week starts on."))
+    calls = models.PositiveIntegerField(_("calls"), default=0)
+    chats = models.PositiveIntegerField(_("chats"), default=0)
+    confirmed = models.JSONField(_("confirmed findings per category"), default=dict)
+    score = models.DecimalField(
+        _("score"), max_digits=5, decimal_places=1,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )  # fmt: skip
+    computed_at = models.DateTimeField(_("computed at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("scorecard")
+        verbose_name_plural = _("scorecards")
+        ordering = ["agent", "-week"]
+        constraints = [models.UniqueConstraint(fields=["agent", "week"], name="qa_scorecard_week")]
+
+    def __str__(self) -> str:
+        return f"{self.agent} {self.week}"

@@ -1,0 +1,154 @@
+"""The search indexes: one small interface over Whoosh, and the two analyzers the product needs.
+
+Where each analyzer belongs (DESIGN.md §7):
+
+- ``cjk_analyzer`` is for *finding text* (the QA search). Chinese runs are indexed as character
+  unigrams plus overlapping bigrams at the same token position, Latin words lower-cased and stemmed.
+  Positions are token indexes, nothing is dropped, and the segmentation never depends on context, so a
+  phrase query hits exactly the texts that contain the phrase as a substring. Bigrams keep phrase
+  queries fast: a quoted 全额退款 intersects three short bigram posting lists, not four long
+  character lists.
+- ``chinese_word_analyzer`` (jieba's ``ChineseAnalyzer``) is for *ranking by words* (BM25 in the
+  bot's knowledge base). It stores character offsets as positions and drops stopwords, so phrase
+  queries must not be run against it.
+
+The indexes have one writer (the ``search`` Celery queue's single worker process); readers open
+them from shared storage. When one Whoosh index is no longer enough, this module is the seam to swap.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from whoosh import index as whoosh_index
+from whoosh.analysis import Analyzer, Token, Tokenizer
+from whoosh.fields import Schema
+from whoosh.lang.porter import stem
+from whoosh.searching import Searcher
+from whoosh.writing import IndexWriter
+
+# Full-width ASCII (！ to ～) and the ideographic space fold to their half-width forms, one character
+# for one, so that token offsets still point into the original text.
+_FOLD = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_TOKEN_RE = re.compile(rf"(?P<cjk>[{_CJK}]+)|(?P<word>[a-z0-9]+(?:'[a-z]+)?)")
+
+
+@lru_cache(maxsize=50_000)
+def _stem(word: str) -> str:
+    return stem(word) if word.isalpha() else word
+
+
+class CJKTokenizer(Tokenizer):
+    """Chinese as unigrams + bigrams at one position each, Latin words stemmed; see the module docstring.
+
+    In query mode a Chinese run yields only its bigrams (and its last character when a token follows,
+    to keep the positions consecutive); a single character yields its unigram.
+    """
+
+    def __call__(  # type: ignore[override]
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs: Any,
+    ) -> Iterator[Token]:
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        text = value.translate(_FOLD).lower()
+        matches = list(_TOKEN_RE.finditer(text))
+        query = mode == "query"
+        pos = start_pos
+        for index, match in enumerate(matches):
+            start = match.start()
+            run = match.group("cjk")
+            if run is None:
+                yield self._emit(token, _stem(match.group("word")), pos, start_char + start, start_char + match.end())
+                pos += 1
+                continue
+            last = len(run) - 1
+            more_follow = index + 1 < len(matches)
+            for i, char in enumerate(run):
+                at = start_char + start + i
+                if i < last:
+                    if not query:
+                        yield self._emit(token, char, pos, at, at + 1)
+                    yield self._emit(token, run[i : i + 2], pos, at, at + 2)
+                elif not query or last == 0 or more_follow:
+                    yield self._emit(token, char, pos, at, at + 1)
+                pos += 1
+
+    @staticmethod
+    def _emit(token: Token, text: str, pos: int, start: int, end: int) -> Token:
+        token.text = text
+        token.boost = 1.0
+        token.stopped = False
+        if token.positions:
+            token.pos = pos
+        if token.chars:
+            token.startchar = start
+            token.endchar = end
+        return token
+
+
+def cjk_analyzer() -> Analyzer:
+    """The analyzer for finding text; phrase hits equal substring truth (see the module docstring)."""
+    return CJKTokenizer()
+
+
+def chinese_word_analyzer() -> Analyzer:
+    """jieba's analyzer, for ranking by words (BM25). Never use it for phrase queries."""
+    from jieba.analyse.analyzer import ChineseAnalyzer
+
+    return ChineseAnalyzer()
+
+
+class SearchIndex:
+    """One Whoosh index under ``SEARCH_INDEX_DIR/<name>``, created with ``schema`` when missing."""
+
+    def __init__(self, name: str, schema: Schema) -> None:
+        self.name = name
+        self.schema = schema
+
+    @property
+    def path(self) -> Path:
+        return Path(settings.SEARCH_INDEX_DIR) / self.name
+
+    def index(self) -> whoosh_index.Index:
+        path = self.path
+        if whoosh_index.exists_in(str(path)):
+            return whoosh_index.open_dir(str(path))
+        path.mkdir(parents=True, exist_ok=True)
+        return whoosh_index.create_in(str(path), self.schema)
+
+    @contextmanager
+    def writer(self, *, timeout: float = 30.0, **options: Any) -> Iterator[IndexWriter]:
+        """A writer that commits on success and cancels on error, waiting up to ``timeout`` s for the lock."""
+        writer = self.index().writer(timeout=timeout, **options)
+        try:
+            yield writer
+        except BaseException:
+            writer.cancel()
+            raise
+        writer.commit()
+
+    @contextmanager
+    def searcher(self, **options: Any) -> Iterator[Searcher]:
+        with self.index().searcher(**options) as searcher:
+            yield searcher
+
+    def clear(self) -> None:
+        """Delete the index; the next ``index()`` creates it empty."""
+        shutil.rmtree(self.path, ignore_errors=True)
