@@ -1,0 +1,195 @@
+"""Every QA state change: storing transcripts, evaluating rules, editing rules, reviewing findings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from qa.models import Finding, Recording, Rule, RuleVersion, Segment, Speaker, Transcript
+
+# Fields of RuleDefinition: what a version freezes.
+DEFINITION_FIELDS = ("kind", "terms", "near_terms", "distance", "pattern", "speaker")
+
+
+@dataclass(frozen=True)
+class SegmentIn:
+    """One segment as an importer or recogniser hands it over."""
+
+    speaker: str
+    text: str
+    start_ms: int | None = None
+    end_ms: int | None = None
+
+
+def save_transcript(
+    *,
+    kind: str,
+    source: str,
+    segments: Sequence[SegmentIn],
+    started_at: datetime,
+    agent: Any = None,
+    consumer: Any = None,
+    ticket: Any = None,
+    department: Any = None,
+    recording: Recording | None = None,
+    language: str = "zh",
+    external_id: str | None = None,
+    duration_seconds: float | None = None,
+) -> Transcript:
+    """Create a transcript, or replace the one already stored for this recording / external id / chat.
+
+    Its segments are replaced whole, inside one transaction; on commit the transcript is queued for
+    rule evaluation and for the search index. Replacing keeps the findings of segments whose text is
+    unchanged (a finding points at a segment by its number, see ``evaluate_transcript``).
+    """
+    if not segments:
+        raise ValueError(_("A transcript needs at least one segment."))
+    with transaction.atomic():
+        existing = _existing_transcript(kind=kind, recording=recording, external_id=external_id, ticket=ticket)
+        values = {
+            "kind": kind,
+            "source": source,
+            "started_at": started_at,
+            "agent": agent,
+            "consumer": consumer,
+            "ticket": ticket,
+            "department": department if department is not None else getattr(ticket, "department", None),
+            "recording": recording,
+            "language": language,
+            "external_id": external_id,
+            "duration_seconds": duration_seconds,
+            "characters": sum(len(s.text) for s in segments),
+            "evaluated_at": None,
+            "indexed_at": None,
+        }
+        if existing is None:
+            transcript = Transcript.objects.create(**values)
+            stored: dict[int, Segment] = {}
+        else:
+            transcript = existing
+            for name, value in values.items():
+                setattr(transcript, name, value)
+            transcript.save()
+            stored = {s.seq: s for s in transcript.segments.all()}
+        _replace_segments(transcript, segments, stored)
+        transaction.on_commit(lambda: _after_save(transcript.pk))
+    return transcript
+
+
+def _existing_transcript(*, kind: str, recording: Any, external_id: str | None, ticket: Any) -> Transcript | None:
+    lookup = Q()
+    if recording is not None:
+        lookup |= Q(recording=recording)
+    if external_id:
+        lookup |= Q(external_id=external_id)
+    if kind == Transcript.Kind.CHAT and ticket is not None:
+        lookup |= Q(kind=Transcript.Kind.CHAT, ticket=ticket)
+    if not lookup:
+        return None
+    return Transcript.objects.select_for_update().filter(lookup).first()
+
+
+def _replace_segments(transcript: Transcript, segments: Sequence[SegmentIn], stored: dict[int, Segment]) -> None:
+    keep, create = [], []
+    for seq, segment in enumerate(segments):
+        old = stored.pop(seq, None)
+        if old is not None and (old.speaker, old.text, old.start_ms, old.end_ms) == (
+            segment.speaker,
+            segment.text,
+            segment.start_ms,
+            segment.end_ms,
+        ):
+            keep.append(old)
+            continue
+        if old is not None:
+            old.delete()  # its findings go with it; evaluation finds them again if still there
+        create.append(
+            Segment(
+                transcript=transcript,
+                seq=seq,
+                speaker=segment.speaker,
+                text=segment.text,
+                start_ms=segment.start_ms,
+                end_ms=segment.end_ms,
+            )
+        )
+    if stored:
+        Segment.objects.filter(pk__in=[s.pk for s in stored.values()]).delete()
+    Segment.objects.bulk_create(create)
+
+
+def _after_save(transcript_id: int) -> None:
+    from qa import tasks
+
+    tasks.evaluate_transcript.delay(transcript_id)
+    tasks.index_transcripts.delay([transcript_id])
+
+
+# --- Rules ---------------------------------------------------------------------------------------
+
+
+def create_rule(*, by: Any = None, **fields: Any) -> Rule:
+    """Create a rule at version 1 (inactive unless ``active=True``), with its first frozen version."""
+    with transaction.atomic():
+        rule = Rule(**fields)
+        rule.full_clean()
+        rule.save()
+        _freeze(rule, by)
+    return rule
+
+
+def update_rule(rule: Rule, *, by: Any = None, **changes: Any) -> Rule:
+    """Change a rule. A change to what it matches, its category or severity starts a new version;
+    findings keep citing the version that found them."""
+    with transaction.atomic():
+        rule = Rule.objects.select_for_update().get(pk=rule.pk)
+        before = {name: getattr(rule, name) for name in (*DEFINITION_FIELDS, "category", "severity")}
+        for name, value in changes.items():
+            setattr(rule, name, value)
+        rule.full_clean()
+        new_version = any(getattr(rule, name) != value for name, value in before.items())
+        if new_version:
+            rule.version += 1
+        rule.save()
+        if new_version:
+            _freeze(rule, by)
+    return rule
+
+
+def _freeze(rule: Rule, by: Any) -> RuleVersion:
+    return RuleVersion.objects.create(
+        rule=rule,
+        number=rule.version,
+        category=rule.category,
+        severity=rule.severity,
+        created_by=by,
+        **{name: getattr(rule, name) for name in DEFINITION_FIELDS},
+    )
+
+
+def set_rule_active(rule: Rule, active: bool) -> int:
+    """Switch a rule on or off; returns 1 if it changed."""
+    return Rule.objects.filter(pk=rule.pk).exclude(active=active).update(active=active, updated_at=timezone.now())
+
+
+# --- Findings ------------------------------------------------------------------------------------
+
+
+def review_findings(findings: Iterable[Finding], *, verdict: str, by: Any, note: str = "") -> int:
+    """Confirm or dismiss open findings; returns how many changed. A finding already reviewed stays as it is."""
+    if verdict not in (Finding.Status.CONFIRMED, Finding.Status.DISMISSED):
+        raise ValueError(_("A verdict is confirmed or dismissed, not %(verdict)s.") % {"verdict": verdict})
+    ids = [f.pk for f in findings]
+    return Finding.objects.filter(pk__in=ids, status=Finding.Status.OPEN).update(
+        status=verdict, reviewed_by=by, reviewed_at=timezone.now(), note=note
+    )
+
+
+SPEAKER_FOR_EVENT = {"consumer": Speaker.CONSUMER, "agent": Speaker.AGENT, "bot": Speaker.BOT}
