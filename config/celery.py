@@ -21,6 +21,9 @@ app.conf.beat_schedule = {
     # Nightly, in TIME_ZONE: risk rules and credit ratings, then merchants' service scores.
     "crm.nightly_rating": {"task": "crm.tasks.nightly_rating", "schedule": crontab(hour=2, minute=0)},
     "tickets.check_sla": {"task": "tickets.tasks.check_sla", "schedule": crontab()},  # every minute
+    # Chats become transcripts, and whatever a dead worker left unevaluated or unindexed is redone.
+    "qa.sweep": {"task": "qa.tasks.sweep", "schedule": crontab(minute="*/5")},
+    "qa.scorecards": {"task": "qa.tasks.compute_scorecards", "schedule": crontab(hour=4, minute=0)},
     "merchants.nightly_scores": {
         "task": "merchants.tasks.nightly_merchant_scores",
         "schedule": crontab(hour=3, minute=0),

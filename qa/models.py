@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -103,6 +104,8 @@ class Transcript(models.Model):
     # An import's caller-given id: importing the same transcript again updates it instead of adding one.
     external_id = models.CharField(_("external id"), max_length=100, null=True, blank=True, unique=True)
     started_at = models.DateTimeField(_("started at"), db_index=True)
+    # A chat's transcript covers its timeline up to this event; newer messages make it stale.
+    through_event = models.PositiveBigIntegerField(_("through timeline event"), null=True, blank=True)
     duration_seconds = models.FloatField(_("duration (s)"), null=True, blank=True)
     characters = models.PositiveIntegerField(_("characters"), default=0)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -188,6 +191,17 @@ class RuleDefinition(models.Model):
 
     class Meta:
         abstract = True
+
+    def clean(self) -> None:
+        from qa.matching import RuleSetError, RuleSpec, validate_spec
+
+        super().clean()
+        spec = RuleSpec(0, self.kind, self.speaker, tuple(self.terms or ()), tuple(self.near_terms or ()),
+                        self.distance, self.pattern)  # fmt: skip
+        try:
+            validate_spec(spec)
+        except RuleSetError as error:
+            raise ValidationError({error.field: error.message}) from None
 
 
 class Rule(RuleDefinition):

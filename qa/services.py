@@ -42,6 +42,7 @@ def save_transcript(
     language: str = "zh",
     external_id: str | None = None,
     duration_seconds: float | None = None,
+    through_event: int | None = None,
 ) -> Transcript:
     """Create a transcript, or replace the one already stored for this recording / external id / chat.
 
@@ -65,6 +66,7 @@ def save_transcript(
             "language": language,
             "external_id": external_id,
             "duration_seconds": duration_seconds,
+            "through_event": through_event,
             "characters": sum(len(s.text) for s in segments),
             "evaluated_at": None,
             "indexed_at": None,

@@ -5,7 +5,7 @@ from celery import shared_task
 
 @shared_task(acks_late=True)
 def evaluate_transcript(transcript_id: int) -> int:
-    """Evaluate one transcript against the active rules; returns the number of findings it has."""
+    """Evaluate one transcript against the active rules; returns the number of hits."""
     from qa import evaluation
 
     return evaluation.evaluate_transcripts([transcript_id])
@@ -17,3 +17,19 @@ def index_transcripts(transcript_ids: list[int]) -> int:
     from qa import searching
 
     return searching.index_transcripts(transcript_ids)
+
+
+@shared_task
+def sweep() -> dict[str, int]:
+    """Beat, every few minutes: chats' new messages become transcripts; anything a dead worker left
+    unevaluated or unindexed is queued again. Each step is idempotent."""
+    from qa import chats, evaluation, searching
+
+    collected = chats.collect_chats(chats.stale_chat_ids())
+    unevaluated = evaluation.stale_transcript_ids()
+    if unevaluated:
+        evaluation.evaluate_transcripts(unevaluated)
+    unindexed = searching.unindexed_transcript_ids()
+    for start in range(0, len(unindexed), 500):
+        index_transcripts.delay(unindexed[start : start + 500])
+    return {"chats": collected, "evaluated": len(unevaluated), "queued_for_index": len(unindexed)}

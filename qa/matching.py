@@ -1,0 +1,282 @@
+"""The rule engine: every active rule against a segment in one Aho-Corasick pass over normalised text.
+
+Matching runs on the raw text, normalised (full-width to half-width, lower case, white space
+collapsed, and dropped next to Chinese characters), never on word segmentation: a keyword that is in
+the text is found, always (DESIGN.md §7). Offsets reported are offsets into the *raw* segment text.
+
+Units. Proximity ("A within N of B") counts **tokens**: a Chinese character is one token, a Latin
+word or a number is one token — the same unit as the search index's positions. N is the largest
+number of tokens allowed *between* the two matches (0: adjacent; overlapping matches count as 0).
+
+Latin terms match whole words only ("agent" does not match inside "agents" or "reagent"); Chinese
+terms match anywhere (退款 inside 我要申请退款), because Chinese has no word boundaries to respect.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import ahocorasick
+from django.utils.translation import gettext as _
+
+from core.text import BANK_CARD_RE, ID_NUMBER_RE, PHONE_RE
+
+_FOLD = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+_CJK_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
+_WORD_CHAR = re.compile(r"[a-z0-9]")
+_TOKEN_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[a-z0-9]+")
+# Spoken digits, one character for one, so that a number read out in Chinese is still a number.
+_SPOKEN_DIGITS = str.maketrans("〇零一幺二三四五六七八九", "001123456789")
+
+
+def _is_cjk(char: str) -> bool:
+    return bool(_CJK_RE.match(char))
+
+
+@dataclass(frozen=True)
+class Normalised:
+    """A segment's normalised text and, for every character of it, the raw offset it came from."""
+
+    text: str
+    offsets: list[int]
+
+    def raw_span(self, start: int, end: int) -> tuple[int, int]:
+        """The raw [start, end) of the normalised [start, end)."""
+        return self.offsets[start], self.offsets[end - 1] + 1
+
+
+def normalise(raw: str) -> Normalised:
+    """Fold width and case, collapse white space, drop white space that touches a Chinese character."""
+    folded = raw.translate(_FOLD).lower()
+    chars: list[str] = []
+    offsets: list[int] = []
+    pending_space: int | None = None
+    for index, char in enumerate(folded):
+        if char.isspace():
+            if chars and pending_space is None:
+                pending_space = index
+            continue
+        if pending_space is not None:
+            if not (_is_cjk(chars[-1]) or _is_cjk(char)):
+                chars.append(" ")
+                offsets.append(pending_space)
+            pending_space = None
+        chars.append(char)
+        offsets.append(index)
+    return Normalised("".join(chars), offsets)
+
+
+def normalise_term(term: str) -> str:
+    return normalise(term).text
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """What the engine needs of a rule (a Rule or a RuleVersion, or a draft being backtested)."""
+
+    key: int  # the caller's id for it (rule id)
+    kind: str
+    speaker: str = "any"
+    terms: Sequence[str] = ()
+    near_terms: Sequence[str] = ()
+    distance: int | None = None
+    pattern: str = ""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One match: the rule, which segment (index in the list given), and the raw span. Segment None: absence."""
+
+    key: int
+    segment: int | None
+    start: int
+    end: int
+    text: str
+
+
+@dataclass
+class _Compiled:
+    automaton: ahocorasick.Automaton | None
+    # term -> [(rule index, role)], role "a" (terms) or "b" (near terms)
+    term_roles: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    regexes: list[tuple[int, re.Pattern[str]]] = field(default_factory=list)
+    pii: list[int] = field(default_factory=list)
+
+
+class RuleSetError(ValueError):
+    """A rule that cannot be compiled (an empty term list, a bad regular expression ...), naming the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def validate_spec(spec: RuleSpec) -> None:
+    """Raise RuleSetError naming what is wrong with a rule's definition."""
+    kind = spec.kind
+    if kind in ("keyword", "phrase", "required", "proximity") and not [t for t in spec.terms if normalise_term(t)]:
+        raise RuleSetError("terms", _("At least one non-empty term is needed."))
+    if kind == "proximity":
+        if not [t for t in spec.near_terms if normalise_term(t)]:
+            raise RuleSetError("near_terms", _("A proximity rule needs the terms to look for nearby."))
+        if spec.distance is None:
+            raise RuleSetError("distance", _("A proximity rule needs a distance."))
+    if kind == "regex":
+        if not spec.pattern:
+            raise RuleSetError("pattern", _("A regular expression rule needs a pattern."))
+        try:
+            re.compile(spec.pattern)
+        except re.error as error:
+            raise RuleSetError("pattern", _("Not a valid regular expression: %(error)s") % {"error": error}) from None
+
+
+class RuleSet:
+    """Compiled rules: ``match(segments)`` returns every hit of every rule in one pass per segment."""
+
+    def __init__(self, specs: Iterable[RuleSpec]) -> None:
+        self.specs = list(specs)
+        compiled = _Compiled(automaton=None)
+        automaton = ahocorasick.Automaton()
+        for index, spec in enumerate(self.specs):
+            validate_spec(spec)
+            if spec.kind == "regex":
+                compiled.regexes.append((index, re.compile(spec.pattern, re.IGNORECASE)))
+            elif spec.kind == "pii":
+                compiled.pii.append(index)
+            else:
+                roles = [("a", spec.terms)] + ([("b", spec.near_terms)] if spec.kind == "proximity" else [])
+                for role, terms in roles:
+                    for term in terms:
+                        normal = normalise_term(term)
+                        if not normal:
+                            continue
+                        compiled.term_roles.setdefault(normal, []).append((index, role))
+        for term in compiled.term_roles:
+            automaton.add_word(term, term)
+        if compiled.term_roles:
+            automaton.make_automaton()
+            compiled.automaton = automaton
+        self._compiled = compiled
+
+    def match(self, segments: Sequence[tuple[str, str]]) -> list[Hit]:
+        """Hits in ``segments``, a list of (speaker, raw text). Required rules report absence once."""
+        compiled = self._compiled
+        hits: list[Hit] = []
+        required_found: set[int] = set()
+        required_spoke: set[int] = set()
+        for seg_index, (speaker, raw) in enumerate(segments):
+            norm = normalise(raw)
+            text = norm.text
+            # rule index -> role -> [(start, end)] in normalised offsets
+            found: dict[int, dict[str, list[tuple[int, int]]]] = defaultdict(lambda: defaultdict(list))
+            if compiled.automaton is not None and text:
+                for end_index, term in compiled.automaton.iter(text):
+                    start = end_index - len(term) + 1
+                    if not _whole_word(text, start, end_index + 1, term):
+                        continue
+                    for rule_index, role in compiled.term_roles[term]:
+                        if _in_scope(self.specs[rule_index].speaker, speaker):
+                            found[rule_index][role].append((start, end_index + 1))
+            for rule_index, roles in found.items():
+                spec = self.specs[rule_index]
+                if spec.kind == "required":
+                    required_found.add(rule_index)
+                    continue
+                if spec.kind == "proximity":
+                    pairs = _near(text, roles.get("a", []), roles.get("b", []), spec.distance or 0)
+                    spans = [(min(a[0], b[0]), max(a[1], b[1])) for a, b in pairs]
+                else:
+                    spans = roles.get("a", [])
+                for start, end in _dedupe(spans):
+                    hits.append(self._hit(spec, seg_index, raw, norm, start, end))
+            for rule_index, regex in compiled.regexes:
+                spec = self.specs[rule_index]
+                if _in_scope(spec.speaker, speaker):
+                    for m in regex.finditer(text):
+                        if m.end() > m.start():
+                            hits.append(self._hit(spec, seg_index, raw, norm, m.start(), m.end()))
+            for rule_index in compiled.pii:
+                spec = self.specs[rule_index]
+                if _in_scope(spec.speaker, speaker):
+                    for start, end in _pii_spans(text):
+                        hits.append(self._hit(spec, seg_index, raw, norm, start, end))
+            for rule_index, spec in enumerate(self.specs):
+                if spec.kind == "required" and _in_scope(spec.speaker, speaker):
+                    required_spoke.add(rule_index)
+        # A required phrase is missing only where its speaker said something at all.
+        for rule_index in sorted(required_spoke - required_found):
+            hits.append(Hit(self.specs[rule_index].key, None, 0, 0, ""))
+        return hits
+
+    @staticmethod
+    def _hit(spec: RuleSpec, seg_index: int, raw: str, norm: Normalised, start: int, end: int) -> Hit:
+        raw_start, raw_end = norm.raw_span(start, end)
+        return Hit(spec.key, seg_index, raw_start, raw_end, raw[raw_start:raw_end])
+
+
+def _in_scope(scope: str, speaker: str) -> bool:
+    return scope == "any" or scope == speaker
+
+
+def _whole_word(text: str, start: int, end: int, term: str) -> bool:
+    """Latin terms must not start or end inside a word; Chinese ones may."""
+    if _WORD_CHAR.match(term[0]) and start > 0 and _WORD_CHAR.match(text[start - 1]):
+        return False
+    return not (_WORD_CHAR.match(term[-1]) and end < len(text) and _WORD_CHAR.match(text[end]))
+
+
+def _dedupe(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Drop spans inside another one of the same rule (退款 inside 全额退款 when both are terms)."""
+    result: list[tuple[int, int]] = []
+    for start, end in sorted(set(spans), key=lambda s: (s[0], -s[1])):
+        if result and start >= result[-1][0] and end <= result[-1][1]:
+            continue
+        result.append((start, end))
+    return result
+
+
+def _token_index(text: str) -> list[int]:
+    """For each character, how many tokens (Chinese characters, Latin words, numbers) start before it."""
+    counts = [0] * (len(text) + 1)
+    starts = {m.start() for m in _TOKEN_RE.finditer(text)}
+    running = 0
+    for index in range(len(text)):
+        counts[index] = running
+        if index in starts:
+            running += 1
+    counts[len(text)] = running
+    return counts
+
+
+def _near(
+    text: str, a_spans: list[tuple[int, int]], b_spans: list[tuple[int, int]], distance: int
+) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    if not a_spans or not b_spans:
+        return []
+    tokens = _token_index(text)
+    pairs = []
+    for a in a_spans:
+        best = None
+        for b in b_spans:
+            first, second = (a, b) if a[0] <= b[0] else (b, a)
+            gap = max(0, tokens[second[0]] - tokens[first[1]])
+            if gap <= distance and (best is None or gap < best[0]):
+                best = (gap, b)
+        if best is not None:
+            pairs.append((a, best[1]))
+    return pairs
+
+
+def _pii_spans(text: str) -> list[tuple[int, int]]:
+    """Phone, ID and bank card numbers, also when read out in Chinese digits (一三八...)."""
+    digits = text.translate(_SPOKEN_DIGITS)
+    spans: list[tuple[int, int]] = []
+    for regex in (ID_NUMBER_RE, PHONE_RE, BANK_CARD_RE):
+        for m in regex.finditer(digits):
+            if not any(s <= m.start() < e for s, e in spans):
+                spans.append((m.start(), m.end()))
+    return sorted(spans)
