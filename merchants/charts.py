@@ -11,10 +11,12 @@ from django.utils.translation import gettext as _
 WIDTH, HEIGHT, PAD = 640, 200, 28
 
 
-def trend_svg(series: list[tuple[date, float]], median: list[tuple[date, float]]) -> SafeString:
-    """A line of the merchant's daily score over the marketplace median, on a 0..100 axis."""
+def trend_svg(
+    series: list[tuple[date, float]], median: list[tuple[date, float]], *, label: str = "", empty: str = ""
+) -> SafeString:
+    """A line of a score over a median line (the merchant's against the marketplace's), on a 0..100 axis."""
     if not series:
-        return format_html("<p>{}</p>", _("No scores yet: they are computed every night."))
+        return format_html("<p>{}</p>", empty or _("No scores yet: they are computed every night."))
     first, last = series[0][0], series[-1][0]
     span = max((last - first).days, 1)
     low = max(0.0, min(v for _, v in series + median) - 5)
@@ -41,7 +43,7 @@ def trend_svg(series: list[tuple[date, float]], median: list[tuple[date, float]]
         "</svg>",
         w=WIDTH,
         h=HEIGHT,
-        label=_("Service score trend against the marketplace median"),
+        label=label or _("Service score trend against the marketplace median"),
         grid=grid,
         median=points(median),
         score=points(series),

@@ -33,3 +33,16 @@ def sweep() -> dict[str, int]:
     for start in range(0, len(unindexed), 500):
         index_transcripts.delay(unindexed[start : start + 500])
     return {"chats": collected, "evaluated": len(unevaluated), "queued_for_index": len(unindexed)}
+
+
+@shared_task
+def compute_scorecards() -> int:
+    """Beat, nightly: this week's and last week's scorecards (last week's findings are still being reviewed)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from qa import scorecards
+
+    today = timezone.localdate()
+    return scorecards.compute_week(today) + scorecards.compute_week(today - timedelta(days=7))

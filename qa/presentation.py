@@ -1,0 +1,61 @@
+"""How QA text is shown: a passage with its match highlighted, PII masked for whoever may not see it."""
+
+from __future__ import annotations
+
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString
+
+from core.text import mask_pii
+
+CONTEXT = 40  # characters shown either side of a match in the queue
+
+
+def can_see_pii(user: object) -> bool:
+    return bool(getattr(user, "has_perm", lambda _p: False)("crm.view_consumer_pii"))
+
+
+def shown(text: str, *, mask: bool) -> str:
+    return mask_pii(text) if mask else text
+
+
+def passage(text: str, start: int, end: int, *, mask: bool, context: int | None = CONTEXT) -> SafeString:
+    """``text`` with [start, end) in <mark>, cut to ``context`` characters either side; each part masked."""
+    before, match, after = text[:start], text[start:end], text[end:]
+    cut_before = context is not None and len(before) > context
+    cut_after = context is not None and len(after) > context
+    if context is not None:
+        before = before[-context:]
+        after = after[:context]
+    return format_html(
+        "{}{}<mark>{}</mark>{}{}",
+        "…" if cut_before else "",
+        shown(before, mask=mask),
+        shown(match, mask=mask),
+        shown(after, mask=mask),
+        "…" if cut_after else "",
+    )
+
+
+def marked(text: str, spans: list[tuple[int, int, str]], *, mask: bool) -> SafeString:
+    """A whole segment with several (start, end, title) spans marked; overlapping spans merge."""
+    out: list[str] = []
+    last = 0
+    for start, end, title in sorted(spans):
+        start = max(start, last)
+        if start >= end:
+            continue
+        out.append(escape(shown(text[last:start], mask=mask)))
+        out.append(f'<mark title="{escape(title)}">{escape(shown(text[start:end], mask=mask))}</mark>')
+        last = end
+    out.append(escape(shown(text[last:], mask=mask)))
+    return SafeString("".join(out))
+
+
+def clock(ms: int | None) -> str:
+    """Milliseconds into a recording as m:ss (or h:mm:ss)."""
+    if ms is None:
+        return ""
+    seconds = ms // 1000
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
