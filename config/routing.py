@@ -5,7 +5,10 @@ from __future__ import annotations
 from django.urls import path
 
 from core.consumers import EventsConsumer
+from tickets.chat.consumers import AgentChatConsumer, ConsumerChatConsumer
 
 websocket_urlpatterns = [
     path("ws/events/", EventsConsumer.as_asgi()),
+    path("ws/chat/", ConsumerChatConsumer.as_asgi()),
+    path("ws/chat/agent/", AgentChatConsumer.as_asgi()),
 ]

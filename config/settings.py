@@ -207,6 +207,55 @@ USE_TZ = True
 SUPPORT_HOURS = env_str("SUPPORT_HOURS", "09:00-21:00")
 SUPPORT_WEEKDAYS = env_str("SUPPORT_WEEKDAYS", "0-6")  # Monday is 0
 
+# --- Live chat (tickets/chat/, docs/chat-protocol.md) -------------------------------------------
+
+# Seconds a consumer's chat token stays valid after it is issued.
+CHAT_TOKEN_MAX_AGE = env_int("CHAT_TOKEN_MAX_AGE", 86400)
+# The platform's key for POST /api/chat/tokens/ (header "Authorization: Api-Key <key>"); empty: staff only.
+CHAT_PLATFORM_API_KEY = env_str("CHAT_PLATFORM_API_KEY")
+# The department whose queue new chats enter.
+CHAT_DEPARTMENT = env_str("CHAT_DEPARTMENT", "after-sales")
+# The bot answers from the knowledge base when its confidence (0-1) is at least this.
+CHAT_BOT_CONFIDENCE = float(env_str("CHAT_BOT_CONFIDENCE", "0.5"))
+# A person takes over after this many bot misses in a row.
+CHAT_BOT_MISSES = env_int("CHAT_BOT_MISSES", 2)
+# A chat accepted but not answered within this many seconds goes back to the queue.
+CHAT_ACCEPT_TIMEOUT = env_int("CHAT_ACCEPT_TIMEOUT", 120)
+# A chat with the bot alone and silent for this many minutes is resolved.
+CHAT_IDLE_MINUTES = env_int("CHAT_IDLE_MINUTES", 30)
+# Longest message text in characters, and longest WebSocket frame in bytes.
+CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 2000)
+CHAT_MAX_FRAME_BYTES = env_int("CHAT_MAX_FRAME_BYTES", 16384)
+# Frames one socket may send per window of seconds; beyond it they are refused with an error.
+CHAT_RATE_FRAMES = env_int("CHAT_RATE_FRAMES", 10)
+CHAT_RATE_SECONDS = env_int("CHAT_RATE_SECONDS", 10)
+
+# --- QA: recordings and transcripts (qa/transcription.py, docs/transcript-format.md) ------------
+
+# What turns a recording into a transcript (a dotted path): the offline English recogniser, or
+# "qa.transcription.ImportedTranscriptsBackend" where transcripts are produced elsewhere and imported.
+QA_TRANSCRIPTION_BACKEND = env_str("QA_TRANSCRIPTION_BACKEND", "qa.transcription.PocketsphinxBackend")
+# Seconds one recording may take to transcribe before it is marked failed (keep it under the broker's
+# one-hour visibility timeout, after which an unfinished task is handed to another worker).
+QA_TRANSCRIPTION_TIME_LIMIT = env_int("QA_TRANSCRIPTION_TIME_LIMIT", 3000)
+# Who speaks on the left and right channels of a stereo recording.
+QA_STEREO_SPEAKERS = env_list("QA_STEREO_SPEAKERS", "agent,consumer")
+# Largest recording accepted for upload, in megabytes.
+QA_RECORDING_MAX_MB = env_int("QA_RECORDING_MAX_MB", 500)
+
+# --- The Nine O'Clock Radio (radio/) -----------------------------------------------------------
+
+# When the morning digests are built, local time (HH:MM in TIME_ZONE); installed into django-celery-beat
+# once, after which the admin's Periodic tasks owns the schedule.
+RADIO_DIGEST_TIME = env_str("RADIO_DIGEST_TIME", "08:30")
+# The espeak-ng executable (a name on PATH or a path); missing, digests have no audio and the page says so.
+RADIO_ESPEAK_NG = env_str("RADIO_ESPEAK_NG", "espeak-ng")
+# Speaking rate in words per minute, and how many items of a digest are read aloud (the page shows all).
+RADIO_SPEECH_WPM = env_int("RADIO_SPEECH_WPM", 150)
+RADIO_AUDIO_ITEMS = env_int("RADIO_AUDIO_ITEMS", 8)
+# Items of each channel shown on the digest page before "all N items".
+RADIO_PAGE_ITEMS = env_int("RADIO_PAGE_ITEMS", 10)
+
 # --- Files -------------------------------------------------------------------------------------
 
 STATIC_URL = "static/"

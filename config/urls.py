@@ -7,6 +7,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core import views as core_views
+from tickets.chat import views as chat_views
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
@@ -17,6 +18,8 @@ urlpatterns = [
     path("api/", include("tickets.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("radio/", include("radio.urls")),
+    path("chat/", chat_views.chat_demo, name="chat-demo"),
     path("", core_views.home, name="home"),
 ]
 if settings.DEBUG:

@@ -57,8 +57,12 @@ def open_ticket(
     author_kind: str = Author.CONSUMER,
     author: Any = None,
     now: datetime | None = None,
+    route: bool = True,
 ) -> Ticket:
-    """Open a ticket for a consumer (from the web, a call, a chat handoff, or an agent)."""
+    """Open a ticket for a consumer (from the web, a call, a chat handoff, or an agent).
+
+    ``route=False`` leaves it out of automatic assignment (a live chat is routed by its own queue).
+    """
     now = now or timezone.now()
     if order is not None and order.consumer_id != consumer.pk:
         raise ValidationError({"order": _("This order belongs to another consumer.")})
@@ -77,7 +81,8 @@ def open_ticket(
     if body.strip():
         _event(ticket, TicketEvent.Kind.MESSAGE, author_kind=author_kind, author=author, body=body.strip(), now=now)
     # Routed to an available agent of the department once the ticket is committed.
-    transaction.on_commit(lambda: auto_assign(ticket))
+    if route:
+        transaction.on_commit(lambda: auto_assign(ticket))
     return ticket
 
 

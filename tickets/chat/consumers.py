@@ -1,0 +1,406 @@
+"""The chat sockets: consumers at /ws/chat/ (signed token), agents at /ws/chat/agent/ (admin session).
+
+The protocol is documented in docs/chat-protocol.md. Both sockets answer every malformed frame with an
+``error`` frame and carry on; database work runs in Channels' database thread and what it publishes
+is sent from here after it commits (``outbox.collecting``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from core.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
+from core.tenancy import is_merchant_staff
+from tickets.chat import selectors, services
+from tickets.chat.outbox import AGENTS, agent_group, collecting, consumer_group, staff_group
+from tickets.chat.tokens import read_token
+from tickets.models import AgentProfile, ChatSession, Department, Language
+
+log = logging.getLogger(__name__)
+CLOSE_FLOOD = 4429
+LANGUAGES = set(Language.values)
+
+
+class FrameError(Exception):
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+class RateLimit:
+    """At most ``frames`` per ``seconds`` (a sliding window); ``strikes`` counts refusals in a row."""
+
+    def __init__(self, frames: int, seconds: float) -> None:
+        self.frames, self.seconds = frames, seconds
+        self.times: deque[float] = deque()
+        self.strikes = 0
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        while self.times and now - self.times[0] > self.seconds:
+            self.times.popleft()
+        if len(self.times) >= self.frames:
+            self.strikes += 1
+            return False
+        self.times.append(now)
+        self.strikes = 0
+        return True
+
+
+def _query(scope: dict[str, Any]) -> dict[str, str]:
+    raw = scope.get("query_string", b"").decode("latin-1")
+    return {key: values[-1] for key, values in parse_qs(raw).items()}
+
+
+def _language(value: str | None) -> str:
+    value = (value or "").lower()
+    if value in LANGUAGES:
+        return value
+    return "en" if value.startswith("en") else settings.LANGUAGE_CODE
+
+
+def _text(content: dict[str, Any], field: str = "text") -> str:
+    value = content.get(field)
+    if not isinstance(value, str):
+        raise FrameError("missing_field", _("The field “%(field)s” must be a string.") % {"field": field})
+    value = value.replace("\x00", "").strip()
+    if not value:
+        raise FrameError("empty_text", _("The message is empty."))
+    if len(value) > settings.CHAT_MAX_MESSAGE_CHARS:
+        raise FrameError("too_long", _("A message may have at most %(n)s characters.")
+                         % {"n": settings.CHAT_MAX_MESSAGE_CHARS})  # fmt: skip
+    return value
+
+
+def _int(content: dict[str, Any], field: str, *, minimum: int = 0) -> int:
+    value = content.get(field)
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise FrameError("missing_field", _("The field “%(field)s” must be a whole number.") % {"field": field})
+    return value
+
+
+def _run(language: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, list[Any]]:
+    with translation.override(language):
+        return collecting(fn, *args, **kwargs)
+
+
+class ChatSocket(AsyncWebsocketConsumer):
+    """What both sockets share: frame checks, the rate limit, errors, and sending what a service published."""
+
+    language: str = settings.LANGUAGE_CODE
+    handlers: dict[str, str] = {}
+    limiter: RateLimit
+
+    async def send_json(self, content: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(content, ensure_ascii=False, default=str))
+
+    async def error(self, code: str, detail: str, ref: Any = None) -> None:
+        frame: dict[str, Any] = {"type": "error", "code": code, "detail": detail}
+        if ref is not None:
+            frame["ref"] = ref
+        await self.send_json(frame)
+
+    async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a service in the database thread, then send what it published."""
+        result, messages = await database_sync_to_async(_run)(self.language, fn, *args, **kwargs)
+        for group, message in messages:
+            await self.channel_layer.group_send(group, message)
+        return result
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+        ref = None
+        with translation.override(self.language):
+            try:
+                if not self.limiter.allow():
+                    if self.limiter.strikes > 3 * self.limiter.frames:
+                        await self.close(code=CLOSE_FLOOD)
+                        return
+                    raise FrameError("rate_limited", _("Too many messages; slow down a little."))
+                if text_data is None:
+                    raise FrameError("binary", _("Frames must be JSON text, not binary."))
+                if len(text_data.encode()) > settings.CHAT_MAX_FRAME_BYTES:
+                    raise FrameError("too_large", _("The frame is too large."))
+                try:
+                    content = json.loads(text_data)
+                except ValueError:
+                    raise FrameError("bad_json", _("Frames must be JSON text.")) from None
+                if not isinstance(content, dict) or not isinstance(content.get("type"), str):
+                    raise FrameError("missing_field", _("A frame is a JSON object with a “type”."))
+                ref = content.get("ref")
+                if ref is not None and (not isinstance(ref, str | int) or len(str(ref)) > 64):
+                    ref = None
+                handler = self.handlers.get(content["type"])
+                if handler is None:
+                    raise FrameError("unknown_type", _("Unknown frame type: %(type)s") % {"type": content["type"][:40]})
+                await getattr(self, handler)(content, ref)
+            except FrameError as problem:
+                await self.error(problem.code, problem.detail, ref)
+            except services.ChatError as problem:
+                await self.error(problem.error_code, " ".join(problem.messages), ref)
+            except ValidationError as problem:
+                await self.error("invalid", " ".join(problem.messages), ref)
+            except Exception:  # never let one frame kill the socket
+                log.exception("chat frame failed")
+                await self.error("server_error", _("Something went wrong; your conversation is safe, try again."), ref)
+
+    async def chat_frame(self, message: dict[str, Any]) -> None:
+        await self.send_json(message["frame"])
+
+
+class ConsumerChatConsumer(ChatSocket):
+    """A consumer's socket: their one conversation, and nothing else."""
+
+    handlers = {"message": "on_message", "history": "on_history", "handoff": "on_handoff", "end": "on_end",
+                "ping": "on_ping"}  # fmt: skip
+    consumer_id: int
+
+    async def connect(self) -> None:
+        query = _query(self.scope)
+        consumer_id = read_token(query.get("token", ""))
+        if consumer_id is None:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.language = _language(query.get("lang"))
+        self.limiter = RateLimit(settings.CHAT_RATE_FRAMES, settings.CHAT_RATE_SECONDS)
+        try:
+            after = max(int(query.get("after") or 0), 0)
+        except ValueError:
+            after = 0
+        self.consumer_id = consumer_id
+        try:
+            chat, _created = await self.call(services.start_chat, consumer_id, self.language)
+        except Exception:
+            log.exception("could not start a chat for consumer %s", consumer_id)
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        # Join before reading the history: a message sent in between arrives twice (ids tell), never not at all.
+        await self.channel_layer.group_add(consumer_group(consumer_id), self.channel_name)
+        await self.accept()
+        ready, history = await database_sync_to_async(self._ready)(chat.pk, after)
+        await self.send_json(ready)
+        await self.send_json({"type": "history", "messages": history})
+
+    def _ready(self, chat_id: int, after: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        with translation.override(self.language):
+            chat = ChatSession.objects.select_related("agent").get(pk=chat_id)
+            ready = {
+                "type": "ready", "chat": chat.pk, "ticket": chat.ticket_id, "state": chat.state,
+                "agent": (chat.agent.first_name or chat.agent.get_username()) if chat.agent else "",
+                "callback": chat.callback, "staffed": services.is_staffed(chat.last_activity_at),
+                "language": chat.language,
+            }  # fmt: skip
+            return ready, services.visible_messages(self.consumer_id, after)
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "consumer_id"):
+            await self.channel_layer.group_discard(consumer_group(self.consumer_id), self.channel_name)
+
+    async def on_message(self, content: dict[str, Any], ref: Any) -> None:
+        text = _text(content)
+        event = await self.call(services.consumer_message, self.consumer_id, self.language, text)
+        await self.send_json({"type": "ack", "ref": ref, "id": event.pk})
+
+    async def on_history(self, content: dict[str, Any], ref: Any) -> None:
+        after = _int(content, "after")
+        messages = await database_sync_to_async(services.visible_messages)(self.consumer_id, after)
+        await self.send_json({"type": "history", "ref": ref, "messages": messages})
+
+    async def on_handoff(self, content: dict[str, Any], ref: Any) -> None:
+        await self.call(services.request_human, self.consumer_id)
+        await self.send_json({"type": "ack", "ref": ref})
+
+    async def on_end(self, content: dict[str, Any], ref: Any) -> None:
+        await self.call(services.end_chat_by_consumer, self.consumer_id)
+        await self.send_json({"type": "ack", "ref": ref})
+
+    async def on_ping(self, content: dict[str, Any], ref: Any) -> None:
+        await self.send_json({"type": "pong", "ref": ref})
+
+
+class AgentChatConsumer(ChatSocket):
+    """An agent's console: the live queue, their chats, and the actions on them."""
+
+    handlers = {
+        "accept": "on_accept", "reply": "on_reply", "note": "on_note", "transfer": "on_transfer",
+        "resolve": "on_resolve", "refund": "on_refund", "availability": "on_availability", "open": "on_open",
+        "ping": "on_ping",
+    }  # fmt: skip
+    user: Any
+    following: set[int]
+    refreshing = False
+    stale = False
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated or not user.is_staff or not user.is_active:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if not await database_sync_to_async(self._may_use_console)(user):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.user = user
+        self.language = _language(_query(self.scope).get("lang"))
+        # An agent's console sends actions, not chatter: a generous limit still stops a runaway script.
+        self.limiter = RateLimit(settings.CHAT_RATE_FRAMES * 3, settings.CHAT_RATE_SECONDS)
+        self.following = set()
+        await self.channel_layer.group_add(AGENTS, self.channel_name)
+        await self.channel_layer.group_add(agent_group(user.pk), self.channel_name)
+        await self.accept()
+        hello, chats = await database_sync_to_async(self._hello)()
+        await self.send_json(hello)
+        await self.send_queue(None)
+        for chat_id in chats:
+            await self.follow(chat_id)
+
+    @staticmethod
+    def _may_use_console(user: Any) -> bool:
+        # Merchant staff never take the marketplace's chats, whatever permissions they were given.
+        return bool(user.has_perm("tickets.use_chat_console")) and not is_merchant_staff(user)
+
+    def _hello(self) -> tuple[dict[str, Any], list[int]]:
+        with translation.override(self.language):
+            hello = {"type": "hello", **selectors.profile(self.user), **selectors.transfer_targets(self.user)}
+            return hello, selectors.my_chats(self.user)
+
+    async def disconnect(self, code: int) -> None:
+        if not hasattr(self, "user"):
+            return
+        for group in [AGENTS, agent_group(self.user.pk), *(staff_group(c) for c in self.following)]:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    # --- pushed by services -------------------------------------------------------------------------
+
+    async def chat_queue_changed(self, message: dict[str, Any]) -> None:
+        # Coalesce bursts: while a refresh runs, later changes just mark it stale for one more refresh.
+        if self.refreshing:
+            self.stale = True
+            return
+        self.refreshing = True
+        try:
+            await self.send_queue(message["frame"].get("new"))
+            while self.stale:
+                self.stale = False
+                await self.send_queue(None)
+        finally:
+            self.refreshing = False
+
+    async def send_queue(self, new: int | None) -> None:
+        def read() -> list[dict[str, Any]]:
+            with translation.override(self.language):
+                return selectors.queue(self.user)
+
+        items = await database_sync_to_async(read)()
+        await self.send_json({"type": "queue", "items": items, "new": new})
+
+    async def chat_follow(self, message: dict[str, Any]) -> None:
+        await self.follow(message["frame"]["chat"])
+
+    async def chat_unfollow(self, message: dict[str, Any]) -> None:
+        chat_id = message["frame"]["chat"]
+        self.following.discard(chat_id)
+        await self.channel_layer.group_discard(staff_group(chat_id), self.channel_name)
+        await self.send_json({"type": "chat.closed", "chat": chat_id, "reason": message["frame"].get("reason", "")})
+
+    async def follow(self, chat_id: int) -> None:
+        def read() -> dict[str, Any] | None:
+            with translation.override(self.language):
+                return selectors.chat(chat_id, self.user)
+
+        self.following.add(chat_id)
+        await self.channel_layer.group_add(staff_group(chat_id), self.channel_name)
+        snapshot = await database_sync_to_async(read)()
+        if snapshot is not None:
+            await self.send_json({"type": "chat", **snapshot})
+
+    # --- actions ----------------------------------------------------------------------------------
+
+    async def on_accept(self, content: dict[str, Any], ref: Any) -> None:
+        chat_id = await self._visible(content)
+        await self.call(services.accept_chat, chat_id, self.user)
+        await self.send_json({"type": "ack", "ref": ref, "chat": chat_id})
+
+    async def on_reply(self, content: dict[str, Any], ref: Any, internal: bool = False) -> None:
+        chat_id = _int(content, "chat", minimum=1)
+        event = await self.call(services.agent_message, chat_id, self.user, _text(content), internal=internal)
+        await self.send_json({"type": "ack", "ref": ref, "chat": chat_id, "id": event.pk})
+
+    async def on_note(self, content: dict[str, Any], ref: Any) -> None:
+        await self.on_reply(content, ref, internal=True)
+
+    async def on_transfer(self, content: dict[str, Any], ref: Any) -> None:
+        chat_id = _int(content, "chat", minimum=1)
+        if "agent" in content:
+            target = await database_sync_to_async(self._user)(_int(content, "agent", minimum=1))
+            await self.call(services.transfer_chat, chat_id, self.user, to_agent=target)
+        else:
+            department = await database_sync_to_async(self._department)(_int(content, "department", minimum=1))
+            await self.call(services.transfer_chat, chat_id, self.user, to_department=department)
+        await self.send_json({"type": "ack", "ref": ref, "chat": chat_id})
+
+    async def on_resolve(self, content: dict[str, Any], ref: Any) -> None:
+        chat_id = _int(content, "chat", minimum=1)
+        await self.call(services.resolve_chat, chat_id, self.user)
+        await self.send_json({"type": "ack", "ref": ref, "chat": chat_id})
+
+    async def on_refund(self, content: dict[str, Any], ref: Any) -> None:
+        chat_id = _int(content, "chat", minimum=1)
+        order, amount, key = (_text(content, field) for field in ("order", "amount", "key"))
+        request = await self.call(services.refund_in_chat, chat_id, self.user, order, amount, key=key)
+        await self.send_json({"type": "ack", "ref": ref, "chat": chat_id, "refund": request.pk,
+                              "decision": request.decision})  # fmt: skip
+
+    async def on_availability(self, content: dict[str, Any], ref: Any) -> None:
+        available = content.get("available")
+        if not isinstance(available, bool):
+            raise FrameError(
+                "missing_field", _("The field “%(field)s” must be true or false.") % {"field": "available"}
+            )
+        await database_sync_to_async(self._set_available)(available)
+        await self.send_json({"type": "ack", "ref": ref, "available": available})
+
+    async def on_open(self, content: dict[str, Any], ref: Any) -> None:
+        """Follow a chat read-only (a supervisor watching) or reload one's own."""
+        chat_id = await self._visible(content)
+        await self.follow(chat_id)
+
+    async def on_ping(self, content: dict[str, Any], ref: Any) -> None:
+        await self.send_json({"type": "pong", "ref": ref})
+
+    async def _visible(self, content: dict[str, Any]) -> int:
+        chat_id = _int(content, "chat", minimum=1)
+        if await database_sync_to_async(selectors.visible_chat)(chat_id, self.user) is None:
+            raise FrameError("not_found", _("There is no such chat."))
+        return chat_id
+
+    def _user(self, user_id: int) -> Any:
+        user = get_user_model().objects.filter(pk=user_id, is_active=True, is_staff=True).first()
+        if user is None:
+            raise FrameError("bad_target", _("There is no such agent."))
+        return user
+
+    @staticmethod
+    def _department(department_id: int) -> Department:
+        department = Department.objects.filter(pk=department_id).first()
+        if department is None:
+            raise FrameError("bad_target", _("There is no such department."))
+        return department
+
+    def _set_available(self, available: bool) -> AgentProfile:
+        from tickets import services as ticket_services
+
+        return ticket_services.set_availability(self.user, available)

@@ -1,0 +1,106 @@
+/* The consumer's chat widget: plain JavaScript over /ws/chat/ (docs/chat-protocol.md). */
+(function () {
+  "use strict";
+  var config = JSON.parse(document.getElementById("chat-config").textContent);
+  var S = config.strings;
+  var storeKey = "chat-last-id:" + config.token.slice(-24);
+  var lastId = Number(sessionStorage.getItem(storeKey) || 0);
+  var seen = {}, socket = null, retry = 0, refused = false, seq = 0;
+  var $ = function (id) { return document.getElementById(id); };
+
+  document.querySelectorAll("[data-s]").forEach(function (node) { node.textContent = S[node.dataset.s]; });
+  $("text").placeholder = S.placeholder;
+  $("text").maxLength = config.maxChars;
+
+  function fill(template, values) {
+    return template.replace(/%\((\w+)\)s/g, function (_m, key) { return values[key]; });
+  }
+  function status(text) { $("status").textContent = text; }
+  function banner(text) { var b = $("banner"); b.hidden = !text; b.textContent = text || ""; }
+
+  function connect() {
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    var url = scheme + location.host + config.socket + "?token=" + encodeURIComponent(config.token) +
+      "&lang=" + encodeURIComponent(config.lang) + "&after=" + lastId;
+    status(S.connecting);
+    socket = new WebSocket(url);
+    socket.onopen = function () { retry = 0; status(""); };
+    socket.onmessage = function (event) { handle(JSON.parse(event.data)); };
+    socket.onclose = function (event) {
+      if (event.code === 4401 || (event.code === 1006 && !socket.opened)) {
+        if (retry >= 2) { refused = true; status(S.refused); return; }
+      }
+      status(S.reconnecting);
+      retry = Math.min(retry + 1, 6);
+      setTimeout(connect, 400 * Math.pow(2, retry - 1));
+    };
+    socket.addEventListener("open", function () { socket.opened = true; });
+  }
+
+  function send(frame) {
+    frame.ref = "w" + (++seq);
+    if (socket && socket.readyState === WebSocket.OPEN) { socket.send(JSON.stringify(frame)); return true; }
+    return false;
+  }
+
+  function handle(frame) {
+    switch (frame.type) {
+      case "ready": showState(frame); break;
+      case "history": frame.messages.forEach(add); break;
+      case "message": add(frame.message); break;
+      case "state": showState(frame); break;
+      case "queue":
+        banner(frame.callback ? S.callback : fill(S.position, { position: frame.position, waiting: frame.waiting }));
+        break;
+      case "error": add({ id: "e" + (++seq), from: "system", text: frame.detail }); break;
+    }
+  }
+
+  function showState(frame) {
+    if (frame.state === "active" && frame.agent) banner(fill(S.with_agent, { name: frame.agent }));
+    else if (frame.state === "waiting" && frame.callback) banner(S.callback);
+    else if (frame.state === "bot" || frame.state === "ended") banner("");
+  }
+
+  function add(message) {
+    if (seen[message.id]) return;
+    seen[message.id] = true;
+    if (typeof message.id === "number" && message.id > lastId) {
+      lastId = message.id;
+      sessionStorage.setItem(storeKey, String(lastId));
+    }
+    var who = message.from === "consumer" ? S.you : message.from === "agent" ? (message.name || S.agent)
+      : message.from === "bot" ? S.bot : "";
+    var li = document.createElement("li");
+    li.className = "msg from-" + message.from;
+    li.dataset.id = message.id;
+    if (who) { var w = document.createElement("div"); w.className = "who"; w.textContent = who; li.appendChild(w); }
+    var bubble = document.createElement("div");
+    bubble.className = "bubble";
+    bubble.textContent = message.text;
+    li.appendChild(bubble);
+    $("messages").appendChild(li);
+    $("messages").scrollTop = $("messages").scrollHeight;
+    var box = $("suggestions");
+    box.textContent = "";
+    ((message.data || {}).suggestions || []).forEach(function (text) {
+      var b = document.createElement("button");
+      b.type = "button"; b.textContent = text;
+      b.onclick = function () { say(text); };
+      box.appendChild(b);
+    });
+  }
+
+  function say(text) {
+    text = text.trim();
+    if (text && send({ type: "message", text: text })) { $("text").value = ""; $("suggestions").textContent = ""; }
+  }
+
+  $("composer").addEventListener("submit", function (event) { event.preventDefault(); say($("text").value); });
+  $("text").addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); say($("text").value); }
+  });
+  $("human").addEventListener("click", function () { send({ type: "handoff" }); });
+  $("end").addEventListener("click", function () { send({ type: "end" }); });
+  connect();
+})();
