@@ -152,3 +152,20 @@ class SearchIndex:
     def clear(self) -> None:
         """Delete the index; the next ``index()`` creates it empty."""
         shutil.rmtree(self.path, ignore_errors=True)
+
+    def staging(self) -> SearchIndex:
+        """An empty index beside this one to rebuild into; ``swap_in`` then replaces this one with it.
+
+        Readers keep using the old index until the swap, so a rebuild never shows a half-built index.
+        """
+        staged = SearchIndex(f"{self.name}.rebuilding", self.schema)
+        staged.clear()
+        return staged
+
+    def swap_in(self, staged: SearchIndex) -> None:
+        retired = self.path.with_name(f"{self.name}.retired")
+        shutil.rmtree(retired, ignore_errors=True)
+        if self.path.exists():
+            self.path.rename(retired)
+        staged.path.rename(self.path)
+        shutil.rmtree(retired, ignore_errors=True)

@@ -8,7 +8,7 @@ in ``manage.py reindex``; the admin's search page only reads.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from itertools import groupby
@@ -86,15 +86,20 @@ def index_transcripts(
     ids = list(transcript_ids)
     if not ids:
         return 0
+    written = _write(INDEX, ids, fresh=fresh, writer_options=writer_options)
+    Transcript.objects.filter(pk__in=ids).update(indexed_at=timezone.now())
+    return written
+
+
+def _write(index: SearchIndex, ids: list[int], *, fresh: bool, writer_options: dict[str, object] | None) -> int:
     written = 0
-    with INDEX.writer(**(writer_options or {})) as writer:
+    with index.writer(**(writer_options or {})) as writer:
         if not fresh:
             # A transcript's segments may have been replaced: drop its old documents first.
             writer.delete_by_query(query.Or([query.Term("transcript", transcript_id) for transcript_id in ids]))
         for document in _documents(ids):
             writer.add_document(**document)
             written += 1
-    Transcript.objects.filter(pk__in=ids).update(indexed_at=timezone.now())
     return written
 
 
@@ -261,13 +266,26 @@ def highlight(text: str, phrases: list[list[str]]) -> SafeString:
     return mark_safe("".join(out))
 
 
-def rebuild(transcript_ids: Iterable[int], *, batch: int = 1000, progress: object = None) -> int:
-    """Rebuild the index from the database (``manage.py reindex``): clear it, then write in batches."""
-    INDEX.clear()
+def rebuild(
+    transcript_ids: Iterable[int], *, batch: int = 1000, progress: Callable[[int], object] | None = None
+) -> int:
+    """Rebuild the index from the database (``manage.py reindex``) into a fresh index, then swap it in.
+
+    Searches keep working on the old index meanwhile. Transcripts the ``search`` worker indexed while
+    the rebuild ran went into the old index: they are indexed again after the swap.
+    """
+    began = timezone.now()
+    staged = INDEX.staging()
     ids = list(transcript_ids)
     written = 0
     for start in range(0, len(ids), batch):
-        written += index_transcripts(ids[start : start + batch], fresh=True, writer_options={"limitmb": 256})
-        if callable(progress):
-            progress(min(batch, len(ids) - start))
+        chunk = ids[start : start + batch]
+        written += _write(staged, chunk, fresh=True, writer_options={"limitmb": 256})
+        if progress is not None:
+            progress(len(chunk))
+    INDEX.swap_in(staged)
+    Transcript.objects.filter(pk__in=ids).update(indexed_at=began)
+    late = list(Transcript.objects.filter(indexed_at__gt=began).values_list("id", flat=True))
+    if late:
+        written += index_transcripts(late)
     return written

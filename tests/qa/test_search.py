@@ -135,3 +135,21 @@ def test_bad_query_syntax_is_a_clear_error(text: str) -> None:
 
 def test_highlight_escapes_html() -> None:
     assert searching.highlight("<b>退款</b>", [["退款"]]) == "&lt;b&gt;<mark>退款</mark>&lt;/b&gt;"
+
+
+@pytest.mark.django_db
+def test_reindex_command_rebuilds_from_the_database(index: None) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    first = factories.transcript([("consumer", "全额退款")])
+    factories.transcript([("agent", "稍等"), ("consumer", "谢谢")])
+    searching.index_transcripts([first.pk])
+    searching.index_transcripts([first.pk])  # indexing twice replaces, never duplicates
+    assert searching.search("退款").total == 1
+    out = StringIO()
+    call_command("reindex", quiet=True, stdout=out)
+    assert "Indexed 3 segments of 2 transcripts." in out.getvalue()
+    assert (searching.search("退款").total, searching.search("谢谢").total) == (1, 1)
+    assert not Transcript.objects.filter(indexed_at=None).exists()

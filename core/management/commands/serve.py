@@ -54,14 +54,13 @@ class Command(BaseCommand):
                 call_command("seed_demo")
                 logins = ensure_demo_logins()
             python = sys.executable
+            celery = [python, "-m", "celery", "-A", "config"]
             commands = {
                 "web": [python, "-m", "daphne", "-b", host, "-p", str(port), "config.asgi:application"],
-                "worker": [python, "-m", "celery", "-A", "config", "worker", "-l", "info", "-c", "2"]
-                + ["-Q", "celery,transcription", "-n", "worker@%h"],
+                "worker": [*celery, "worker", "-l", "info", "-c", "2", "-Q", "celery,transcription", "-n", "worker@%h"],
                 # The search indexes' single writer (DESIGN.md §3): one queue, one process.
-                "indexer": [python, "-m", "celery", "-A", "config", "worker", "-l", "info", "-c", "1"]
-                + ["-P", "solo", "-Q", "search", "-n", "indexer@%h"],
-                "beat": [python, "-m", "celery", "-A", "config", "beat", "-l", "info"],
+                "indexer": [*celery, "worker", "-l", "info", "-P", "solo", "-Q", "search", "-n", "indexer@%h"],
+                "beat": [*celery, "beat", "-l", "info"],
             }
             for name, command in commands.items():
                 # Own session: the terminal's Ctrl-C reaches only us, and we stop the children in order.

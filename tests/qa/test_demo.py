@@ -1,0 +1,34 @@
+"""QA's demo: Chinese and English transcripts with real violations, a queue to clear, scorecards, a draft rule."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from qa.models import Finding, Rule, Scorecard, Transcript
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_carries_chinese_and_english_transcripts_with_real_violations() -> None:
+    call_command("seed_demo", quiet=True, stdout=StringIO())
+    assert Rule.objects.filter(active=True).count() == 9
+    assert set(Rule.objects.values_list("kind", flat=True)) == {
+        "phrase", "required", "keyword", "proximity", "regex", "pii",
+    }  # fmt: skip
+    calls = Transcript.objects.filter(kind="call")
+    assert calls.filter(language="zh").count() > 100 and calls.filter(language="en").count() >= 15
+    assert Transcript.objects.filter(kind="chat").exists()
+    found = set(Finding.objects.values_list("rule__name", flat=True))
+    assert {"服务禁语", "开场问候", "投诉升级风险", "违规承诺赔付", "引导站外交易", "读出个人信息"} <= found
+    assert "English: blaming the customer" in found
+    assert not Finding.objects.filter(rule__active=False).exists()  # the draft waits for its backtest
+    statuses = set(Finding.objects.values_list("status", flat=True))
+    assert statuses == {"open", "confirmed", "dismissed"}
+    assert Scorecard.objects.filter(agent__username="agent").count() >= 3
+    # Reloading changes nothing.
+    before = Finding.objects.count()
+    call_command("seed_demo", quiet=True, stdout=StringIO())
+    assert Finding.objects.count() == before
