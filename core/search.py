@@ -53,7 +53,7 @@ class CJKTokenizer(Tokenizer):
     to keep the positions consecutive); a single character yields its unigram.
     """
 
-    def __call__(  # type: ignore[override]
+    def __call__(
         self,
         value: str,
         positions: bool = False,

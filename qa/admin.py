@@ -13,7 +13,7 @@ from django.contrib.admin.helpers import ActionForm
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
@@ -126,7 +126,7 @@ class RuleAdmin(TenantScopedAdmin):
         return format_html('<a href="{}">{}</a>', reverse("admin:qa_rule_backtest", args=[obj.pk]), _("Backtest"))
 
     def save_model(self, request: HttpRequest, obj: Rule, form: forms.ModelForm, change: bool) -> None:
-        fields = {name: form.cleaned_data[name] for name in form.Meta.fields if name in form.cleaned_data}
+        fields = {name: form.cleaned_data[name] for name in RuleForm.Meta.fields if name in form.cleaned_data}
         if change:
             saved = services.update_rule(obj, by=request.user, **fields)
         else:
@@ -417,7 +417,7 @@ class SearchForm(forms.Form):
     until = forms.DateField(label=_("to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         since, until = data.get("since"), data.get("until")
         if since and until and since > until:
             self.add_error("until", _("The end date is before the start date."))
@@ -512,7 +512,7 @@ class TranscriptAdmin(TenantScopedAdmin):
         }
         return TemplateResponse(request, "admin/qa/transcript/detail.html", context)
 
-    def audio_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+    def audio_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         """The recording's audio, for the player; with byte ranges so that the player can seek."""
         transcript = get_object_or_404(self.get_queryset(request).select_related("recording"), pk=pk)
         if not self.has_view_permission(request, transcript) or transcript.recording is None:
@@ -525,9 +525,9 @@ class TranscriptAdmin(TenantScopedAdmin):
         match = re.fullmatch(r"bytes=(\d*)-(\d*)", request.headers.get("Range", ""))
         content_type = "audio/wav" if file_path.suffix.lower() == ".wav" else "application/octet-stream"
         if not match or not (match.group(1) or match.group(2)):
-            response = FileResponse(file_path.open("rb"), content_type=content_type)
-            response["Accept-Ranges"] = "bytes"
-            return response
+            whole = FileResponse(file_path.open("rb"), content_type=content_type)
+            whole["Accept-Ranges"] = "bytes"
+            return whole
         first = int(match.group(1)) if match.group(1) else max(size - int(match.group(2)), 0)
         last = int(match.group(2)) if match.group(1) and match.group(2) else size - 1
         last = min(last, size - 1)

@@ -11,7 +11,7 @@ from qa.models import Speaker, Transcript
 from qa.services import SegmentIn, save_transcript
 from tickets.models import Ticket, TicketEvent
 
-SPEAKERS = {
+SPEAKERS: dict[str, str] = {
     TicketEvent.Author.CONSUMER: Speaker.CONSUMER,
     TicketEvent.Author.AGENT: Speaker.AGENT,
     TicketEvent.Author.BOT: Speaker.BOT,
@@ -62,7 +62,7 @@ def collect_chats(ticket_ids: list[int]) -> int:
         )
         segments = [
             SegmentIn(
-                speaker=SPEAKERS.get(row[2], Speaker.UNKNOWN),
+                speaker=SPEAKERS.get(row[2], Speaker.UNKNOWN.value),
                 text=row[4],
                 start_ms=int((row[5] - first_at).total_seconds() * 1000),
             )

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from itertools import groupby
+from typing import Any
 
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
@@ -77,7 +78,7 @@ def _documents(transcript_ids: list[int]) -> Iterator[dict[str, object]]:
 
 
 def index_transcripts(
-    transcript_ids: Iterable[int], *, fresh: bool = False, writer_options: dict[str, object] | None = None
+    transcript_ids: Iterable[int], *, fresh: bool = False, writer_options: dict[str, Any] | None = None
 ) -> int:
     """Replace these transcripts' segments in the index. Returns the number of segments written.
 
@@ -91,7 +92,7 @@ def index_transcripts(
     return written
 
 
-def _write(index: SearchIndex, ids: list[int], *, fresh: bool, writer_options: dict[str, object] | None) -> int:
+def _write(index: SearchIndex, ids: list[int], *, fresh: bool, writer_options: dict[str, Any] | None) -> int:
     written = 0
     with index.writer(**(writer_options or {})) as writer:
         if not fresh:
