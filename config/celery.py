@@ -16,6 +16,8 @@ app.autodiscover_tasks()
 # Periodic jobs are declared here, in code. django-celery-beat's DatabaseScheduler copies them into
 # its tables when beat starts, where an operator sees them in the admin.
 # Installed into django-celery-beat when missing (core/beat.py); after that the admin owns them.
+_DIGEST_HOUR, _DIGEST_MINUTE = (int(part) for part in os.environ.get("RADIO_DIGEST_TIME", "08:30").split(":"))
+
 app.conf.beat_schedule = {
     "core.heartbeat": {"task": "core.tasks.heartbeat", "schedule": 30.0},
     # Nightly, in TIME_ZONE: risk rules and credit ratings, then merchants' service scores.
@@ -27,5 +29,11 @@ app.conf.beat_schedule = {
     "merchants.nightly_scores": {
         "task": "merchants.tasks.nightly_merchant_scores",
         "schedule": crontab(hour=3, minute=0),
+    },
+    # The Nine O'Clock Radio's morning digests, at RADIO_DIGEST_TIME (default 08:30) in TIME_ZONE.
+    "radio.morning_digests": {
+        "task": "radio.tasks.build_morning_digests",
+        # Read from the environment, not django.conf.settings: this module loads while settings do.
+        "schedule": crontab(hour=_DIGEST_HOUR, minute=_DIGEST_MINUTE),
     },
 }

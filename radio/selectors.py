@@ -1,0 +1,123 @@
+"""Read queries of the radio: who may read which channel, and what the digest page shows (a fixed number of queries)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+
+from radio.models import Channel, Digest, DigestItem, Reply
+
+TREND_DAYS = 14
+
+
+def reads_every_channel(user: Any) -> bool:
+    """Curators and supervisors (and superusers) read every channel's digest."""
+    return bool(user.is_active and user.has_perm("radio.read_all_channels"))
+
+
+def may_use_radio(user: Any) -> bool:
+    return bool(user.is_authenticated and user.is_active and user.has_perm("radio.view_digest"))
+
+
+def readable_channels(user: Any) -> QuerySet[Channel]:
+    """The channels whose digests this user may read: their subscriptions, or every channel for curators."""
+    if not may_use_radio(user):
+        return Channel.objects.none()
+    if reads_every_channel(user):
+        return Channel.objects.all()
+    return Channel.objects.filter(subscriptions__user=user)
+
+
+def can_read_channel(user: Any, channel_id: int) -> bool:
+    if not may_use_radio(user):
+        return False
+    return reads_every_channel(user) or Channel.objects.filter(pk=channel_id, subscriptions__user=user).exists()
+
+
+def can_respond(user: Any, channel_id: int) -> bool:
+    return bool(user.has_perm("radio.respond_digestitem")) and can_read_channel(user, channel_id)
+
+
+@dataclass
+class ChannelDigest:
+    """One channel's block on the page: its digest of the day (or None), the items shown, the trend."""
+
+    channel: Channel
+    subscribed: bool
+    digest: Digest | None = None
+    items: list[DigestItem] = field(default_factory=list)
+    acknowledged: int = 0
+    trend: list[tuple[date, int, int]] = field(default_factory=list)  # (day, items, customers)
+
+
+def page(user: Any, day: date, *, items_per_channel: int, channel: Channel | None = None) -> list[ChannelDigest]:
+    """The digest page for one day: the user's channels, subscribed ones first, each with its top items.
+
+    Six queries whatever the number of channels and items: channels with the user's subscriptions,
+    digests of the day, their top items, the replies to those items, acknowledgement counts, and the
+    14-day trend.
+    """
+    channels = readable_channels(user).select_related("department")
+    if channel is not None:
+        channels = channels.filter(pk=channel.pk)
+    channels = channels.annotate(mine=Count("subscriptions", filter=Q(subscriptions__user=user)))
+    blocks = [ChannelDigest(channel=c, subscribed=bool(c.mine)) for c in channels]  # type: ignore[attr-defined]
+    # Subscribed channels first, then (for curators) the rest; alphabetical inside each group.
+    blocks.sort(key=lambda b: (not b.subscribed, b.channel.department.name, b.channel.name))
+    if not blocks:
+        return []
+    by_channel = {b.channel.pk: b for b in blocks}
+    digests = Digest.objects.filter(channel_id__in=list(by_channel), day=day)
+    for digest in digests:
+        by_channel[digest.channel_id].digest = digest
+    by_digest = {b.digest.pk: b for b in blocks if b.digest is not None}
+    if by_digest:
+        items = DigestItem.objects.filter(digest_id__in=list(by_digest), position__lte=items_per_channel)
+        items = items.select_related("acknowledged_by").order_by("digest_id", "position")
+        shown = list(items)
+        for item in shown:
+            by_digest[item.digest_id].items.append(item)
+        attach_replies(shown)
+        acknowledged = (
+            DigestItem.objects.filter(digest_id__in=list(by_digest), acknowledged_at__isnull=False)
+            .values("digest_id")
+            .annotate(n=Count("id"))
+        )
+        for row in acknowledged:
+            by_digest[row["digest_id"]].acknowledged = row["n"]
+    first = day - timedelta(days=TREND_DAYS - 1)
+    history: dict[int, dict[date, tuple[int, int]]] = defaultdict(dict)
+    for channel_id, d, n, customers in Digest.objects.filter(
+        channel_id__in=list(by_channel), day__range=(first, day)
+    ).values_list("channel_id", "day", "items_count", "customers"):
+        history[channel_id][d] = (n, customers)
+    for block in blocks:
+        days = history[block.channel.pk]
+        block.trend = [(d, *days.get(d, (0, 0))) for d in (first + timedelta(days=i) for i in range(TREND_DAYS))]
+    return blocks
+
+
+def attach_replies(items: list[DigestItem]) -> None:
+    """Give each item its replies, oldest first, as ``item.reply_list`` (one query, none for no items)."""
+    by_id = {item.pk: item for item in items}
+    for item in items:
+        item.reply_list = []  # type: ignore[attr-defined]
+    if by_id:
+        for answer in Reply.objects.filter(item_id__in=list(by_id)).select_related("author").order_by("created_at"):
+            by_id[answer.item_id].reply_list.append(answer)  # type: ignore[attr-defined]
+
+
+def archive_days(user: Any, *, limit: int = 30) -> list[date]:
+    """The latest days that have a digest in one of the user's channels, newest first (one query)."""
+    channel_ids = readable_channels(user).values("pk")
+    days = Digest.objects.filter(channel_id__in=channel_ids).values_list("day", flat=True).distinct()
+    return list(days.order_by("-day")[:limit])
+
+
+def unacknowledged_items(before: date) -> QuerySet[DigestItem]:
+    """Items of digests before ``before`` that nobody in the channel ever acknowledged or answered."""
+    return DigestItem.objects.filter(acknowledged_at__isnull=True, digest__day__lt=before)

@@ -1,0 +1,429 @@
+"""Every state change of the radio: nominating, screening, subscribing, the morning build, answering items."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, time
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.realtime import role_group, send_event, user_group
+from core.roles import SUPERVISOR
+from core.text import mask_pii
+from qa.models import Severity
+from radio import selectors
+from radio.models import HEADLINE_FROM_QUOTE, Channel, Digest, DigestItem, Nomination, Placement, Reply, Subscription
+from radio.sources import Source
+
+TEXT_MAX = 2000  # longest quote, note, reason or reply, in characters
+HEADLINE_MAX = 200
+# pg_advisory_xact_lock key of the morning build ("radi"): runs never overlap, whatever the worker.
+BUILD_LOCK = 0x72616469
+
+Status = Nomination.Status
+
+
+def _text(value: str, field: str, *, required: bool, limit: int = TEXT_MAX) -> str:
+    # NUL characters cannot be stored in PostgreSQL text: drop them rather than fail.
+    text = (value or "").replace("\x00", "").strip()
+    if required and not text:
+        raise ValidationError({field: _("This field is required.")})
+    if len(text) > limit:
+        raise ValidationError(
+            {field: _("At most %(limit)s characters (this has %(n)s).") % {"limit": limit, "n": len(text)}}
+        )
+    return mask_pii(text)
+
+
+def _locked(nomination: Nomination) -> Nomination:
+    return Nomination.objects.select_for_update().get(pk=nomination.pk)
+
+
+# --- nominating ----------------------------------------------------------------------------------
+
+
+def nominate(
+    source: Source,
+    *,
+    by: Any,
+    quote: str,
+    note: str = "",
+    channel: Channel | None = None,
+    severity: int | None = None,
+    now: datetime | None = None,
+) -> tuple[Nomination, bool]:
+    """Put a case forward for the radio. One nomination per source: a second call returns the first one.
+
+    The quote and note are stored PII-masked. Returns ``(nomination, created)``.
+    """
+    quote = _text(quote, "quote", required=True)
+    note = _text(note, "note", required=False)
+    if channel is not None and not channel.active:
+        raise ValidationError({"channel": _("The channel “%(name)s” is not active.") % {"name": channel.name}})
+    severity = source.severity if severity is None else severity
+    if severity not in Severity.values:
+        raise ValidationError({"severity": _("Choose a severity from 1 (low) to 4 (critical).")})
+    with transaction.atomic():
+        # get_or_create catches the unique constraint's IntegrityError of a concurrent twin and returns its row.
+        nomination, created = Nomination.objects.get_or_create(
+            source_kind=source.kind,
+            source_id=source.id,
+            defaults={
+                "ticket": source.ticket,
+                "department": source.department,
+                "quote": quote,
+                "note": note,
+                "suggested_channel": channel,
+                "severity": severity,
+                "nominated_by": by,
+                "nominated_at": now or timezone.now(),
+            },
+        )
+        if created:
+            send_event(role_group(SUPERVISOR), "radio.nominated", {"nomination": nomination.pk})
+    return nomination, created
+
+
+# --- screening (curators) ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def approve_nomination(
+    nomination: Nomination,
+    channels: Iterable[Channel],
+    *,
+    by: Any,
+    headline: str | None = None,
+    now: datetime | None = None,
+) -> Nomination:
+    """Approve a nomination into one or more channels; each channel's next digest takes it.
+
+    Approving an approved nomination into more channels adds them; a channel it is in already is kept.
+    """
+    now = now or timezone.now()
+    nomination = _locked(nomination)
+    channels = list(channels)
+    if not channels:
+        raise ValidationError({"channels": _("Choose at least one channel.")})
+    if inactive := [c.name for c in channels if not c.active]:
+        raise ValidationError({"channels": _("Not active: %(names)s.") % {"names": ", ".join(inactive)}})
+    if nomination.status not in (Status.PENDING, Status.APPROVED):
+        was = nomination.get_status_display()
+        raise ValidationError({"status": _("A nomination that is “%(status)s” cannot be approved.") % {"status": was}})
+    if headline is not None:
+        nomination.headline = _text(headline, "headline", required=False, limit=HEADLINE_MAX)
+    nomination.status = Status.APPROVED
+    nomination.screened_by, nomination.screened_at = by, now
+    nomination.save(update_fields=["headline", "status", "screened_by", "screened_at"])
+    Placement.objects.bulk_create(
+        [Placement(nomination=nomination, channel=c, approved_at=now, approved_by=by) for c in channels],
+        ignore_conflicts=True,
+    )
+    _tell_agent(nomination, "radio.approved")
+    return nomination
+
+
+@transaction.atomic
+def reject_nomination(nomination: Nomination, reason: str, *, by: Any, now: datetime | None = None) -> Nomination:
+    """Turn a nomination down with a reason the nominating agent reads. Not once a digest has carried it."""
+    reason = _text(reason, "reason", required=True)
+    nomination = _locked(nomination)
+    if nomination.status not in (Status.PENDING, Status.APPROVED):
+        was = nomination.get_status_display()
+        raise ValidationError({"status": _("A nomination that is “%(status)s” cannot be rejected.") % {"status": was}})
+    if nomination.placements.filter(digest__isnull=False).exists():
+        raise ValidationError({"status": _("This nomination was on the radio already; it cannot be rejected now.")})
+    nomination.placements.all().delete()
+    nomination.status = Status.REJECTED
+    nomination.rejection_reason = reason
+    nomination.screened_by, nomination.screened_at = by, now or timezone.now()
+    nomination.save(update_fields=["status", "rejection_reason", "screened_by", "screened_at"])
+    _tell_agent(nomination, "radio.rejected")
+    return nomination
+
+
+@transaction.atomic
+def edit_headline(nomination: Nomination, headline: str, *, by: Any) -> Nomination:
+    """A curator's headline for the digest (blank: the start of the quote)."""
+    nomination = _locked(nomination)
+    nomination.headline = _text(headline, "headline", required=False, limit=HEADLINE_MAX)
+    nomination.save(update_fields=["headline"])
+    return nomination
+
+
+@transaction.atomic
+def merge_nominations(
+    primary: Nomination, duplicates: Sequence[Nomination], *, by: Any, now: datetime | None = None
+) -> Nomination:
+    """Merge duplicates into ``primary``: it counts their customers, and they leave the queue as "merged".
+
+    A duplicate already carried by a digest cannot be merged (its item is frozen); nominations merged
+    into a duplicate before move to the primary, so every count stays in one place.
+    """
+    now = now or timezone.now()
+    ids = sorted({primary.pk, *(d.pk for d in duplicates)})
+    if len(ids) < 2:
+        raise ValidationError({"nominations": _("Choose at least two nominations to merge.")})
+    # Locked in id order, so two curators merging overlapping sets cannot deadlock.
+    rows = {n.pk: n for n in Nomination.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+    primary = rows.pop(primary.pk)
+    if primary.status not in (Status.PENDING, Status.APPROVED):
+        raise ValidationError({"primary": _("Merge into a nomination that is waiting or approved.")})
+    for duplicate in rows.values():
+        if duplicate.status not in (Status.PENDING, Status.APPROVED):
+            raise ValidationError(
+                {"nominations": _("Nomination #%(id)s is “%(status)s” and cannot be merged.")
+                 % {"id": duplicate.pk, "status": duplicate.get_status_display()}}
+            )  # fmt: skip
+    if Placement.objects.filter(nomination_id__in=list(rows), digest__isnull=False).exists():
+        raise ValidationError({"nominations": _("A nomination that was on the radio already cannot be merged.")})
+    primary.customers += sum(d.customers for d in rows.values())
+    primary.save(update_fields=["customers"])
+    Placement.objects.filter(nomination_id__in=list(rows)).delete()
+    Nomination.objects.filter(merged_into_id__in=list(rows)).update(merged_into=primary)
+    Nomination.objects.filter(pk__in=list(rows)).update(
+        status=Status.MERGED, merged_into=primary, screened_by=by, screened_at=now
+    )
+    for duplicate in rows.values():
+        _tell_agent(duplicate, "radio.merged")
+    return primary
+
+
+def _tell_agent(nomination: Nomination, event: str) -> None:
+    if nomination.nominated_by_id:
+        send_event(user_group(nomination.nominated_by_id), event, {"nomination": nomination.pk})
+
+
+# --- subscriptions -------------------------------------------------------------------------------
+
+
+def subscribe(user: Any, channel: Channel) -> bool:
+    """Follow a channel; True when the subscription is new."""
+    if not channel.active:
+        raise ValidationError({"channel": _("The channel “%(name)s” is not active.") % {"name": channel.name}})
+    _subscription, created = Subscription.objects.get_or_create(user=user, channel=channel)
+    return created
+
+
+def unsubscribe(user: Any, channel: Channel) -> bool:
+    deleted, _rows = Subscription.objects.filter(user=user, channel=channel).delete()
+    return deleted > 0
+
+
+# --- business teams close the loop ---------------------------------------------------------------
+
+
+def _check_respond(user: Any, item: DigestItem) -> None:
+    if not selectors.can_respond(user, item.digest.channel_id):
+        raise PermissionDenied
+
+
+def acknowledge_item(item: DigestItem, *, by: Any, now: datetime | None = None) -> bool:
+    """The business team has read this item. Only the first acknowledgement counts; True when it is this one."""
+    _check_respond(by, item)
+    with transaction.atomic():
+        claimed = DigestItem.objects.filter(pk=item.pk, acknowledged_at__isnull=True).update(
+            acknowledged_at=now or timezone.now(), acknowledged_by=by
+        )
+        if claimed:
+            _tell_nominator(item, "radio.acknowledged")
+    return bool(claimed)
+
+
+@transaction.atomic
+def reply_to_item(item: DigestItem, body: str, *, by: Any, now: datetime | None = None) -> Reply:
+    """A business team's answer to an item; the nominating agent reads it. A reply acknowledges the item too."""
+    _check_respond(by, item)
+    now = now or timezone.now()
+    body = _text(body, "body", required=True)
+    reply = Reply.objects.create(item=item, author=by, body=body, created_at=now)
+    DigestItem.objects.filter(pk=item.pk, acknowledged_at__isnull=True).update(acknowledged_at=now, acknowledged_by=by)
+    _tell_nominator(item, "radio.reply")
+    return reply
+
+
+def _tell_nominator(item: DigestItem, event: str) -> None:
+    agent_id = Nomination.objects.filter(pk=item.nomination_id).values_list("nominated_by_id", flat=True).first()
+    if agent_id:
+        send_event(user_group(agent_id), event, {"nomination": item.nomination_id, "item": item.pk})
+
+
+# --- the morning build ---------------------------------------------------------------------------
+
+
+def digest_cutoff(day: date) -> datetime:
+    """The configured digest time (RADIO_DIGEST_TIME) of ``day``, in the configured time zone."""
+    hour, minute = (int(part) for part in settings.RADIO_DIGEST_TIME.split(":"))
+    return timezone.make_aware(datetime.combine(day, time(hour, minute)))
+
+
+def build_digests(day: date | None = None, *, now: datetime | None = None) -> list[int]:
+    """Build every active channel's digest for ``day`` from what was approved since its previous digest.
+
+    Set-based: four SQL statements for all channels, in one transaction (a crash leaves nothing). The
+    advisory lock serialises concurrent runs and ``ON CONFLICT`` on (channel, day) makes a second run
+    a no-op: one digest per channel per day, however often and however many workers run it. A channel
+    with nothing new gets an empty digest (the page says "nothing today"). Returns the new digests' ids.
+    """
+    now = now or timezone.now()
+    day = day or timezone.localdate(now)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [BUILD_LOCK])
+        cursor.execute(
+            """
+            INSERT INTO radio_digest (channel_id, day, built_at, covers_until, items_count, customers, figures,
+                                      audio, audio_status, audio_error)
+            SELECT c.id, %(day)s, %(now)s, %(now)s, 0, 0, '{}'::jsonb, '', 'none', ''
+            FROM radio_channel c WHERE c.active
+            ON CONFLICT (channel_id, day) DO NOTHING
+            RETURNING id
+            """,
+            {"day": day, "now": now},
+        )
+        created = [row[0] for row in cursor.fetchall()]
+        if not created:
+            return []
+        # Claim each channel's waiting approvals for its new digest.
+        cursor.execute(
+            """
+            UPDATE radio_placement p SET digest_id = d.id
+            FROM radio_digest d
+            WHERE d.id = ANY(%(ids)s) AND p.channel_id = d.channel_id AND p.digest_id IS NULL
+              AND p.approved_at <= %(now)s
+            """,
+            {"ids": created, "now": now},
+        )
+        # Freeze the items, ordered by how many customers said it, then severity, then the newest first.
+        cursor.execute(
+            """
+            INSERT INTO radio_digestitem (digest_id, nomination_id, position, headline, quote, note, customers,
+                                          severity, source_kind, nominated_at)
+            SELECT p.digest_id, n.id,
+                   row_number() OVER (PARTITION BY p.digest_id
+                                      ORDER BY n.customers DESC, n.severity DESC, n.nominated_at DESC, n.id DESC),
+                   CASE WHEN n.headline <> '' THEN n.headline
+                        WHEN char_length(regexp_replace(n.quote, '\\s+', ' ', 'g')) <= %(h)s
+                             THEN regexp_replace(n.quote, '\\s+', ' ', 'g')
+                        ELSE left(regexp_replace(n.quote, '\\s+', ' ', 'g'), %(h)s - 1) || '…' END,
+                   n.quote, n.note, n.customers, n.severity, n.source_kind, n.nominated_at
+            FROM radio_placement p JOIN radio_nomination n ON n.id = p.nomination_id
+            WHERE p.digest_id = ANY(%(ids)s)
+            """,
+            {"ids": created, "h": HEADLINE_FROM_QUOTE},
+        )
+        # Each digest's frozen figures.
+        cursor.execute(
+            """
+            UPDATE radio_digest d
+            SET items_count = s.items, customers = s.customers, audio_status = 'pending',
+                figures = jsonb_build_object('severity', s.by_severity, 'sources', s.by_source, 'severe', s.severe)
+            FROM (
+                SELECT i.digest_id, count(*) AS items, sum(i.customers) AS customers,
+                       count(*) FILTER (WHERE i.severity >= 3) AS severe,
+                       (SELECT jsonb_object_agg(severity, n) FROM (
+                            SELECT severity, count(*) AS n FROM radio_digestitem
+                            WHERE digest_id = i.digest_id GROUP BY severity) x) AS by_severity,
+                       (SELECT jsonb_object_agg(source_kind, n) FROM (
+                            SELECT source_kind, count(*) AS n FROM radio_digestitem
+                            WHERE digest_id = i.digest_id GROUP BY source_kind) y) AS by_source
+                FROM radio_digestitem i WHERE i.digest_id = ANY(%(ids)s) GROUP BY i.digest_id
+            ) s
+            WHERE d.id = s.digest_id
+            """,
+            {"ids": created},
+        )
+        with_items = list(Digest.objects.filter(pk__in=created, items_count__gt=0).values_list("pk", flat=True))
+        transaction.on_commit(lambda: _queue_audio(with_items))
+    return created
+
+
+def _queue_audio(digest_ids: list[int]) -> None:
+    from radio.tasks import render_digest_audio
+
+    for digest_id in digest_ids:
+        render_digest_audio.delay(digest_id)
+
+
+def requeue_audio(digests: Iterable[Digest]) -> int:
+    """Record the audio again (after espeak-ng was installed, say); returns how many were queued."""
+    ids = [d.pk for d in digests if d.items_count]
+    Digest.objects.filter(pk__in=ids).update(audio_status=Digest.Audio.PENDING, audio_error="")
+    transaction.on_commit(lambda: _queue_audio(ids))
+    return len(ids)
+
+
+# --- the digest read aloud -----------------------------------------------------------------------
+
+
+def digest_script(digest: Digest, items: Sequence[DigestItem]) -> list[str]:
+    """What the radio says, sentence by sentence, in the site's language (the consumers' words as they were)."""
+    from django.utils import formats, translation
+
+    with translation.override(settings.LANGUAGE_CODE):
+        lines = [
+            _("Nine O'Clock Radio, %(channel)s, %(date)s.")
+            % {"channel": digest.channel.name, "date": formats.date_format(digest.day, "MONTH_DAY_FORMAT")},
+            _("Today %(items)s voices from %(customers)s customers.")
+            % {"items": digest.items_count, "customers": digest.customers},
+        ]
+        for item in items:
+            lines.append(_("Number %(n)s: %(headline)s.") % {"n": item.position, "headline": item.headline})
+            lines.append(_("%(n)s customers said:") % {"n": item.customers} if item.customers > 1
+                         else _("A customer said:"))  # fmt: skip
+            lines.append(item.quote)
+            if item.note:
+                lines.append(_("The agent's note: %(note)s") % {"note": item.note})
+        if digest.items_count > len(items):
+            lines.append(_("%(n)s more on the digest page.") % {"n": digest.items_count - len(items)})
+        lines.append(_("That was %(channel)s. Have a good day.") % {"channel": digest.channel.name})
+    return lines
+
+
+def render_digest_audio(digest_id: int) -> str:
+    """Record a digest's audio (idempotent: a ready recording is kept). Returns the digest's audio status.
+
+    Without espeak-ng the digest says so (status "unavailable") and everything else works; a recording
+    that comes out silent is refused (status "failed").
+    """
+    from django.core.files.base import ContentFile
+
+    from radio import speech
+
+    with transaction.atomic():
+        digest = (
+            Digest.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("channel")
+            .filter(pk=digest_id)
+            .first()
+        )
+        if digest is None:  # gone, or another worker is recording it right now
+            return "busy"
+        recorded = bool(digest.audio) and digest.audio.storage.exists(digest.audio.name)
+        if digest.audio_status == Digest.Audio.READY and recorded:
+            return digest.audio_status
+        if digest.items_count == 0:
+            digest.audio_status = Digest.Audio.NONE
+            digest.save(update_fields=["audio_status"])
+            return digest.audio_status
+        items = list(digest.items.order_by("position")[: settings.RADIO_AUDIO_ITEMS])
+        fields = ["audio", "audio_status", "audio_error", "audio_seconds"]
+        try:
+            audio = speech.speak(digest_script(digest, items))
+        except speech.SpeechUnavailable as error:
+            digest.audio_status, digest.audio_error = Digest.Audio.UNAVAILABLE, str(error)
+        except speech.SpeechFailed as error:
+            digest.audio_status, digest.audio_error = Digest.Audio.FAILED, str(error)
+        else:
+            if digest.audio:
+                digest.audio.delete(save=False)
+            name = f"{digest.day:%Y/%m/%d}/{digest.channel.code}-{digest.pk}.wav"
+            digest.audio.save(name, ContentFile(audio.wav), save=False)
+            digest.audio_status, digest.audio_error = Digest.Audio.READY, ""
+            digest.audio_seconds = round(audio.seconds, 1)
+        digest.save(update_fields=fields)
+    return digest.audio_status

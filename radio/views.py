@@ -1,0 +1,312 @@
+"""The radio's pages: the morning digest (/radio/), its archive and audio, subscriptions, and nominating a case."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse, reverse_lazy
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from qa.models import Severity
+from radio import charts, selectors, services, sources
+from radio.forms import NominateForm, ReplyForm, channel_from_value
+from radio.models import Channel, Digest, DigestItem, Nomination, SourceKind, Subscription
+
+ITEMS_PER_PAGE = 50  # on a channel's full digest
+
+radio_login_required = login_required(login_url=reverse_lazy("radio:login"))
+
+
+class LoginView(auth_views.LoginView):
+    """The business teams' own door: any active user may sign in here; the digest page decides what they see."""
+
+    template_name = "radio/login.html"
+    redirect_authenticated_user = True
+    next_page = reverse_lazy("radio:today")
+
+
+class LogoutView(auth_views.LogoutView):
+    next_page = reverse_lazy("radio:login")
+
+
+def _require_radio(request: HttpRequest) -> None:
+    if not selectors.may_use_radio(request.user):
+        raise PermissionDenied(_("The radio is for business teams, curators and supervisors."))
+
+
+def _parse_day(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise Http404 from None
+
+
+@radio_login_required
+def digest_page(request: HttpRequest, day: str | None = None) -> HttpResponse:
+    """The morning page: the user's channels (subscribed first), today's digest of each, archive by date."""
+    _require_radio(request)
+    today = timezone.localdate()
+    chosen = _parse_day(day)
+    shown = chosen or today
+    blocks = selectors.page(request.user, shown, items_per_channel=settings.RADIO_PAGE_ITEMS)
+    days = selectors.archive_days(request.user)
+    fallback = False
+    if chosen is None and blocks and not any(b.digest for b in blocks) and days and days[0] < today:
+        # Before RADIO_DIGEST_TIME today's digests do not exist yet: show the latest ones, and say so.
+        shown, fallback = days[0], True
+        blocks = selectors.page(request.user, shown, items_per_channel=settings.RADIO_PAGE_ITEMS)
+    return TemplateResponse(request, "radio/digest.html", _context(request, blocks, shown, today, days, fallback))
+
+
+@radio_login_required
+def channel_page(request: HttpRequest, day: str, code: str) -> HttpResponse:
+    """One channel's whole digest of a day, every item, 50 to a page."""
+    _require_radio(request)
+    shown = _parse_day(day)
+    assert shown is not None
+    channel = get_object_or_404(Channel, code=code)
+    if not selectors.can_read_channel(request.user, channel.pk):
+        raise Http404  # a channel the user may not read is one they should not learn exists
+    blocks = selectors.page(request.user, shown, items_per_channel=0, channel=channel)
+    block = blocks[0]
+    page_obj = None
+    if block.digest is not None:
+        items = DigestItem.objects.filter(digest=block.digest).select_related("acknowledged_by").order_by("position")
+        page_obj = Paginator(items, ITEMS_PER_PAGE).get_page(request.GET.get("page"))
+        block.items = list(page_obj.object_list)
+        selectors.attach_replies(block.items)
+    context = _context(request, blocks, shown, timezone.localdate(), selectors.archive_days(request.user), False)
+    context.update({"single": True, "page_obj": page_obj})
+    return TemplateResponse(request, "radio/digest.html", context)
+
+
+def _context(
+    request: HttpRequest, blocks: list[selectors.ChannelDigest], shown: date, today: date, days: list[date],
+    fallback: bool,
+) -> dict[str, Any]:  # fmt: skip
+    for block in blocks:
+        block.chart = charts.trend_svg(block.trend, today=shown)  # type: ignore[attr-defined]
+        figures = block.digest.figures if block.digest else {}
+        severity = figures.get("severity", {})
+        block.severity_rows = [  # type: ignore[attr-defined]
+            (label, severity[str(level)], level) for level, label in reversed(Severity.choices)
+            if severity.get(str(level)) and level >= Severity.HIGH
+        ]  # fmt: skip
+        sources_ = figures.get("sources", {})
+        block.source_rows = [(label, sources_[kind]) for kind, label in SourceKind.choices if sources_.get(kind)]  # type: ignore[attr-defined]
+    digests = [b.digest for b in blocks if b.digest is not None]
+    earlier = [d for d in days if d < shown]
+    later = [d for d in days if d > shown]
+    return {
+        "blocks": blocks,
+        "day": shown,
+        "today": today,
+        "is_today": shown == today,
+        "fallback": fallback,
+        "archive": days,
+        "previous_day": earlier[0] if earlier else None,
+        "next_day": later[-1] if later else None,
+        "totals": {
+            "items": sum(d.items_count for d in digests),
+            "customers": sum(d.customers for d in digests),
+            "severe": sum(int(d.figures.get("severe", 0)) for d in digests),
+            "channels": len(blocks),
+        },
+        "can_respond": request.user.has_perm("radio.respond_digestitem"),
+        "is_curator": selectors.reads_every_channel(request.user),
+        "digest_time": settings.RADIO_DIGEST_TIME,
+        "reply_form": ReplyForm(),
+    }
+
+
+@radio_login_required
+def audio(request: HttpRequest, pk: int) -> FileResponse:
+    """A digest's recording, for those who may read its channel (never a public media URL)."""
+    digest = get_object_or_404(Digest, pk=pk)
+    if not selectors.can_read_channel(request.user, digest.channel_id):
+        raise Http404
+    if digest.audio_status != Digest.Audio.READY or not digest.audio:
+        raise Http404
+    try:
+        handle = digest.audio.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    response = FileResponse(handle, content_type="audio/wav")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _back(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        return str(target)
+    return fallback
+
+
+@require_POST
+@radio_login_required
+def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+    item = get_object_or_404(DigestItem.objects.select_related("digest"), pk=pk)
+    if not selectors.can_read_channel(request.user, item.digest.channel_id):
+        raise Http404
+    first = services.acknowledge_item(item, by=request.user)
+    if _wants_json(request):
+        return JsonResponse({"item": item.pk, "acknowledged": True, "first": first})
+    return redirect(_back(request, reverse("radio:day", args=[item.digest.day.isoformat()])) + f"#item-{item.pk}")
+
+
+@require_POST
+@radio_login_required
+def reply(request: HttpRequest, pk: int) -> HttpResponse:
+    item = get_object_or_404(DigestItem.objects.select_related("digest"), pk=pk)
+    if not selectors.can_read_channel(request.user, item.digest.channel_id):
+        raise Http404
+    form = ReplyForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ValidationError(form.errors.get_json_data(), code="invalid")
+        answer = services.reply_to_item(item, form.cleaned_data["body"], by=request.user)
+    except ValidationError as error:
+        if _wants_json(request):
+            return JsonResponse({"errors": _errors(error)}, status=400)
+        messages.error(request, "; ".join(error.messages))
+    else:
+        if _wants_json(request):
+            return JsonResponse({"item": item.pk, "reply": answer.pk}, status=201)
+        messages.success(request, _("Reply sent: the agent who nominated it will see it."))
+    return redirect(_back(request, reverse("radio:day", args=[item.digest.day.isoformat()])) + f"#item-{item.pk}")
+
+
+@radio_login_required
+def channels(request: HttpRequest) -> HttpResponse:
+    """Every active channel by department, with the user's subscriptions; subscribe or leave with one click."""
+    _require_radio(request)
+    if request.method == "POST":
+        leave = request.POST.get("action") == "leave"
+        if not request.user.has_perm("radio.delete_subscription" if leave else "radio.add_subscription"):
+            raise PermissionDenied
+        channel_id = str(request.POST.get("channel", ""))
+        channel = get_object_or_404(Channel, pk=int(channel_id) if channel_id.isdigit() else 0, active=True)
+        if leave:
+            services.unsubscribe(request.user, channel)
+            messages.success(request, _("You left %(channel)s.") % {"channel": channel.name})
+        else:
+            services.subscribe(request.user, channel)
+            messages.success(request, _("You follow %(channel)s: its digest is on your page every morning.")
+                             % {"channel": channel.name})  # fmt: skip
+        return redirect("radio:channels")
+    mine = set(Subscription.objects.filter(user=request.user).values_list("channel_id", flat=True))
+    listed = Channel.objects.filter(active=True).select_related("department").order_by("department__name", "name")
+    return TemplateResponse(
+        request,
+        "radio/channels.html",
+        {"channels": listed, "mine": mine, "can_subscribe": request.user.has_perm("radio.add_subscription"),
+         "today": timezone.localdate(), "is_curator": selectors.reads_every_channel(request.user)},
+    )  # fmt: skip
+
+
+# --- nominating (agents, from a ticket, chat, transcript or finding) --------------------------------
+
+
+def _errors(error: ValidationError) -> dict[str, list[str]]:
+    if hasattr(error, "error_dict"):
+        return {name: [str(m) for m in ValidationError(errs).messages] for name, errs in error.error_dict.items()}
+    return {"__all__": [str(m) for m in error.messages]}
+
+
+@login_required
+def nominate(request: HttpRequest) -> HttpResponse:
+    """GET ``?source=ticket|chat|transcript|finding&id=N``: the form, prefilled; POST: nominate (once per source).
+
+    POST answers JSON when the request accepts ``application/json`` (the chat console posts ``source``,
+    ``id``, ``quote``, ``note``, ``channel`` with fetch and a CSRF token); otherwise it redirects to ``next``.
+    """
+    as_json = _wants_json(request)
+    if not request.user.has_perm("radio.add_nomination"):
+        if as_json:
+            return JsonResponse({"errors": {"__all__": [_("You may not nominate cases to the radio.")]}}, status=403)
+        raise PermissionDenied
+    data = request.POST if request.method == "POST" else request.GET
+    try:
+        source = sources.resolve(str(data.get("source", "")), sources.parse_id(data.get("id")))
+    except ValidationError as error:
+        if as_json:
+            return JsonResponse({"errors": _errors(error)}, status=400)
+        context = {"source_error": error.messages, "title": _("Nominate to the radio")}
+        return TemplateResponse(request, "radio/nominate.html", context, status=400)
+    if not sources.can_nominate_from(request.user, source):
+        if as_json:
+            return JsonResponse({"errors": {"id": [_("You may not see this source.")]}}, status=403)
+        raise PermissionDenied
+    existing = Nomination.objects.filter(source_kind=source.kind, source_id=source.id).first()
+    if request.method == "POST":
+        post = request.POST.copy()
+        post["channel"] = channel_from_value(str(post.get("channel", "")))
+        form = NominateForm(post)
+        if form.is_valid():
+            try:
+                nomination, created = services.nominate(
+                    source, by=request.user, quote=form.cleaned_data["quote"], note=form.cleaned_data["note"],
+                    channel=form.cleaned_data["channel"], severity=form.cleaned_data["severity"],
+                )  # fmt: skip
+            except ValidationError as error:
+                for name, problems in _errors(error).items():
+                    form.add_error(None if name not in form.fields else name, problems)
+            else:
+                return _nominated(request, nomination, created)
+        if as_json:
+            return JsonResponse({"errors": {k: [str(m) for m in v] for k, v in form.errors.items()}}, status=400)
+    else:
+        form = NominateForm(initial={"quote": source.quote, "channel": _suggested_channel(source),
+                                     "severity": source.severity})  # fmt: skip
+    context = {
+        "title": _("Nominate to the radio"),
+        "form": form,
+        "source": source,
+        "existing": existing,
+        "next": _back(request, ""),
+        "has_quote": bool(source.quote),
+    }
+    return TemplateResponse(request, "radio/nominate.html", context, status=200 if form.is_bound is False or
+                            not form.errors else 400)  # fmt: skip
+
+
+def _suggested_channel(source: sources.Source) -> int | None:
+    if source.department is None:
+        return None
+    return (
+        Channel.objects.filter(department=source.department, active=True).order_by("name").values_list("pk", flat=True)
+    ).first()
+
+
+def _nominated(request: HttpRequest, nomination: Nomination, created: bool) -> HttpResponse:
+    url = reverse("admin:radio_nomination_change", args=[nomination.pk])
+    if _wants_json(request):
+        return JsonResponse(
+            {"id": nomination.pk, "created": created, "status": nomination.status, "url": url},
+            status=201 if created else 200,
+        )
+    if created:
+        messages.success(request, _("Nominated to the radio: a curator will screen it."))
+    else:
+        messages.info(request, _("This case was nominated already; nothing was added."))
+    return redirect(_back(request, reverse("admin:radio_nomination_changelist")))
