@@ -8,6 +8,7 @@ from io import StringIO
 
 import pytest
 from django.contrib.auth.models import User
+from django.db.models import QuerySet
 from django.core.management import call_command
 from django.test import Client, override_settings
 from django.utils import timezone
@@ -44,8 +45,13 @@ def _midnight() -> datetime:
     return timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def desk_tickets() -> QuerySet[Ticket]:
+    """The desk's demo tickets; the demo's live chats (tickets.chat.demo) are tested on their own."""
+    return Ticket.objects.filter(chat__isnull=True)
+
+
 def _tickets() -> list[Ticket]:
-    return list(Ticket.objects.select_related("order", "consumer", "sla_policy", "assignee").order_by("pk"))
+    return list(desk_tickets().select_related("order", "consumer", "sla_policy", "assignee").order_by("pk"))
 
 
 def test_demo_sets_up_departments_sla_policies_canned_replies_and_agent_desks() -> None:
@@ -72,8 +78,8 @@ def test_demo_sets_up_departments_sla_policies_canned_replies_and_agent_desks() 
         ("supervisor", True, 20, "售后"),
     ]
     counts = DemoDataset.objects.get().counts
-    assert counts["tickets"] == TICKETS_PER_SCALE == Ticket.objects.count()
-    assert counts["ticket events"] == TicketEvent.objects.count()
+    assert counts["tickets"] == TICKETS_PER_SCALE == desk_tickets().count()
+    assert counts["ticket events"] == TicketEvent.objects.filter(ticket__chat__isnull=True).count()
 
 
 def test_demo_tickets_agree_with_their_orders_consumers_and_statuses() -> None:
@@ -166,10 +172,10 @@ def test_every_demo_ticket_has_a_timeline_and_answered_ones_an_agent_reply() -> 
 def test_demo_agent_finds_open_tickets_in_their_default_queue() -> None:
     _seed()
     agent = User.objects.get(username="agent")
-    mine = Ticket.objects.filter(my_open_tickets_q(agent))
-    open_count = Ticket.objects.filter(status__in=OPEN_STATUSES).count()
+    mine = desk_tickets().filter(my_open_tickets_q(agent))
+    open_count = desk_tickets().filter(status__in=OPEN_STATUSES).count()
     assert 0.2 <= mine.count() / open_count <= 0.5
-    assert set(Ticket.objects.filter(status__in=OPEN_STATUSES).values_list("assignee__username", flat=True)) == {
+    assert set(desk_tickets().filter(status__in=OPEN_STATUSES).values_list("assignee__username", flat=True)) == {
         "agent", "supervisor", None,
     }  # fmt: skip
     client = Client()
@@ -212,7 +218,7 @@ def _snapshot() -> tuple[list[tuple[object, ...]], ...]:
     # Not the tier: which risk flags the merchants' seeder confirms (and so a few consumers' tiers) follows
     # flag ids, whose order is not the same in a second database yet.
     return (
-        list(Ticket.objects.order_by("pk").values_list(*TICKET_COLUMNS)),
+        list(desk_tickets().order_by("pk").values_list(*TICKET_COLUMNS)),
         list(TicketEvent.objects.order_by("ticket_id", "pk").values_list("kind", "author_kind", "body", "created_at")),
         list(RefundRequest.objects.order_by("pk").values_list("order__order_no", "amount", "decision", "created_at")),
     )
@@ -226,3 +232,18 @@ def test_demo_tickets_are_deterministic_for_a_seed() -> None:
     _seed(seed=3)
     assert _snapshot() == first
     assert len(first[0]) == 200 and len(first[1]) > 2 * 200
+
+
+def test_demo_live_chat_has_a_bilingual_knowledge_base_rules_and_chats_waiting_for_the_morning() -> None:
+    from tickets.models import ChatSession, KnowledgeArticle, ProactiveRule
+
+    _seed()
+    languages = set(KnowledgeArticle.objects.values_list("language", flat=True))
+    assert languages == {"zh-hans", "en"} and KnowledgeArticle.objects.count() >= 15
+    assert set(ProactiveRule.objects.values_list("condition", flat=True)) >= {"late_delivery", "refund_review"}
+    chats = list(ChatSession.objects.select_related("ticket", "consumer__tier").order_by("pk"))
+    assert [(c.consumer.tier.name, c.state, c.ticket.channel) for c in chats] == [  # type: ignore[union-attr]
+        ("88VIP", "waiting", "chat"), ("普通会员", "waiting", "chat"), ("银牌会员", "waiting", "chat"),
+    ]  # fmt: skip
+    assert [c.handoff_reason for c in chats] == ["priority", "asked", "anger"]
+    assert all(c.callback for c in chats)  # left at night: the morning's agents call back

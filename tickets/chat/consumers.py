@@ -126,11 +126,10 @@ class ChatSocket(AsyncWebsocketConsumer):
         ref = None
         with translation.override(self.language):
             try:
-                if not self.limiter.allow():
-                    if self.limiter.strikes > 3 * self.limiter.frames:
-                        await self.close(code=CLOSE_FLOOD)
-                        return
-                    raise FrameError("rate_limited", _("Too many messages; slow down a little."))
+                allowed = self.limiter.allow()
+                if not allowed and self.limiter.strikes > 3 * self.limiter.frames:
+                    await self.close(code=CLOSE_FLOOD)
+                    return
                 if text_data is None:
                     raise FrameError("binary", _("Frames must be JSON text, not binary."))
                 if len(text_data.encode()) > settings.CHAT_MAX_FRAME_BYTES:
@@ -139,11 +138,14 @@ class ChatSocket(AsyncWebsocketConsumer):
                     content = json.loads(text_data)
                 except ValueError:
                     raise FrameError("bad_json", _("Frames must be JSON text.")) from None
+                if isinstance(content, dict):
+                    ref = content.get("ref")
+                    if ref is not None and (not isinstance(ref, str | int) or len(str(ref)) > 64):
+                        ref = None
+                if not allowed:
+                    raise FrameError("rate_limited", _("Too many messages; slow down a little."))
                 if not isinstance(content, dict) or not isinstance(content.get("type"), str):
                     raise FrameError("missing_field", _("A frame is a JSON object with a “type”."))
-                ref = content.get("ref")
-                if ref is not None and (not isinstance(ref, str | int) or len(str(ref)) > 64):
-                    ref = None
                 handler = self.handlers.get(content["type"])
                 if handler is None:
                     raise FrameError("unknown_type", _("Unknown frame type: %(type)s") % {"type": content["type"][:40]})
