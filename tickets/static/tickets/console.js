@@ -195,14 +195,14 @@
     var info = el("div", { className: "info" }, [
       el("p", {}, [
         el("span", { className: "badge tier" + (c.priority ? " priority" : ""), text: S.tier + " " + (c.tier || "—") }),
-        el("span", { className: "quiet", text: " " + S.score + " " + (c.score === null ? "—" : c.score) + " · " + c.phone }),
+        el("span", { className: "quiet", text: " " + S.score + " " + (c.score === null ? "—" : c.score) + (c.phone ? " · " + c.phone : "") }),
       ]),
       chat.flags.length ? el("p", { className: "flags" }, chat.flags.map(function (f) {
         return el("span", { className: "flag " + f.status, text: "⚑ " + f.kind });
       })) : el("p", { className: "quiet", text: S.no_flags }),
       chat.summary.length ? el("div", { className: "bot-summary" }, [el("strong", { text: S.summary })]
         .concat(chat.summary.map(function (line) { return el("div", { text: line }); }))) : null,
-      el("details", { className: "orders" }, [el("summary", { text: S.orders + " (" + chat.orders.length + ")" })]
+      el("details", { className: "orders", open: "" }, [el("summary", { text: S.orders + " (" + chat.orders.length + ")" })]
         .concat(chat.orders.length ? chat.orders.map(function (o) { return orderRow(chat, o, mine); })
                                    : [el("p", { className: "quiet", text: S.no_orders })])),
     ]);
