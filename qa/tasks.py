@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
+from django.conf import settings
 
 
 @shared_task(acks_late=True)
@@ -46,3 +47,14 @@ def compute_scorecards() -> int:
 
     today = timezone.localdate()
     return scorecards.compute_week(today) + scorecards.compute_week(today - timedelta(days=7))
+
+
+@shared_task(
+    bind=True, acks_late=True, reject_on_worker_lost=True, soft_time_limit=settings.QA_TRANSCRIPTION_TIME_LIMIT
+)
+def transcribe_recording(self: Task, recording_id: int) -> str:
+    """Transcribe one recording (queue `transcription`); a redelivery after a worker died may reclaim it."""
+    from qa import transcription
+
+    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+    return transcription.transcribe_recording(recording_id, redelivered=redelivered)

@@ -1,0 +1,467 @@
+"""From recording to transcript: the pluggable transcription backend and the recordings' services.
+
+A recording is uploaded (``upload_recording``), which queues ``qa.tasks.transcribe_recording`` on the
+``transcription`` queue once the upload commits. The task calls ``transcribe_recording``:
+
+1. **Claim** the recording with one conditional UPDATE: pending or failed → transcribing, attempts + 1.
+   A recording already "transcribing" is claimed again only by a *redelivered* message — the broker
+   hands a task back when the worker running it died (``acks_late`` + ``reject_on_worker_lost``, and
+   Redis's visibility timeout when the whole machine is gone). A second, ordinary message for a
+   recording that is being transcribed finds nothing to claim and does nothing.
+2. **Recognise** outside any transaction (minutes of CPU; no row is locked meanwhile).
+3. **Store**: lock the recording, and if it is still "transcribing" save the transcript
+   (``qa.services.save_transcript``, which replaces any earlier one of this recording) and mark it
+   done, in one transaction. If something else finished it meanwhile (an imported transcript, or a
+   redelivered twin), the result is dropped.
+4. **Fail** on any error: the recording is marked failed with the reason — the error's message, not a
+   traceback (that goes to the log) — and ``retry_recording`` puts it back in the queue.
+
+So running the task twice never transcribes twice, a done recording is never touched again, and a
+worker dying mid-task loses nothing.
+
+Backends (setting ``QA_TRANSCRIPTION_BACKEND``, a dotted path to a ``TranscriptionBackend``):
+
+``PocketsphinxBackend`` (the default)
+    CMU PocketSphinx with the English model its wheel ships: offline, no download. It reads PCM WAV of
+    any sample rate from 8 kHz up, 8 to 32 bits, mono or stereo, and converts it to the 16 kHz mono
+    16-bit PCM the model needs with the standard library (``wave``, ``audioop``). Its voice-activity
+    detector (``pocketsphinx.Endpointer``) cuts the audio into utterances; each becomes a segment
+    timed by its first and last recognised word. Who speaks: a stereo call recording has the agent on
+    one channel and the consumer on the other (left = agent, right = consumer, or as
+    ``QA_STEREO_SPEAKERS`` says), so each channel is recognised on its own and its segments carry its
+    speaker. A mono recording mixes both voices and the recogniser cannot tell them apart, so its
+    segments are labelled ``unknown``: calling them all "agent" would hold agents to what consumers
+    said (and miss consumer-scoped rules), whereas rules for any speaker still see every word.
+
+``ImportedTranscriptsBackend``
+    For deployments whose transcripts are produced elsewhere: nothing is recognised here; a recording
+    waits ("pending") until its transcript is imported with its ``recording`` id
+    (``qa.importing``, docs/transcript-format.md), which marks it done.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+import wave
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import IO, Any, ClassVar
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
+
+from qa.models import Recording, Speaker, Transcript
+from qa.services import SegmentIn, save_transcript
+
+with warnings.catch_warnings():
+    # Deprecated since 3.11 and gone in 3.13; this project runs 3.11 (see requirements.txt). Its
+    # replacement is a numpy resampler, a dependency this one module does not justify yet.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import audioop
+
+log = logging.getLogger(__name__)
+
+MODEL_RATE = 16000  # what the English model was trained on: 16 kHz, mono, 16-bit PCM
+_CHUNK_FRAMES = 16384  # WAV frames read at a time: memory stays flat whatever the recording's length
+_FRAME_RATE = 100  # PocketSphinx's feature frames per second (its default -frate)
+
+
+class TranscriptionError(Exception):
+    """The recording cannot be transcribed; the message says why, in words for the person who uploaded it."""
+
+    def __init__(self, message: str, *, field: str = "audio") -> None:
+        super().__init__(message)
+        self.field = field  # the upload's field at fault: "audio" or "language"
+
+
+@dataclass(frozen=True)
+class Transcription:
+    """What a backend heard: the timed, speaker-labelled segments in order, and the audio's length."""
+
+    segments: list[SegmentIn]
+    duration_seconds: float | None
+
+
+class TranscriptionBackend:
+    """Turns a recording's audio into segments. Subclass it and name it in QA_TRANSCRIPTION_BACKEND."""
+
+    # False: this backend recognises nothing itself, recordings wait for an imported transcript.
+    recognises: ClassVar[bool] = True
+
+    def check(self, audio: IO[bytes], *, language: str) -> None:
+        """Refuse, at upload, audio this backend will never transcribe (TranscriptionError). Quick: headers only."""
+
+    def transcribe(self, audio: IO[bytes], *, language: str) -> Transcription:
+        """Recognise the whole recording; raise TranscriptionError when it cannot."""
+        raise NotImplementedError
+
+
+class ImportedTranscriptsBackend(TranscriptionBackend):
+    """No recogniser here: transcripts are produced elsewhere and imported with the recording's id."""
+
+    recognises = False
+
+    def transcribe(self, audio: IO[bytes], *, language: str) -> Transcription:
+        raise TranscriptionError(
+            _("This installation does not recognise speech: import the call's transcript with the recording's id.")
+        )
+
+
+# --- PocketSphinx -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Wav:
+    channels: int
+    width: int  # bytes per sample
+    rate: int
+    frames: int
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.rate
+
+
+# The first bytes of formats people upload by mistake, to say what the file is rather than what it is not.
+_MAGIC = (
+    (b"ID3", "MP3"),
+    (b"\xff\xfb", "MP3"),
+    (b"\xff\xf3", "MP3"),
+    (b"\xff\xf2", "MP3"),
+    (b"OggS", "Ogg"),
+    (b"fLaC", "FLAC"),
+    (b"#!AMR", "AMR"),
+    (b"\x1aE\xdf\xa3", "WebM/Matroska"),
+    (b"\x30\x26\xb2\x75", "WMA"),
+)
+_CONVERT_HINT = "ffmpeg -i INPUT -ac 1 -ar 16000 -c:a pcm_s16le OUTPUT.wav"
+
+
+def _kind_of(head: bytes) -> str | None:
+    if head[4:8] == b"ftyp":
+        return "MP4/M4A"
+    return next((kind for magic, kind in _MAGIC if head.startswith(magic)), None)
+
+
+def read_wav_header(audio: IO[bytes]) -> _Wav:
+    """The WAV's layout, or TranscriptionError saying why it is not audio this backend reads."""
+    audio.seek(0)
+    head = audio.read(12)
+    audio.seek(0)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        kind = _kind_of(head)
+        if kind:
+            message = _("The file is %(kind)s audio, not WAV. Convert it to PCM WAV first, e.g. with: %(hint)s") % {
+                "kind": kind,
+                "hint": _CONVERT_HINT,
+            }
+        else:
+            message = _("The file is not a WAV recording. Upload PCM WAV audio (convert it with: %(hint)s).") % {
+                "hint": _CONVERT_HINT
+            }
+        raise TranscriptionError(message)
+    try:
+        with wave.open(audio, "rb") as wav:
+            layout = _Wav(wav.getnchannels(), wav.getsampwidth(), wav.getframerate(), wav.getnframes())
+    except wave.Error as error:
+        # The stdlib reads plain PCM only: "unknown format: 3" is float, 6/7 A-/µ-law, 65534 extensible.
+        raise TranscriptionError(
+            _("The WAV file is not plain PCM audio (%(error)s). Convert it with: %(hint)s")
+            % {"error": error, "hint": _CONVERT_HINT}
+        ) from None
+    except EOFError:
+        raise TranscriptionError(_("The WAV file is truncated: its header is incomplete.")) from None
+    finally:
+        audio.seek(0)
+    if layout.channels not in (1, 2):
+        raise TranscriptionError(
+            _("The recording has %(channels)d channels; only mono or stereo (agent and consumer) can be transcribed.")
+            % {"channels": layout.channels}
+        )
+    if layout.rate < 8000:
+        raise TranscriptionError(
+            _("The sample rate is %(rate)d Hz; speech needs at least 8000 Hz.") % {"rate": layout.rate}
+        )
+    if layout.frames == 0:
+        raise TranscriptionError(_("The recording is empty: it has no audio."))
+    return layout
+
+
+def _pcm16k(audio: IO[bytes], layout: _Wav, channel: int | None) -> Iterator[bytes]:
+    """The recording (or one channel of it) as 16 kHz mono 16-bit PCM, a chunk at a time."""
+    audio.seek(0)
+    state = None
+    with wave.open(audio, "rb") as wav:
+        while chunk := wav.readframes(_CHUNK_FRAMES):
+            if layout.width == 1:
+                chunk = audioop.bias(chunk, 1, -128)  # 8-bit WAV is unsigned; audioop wants signed
+            if layout.width != 2:
+                chunk = audioop.lin2lin(chunk, layout.width, 2)
+            if layout.channels == 2:
+                left, right = (1.0, 0.0) if channel == 0 else (0.0, 1.0) if channel == 1 else (0.5, 0.5)
+                chunk = audioop.tomono(chunk, 2, left, right)
+            if layout.rate != MODEL_RATE:
+                chunk, state = audioop.ratecv(chunk, 2, 1, layout.rate, MODEL_RATE, state)
+            yield chunk
+
+
+def _channels_differ(audio: IO[bytes], layout: _Wav) -> bool:
+    """False for "stereo" that carries one signal twice (a mono call saved as stereo)."""
+    audio.seek(0)
+    with wave.open(audio, "rb") as wav:
+        while chunk := wav.readframes(_CHUNK_FRAMES):
+            if layout.width == 1:
+                chunk = audioop.bias(chunk, 1, -128)
+            left = audioop.tomono(chunk, layout.width, 1.0, 0.0)
+            right = audioop.tomono(chunk, layout.width, 0.0, 1.0)
+            if left != right:
+                return True
+    return False
+
+
+class PocketsphinxBackend(TranscriptionBackend):
+    """Offline English speech recognition with the model the pocketsphinx wheel ships (see the module's doc)."""
+
+    languages: ClassVar[tuple[str, ...]] = ("en",)
+
+    def __init__(self, stereo_speakers: list[str] | None = None) -> None:
+        speakers = stereo_speakers if stereo_speakers is not None else settings.QA_STEREO_SPEAKERS
+        if len(speakers) != 2 or any(s not in Speaker.values for s in speakers):
+            raise ValueError(f"QA_STEREO_SPEAKERS names two of {Speaker.values}, not {speakers!r}")
+        self.stereo_speakers = tuple(speakers)
+        self._decoder: Any = None
+
+    def check(self, audio: IO[bytes], *, language: str) -> None:
+        self._check_language(language)
+        read_wav_header(audio)
+
+    def transcribe(self, audio: IO[bytes], *, language: str) -> Transcription:
+        self._check_language(language)
+        layout = read_wav_header(audio)
+        if layout.channels == 2 and _channels_differ(audio, layout):
+            heard = [
+                (start, end, speaker, text)
+                for channel, speaker in enumerate(self.stereo_speakers)
+                for start, end, text in self._recognise(_pcm16k(audio, layout, channel))
+            ]
+            heard.sort(key=lambda item: (item[0], item[1]))
+        else:
+            mixed = self._recognise(_pcm16k(audio, layout, None))
+            heard = [(start, end, Speaker.UNKNOWN.value, text) for start, end, text in mixed]
+        segments = [
+            SegmentIn(speaker=speaker, text=text, start_ms=round(start * 1000), end_ms=round(end * 1000))
+            for start, end, speaker, text in heard
+        ]
+        return Transcription(segments=segments, duration_seconds=round(layout.seconds, 3))
+
+    def _check_language(self, language: str) -> None:
+        if language not in self.languages:
+            raise TranscriptionError(
+                _(
+                    "The offline recogniser understands English only, and this recording is in %(language)s: "
+                    "import its transcript instead."
+                )
+                % {"language": language},
+                field="language",
+            )
+
+    def decoder(self) -> Any:
+        """The recogniser, loaded once per process (about 0.4 s and 40 MB) and reused for every recording."""
+        if self._decoder is None:
+            from pocketsphinx import Decoder
+
+            self._decoder = Decoder(samprate=MODEL_RATE, loglevel="FATAL")
+        return self._decoder
+
+    def _recognise(self, pcm: Iterator[bytes]) -> Iterator[tuple[float, float, str]]:
+        """(start s, end s, text) of each utterance the voice-activity detector finds in 16 kHz mono PCM."""
+        from pocketsphinx import Endpointer
+
+        endpointer = Endpointer(sample_rate=MODEL_RATE)
+        size = endpointer.frame_bytes
+        pending = bytearray()
+        speech: list[bytes] = []
+        for chunk in pcm:
+            pending += chunk
+            whole = len(pending) - len(pending) % size
+            for offset in range(0, whole, size):
+                found = endpointer.process(bytes(pending[offset : offset + size]))
+                if found is not None:
+                    speech.append(found)
+                    if not endpointer.in_speech:
+                        yield from self._utterance(endpointer.speech_start, b"".join(speech))
+                        speech.clear()
+            del pending[:whole]
+        if endpointer.in_speech:
+            found = endpointer.end_stream(bytes(pending))
+            if found is not None:
+                speech.append(found)
+        if speech:
+            yield from self._utterance(endpointer.speech_start, b"".join(speech))
+
+    def _utterance(self, start: float, pcm: bytes) -> Iterator[tuple[float, float, str]]:
+        decoder = self.decoder()
+        decoder.start_utt()
+        decoder.process_raw(pcm, full_utt=True)
+        decoder.end_utt()
+        hypothesis = decoder.hyp()
+        text = hypothesis.hypstr.strip() if hypothesis is not None else ""
+        if not text:
+            return  # noise, a cough: nothing was said
+        words = [s for s in decoder.seg() if not (s.word.startswith(("<", "[", "+")) or s.word == "<sil>")]
+        if words:  # time the segment by its words, not by the detector's padding around them
+            first, last = words[0].start_frame, words[-1].end_frame + 1
+        else:
+            first, last = 0, len(pcm) // 2 * _FRAME_RATE // MODEL_RATE
+        yield start + first / _FRAME_RATE, start + last / _FRAME_RATE, text
+
+
+@lru_cache(maxsize=4)
+def _backend(dotted: str) -> TranscriptionBackend:
+    backend = import_string(dotted)()
+    if not isinstance(backend, TranscriptionBackend):
+        raise TypeError(f"QA_TRANSCRIPTION_BACKEND={dotted} is not a qa.transcription.TranscriptionBackend")
+    return backend
+
+
+def get_backend() -> TranscriptionBackend:
+    """The configured backend, one instance per process (the recogniser's model is loaded once)."""
+    return _backend(settings.QA_TRANSCRIPTION_BACKEND)
+
+
+# --- Services -----------------------------------------------------------------------------------
+
+
+def upload_recording(recording: Recording, *, by: Any = None) -> Recording:
+    """Store a new recording (built, unsaved, by a form or serializer) and queue its transcription on commit.
+
+    Audio the backend can never transcribe (not WAV, a language it does not know, too big) is refused
+    here with a ValidationError on the field at fault, rather than failing later in the worker.
+    """
+    if recording.pk is not None:
+        raise ValueError("upload_recording stores new recordings only")
+    backend = get_backend()
+    audio = recording.audio
+    limit = settings.QA_RECORDING_MAX_MB * 1024 * 1024
+    if not audio:
+        raise ValidationError({"audio": _("Choose the call's audio file.")})
+    if audio.size is not None and audio.size > limit:
+        raise ValidationError(
+            {
+                "audio": _("The file is %(size).0f MB; recordings of at most %(max)d MB are accepted.")
+                % {"size": audio.size / 1024 / 1024, "max": settings.QA_RECORDING_MAX_MB}
+            }
+        )
+    try:
+        backend.check(audio.file, language=recording.language)
+    except TranscriptionError as error:
+        raise ValidationError({error.field: str(error)}) from None
+    recording.status = Recording.Status.PENDING
+    recording.attempts = 0
+    recording.failure_reason = ""
+    recording.uploaded_by = by
+    if recording.called_at is None:
+        recording.called_at = timezone.now()
+    with transaction.atomic():
+        recording.save()
+        if backend.recognises:
+            _enqueue_on_commit(recording.pk)
+    return recording
+
+
+def retry_recording(recording: Recording) -> bool:
+    """Put a failed recording back in the transcription queue; False if it was not failed (nothing done)."""
+    with transaction.atomic():
+        moved = Recording.objects.filter(pk=recording.pk, status=Recording.Status.FAILED).update(
+            status=Recording.Status.PENDING, failure_reason=""
+        )
+        if moved and get_backend().recognises:
+            _enqueue_on_commit(recording.pk)
+    return bool(moved)
+
+
+def _enqueue_on_commit(recording_id: int) -> None:
+    from qa import tasks
+
+    transaction.on_commit(lambda: tasks.transcribe_recording.delay(recording_id))
+
+
+def transcribe_recording(recording_id: int, *, redelivered: bool = False) -> str:
+    """Transcribe one recording if it is waiting (see the module's doc); returns what happened:
+    "done", "failed", "waiting" (the backend recognises nothing itself) or "skipped" (nothing to do)."""
+    backend = get_backend()
+    if not backend.recognises:
+        return "waiting"
+    claimable = Q(status__in=[Recording.Status.PENDING, Recording.Status.FAILED])
+    if redelivered:  # the worker that claimed it died: the broker handed its task back
+        claimable |= Q(status=Recording.Status.TRANSCRIBING)
+    claimed = Recording.objects.filter(claimable, pk=recording_id).update(
+        status=Recording.Status.TRANSCRIBING, attempts=F("attempts") + 1, failure_reason=""
+    )
+    if not claimed:
+        return "skipped"
+    recording = Recording.objects.select_related("agent", "consumer", "ticket").get(pk=recording_id)
+    try:
+        with recording.audio.open("rb") as audio:
+            heard = backend.transcribe(audio, language=recording.language)
+        if not heard.segments:
+            raise TranscriptionError(_("No speech was recognised in the recording."))
+        return _store(recording_id, heard)
+    except SoftTimeLimitExceeded:
+        reason = _("Transcription took longer than the %(seconds)d-second limit (QA_TRANSCRIPTION_TIME_LIMIT).") % {
+            "seconds": settings.QA_TRANSCRIPTION_TIME_LIMIT
+        }
+    except TranscriptionError as error:
+        reason = str(error)
+    except FileNotFoundError:
+        reason = _("The audio file is missing from storage.")
+    except Exception as error:
+        log.exception("transcribing recording %s failed", recording_id)
+        reason = f"{type(error).__name__}: {error}".strip().rstrip(":")
+    Recording.objects.filter(pk=recording_id, status=Recording.Status.TRANSCRIBING).update(
+        status=Recording.Status.FAILED, failure_reason=reason[:2000]
+    )
+    return "failed"
+
+
+def _store(recording_id: int, heard: Transcription) -> str:
+    with transaction.atomic():
+        recording = (
+            Recording.objects.select_for_update(of=("self",))
+            .select_related("agent", "consumer", "ticket")
+            .get(pk=recording_id)
+        )
+        if recording.status != Recording.Status.TRANSCRIBING:
+            return "skipped"  # finished meanwhile by an import or a redelivered twin: theirs stands
+        save_transcript(
+            kind=Transcript.Kind.CALL,
+            source=Transcript.Source.RECOGNISER,
+            segments=heard.segments,
+            started_at=recording.called_at,
+            agent=recording.agent,
+            consumer=recording.consumer,
+            ticket=recording.ticket,
+            recording=recording,
+            language=recording.language,
+            duration_seconds=heard.duration_seconds,
+        )
+        mark_transcribed(recording, duration_seconds=heard.duration_seconds)
+    return "done"
+
+
+def mark_transcribed(recording: Recording, *, duration_seconds: float | None) -> None:
+    """The recording has its transcript (recognised here or imported): done, and why it failed before is moot."""
+    recording.status = Recording.Status.DONE
+    recording.failure_reason = ""
+    recording.transcribed_at = timezone.now()
+    if duration_seconds is not None:
+        recording.duration_seconds = duration_seconds
+    recording.save(update_fields=["status", "failure_reason", "transcribed_at", "duration_seconds"])
