@@ -25,14 +25,14 @@ def trend_svg(trend: list[tuple[date, int, int]], *, today: date) -> SafeString:
 
     bars = format_html_join(
         "",
-        '<rect class="{}" x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" rx="1.5"><title>{}</title></rect>',
+        '<rect class="{}" x="{}" y="{}" width="{}" height="{}" rx="1.5"><title>{}</title></rect>',
         (
             (
                 "bar shown" if d == today else "bar" if customers else "bar none",
-                i * slot + (slot - bar) / 2,
-                HEIGHT - BOTTOM - (bar_height(customers) or 1.0),
-                bar,
-                bar_height(customers) or 1.0,
+                f"{i * slot + (slot - bar) / 2:.1f}",
+                f"{HEIGHT - BOTTOM - (bar_height(customers) or 1.0):.1f}",
+                f"{bar:.1f}",
+                f"{bar_height(customers) or 1.0:.1f}",
                 _("%(day)s: %(items)s items, %(customers)s customers")
                 % {"day": d.strftime("%m-%d"), "items": items, "customers": customers},
             )

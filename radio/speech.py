@@ -35,7 +35,8 @@ TIMEOUT = 60  # seconds for one espeak-ng call
 
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 LATIN = re.compile(r"[A-Za-z]")
-MASKED = re.compile(r"\*+")
+# A masked number (138****8000, **** **** **** 1234): read as "a number", never its visible digits.
+MASKED = re.compile(r"[\d*]*\*[\d* ]*\d*")
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
 DIGITS = "零一二三四五六七八九"
 # Chinese and full-width punctuation, as the pause espeak-ng makes for ASCII punctuation.
@@ -119,17 +120,35 @@ def _below_10000(n: int) -> str:
 
 def to_pinyin(text: str) -> str:
     """Chinese text as numbered pinyin for the cmn-latn-pinyin voice ("你好" -> "ni3 hao3")."""
-    text = MASKED.sub(",", text)
+    text = MASKED.sub("号码", text)
     text = NUMBER.sub(lambda m: chinese_number(m.group(0)), text)
     syllables = lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True, tone_sandhi=True)
     return " ".join(s.translate(PAUSES) for s in syllables).strip()
 
 
-def _speak_run(binary: str, lang: str, text: str) -> tuple[wave._wave_params, bytes]:
+def voiced(lang: str, text: str) -> tuple[str, str]:
+    """The espeak-ng voice for a run and the text it is given."""
     if lang == "zh":
-        voice, said = PINYIN_VOICE, to_pinyin(text)
-    else:
-        voice, said = ENGLISH_VOICE, MASKED.sub(",", text)
+        return PINYIN_VOICE, to_pinyin(text)
+    return ENGLISH_VOICE, MASKED.sub(" a number ", text)
+
+
+def phonemes(text: str) -> list[tuple[str, str]]:
+    """What espeak-ng will pronounce, run by run, as its phoneme mnemonics (``-x``): how tests listen to tones."""
+    binary = engine()
+    if binary is None:
+        raise SpeechUnavailable(f"espeak-ng not found: RADIO_ESPEAK_NG={settings.RADIO_ESPEAK_NG}")
+    out = []
+    for lang, run in runs(text):
+        voice, said = voiced(lang, run)
+        done = subprocess.run([binary, "-q", "-x", "-v", voice, "--stdin"], input=said.encode(), capture_output=True,
+                              timeout=TIMEOUT, check=True)  # fmt: skip
+        out.append((voice, done.stdout.decode().strip()))
+    return out
+
+
+def _speak_run(binary: str, lang: str, text: str) -> tuple[wave._wave_params, bytes]:
+    voice, said = voiced(lang, text)
     with tempfile.TemporaryDirectory(prefix="radio-tts-") as folder:
         out = Path(folder) / "run.wav"
         try:

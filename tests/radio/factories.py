@@ -49,4 +49,5 @@ def nomination(
 def approved(by: User, curator: User, channels: Sequence[Channel], *, at: datetime | None = None,
              **fields: Any) -> Nomination:  # fmt: skip
     made = nomination(by, **fields)
-    return services.approve_nomination(made, channels, by=curator, now=at or timezone.now())
+    when = at or fields.get("nominated_at") or timezone.now()
+    return services.approve_nomination(made, channels, by=curator, now=when)

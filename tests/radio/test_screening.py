@@ -1,0 +1,194 @@
+"""Curators screen nominations: approve into channels, edit the headline, merge duplicates, reject with a reason."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, timedelta
+
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from radio import services
+from radio.models import Digest, Nomination, Placement
+from tests.radio import factories as rf
+
+pytestmark = pytest.mark.django_db
+Status = Nomination.Status
+
+
+def test_approve_into_two_channels_with_a_headline(agent: User, supervisor: User) -> None:
+    logistics, app = rf.channel("logistics"), rf.channel("app")
+    made = rf.nomination(agent, quote="快递员没打电话就放驿站了")
+    approved = services.approve_nomination(made, [logistics, app], by=supervisor, headline="驿站代收投诉")
+    assert (approved.status, approved.headline, approved.screened_by) == (Status.APPROVED, "驿站代收投诉", supervisor)
+    assert set(Placement.objects.filter(nomination=made).values_list("channel__code", flat=True)) == {
+        "logistics",
+        "app",
+    }
+    services.approve_nomination(made, [logistics], by=supervisor)  # again: nothing doubles
+    assert Placement.objects.filter(nomination=made).count() == 2
+    assert Nomination.objects.get(pk=made.pk).headline == "驿站代收投诉"  # no headline given: kept
+
+
+def test_approval_needs_an_active_channel_and_a_live_nomination(agent: User, supervisor: User) -> None:
+    made = rf.nomination(agent)
+    with pytest.raises(ValidationError) as none:
+        services.approve_nomination(made, [], by=supervisor)
+    assert list(none.value.message_dict) == ["channels"]
+    with pytest.raises(ValidationError) as inactive:
+        services.approve_nomination(made, [rf.channel("closed", active=False)], by=supervisor)
+    assert list(inactive.value.message_dict) == ["channels"]
+    services.reject_nomination(made, "重复", by=supervisor)
+    with pytest.raises(ValidationError) as rejected:
+        services.approve_nomination(made, [rf.channel("open")], by=supervisor)
+    assert list(rejected.value.message_dict) == ["status"]
+    assert not Placement.objects.exists()
+
+
+def test_reject_needs_a_reason_and_removes_waiting_placements(agent: User, supervisor: User) -> None:
+    logistics = rf.channel("logistics")
+    made = services.approve_nomination(rf.nomination(agent), [logistics], by=supervisor)
+    with pytest.raises(ValidationError) as blank:
+        services.reject_nomination(made, "  ", by=supervisor)
+    assert list(blank.value.message_dict) == ["reason"]
+    rejected = services.reject_nomination(made, "个例，不具代表性", by=supervisor)
+    assert (rejected.status, rejected.rejection_reason) == (Status.REJECTED, "个例，不具代表性")
+    assert not Placement.objects.exists()
+
+
+def test_a_nomination_on_the_radio_already_cannot_be_rejected_or_merged(agent: User, supervisor: User) -> None:
+    logistics = rf.channel("logistics")
+    aired = rf.approved(agent, supervisor, [logistics])
+    services.build_digests()
+    other = rf.nomination(agent, quote="又一个")
+    with pytest.raises(ValidationError):
+        services.reject_nomination(aired, "too late", by=supervisor)
+    with pytest.raises(ValidationError):
+        services.merge_nominations(other, [aired], by=supervisor)
+    assert Nomination.objects.get(pk=aired.pk).status == Status.APPROVED
+    assert Nomination.objects.get(pk=other.pk).customers == 1
+
+
+def test_merge_counts_customers_and_follows_earlier_merges(agent: User, supervisor: User) -> None:
+    a, b, c, d = (rf.nomination(agent, quote=f"快递丢了{i}") for i in range(4))
+    services.merge_nominations(b, [c], by=supervisor)
+    assert Nomination.objects.get(pk=b.pk).customers == 2
+    primary = services.merge_nominations(a, [b, d], by=supervisor)
+    assert primary.customers == 4
+    rows = {n.pk: n for n in Nomination.objects.all()}
+    assert [rows[x.pk].status for x in (a, b, c, d)] == [Status.PENDING, Status.MERGED, Status.MERGED, Status.MERGED]
+    assert {rows[x.pk].merged_into_id for x in (b, c, d)} == {a.pk}  # c moved from b to a
+    with pytest.raises(ValidationError):
+        services.merge_nominations(a, [b], by=supervisor)  # b is merged already
+    with pytest.raises(ValidationError):
+        services.merge_nominations(a, [], by=supervisor)
+
+
+def test_merged_count_reaches_the_digest(agent: User, supervisor: User) -> None:
+    logistics = rf.channel("logistics")
+    first = rf.approved(agent, supervisor, [logistics], quote="快递三天没动")
+    services.merge_nominations(first, [rf.nomination(agent, quote="物流不更新") for _ in range(2)], by=supervisor)
+    services.build_digests()
+    digest = Digest.objects.get(channel=logistics)
+    assert (digest.items_count, digest.customers) == (1, 3)
+    assert digest.items.get().customers == 3
+
+
+# --- the admin -----------------------------------------------------------------------------------
+
+
+def test_screening_queue_opens_on_pending_and_agents_see_only_their_own(
+    client_for: Callable[[User], Client], agent: User, supervisor: User, make_user: Callable[..., User]
+) -> None:
+    other_agent = make_user("agent2", "agent")
+    mine = rf.nomination(agent, quote="我的")
+    theirs = rf.nomination(other_agent, quote="别人的")
+    done = services.reject_nomination(rf.nomination(agent, quote="拒了"), "不需要", by=supervisor)
+    url = reverse("admin:radio_nomination_changelist")
+    queue = client_for(supervisor).get(url)
+    assert {n.pk for n in queue.context["cl"].result_list} == {mine.pk, theirs.pk}
+    agents_view = client_for(agent).get(url)
+    assert {n.pk for n in agents_view.context["cl"].result_list} == {mine.pk, done.pk}
+    assert "不需要" in agents_view.content.decode()  # the reason, where the agent reads it
+    assert client_for(agent).get(reverse("admin:radio_nomination_change", args=[theirs.pk])).status_code == 404
+    page = client_for(agent).get(reverse("admin:radio_nomination_change", args=[done.pk]))
+    assert page.status_code == 200 and "不需要" in page.content.decode()
+    denied = client_for(agent).post(reverse("admin:radio_nomination_screen", args=[mine.pk]),
+                                    {"action": "reject", "reason": "x"})  # fmt: skip
+    assert denied.status_code == 403
+    assert Nomination.objects.get(pk=mine.pk).status == Status.PENDING
+
+
+def test_screening_page_approves_edits_and_rejects(
+    client_for: Callable[[User], Client], agent: User, supervisor: User
+) -> None:
+    logistics, refunds = rf.channel("logistics", "快递"), rf.channel("refunds", "退款")
+    made = rf.nomination(agent, channel=logistics)
+    client = client_for(supervisor)
+    page = client.get(reverse("admin:radio_nomination_change", args=[made.pk]))
+    assert page.status_code == 200
+    assert page.context["approve_form"].initial["channels"] == [logistics.pk]
+    screen = reverse("admin:radio_nomination_screen", args=[made.pk])
+    client.post(screen, {"action": "approve", "channels": [logistics.pk, refunds.pk], "headline": "快递停滞"})
+    made.refresh_from_db()
+    assert (made.status, made.headline, made.channels.count()) == (Status.APPROVED, "快递停滞", 2)
+    client.post(screen, {"action": "headline", "headline": "快递三天不动"})
+    assert Nomination.objects.get(pk=made.pk).headline == "快递三天不动"
+    client.post(screen, {"action": "reject", "reason": ""})  # refused: a reason is required
+    assert Nomination.objects.get(pk=made.pk).status == Status.APPROVED
+
+
+def test_bulk_actions_approve_merge_and_reject_through_their_confirmation_pages(
+    client_for: Callable[[User], Client], agent: User, supervisor: User
+) -> None:
+    logistics = rf.channel("logistics")
+    a, b, c, d = (rf.nomination(agent, quote=f"第{i}条") for i in range(4))
+    client = client_for(supervisor)
+    url = reverse("admin:radio_nomination_changelist")
+    confirm = client.post(url, {"action": "merge_action", ACTION_CHECKBOX_NAME: [a.pk, b.pk, c.pk]})
+    assert confirm.status_code == 200 and confirm.context["form"]  # the confirmation page, nothing merged yet
+    assert Nomination.objects.filter(status=Status.MERGED).count() == 0
+    client.post(url, {"action": "merge_action", ACTION_CHECKBOX_NAME: [a.pk, b.pk, c.pk], "primary": b.pk,
+                      "apply": "1"})  # fmt: skip
+    assert Nomination.objects.get(pk=b.pk).customers == 3
+    client.post(url, {"action": "approve_action", ACTION_CHECKBOX_NAME: [b.pk], "channels": [logistics.pk],
+                      "headline": "同一问题", "apply": "1"})  # fmt: skip
+    assert Nomination.objects.get(pk=b.pk).status == Status.APPROVED
+    assert Nomination.objects.get(pk=b.pk).headline == "同一问题"
+    client.post(url, {"action": "reject_action", ACTION_CHECKBOX_NAME: [d.pk], "reason": "与本渠道无关", "apply": "1"})
+    assert Nomination.objects.get(pk=d.pk).rejection_reason == "与本渠道无关"
+
+
+def test_admin_lists_cost_a_fixed_number_of_queries(
+    client_for: Callable[[User], Client], agent: User, supervisor: User
+) -> None:
+    logistics = rf.channel("logistics")
+    client = client_for(supervisor)
+    urls = [reverse(f"admin:radio_{name}_changelist") for name in ("nomination", "digest", "digestitem", "reply")]
+    urls[0] += "?queue=all"
+    urls[2] += "?ack=all"
+
+    def grow(n: int) -> None:
+        for _ in range(n):
+            made = rf.approved(agent, supervisor, [logistics])
+            services.build_digests(day=date(2026, 1, 1) + timedelta(days=Digest.objects.count()))
+            for item in made.digest_items.all():
+                services.reply_to_item(item, "收到", by=supervisor)
+
+    grow(2)
+    few = []
+    for url in urls:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        few.append(len(captured))
+    grow(8)
+    for url, count in zip(urls, few, strict=True):
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        assert len(captured) == count, (url, [q["sql"][:100] for q in captured.captured_queries])
