@@ -23,6 +23,8 @@ def trend_svg(
     high = min(100.0, max(v for _, v in series + median) + 5)
 
     def x(day: date) -> float:
+        if first == last:  # a lone point sits in the middle
+            return WIDTH / 2
         return PAD + (WIDTH - 2 * PAD) * (day - first).days / span
 
     def y(value: float) -> float:
@@ -38,7 +40,7 @@ def trend_svg(
     )
     return format_html(
         '<svg class="trend" viewBox="0 0 {w} {h}" role="img" aria-label="{label}">{grid}'
-        '<polyline class="median" points="{median}"/><polyline class="score" points="{score}"/>'
+        '<polyline class="median" points="{median}"/><polyline class="score" points="{score}"/>{dots}'
         '<text x="{left}" y="{bottom}">{first}</text><text x="{right}" y="{bottom}" text-anchor="end">{last}</text>'
         "</svg>",
         w=WIDTH,
@@ -47,6 +49,10 @@ def trend_svg(
         grid=grid,
         median=points(median),
         score=points(series),
+        # A dot per point: a single day (or week) draws no line, and gaps between points show.
+        dots=format_html_join(
+            "", '<circle class="dot" cx="{}" cy="{}" r="3"/>', ((f"{x(d):.1f}", f"{y(v):.1f}") for d, v in series)
+        ),
         left=PAD,
         right=WIDTH - PAD,
         bottom=HEIGHT - 6,

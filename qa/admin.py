@@ -20,12 +20,12 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext_lazy
 
 from core.paginator import CappedPaginator
 from core.tenancy import TenantScopedAdmin
 from merchants import charts
-from qa import evaluation, scorecards, searching, services
+from qa import admin_recordings, evaluation, scorecards, searching, services  # noqa: F401 (admin_recordings registers)
 from qa.models import Finding, Rule, RuleVersion, Scorecard, Segment, Transcript
 from qa.presentation import can_see_pii, clock, marked, passage
 from tickets.models import Department
@@ -164,15 +164,16 @@ class RuleAdmin(TenantScopedAdmin):
         else:
             result = evaluation.backtest(rule, days=days)
         mask = not can_see_pii(request.user)
+        # One row per segment, with every match in it marked.
+        grouped: dict[tuple[int, int | None], dict[str, Any]] = {}
+        for sample in result.samples if result else []:
+            row = grouped.setdefault((sample.transcript_id, sample.segment_id), {"sample": sample, "spans": []})
+            row["spans"].append((sample.start, sample.end, rule.name))
         samples = [
-            {
-                "sample": sample,
-                "passage": passage(sample.text, sample.start, sample.end, mask=mask, context=60)
-                if sample.segment_id
-                else None,
-            }
-            for sample in (result.samples if result else [])
-        ]
+            {"sample": row["sample"], "passage": marked(row["sample"].text, row["spans"], mask=mask)
+             if row["sample"].segment_id else None}
+            for row in grouped.values()
+        ]  # fmt: skip
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -413,8 +414,12 @@ class SearchForm(forms.Form):
     agent = forms.CharField(label=_("agent (user name)"), required=False, max_length=150)
     department = forms.ModelChoiceField(label=_("department"), required=False, queryset=Department.objects.all())
     ticket = forms.IntegerField(label=_("ticket"), required=False, min_value=1)
-    since = forms.DateField(label=_("from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(label=_("to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    since = forms.DateField(
+        label=pgettext_lazy("date range", "from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label=pgettext_lazy("date range", "to"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -672,7 +677,8 @@ class ScorecardAdmin(TenantScopedAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": _("Scorecard of %(agent)s, week of %(week)s") % {"agent": card.agent, "week": card.week},
+            "title": _("Scorecard of %(agent)s, week of %(week)s")
+            % {"agent": card.agent.get_full_name() or card.agent.get_username(), "week": card.week},
             "card": card,
             "by_category": [(label, card.confirmed.get(value, 0)) for value, label in Category.choices],
             "chart": charts.trend_svg(

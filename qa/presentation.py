@@ -24,8 +24,8 @@ def passage(text: str, start: int, end: int, *, mask: bool, context: int | None 
     cut_before = context is not None and len(before) > context
     cut_after = context is not None and len(after) > context
     if context is not None:
-        before = before[-context:]
-        after = after[:context]
+        before = _cut_start(before[-context:], cut_before)
+        after = _cut_end(after[:context], cut_after)
     return format_html(
         "{}{}<mark>{}</mark>{}{}",
         "…" if cut_before else "",
@@ -34,6 +34,19 @@ def passage(text: str, start: int, end: int, *, mask: bool, context: int | None 
         shown(after, mask=mask),
         "…" if cut_after else "",
     )
+
+
+def _cut_start(text: str, cut: bool) -> str:
+    """Do not start inside a Latin word: drop the partial word a cut left."""
+    if cut and text[:1].isascii() and text[:1].isalnum() and " " in text:
+        return text[text.index(" ") + 1 :]
+    return text
+
+
+def _cut_end(text: str, cut: bool) -> str:
+    if cut and text[-1:].isascii() and text[-1:].isalnum() and " " in text:
+        return text[: text.rindex(" ")]
+    return text
 
 
 def marked(text: str, spans: list[tuple[int, int, str]], *, mask: bool) -> SafeString:

@@ -156,7 +156,7 @@ def test_backtest_page_shows_what_an_inactive_rule_would_flag(
     client = client_for(supervisor)
     response = client.get(reverse("admin:qa_rule_backtest", args=[rule.pk]), {"days": 7})
     assert (response.context["result"].flagged_transcripts, response.context["result"].transcripts) == (1, 1)
-    assert "我要<mark>投诉</mark>" in response.content.decode()
+    assert '我要<mark title="angry">投诉</mark>' in response.content.decode()
     response = client.get(reverse("admin:qa_rule_backtest", args=[rule.pk]), {"days": 30})
     assert response.context["result"].flagged_transcripts == 2
     response = client.get(reverse("admin:qa_rule_backtest", args=[rule.pk]), {"days": "lots"})
