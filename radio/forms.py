@@ -39,7 +39,7 @@ class NominateForm(forms.Form):
         field.queryset = (
             Channel.objects.filter(active=True).select_related("department").order_by("department__name", "name")
         )
-        field.label_from_instance = lambda c: f"{c.department.name} · {c.name}"  # type: ignore[method-assign]
+        field.label_from_instance = lambda obj: f"{obj.department.name} · {obj.name}"  # type: ignore[method-assign]
 
 
 def channel_from_value(value: str) -> str:
@@ -67,7 +67,7 @@ class ApproveForm(forms.Form):
         field.queryset = (
             Channel.objects.filter(active=True).select_related("department").order_by("department__name", "name")
         )
-        field.label_from_instance = lambda c: f"{c.department.name} · {c.name}"  # type: ignore[method-assign]
+        field.label_from_instance = lambda obj: f"{obj.department.name} · {obj.name}"  # type: ignore[method-assign]
 
 
 class RejectForm(forms.Form):
@@ -87,7 +87,7 @@ class MergeForm(forms.Form):
         field = self.fields["primary"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = nominations
-        field.label_from_instance = lambda n: f"#{n.pk} · {n.title}"  # type: ignore[method-assign]
+        field.label_from_instance = lambda obj: f"#{obj.pk} · {obj.title}"  # type: ignore[method-assign]
 
 
 class HeadlineForm(forms.Form):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -31,7 +31,7 @@ class Channel(models.Model):
     name = models.CharField(_("name"), max_length=100)
     description = models.CharField(_("description"), max_length=300, blank=True)
     active = models.BooleanField(_("active"), default=True, help_text=_("Inactive channels get no new digests."))
-    subscribers = models.ManyToManyField(
+    subscribers: models.ManyToManyField[Any, Any] = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Subscription", related_name="radio_channels", verbose_name=_("subscribers")
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -119,7 +119,7 @@ class Nomination(models.Model):
         verbose_name=_("screened by"),
     )  # fmt: skip
     screened_at = models.DateTimeField(_("screened at"), null=True, blank=True)
-    channels = models.ManyToManyField(
+    channels: models.ManyToManyField[Any, Any] = models.ManyToManyField(
         Channel, through="Placement", related_name="nominations", blank=True, verbose_name=_("channels")
     )
 

@@ -65,7 +65,7 @@ def page(user: Any, day: date, *, items_per_channel: int, channel: Channel | Non
     if channel is not None:
         channels = channels.filter(pk=channel.pk)
     channels = channels.annotate(mine=Count("subscriptions", filter=Q(subscriptions__user=user)))
-    blocks = [ChannelDigest(channel=c, subscribed=bool(c.mine)) for c in channels]  # type: ignore[attr-defined]
+    blocks = [ChannelDigest(channel=c, subscribed=bool(c.mine)) for c in channels]
     # Subscribed channels first, then (for curators) the rest; alphabetical inside each group.
     blocks.sort(key=lambda b: (not b.subscribed, b.channel.department.name, b.channel.name))
     if not blocks:

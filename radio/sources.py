@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,7 +159,7 @@ def _finding(source_id: int) -> Source:
     )  # fmt: skip
 
 
-_RESOLVERS = {
+_RESOLVERS: dict[str, Callable[[int], Source]] = {
     SourceKind.TICKET: _ticket,
     SourceKind.CHAT: _chat,
     SourceKind.TRANSCRIPT: _transcript,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib import messages
@@ -35,11 +35,11 @@ class LoginView(auth_views.LoginView):
 
     template_name = "radio/login.html"
     redirect_authenticated_user = True
-    next_page = reverse_lazy("radio:today")
+    next_page = cast(str, reverse_lazy("radio:today"))
 
 
 class LogoutView(auth_views.LogoutView):
-    next_page = reverse_lazy("radio:login")
+    next_page = cast(str, reverse_lazy("radio:login"))
 
 
 def _require_radio(request: HttpRequest) -> None:
@@ -214,7 +214,7 @@ def channels(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("You follow %(channel)s: its digest is on your page every morning.")
                              % {"channel": channel.name})  # fmt: skip
         return redirect("radio:channels")
-    mine = set(Subscription.objects.filter(user=request.user).values_list("channel_id", flat=True))
+    mine = set(Subscription.objects.filter(user=request.user.pk).values_list("channel_id", flat=True))
     listed = Channel.objects.filter(active=True).select_related("department").order_by("department__name", "name")
     return TemplateResponse(
         request,
@@ -251,8 +251,8 @@ def nominate(request: HttpRequest) -> HttpResponse:
     except ValidationError as error:
         if as_json:
             return JsonResponse({"errors": _errors(error)}, status=400)
-        context = {"source_error": error.messages, "title": _("Nominate to the radio")}
-        return TemplateResponse(request, "radio/nominate.html", context, status=400)
+        failed = {"source_error": error.messages, "title": _("Nominate to the radio")}
+        return TemplateResponse(request, "radio/nominate.html", failed, status=400)
     if not sources.can_nominate_from(request.user, source):
         if as_json:
             return JsonResponse({"errors": {"id": [_("You may not see this source.")]}}, status=403)
@@ -278,7 +278,7 @@ def nominate(request: HttpRequest) -> HttpResponse:
     else:
         form = NominateForm(initial={"quote": source.quote, "channel": _suggested_channel(source),
                                      "severity": source.severity})  # fmt: skip
-    context = {
+    context: dict[str, Any] = {
         "title": _("Nominate to the radio"),
         "form": form,
         "source": source,
