@@ -91,8 +91,8 @@ def _count(queryset: QuerySet[Any], key: str) -> Any:
 @admin.register(Nomination)
 class NominationAdmin(TenantScopedAdmin):
     list_display = (
-        "number", "status_badge", "what", "source", "suggested_channel", "severity_label", "customers",
-        "nominated_by", "nominated_at", "feedback",
+        "number", "what", "status_badge", "severity_label", "customers", "suggested_channel", "nominated_by",
+        "nominated_at", "feedback",
     )  # fmt: skip
     list_display_links = ("number", "what")
     list_filter = (ScreeningFilter, "status", "source_kind", "severity", "suggested_channel", "department")
@@ -133,13 +133,11 @@ class NominationAdmin(TenantScopedAdmin):
 
     @admin.display(description=_("headline / the consumer's words"))
     def what(self, obj: Nomination) -> str:
+        source = source_link(obj.source_kind, obj.source_id, obj.ticket_id)
         if obj.headline:
-            return format_html("<strong>{}</strong><br>{}", obj.headline, Truncator(obj.quote).chars(60))
-        return Truncator(obj.quote).chars(80)
-
-    @admin.display(description=_("source"), ordering="source_kind")
-    def source(self, obj: Nomination) -> str:
-        return source_link(obj.source_kind, obj.source_id, obj.ticket_id)
+            return format_html('<strong>{}</strong><br>{}<div class="radio-source">{}</div>', obj.headline,
+                               Truncator(obj.quote).chars(60), source)  # fmt: skip
+        return format_html('{}<div class="radio-source">{}</div>', Truncator(obj.quote).chars(80), source)
 
     @admin.display(description=_("severity"), ordering="severity")
     def severity_label(self, obj: Nomination) -> str:
@@ -190,7 +188,7 @@ class NominationAdmin(TenantScopedAdmin):
             "can_screen": can_screen and nomination.status in (Nomination.Status.PENDING, Nomination.Status.APPROVED),
             "approve_form": ApproveForm(initial={"channels": placed or suggested, "headline": nomination.headline}),
             "reject_form": RejectForm(),
-            "headline_form": HeadlineForm(initial={"headline": nomination.headline}),
+            "headline_form": HeadlineForm(initial={"headline": nomination.headline}, auto_id="edit_%s"),
         }
         return TemplateResponse(request, "admin/radio/nomination/screen.html", context)
 

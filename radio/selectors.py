@@ -66,14 +66,14 @@ def page(user: Any, day: date, *, items_per_channel: int, channel: Channel | Non
         channels = channels.filter(pk=channel.pk)
     channels = channels.annotate(mine=Count("subscriptions", filter=Q(subscriptions__user=user)))
     blocks = [ChannelDigest(channel=c, subscribed=bool(c.mine)) for c in channels]
-    # Subscribed channels first, then (for curators) the rest; alphabetical inside each group.
-    blocks.sort(key=lambda b: (not b.subscribed, b.channel.department.name, b.channel.name))
     if not blocks:
         return []
     by_channel = {b.channel.pk: b for b in blocks}
     digests = Digest.objects.filter(channel_id__in=list(by_channel), day=day)
     for digest in digests:
         by_channel[digest.channel_id].digest = digest
+    # Subscribed channels first, then (for curators) the rest; the busiest morning first inside each group.
+    blocks.sort(key=lambda b: (not b.subscribed, -(b.digest.customers if b.digest else -1), b.channel.name))
     by_digest = {b.digest.pk: b for b in blocks if b.digest is not None}
     if by_digest:
         items = DigestItem.objects.filter(digest_id__in=list(by_digest), position__lte=items_per_channel)
