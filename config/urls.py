@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/", include("crm.urls")),
     path("api/", include("merchants.urls")),
     path("api/", include("tickets.urls")),
+    path("api/", include("qa.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("radio/", include("radio.urls")),

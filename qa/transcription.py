@@ -340,19 +340,12 @@ def get_backend() -> TranscriptionBackend:
 # --- Services -----------------------------------------------------------------------------------
 
 
-def upload_recording(recording: Recording, *, by: Any = None) -> Recording:
-    """Store a new recording (built, unsaved, by a form or serializer) and queue its transcription on commit.
-
-    Audio the backend can never transcribe (not WAV, a language it does not know, too big) is refused
-    here with a ValidationError on the field at fault, rather than failing later in the worker.
-    """
-    if recording.pk is not None:
-        raise ValueError("upload_recording stores new recordings only")
-    backend = get_backend()
-    audio = recording.audio
-    limit = settings.QA_RECORDING_MAX_MB * 1024 * 1024
+def check_upload(audio: Any, *, language: str) -> None:
+    """Refuse audio the backend can never transcribe (not WAV, a language it does not know, too big):
+    a ValidationError on the field at fault, now, rather than a failure later in the worker."""
     if not audio:
         raise ValidationError({"audio": _("Choose the call's audio file.")})
+    limit = settings.QA_RECORDING_MAX_MB * 1024 * 1024
     if audio.size is not None and audio.size > limit:
         raise ValidationError(
             {
@@ -361,9 +354,16 @@ def upload_recording(recording: Recording, *, by: Any = None) -> Recording:
             }
         )
     try:
-        backend.check(audio.file, language=recording.language)
+        get_backend().check(getattr(audio, "file", audio), language=language)
     except TranscriptionError as error:
         raise ValidationError({error.field: str(error)}) from None
+
+
+def upload_recording(recording: Recording, *, by: Any = None) -> Recording:
+    """Store a new recording (built, unsaved, by a form or serializer) and queue its transcription on commit."""
+    if recording.pk is not None:
+        raise ValueError("upload_recording stores new recordings only")
+    check_upload(recording.audio, language=recording.language)
     recording.status = Recording.Status.PENDING
     recording.attempts = 0
     recording.failure_reason = ""
@@ -372,7 +372,7 @@ def upload_recording(recording: Recording, *, by: Any = None) -> Recording:
         recording.called_at = timezone.now()
     with transaction.atomic():
         recording.save()
-        if backend.recognises:
+        if get_backend().recognises:
             _enqueue_on_commit(recording.pk)
     return recording
 

@@ -1,0 +1,234 @@
+"""API views of recordings and transcript imports (routes in qa/urls.py).
+
+Each view parses its input, calls one service (qa.transcription, qa.importing) and answers with the
+result; bad input is a 400 whose messages name the field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import django_filters
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import ParseError
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.permissions import ModelPermissions
+from core.tenancy import TenantScopedQuerysetMixin
+from qa.importing import Imported, import_document, import_text
+from qa.models import Recording, Transcript
+from qa.serializers import ImportedSerializer, RecordingSerializer, UploadRecordingSerializer
+from qa.transcription import retry_recording, upload_recording
+
+RECORDINGS = Recording.objects.select_related("agent", "consumer", "uploaded_by", "transcript")
+TEXT_METADATA = ("external_id", "agent", "consumer", "ticket", "recording", "started_at", "language", "duration")
+
+
+@contextmanager
+def service_errors() -> Iterator[None]:
+    """A service's ValidationError is the client's mistake: answer 400 with its field messages."""
+    try:
+        yield
+    except DjangoValidationError as error:
+        raise serializers.ValidationError(serializers.as_serializer_error(error)) from error
+
+
+class PlainTextParser(BaseParser):
+    """text/plain bodies, as a str (UTF-8 unless the request names another charset)."""
+
+    media_type = "text/plain"
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> str:
+        charset = "utf-8"
+        match = re.search(r"charset=([\w-]+)", media_type or "")
+        if match:
+            charset = match[1]
+        try:
+            return stream.read().decode(charset) if stream is not None else ""
+        except (UnicodeDecodeError, LookupError) as error:
+            raise ParseError(
+                _("The body is not %(charset)s text: %(error)s") % {"charset": charset, "error": error}
+            ) from None
+
+
+class RecordingFilter(django_filters.FilterSet):
+    agent = django_filters.CharFilter(field_name="agent__username", help_text=_("The agent's username."))
+    consumer = django_filters.CharFilter(field_name="consumer__external_id", help_text=_("Consumer external id."))
+
+    class Meta:
+        model = Recording
+        fields = ["status", "language", "ticket"]
+
+
+class RecordingPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+class ChangeRecordingPermission(ModelPermissions):
+    """Retrying a recording changes it, although the request is a POST."""
+
+    perms_map = {
+        **ModelPermissions.perms_map,
+        "POST": ["%(app_label)s.view_%(model_name)s", "%(app_label)s.change_%(model_name)s"],
+    }
+
+
+# Views carry extend_schema texts rather than docstrings: drf-spectacular publishes either, and these translate.
+@extend_schema_view(
+    get=extend_schema(
+        summary=_("List recordings"),
+        description=_(
+            "Uploaded call recordings, newest first, with where their transcription stands (pending,"
+            " transcribing, done, failed with the reason) and their transcript's id. Filter by status,"
+            " language, agent, consumer or ticket. Needs permission to view recordings."
+        ),
+    ),
+    post=extend_schema(
+        summary=_("Upload a recording"),
+        description=_(
+            "A call's audio (multipart form: audio, consumer, optional agent, ticket, language, called_at)."
+            " It is stored and queued for transcription; the answer is 202 with its id and status: poll the"
+            " recording until it is done or failed. Audio the recogniser cannot read (not PCM WAV, a"
+            " language it does not know) is refused at once with a 400 naming the field. Needs permission"
+            " to add recordings."
+        ),
+        request={"multipart/form-data": UploadRecordingSerializer},
+        responses={
+            202: OpenApiResponse(RecordingSerializer, description=_("Stored and queued.")),
+            400: OpenApiResponse(description=_("Invalid input; the messages name the fields.")),
+        },
+    ),
+)
+class RecordingListView(TenantScopedQuerysetMixin, generics.ListCreateAPIView[Recording]):
+    queryset = RECORDINGS
+    filterset_class = RecordingFilter
+    pagination_class = RecordingPagination
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
+        return UploadRecordingSerializer if self.request.method == "POST" else RecordingSerializer
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        form = self.get_serializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        with service_errors():
+            recording = upload_recording(Recording(**data), by=request.user)
+        body = RecordingSerializer(RECORDINGS.get(pk=recording.pk), context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary=_("One recording"),
+        description=_("A recording's transcription status, failure reason, attempts and transcript id."),
+    )
+)
+class RecordingDetailView(TenantScopedQuerysetMixin, generics.RetrieveAPIView[Recording]):
+    queryset = RECORDINGS
+    serializer_class = RecordingSerializer
+
+
+class RecordingRetryView(TenantScopedQuerysetMixin, generics.GenericAPIView[Recording]):
+    queryset = RECORDINGS
+    serializer_class = RecordingSerializer
+    permission_classes = [ChangeRecordingPermission]
+    filter_backends: list[Any] = []
+    pagination_class = None
+
+    @extend_schema(
+        summary=_("Retry a failed recording"),
+        description=_(
+            "Put a failed recording back in the transcription queue (202). A recording that has not failed"
+            " is left as it is (409). Needs permission to view and change recordings."
+        ),
+        request=None,
+        responses={202: RecordingSerializer, 409: OpenApiResponse(description=_("The recording has not failed."))},
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        recording = self.get_object()
+        if not retry_recording(recording):
+            recording.refresh_from_db(fields=["status"])
+            message = _("Only a failed recording can be retried; this one is “%(status)s”.") % {
+                "status": recording.get_status_display()
+            }
+            return Response({"status": [message]}, status=status.HTTP_409_CONFLICT)
+        body = self.get_serializer(RECORDINGS.get(pk=recording.pk)).data
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class TranscriptImportView(generics.GenericAPIView[Transcript]):
+    queryset = Transcript.objects.none()  # for ModelPermissions: POST needs qa.add_transcript
+    serializer_class = ImportedSerializer
+    parser_classes = [JSONParser, PlainTextParser]
+    filter_backends: list[Any] = []
+    pagination_class = None
+
+    @extend_schema(
+        summary=_("Import a transcript"),
+        description=_(
+            "A transcript produced elsewhere, in the format of docs/transcript-format.md: a JSON document"
+            " (application/json), or plain text (text/plain) of “agent: …” / “consumer: …” lines with the"
+            " metadata as query parameters (external_id, agent, started_at, and optionally consumer, ticket,"
+            " recording, language, duration). Importing an external_id again replaces that transcript."
+            " Segments with bad input are left out and listed under rejected_segments (201); when nothing"
+            " can be imported the answer is 400 with the messages by field. Needs permission to add"
+            " transcripts."
+        ),
+        request={"application/json": OpenApiTypes.OBJECT, "text/plain": OpenApiTypes.STR},
+        parameters=[
+            OpenApiParameter(name, OpenApiTypes.STR, OpenApiParameter.QUERY, description=_("For text/plain only."))
+            for name in TEXT_METADATA
+        ],
+        responses={
+            201: ImportedSerializer,
+            400: OpenApiResponse(description=_("Nothing could be imported; the messages name the fields.")),
+        },
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if isinstance(request.data, str):
+            metadata = {name: _query_value(name, request.query_params.get(name)) for name in TEXT_METADATA}
+            outcome = import_text(request.data, metadata, user=request.user)
+        else:
+            outcome = import_document(request.data, user=request.user)
+        if outcome.transcript is None:
+            return Response(_errors(outcome), status=status.HTTP_400_BAD_REQUEST)
+        body = {
+            "id": outcome.transcript.pk,
+            "external_id": outcome.transcript.external_id,
+            "replaced": outcome.replaced,
+            "segments": outcome.segments,
+            "rejected_segments": [problem.as_dict() for problem in outcome.rejected_segments],
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+def _query_value(name: str, value: str | None) -> str | None:
+    # "+08:00" arrives as " 08:00" when the caller forgot to encode the "+" of the offset.
+    if name == "started_at" and value and re.search(r"\d \d\d:?\d\d$", value):
+        return value[:-6] + "+" + value[-5:] if value[-3] == ":" else value[:-5] + "+" + value[-4:]
+    return value
+
+
+def _errors(outcome: Imported) -> dict[str, list[str]]:
+    """Messages by field; the segments' problems (which left no segment to import) go under "segments"."""
+    body: dict[str, list[str]] = defaultdict(list)
+    for problem in outcome.errors:
+        where = problem.where()
+        body[problem.field].append(f"{where}: {problem.message}" if where else problem.message)
+    if outcome.rejected_segments:
+        body["segments"].extend(str(problem) for problem in outcome.rejected_segments)
+    return dict(body)
