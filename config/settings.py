@@ -161,7 +161,15 @@ CACHES = {
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_KEY_PREFIX}:asgi"},
+        # A process's sockets share one Redis list per process, and a message to a full list is dropped
+        # silently: the capacity must cover a busy process's backlog (hundreds of chat sockets), not one socket's.
+        "CONFIG": {
+            # redis-py's async pool refuses (not waits) past max_connections, which defaults to 100: too few
+            # for an ASGI process holding a thousand sockets.
+            "hosts": [{"address": REDIS_URL, "max_connections": env_int("CHANNEL_LAYER_MAX_CONNECTIONS", 2000)}],
+            "prefix": f"{REDIS_KEY_PREFIX}:asgi",
+            "capacity": env_int("CHANNEL_LAYER_CAPACITY", 10000),
+        },
     }
 }
 

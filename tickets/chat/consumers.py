@@ -15,23 +15,35 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
+from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from core.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from core.tenancy import is_merchant_staff
-from tickets.chat import selectors, services
+from tickets.chat import knowledge, selectors, services
 from tickets.chat.outbox import AGENTS, agent_group, collecting, consumer_group, staff_group
 from tickets.chat.tokens import read_token
 from tickets.models import AgentProfile, ChatSession, Department, Language
 
 log = logging.getLogger(__name__)
 CLOSE_FLOOD = 4429
+
+
+def database_sync_to_async(fn: Callable[..., Any]) -> Any:
+    """Run ``fn`` in a pool thread with its own database connection (closed when stale, as Channels does).
+
+    Not Channels' default single "thread-sensitive" thread: with hundreds of sockets, one thread would
+    make every conversation wait for every other one's commit. Row locks keep each conversation in order.
+    """
+    return DatabaseSyncToAsync(fn, thread_sensitive=False)
+
+
+knowledge.warm_up()  # the ASGI process imports this module at start (config/routing.py)
 LANGUAGES = set(Language.values)
 
 
@@ -203,7 +215,7 @@ class ConsumerChatConsumer(ChatSocket):
             ready = {
                 "type": "ready", "chat": chat.pk, "ticket": chat.ticket_id, "state": chat.state,
                 "agent": (chat.agent.first_name or chat.agent.get_username()) if chat.agent else "",
-                "callback": chat.callback, "staffed": services.is_staffed(chat.last_activity_at),
+                "callback": chat.callback, "staffed": services.is_staffed(timezone.now()),
                 "language": chat.language,
             }  # fmt: skip
             return ready, services.visible_messages(self.consumer_id, after)

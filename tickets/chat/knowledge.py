@@ -111,6 +111,13 @@ def _current_searcher() -> Searcher:
     return _searcher
 
 
+def warm_up() -> None:
+    """Load jieba's dictionary (about a second) in the background, so the first question does not wait for it."""
+    import jieba
+
+    threading.Thread(target=jieba.initialize, name="jieba-warm-up", daemon=True).start()
+
+
 def reset_searcher() -> None:
     """Forget the cached searcher (after a rebuild in this process, or between tests)."""
     global _searcher

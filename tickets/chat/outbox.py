@@ -25,8 +25,8 @@ _local = threading.local()
 AGENTS = "chat.agents"
 
 
-def consumer_group(chat_id: int) -> str:
-    return f"chat.{chat_id}"
+def consumer_group(consumer_id: int) -> str:
+    return f"chat.consumer.{consumer_id}"
 
 
 def staff_group(chat_id: int) -> str:

@@ -167,7 +167,7 @@ def consumer_message(consumer_id: int, language: str, text: str, *, now: datetim
     chat = _live(consumer_id)
     if chat is None:
         chat = _start(consumer_id, language, now)
-    event = services.add_message(chat.ticket, body=text, author_kind=Author.CONSUMER, now=now)
+    event = _consumer_says(chat, text, now)
     frame = message_frame(chat, event)
     publish(consumer_group(consumer_id), frame)
     publish(staff_group(chat.pk), frame)
@@ -207,6 +207,22 @@ def consumer_message(consumer_id: int, language: str, text: str, *, now: datetim
                     fields = []
     if fields:
         chat.save(update_fields=fields)
+    return event
+
+
+def _consumer_says(chat: ChatSession, text: str, now: datetime) -> TicketEvent:
+    """The consumer's message on the timeline. The hot path: a chat's ticket is new or open while it is live, so
+    the message needs one insert and one update (the chat's row lock orders its messages); any other status
+    goes through ``add_message``, which reopens a ticket waiting on the consumer."""
+    body = text.strip()
+    if not body:
+        raise ValidationError({"body": _("The message is empty.")})
+    if chat.ticket.status not in (Ticket.Status.NEW, Ticket.Status.OPEN):
+        return services.add_message(chat.ticket, body=body, author_kind=Author.CONSUMER, now=now)
+    event = TicketEvent.objects.create(
+        ticket_id=chat.ticket_id, kind=TicketEvent.Kind.MESSAGE, author_kind=Author.CONSUMER, body=body, created_at=now
+    )
+    Ticket.objects.filter(pk=chat.ticket_id).update(updated_at=now)
     return event
 
 
