@@ -258,7 +258,8 @@ QA_RECORDING_MAX_MB = env_int("QA_RECORDING_MAX_MB", 500)
 RADIO_DIGEST_TIME = env_str("RADIO_DIGEST_TIME", "08:30")
 # The espeak-ng executable (a name on PATH or a path); missing, digests have no audio and the page says so.
 RADIO_ESPEAK_NG = env_str("RADIO_ESPEAK_NG", "espeak-ng")
-# Speaking rate in words per minute, and how many items of a digest are read aloud (the page shows all).
+# Speaking rate in English words per minute (Chinese is read at 4/3 of it, in syllables), and how many items
+# of a digest are read aloud (the page shows all).
 RADIO_SPEECH_WPM = env_int("RADIO_SPEECH_WPM", 150)
 RADIO_AUDIO_ITEMS = env_int("RADIO_AUDIO_ITEMS", 8)
 # Items of each channel shown on the digest page before "all N items".

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any, cast
 
 from django.conf import settings
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -251,7 +251,8 @@ def nominate(request: HttpRequest) -> HttpResponse:
     except ValidationError as error:
         if as_json:
             return JsonResponse({"errors": _errors(error)}, status=400)
-        failed = {"source_error": error.messages, "title": _("Nominate to the radio")}
+        failed = {**admin.site.each_context(request), "source_error": error.messages,
+                  "title": _("Nominate to the radio")}  # fmt: skip
         return TemplateResponse(request, "radio/nominate.html", failed, status=400)
     if not sources.can_nominate_from(request.user, source):
         if as_json:
@@ -279,6 +280,7 @@ def nominate(request: HttpRequest) -> HttpResponse:
         form = NominateForm(initial={"quote": source.quote, "channel": _suggested_channel(source),
                                      "severity": source.severity})  # fmt: skip
     context: dict[str, Any] = {
+        **admin.site.each_context(request),
         "title": _("Nominate to the radio"),
         "form": form,
         "source": source,

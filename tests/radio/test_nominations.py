@@ -194,3 +194,20 @@ def test_nominate_json_errors_are_json(client_for: Callable[[User], Client], age
     )
     assert response.status_code == 400
     assert json.loads(response.content)["errors"].keys() == {"id"}
+
+
+def test_a_chat_is_nominated_with_its_consumers_messages(client_for: Callable[[User], Client], agent: User) -> None:
+    from tickets.models import ChatSession
+
+    made = rf.ticket("人工客服！我的退款到底什么时候到？", "我的卡号6222021234567890123")
+    chat = ChatSession.objects.create(ticket=made, consumer=made.consumer, state="active", agent=agent,
+                                      created_at=timezone.now(), last_activity_at=timezone.now())  # fmt: skip
+    source = sources.resolve("chat", chat.pk)
+    assert source.quote == "人工客服！我的退款到底什么时候到？\n我的卡号**** **** **** 0123"
+    assert (source.ticket, source.kind) == (made, "chat")
+    response = client_for(agent).post(
+        reverse("radio:nominate"), {"source": "chat", "id": chat.pk, "quote": source.quote, "note": "退款时效"},
+        headers={"Accept": "application/json"},
+    )  # fmt: skip
+    assert response.status_code == 201
+    assert Nomination.objects.get().ticket == made
