@@ -13,9 +13,10 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from radio import services
-from radio.models import Digest, Nomination, Placement
+from radio.models import Digest, DigestItem, Nomination, Placement, Subscription
 from tests.radio import factories as rf
 
 pytestmark = pytest.mark.django_db
@@ -192,3 +193,32 @@ def test_admin_lists_cost_a_fixed_number_of_queries(
         with CaptureQueriesContext(connection) as captured:
             assert client.get(url).status_code == 200
         assert len(captured) == count, (url, [q["sql"][:100] for q in captured.captured_queries])
+
+
+def test_curators_see_items_never_acknowledged_and_manage_channels(
+    client_for: Callable[[User], Client], agent: User, supervisor: User, business: User,
+    make_user: Callable[..., User],
+) -> None:  # fmt: skip
+    logistics = rf.channel("logistics", "快递与配送")
+    Subscription.objects.create(user=business, channel=logistics)
+    old_day = timezone.localdate() - timedelta(days=2)
+    for quote in ("没人理", "有人回"):
+        rf.approved(agent, supervisor, [logistics], quote=quote, at=timezone.now() - timedelta(days=3))
+    services.build_digests(old_day, now=timezone.now() - timedelta(days=2))
+    answered = DigestItem.objects.get(quote="有人回")
+    services.acknowledge_item(answered, by=business)
+    client = client_for(supervisor)
+    never = client.get(reverse("admin:radio_digestitem_changelist"))
+    assert [i.quote for i in never.context["cl"].result_list] == ["没人理"]
+    assert client.get(reverse("admin:radio_channel_changelist")).status_code == 200
+    change = client.get(reverse("admin:radio_channel_change", args=[logistics.pk]))
+    assert change.status_code == 200 and "biz1" in change.content.decode()  # the subscriber inline
+    # A business user's admin shows the digests of the channels they follow, and nothing else of the radio.
+    rf.channel("refunds")
+    services.build_digests()
+    digests = client_for(business).get(reverse("admin:radio_digest_changelist"))
+    assert {d.channel.code for d in digests.context["cl"].result_list} == {"logistics"}
+    assert client_for(business).get(reverse("admin:radio_nomination_changelist")).status_code == 403
+    shop = client_for(make_user("shop", "merchant_staff"))
+    for name in ("nomination", "digest", "digestitem", "reply", "channel"):
+        assert shop.get(reverse(f"admin:radio_{name}_changelist")).status_code == 403
