@@ -291,19 +291,23 @@ class FindingAdmin(TenantScopedAdmin):
     def rule_name(self, obj: Finding) -> str:
         return format_html('{} <span class="quiet">v{}</span>', obj.rule.name, obj.rule_version.number)
 
+    @admin.display(description=_("passage"))
+    def passage_in_context(self, obj: Finding, *, mask: bool = True) -> str:
+        if obj.segment is None:
+            terms = " / ".join(obj.rule_version.terms)
+            return format_html('<span class="absent">{}</span>', _("Never said: %(terms)s") % {"terms": terms})
+        return format_html(
+            '<span class="speaker {}">{}</span> {}', obj.segment.speaker, obj.segment.get_speaker_display(),
+            passage(obj.segment.text, obj.start, obj.end, mask=mask),
+        )  # fmt: skip
+
     def get_list_display(self, request: HttpRequest) -> Any:
         # The passage is masked by who is looking: a column bound to this request, not state on the admin.
         mask = not can_see_pii(request.user)
 
         @admin.display(description=_("passage"))
         def passage_in_context(obj: Finding) -> str:
-            if obj.segment is None:
-                terms = " / ".join(obj.rule_version.terms)
-                return format_html('<span class="absent">{}</span>', _("Never said: %(terms)s") % {"terms": terms})
-            return format_html(
-                '<span class="speaker {}">{}</span> {}', obj.segment.speaker, obj.segment.get_speaker_display(),
-                passage(obj.segment.text, obj.start, obj.end, mask=mask),
-            )  # fmt: skip
+            return self.passage_in_context(obj, mask=mask)
 
         return [passage_in_context if name == "passage_in_context" else name for name in self.list_display]
 
@@ -445,7 +449,10 @@ class TranscriptAdmin(TenantScopedAdmin):
         css = {"all": ["qa/qa.css"]}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Transcript]:
-        return super().get_queryset(request).annotate(finding_count=Count("findings"))
+        queryset = super().get_queryset(request).annotate(finding_count=Count("findings"))
+        if not request.user.has_perm("qa.search_transcript"):
+            queryset = queryset.filter(agent_id=request.user.pk)  # an agent reads their own calls and chats
+        return queryset
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # transcripts come from recordings, imports and chats
@@ -471,7 +478,8 @@ class TranscriptAdmin(TenantScopedAdmin):
         ]
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
-        extra = {"search_url": reverse("admin:qa_transcript_search"), **(extra_context or {})}
+        can_search = request.user.has_perm("qa.search_transcript")
+        extra = {"search_url": reverse("admin:qa_transcript_search") if can_search else None, **(extra_context or {})}
         return super().changelist_view(request, extra)
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
@@ -550,7 +558,7 @@ class TranscriptAdmin(TenantScopedAdmin):
 
     def search_view(self, request: HttpRequest) -> HttpResponse:
         """Full-text search over every transcript and chat: phrases, AND/OR/NOT, filters, highlighted hits."""
-        if not self.has_view_permission(request):
+        if not request.user.has_perm("qa.search_transcript"):
             raise PermissionDenied
         form = SearchForm(request.GET or None)
         page = None

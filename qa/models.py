@@ -116,6 +116,8 @@ class Transcript(models.Model):
         verbose_name = _("transcript")
         verbose_name_plural = _("transcripts")
         ordering = ["-started_at"]
+        # Agents view their own transcripts; this one lets supervisors read and search everyone's.
+        permissions = [("search_transcript", _("Can read and search every transcript and chat"))]
         constraints = [
             # A chat has one transcript, refreshed as the chat goes on.
             models.UniqueConstraint(fields=["ticket"], condition=Q(kind="chat"), name="qa_one_transcript_per_chat"),

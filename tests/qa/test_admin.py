@@ -194,12 +194,19 @@ def test_search_page_finds_highlights_and_filters(
 
 
 def test_transcript_page_marks_findings_and_masks_for_agents(
-    client_for: Callable[[User], Client], supervisor: User, agent: User, findings: list[Finding]
-) -> None:
+    client_for: Callable[[User], Client], make_user: Callable[..., User], supervisor: User, agent: User,
+    findings: list[Finding],
+) -> None:  # fmt: skip
     url = reverse("admin:qa_transcript_change", args=[findings[0].transcript_id])
     html = client_for(supervisor).get(url).content.decode()
     assert 'id="seg-1"' in html and 'title="pii">13800138000</mark>' in html
-    assert client_for(agent).get(url).status_code == 403  # agents do not read transcripts
+    # An agent reads their own transcripts, masked, and cannot search everyone's.
+    html = client_for(agent).get(url).content.decode()
+    assert 'title="pii">138****8000</mark>' in html and "13800138000" not in html
+    assert client_for(agent).get(reverse("admin:qa_transcript_search")).status_code == 403
+    other = client_for(make_user("agent2", roles.AGENT))
+    assert other.get(url).status_code == 404
+    assert other.get(reverse("admin:qa_transcript_changelist")).context["cl"].result_count == 0
 
 
 def test_scorecard_page_shows_the_week_and_the_agent_sees_only_their_own(
