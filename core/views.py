@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+from django.urls import NoReverseMatch
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -21,6 +22,13 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    """Staff land in the admin; business teams, who read the radio and nothing else, on the radio's page."""
+    user = request.user
+    if user.is_authenticated and user.has_perm("radio.view_digest") and not user.has_perm("tickets.view_ticket"):
+        try:
+            return redirect("radio:today")  # by name: core never imports the radio
+        except NoReverseMatch:
+            pass
     return redirect("admin:index")
 
 
