@@ -274,7 +274,7 @@ class PocketsphinxBackend(TranscriptionBackend):
             )
 
     def decoder(self) -> Any:
-        """The recogniser, loaded once per process (about 0.4 s and 40 MB) and reused for every recording."""
+        """The recogniser, loaded once per process (about 0.4 s and 100 MB) and reused for every recording."""
         if self._decoder is None:
             from pocketsphinx import Decoder
 
