@@ -25,7 +25,7 @@ from qa import transcription
 from qa.models import Recording, Transcript
 from qa.presentation import clock
 
-STATUS_COLOURS = {
+STATUS_COLOURS: dict[str, tuple[str, str]] = {
     Recording.Status.PENDING: ("#6b7280", "#f3f4f6"),
     Recording.Status.TRANSCRIBING: ("#1d4ed8", "#dbeafe"),
     Recording.Status.DONE: ("#047857", "#d1fae5"),
@@ -49,7 +49,7 @@ class RecordingForm(forms.ModelForm):
         widgets = {"audio": forms.ClearableFileInput(attrs={"accept": ".wav,audio/wav,audio/x-wav"})}
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or self.cleaned_data
         ticket, consumer = data.get("ticket"), data.get("consumer")
         if ticket is not None and consumer is not None and ticket.consumer_id != consumer.pk:
             self.add_error("ticket", _("This ticket is another consumer's."))
@@ -104,10 +104,11 @@ class RecordingAdmin(TenantScopedAdmin):
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "agent":
             users = get_user_model()._default_manager.filter(is_active=True, is_staff=True)
+            me = Q(pk=request.user.pk)
             if request.user.has_perm("qa.change_recording"):  # supervisors upload any agent's calls
-                users = users.filter(Q(groups__name__in=[AGENT, SUPERVISOR]) | Q(pk=request.user.pk)).distinct()
+                users = users.filter(Q(groups__name__in=[AGENT, SUPERVISOR]) | me).distinct()
             else:
-                users = users.filter(pk=request.user.pk)
+                users = users.filter(me)
             kwargs["queryset"] = users.order_by("username")
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if db_field.name == "agent" and field is not None:

@@ -49,7 +49,7 @@ class PlainTextParser(BaseParser):
 
     media_type = "text/plain"
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> str:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
         charset = "utf-8"
         match = re.search(r"charset=([\w-]+)", media_type or "")
         if match:

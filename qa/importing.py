@@ -517,6 +517,7 @@ def _save(parsed: Parsed, lookups: _Lookups) -> Imported:
         recording is not None and Transcript.objects.filter(recording=recording).exists()
     )
     started_at = parsed.started_at or getattr(recording, "called_at", None)
+    assert started_at is not None, "required unless the recording gives it"
     duration = parsed.duration
     if duration is None:
         ends = [s.end_ms for s in parsed.segments if s.end_ms is not None]

@@ -83,7 +83,7 @@ class UploadRecordingSerializer(serializers.Serializer[Any]):
         error_messages=_no_such(_("No such ticket.")),
         help_text=_("The ticket's number; it must be the consumer's."),
     )
-    language = serializers.ChoiceField(choices=Recording._meta.get_field("language").choices, default="en")
+    language = serializers.ChoiceField(choices=["en", "zh"], default="en", help_text=_("en or zh."))
     called_at = serializers.DateTimeField(
         required=False, allow_null=True, default=None, help_text=_("When the call started; default: now.")
     )
