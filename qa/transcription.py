@@ -72,6 +72,7 @@ log = logging.getLogger(__name__)
 MODEL_RATE = 16000  # what the English model was trained on: 16 kHz, mono, 16-bit PCM
 _CHUNK_FRAMES = 16384  # WAV frames read at a time: memory stays flat whatever the recording's length
 _FRAME_RATE = 100  # PocketSphinx's feature frames per second (its default -frate)
+MAX_WORKER_DEATHS = 3  # claims of one recording by tasks whose worker died before a recording is given up
 
 
 class TranscriptionError(Exception):
@@ -402,6 +403,18 @@ def transcribe_recording(recording_id: int, *, redelivered: bool = False) -> str
         return "waiting"
     claimable = Q(status__in=[Recording.Status.PENDING, Recording.Status.FAILED])
     if redelivered:  # the worker that claimed it died: the broker handed its task back
+        # ... unless workers keep dying on this recording (a poison file): then it fails for good.
+        gave_up = Recording.objects.filter(
+            pk=recording_id, status=Recording.Status.TRANSCRIBING, attempts__gte=MAX_WORKER_DEATHS
+        ).update(
+            status=Recording.Status.FAILED,
+            failure_reason=_(
+                "A worker stopped while transcribing it, after %(count)d attempts; retry it once the cause is fixed."
+            )
+            % {"count": MAX_WORKER_DEATHS},
+        )
+        if gave_up:
+            return "failed"
         claimable |= Q(status=Recording.Status.TRANSCRIBING)
     claimed = Recording.objects.filter(claimable, pk=recording_id).update(
         status=Recording.Status.TRANSCRIBING, attempts=F("attempts") + 1, failure_reason=""

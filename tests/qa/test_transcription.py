@@ -366,6 +366,20 @@ def test_a_recording_being_transcribed_is_left_alone_unless_the_broker_redeliver
     assert Transcript.objects.filter(recording=recording).count() == 1
 
 
+def test_a_recording_whose_workers_keep_dying_is_failed_instead_of_claimed_forever(
+    call: Callable[..., Recording],
+) -> None:
+    recording = call(speech.wav(speech.silence(1)))
+    Recording.objects.filter(pk=recording.pk).update(status=Recording.Status.TRANSCRIBING, attempts=3)
+    assert transcription.transcribe_recording(recording.pk, redelivered=True) == "failed"
+    recording.refresh_from_db()
+    assert (recording.status, recording.attempts) == ("failed", 3)
+    assert (
+        recording.failure_reason
+        == "A worker stopped while transcribing it, after 3 attempts; retry it once the cause is fixed."
+    )
+
+
 def test_with_imported_transcripts_a_recording_waits_for_its_import(
     call: Callable[..., Recording], settings: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
