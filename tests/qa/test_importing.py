@@ -28,7 +28,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _english() -> Iterator[None]:
+def _english_and_media(tmp_path: Path, settings: Any) -> Iterator[None]:
+    settings.MEDIA_ROOT = tmp_path / "media"  # recordings' audio stays out of var/media
     with translation.override("en"):
         yield
 
