@@ -43,7 +43,6 @@ same file skips what is in and continues.
 from __future__ import annotations
 
 import csv
-import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -57,11 +56,22 @@ from typing import IO, TYPE_CHECKING, TypeVar
 from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, models, transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from tqdm import tqdm
 
+from core.importing import (
+    ImportFileError,
+    InvalidValue,
+    choice_value,
+    count_lines,
+    decode_json,
+    jsonl_lines,
+    moment_value,
+    read_field,
+    show_value,
+    text_value,
+)
 from crm.models import Consumer, Order, Review
 from crm.services import record_review
 
@@ -113,10 +123,6 @@ class ImportReport:
         self.loaded += other.loaded
         self.skipped += other.skipped
         self.rejections.extend(other.rejections)
-
-
-class ImportFileError(Exception):
-    """The file as a whole cannot be imported; nothing was loaded."""
 
 
 class ImportAborted(Exception):
@@ -186,7 +192,7 @@ def _run(
         raise ValueError(f"unknown format {fmt!r}")
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    lines = _scan(path)
+    lines = count_lines(path)
     report = ImportReport()
     seen: dict[str, int] = {}  # order_no -> the line it first appeared on, to reject repeats within the file
     with (
@@ -219,25 +225,6 @@ def _run(
 def _batches(items: Iterator[T], size: int) -> Iterator[list[T]]:
     while batch := list(islice(items, size)):
         yield batch
-
-
-def _scan(path: Path) -> int:
-    """Count the file's lines (for the progress bar), refusing a file that is not UTF-8 before loading anything."""
-    number = 0
-    try:
-        with path.open("rb") as file:
-            for number, raw in enumerate(file, 1):
-                try:
-                    raw.decode("utf-8-sig" if number == 1 else "utf-8")
-                except UnicodeDecodeError:
-                    raise ImportFileError(
-                        _("Line %(line)d is not UTF-8 text; save the file as UTF-8 and try again.") % {"line": number}
-                    ) from None
-    except OSError as error:
-        raise ImportFileError(
-            _("Cannot read %(path)s: %(error)s.") % {"path": path, "error": error.strerror or error}
-        ) from error
-    return number
 
 
 @contextmanager
@@ -306,22 +293,12 @@ def _csv_rows(reader: Reader, columns: list[str]) -> Iterator[_Record | Rejectio
 
 
 def _jsonl_records(file: IO[bytes]) -> Iterator[_Record | Rejection]:
-    for line, raw in enumerate(file, 1):
-        text = raw.decode("utf-8-sig" if line == 1 else "utf-8").strip()
-        if not text:
-            continue
+    for line, text in jsonl_lines(file):
         try:
-            # Decimal, not float, so that amounts keep their exact digits; NaN and Infinity are not JSON.
-            values = json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
-        except json.JSONDecodeError as error:
-            yield Rejection(
-                line,
-                ROW,
-                _("Malformed JSON at column %(column)d: %(error)s.") % {"column": error.colno, "error": error.msg},
-            )
-            continue
-        except (ValueError, RecursionError) as error:
-            yield Rejection(line, ROW, _("Malformed JSON: %(error)s.") % {"error": error})
+            # Decimal, not float, so that amounts keep their exact digits.
+            values = decode_json(text, exact_decimals=True)
+        except InvalidValue as error:
+            yield Rejection(line, ROW, str(error))
             continue
         if not isinstance(values, dict):
             yield Rejection(line, ROW, _('Each line must be one JSON object, like {"order_no": "..."}.'))
@@ -329,15 +306,7 @@ def _jsonl_records(file: IO[bytes]) -> Iterator[_Record | Rejection]:
         yield _Record(line, values)
 
 
-def _no_constant(name: str) -> object:
-    raise ValueError(name)
-
-
 # Reading one row ------------------------------------------------------------------------------------------
-
-
-class _Invalid(Exception):
-    pass
 
 
 class _Row:
@@ -365,40 +334,7 @@ class _Row:
         return not any(rejection.field in names for rejection in self.rejections)
 
     def _read(self, name: str, convert: Callable[[object], T], default: T, *, required: bool) -> T:
-        value = self.values.get(name)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            if required:
-                self.reject(name, _("This field is required."))
-            return default
-        try:
-            return convert(value)
-        except _Invalid as error:
-            self.reject(name, str(error))
-            return default
-
-
-def _show(value: object) -> str:
-    shown = json.dumps(value, ensure_ascii=False, default=str)
-    return shown if len(shown) <= 40 else shown[:37] + "..."
-
-
-def _text(max_length: int | None = None) -> Callable[[object], str]:
-    def convert(value: object) -> str:
-        if not isinstance(value, str):
-            raise _Invalid(_("Expected text, got %(value)s.") % {"value": _show(value)})
-        value = value.strip()
-        if max_length is not None and len(value) > max_length:
-            raise _Invalid(
-                ngettext(
-                    "At most %(max)d character, this has %(length)d.",
-                    "At most %(max)d characters, this has %(length)d.",
-                    max_length,
-                )
-                % {"max": max_length, "length": len(value)}
-            )
-        return value
-
-    return convert
+        return read_field(self.values, name, convert, default, required=required, reject=self.reject)
 
 
 def _yuan(value: object) -> Decimal:
@@ -408,46 +344,21 @@ def _yuan(value: object) -> Decimal:
     elif isinstance(value, int | Decimal) and not isinstance(value, bool):
         number = Decimal(value)
     else:
-        raise _Invalid(_("%(value)s is not an amount of yuan like 199.00.") % {"value": _show(value)})
+        raise InvalidValue(_("%(value)s is not an amount of yuan like 199.00.") % {"value": show_value(value)})
     if not number.is_finite() or abs(number) >= _MAX_AMOUNT:
-        raise _Invalid(_("%(value)s is out of range.") % {"value": _show(value)})
+        raise InvalidValue(_("%(value)s is out of range.") % {"value": show_value(value)})
     if number.quantize(_CENTS) != number:
-        raise _Invalid(_("%(value)s has more than 2 decimal places.") % {"value": _show(value)})
+        raise InvalidValue(_("%(value)s has more than 2 decimal places.") % {"value": show_value(value)})
     if number < 0:
-        raise _Invalid(_("The amount cannot be negative."))
+        raise InvalidValue(_("The amount cannot be negative."))
     return number.quantize(_CENTS)
 
 
 def _price(value: object) -> Decimal:
     number = _yuan(value)
     if number <= 0:
-        raise _Invalid(_("The amount must be greater than 0."))
+        raise InvalidValue(_("The amount must be greater than 0."))
     return number
-
-
-def _moment(value: object) -> datetime:
-    """An ISO 8601 date and time; without an offset it is in the current time zone."""
-    if not isinstance(value, str):
-        raise _Invalid(_("Expected an ISO 8601 date and time as text, got %(value)s.") % {"value": _show(value)})
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise _Invalid(
-            _("%(value)s is not an ISO 8601 date and time like 2026-03-01T10:15:00.") % {"value": _show(value)}
-        ) from None
-    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
-
-
-def _choice(choices: Sequence[str]) -> Callable[[object], str]:
-    def convert(value: object) -> str:
-        if not isinstance(value, str) or value.strip() not in choices:
-            raise _Invalid(
-                _("%(value)s is not one of %(choices)s.")
-                % {"value": _show(value), "choices": ", ".join(choice for choice in choices if choice)}
-            )
-        return value.strip()
-
-    return convert
 
 
 def _flag(value: object) -> bool:
@@ -455,7 +366,7 @@ def _flag(value: object) -> bool:
         return value
     if isinstance(value, int | str) and str(value).strip().lower() in _FLAGS:
         return _FLAGS[str(value).strip().lower()]
-    raise _Invalid(_("%(value)s is not one of true, false, 1, 0, yes, no.") % {"value": _show(value)})
+    raise InvalidValue(_("%(value)s is not one of true, false, 1, 0, yes, no.") % {"value": show_value(value)})
 
 
 def _stars(value: object) -> int:
@@ -463,17 +374,17 @@ def _stars(value: object) -> int:
         int(value.strip()) if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() else value
     )
     if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= 5:
-        raise _Invalid(_("Stars must be whole numbers from 1 to 5; got %(value)s.") % {"value": _show(value)})
+        raise InvalidValue(_("Stars must be whole numbers from 1 to 5; got %(value)s.") % {"value": show_value(value)})
     return number
 
 
 def _order_no(row: _Row, seen: dict[str, int]) -> str:
-    order_no = row.required("order_no", _text(32), "")
+    order_no = row.required("order_no", text_value(32), "")
     if order_no in seen:
         row.reject(
             "order_no",
             _("Order number %(order_no)s already appears on line %(line)d.")
-            % {"order_no": _show(order_no), "line": seen[order_no]},
+            % {"order_no": show_value(order_no), "line": seen[order_no]},
         )
     elif order_no:
         seen[order_no] = row.line
@@ -494,19 +405,19 @@ class _OrderRow:
 def _parse_order(record: _Record, seen: dict[str, int]) -> _OrderRow | list[Rejection]:
     row = _Row(record)
     order_no = _order_no(row, seen)
-    consumer = row.required("consumer", _text(32), "")
-    merchant = row.required("merchant", _text(32), "")
-    item_title = row.required("item_title", _text(200), "")
+    consumer = row.required("consumer", text_value(32), "")
+    merchant = row.required("merchant", text_value(32), "")
+    item_title = row.required("item_title", text_value(200), "")
     amount = row.required("amount", _price, Decimal(1))
-    status = row.required("status", _choice(Order.Status.values), "")
-    placed_at = row.required("placed_at", _moment, _PLACEHOLDER_TIME)
-    delivered_at = row.optional("delivered_at", _moment, None)
-    refund_requested_at = row.optional("refund_requested_at", _moment, None)
-    refunded_at = row.optional("refunded_at", _moment, None)
+    status = row.required("status", choice_value(Order.Status.values), "")
+    placed_at = row.required("placed_at", moment_value(), _PLACEHOLDER_TIME)
+    delivered_at = row.optional("delivered_at", moment_value(), None)
+    refund_requested_at = row.optional("refund_requested_at", moment_value(), None)
+    refunded_at = row.optional("refunded_at", moment_value(), None)
     refunded_amount = row.optional("refunded_amount", _yuan, Decimal("0.00"))
     returned = row.optional("returned", _flag, False)
-    dispute = row.optional("dispute", _choice(Order.Dispute.values), "")
-    dispute_closed_at = row.optional("dispute_closed_at", _moment, None)
+    dispute = row.optional("dispute", choice_value(Order.Dispute.values), "")
+    dispute_closed_at = row.optional("dispute_closed_at", moment_value(), None)
     if row.ok("amount", "refunded_amount") and refunded_amount > amount:
         row.reject(
             "refunded_amount",
@@ -559,13 +470,13 @@ def _load_orders(rows: list[_OrderRow]) -> ImportReport:
                 Rejection(
                     row.line,
                     "consumer",
-                    _("No consumer has the external id %(value)s.") % {"value": _show(row.consumer)},
+                    _("No consumer has the external id %(value)s.") % {"value": show_value(row.consumer)},
                 )
             )
         if merchant_id is None:
             outcome.rejections.append(
                 Rejection(
-                    row.line, "merchant", _("No merchant has the code %(value)s.") % {"value": _show(row.merchant)}
+                    row.line, "merchant", _("No merchant has the code %(value)s.") % {"value": show_value(row.merchant)}
                 )
             )
         if consumer_id is not None and merchant_id is not None:
@@ -601,8 +512,8 @@ def _parse_review(record: _Record, seen: dict[str, int]) -> _ReviewRow | list[Re
         item_stars=row.required("item_stars", _stars, 5),
         service_stars=row.required("service_stars", _stars, 5),
         logistics_stars=row.required("logistics_stars", _stars, 5),
-        created_at=row.required("created_at", _moment, _PLACEHOLDER_TIME),
-        text=row.optional("text", _text(), ""),
+        created_at=row.required("created_at", moment_value(), _PLACEHOLDER_TIME),
+        text=row.optional("text", text_value(), ""),
     )
     return row.rejections or review
 
@@ -621,7 +532,7 @@ def _load_reviews(rows: list[_ReviewRow]) -> ImportReport:
         if order is None:
             outcome.rejections.append(
                 Rejection(
-                    row.line, "order_no", _("No order has the number %(value)s.") % {"value": _show(row.order_no)}
+                    row.line, "order_no", _("No order has the number %(value)s.") % {"value": show_value(row.order_no)}
                 )
             )
             continue

@@ -20,7 +20,6 @@ What is checked, and what happens to bad input
 from __future__ import annotations
 
 import csv
-import json
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -32,11 +31,23 @@ from typing import IO, Any, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, IntegrityError, transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from tqdm import tqdm
 
+from core.importing import (
+    ImportFileError,
+    InvalidValue,
+    MalformedJson,
+    choice_value,
+    count_lines,
+    decode_json,
+    jsonl_lines,
+    moment_value,
+    read_field,
+    show_value,
+    text_value,
+)
 from core.tenancy import scope
 from crm.models import Consumer
 from qa.models import Recording, Speaker, Transcript
@@ -144,10 +155,6 @@ class ImportReport:
         self.problems.extend(outcome.problems)
 
 
-class ImportFileError(Exception):
-    """A file as a whole cannot be read; nothing of it was imported."""
-
-
 class ImportAborted(Exception):
     """The database refused a batch: nothing of it was written, the batches before it were. Rerun to continue."""
 
@@ -171,55 +178,12 @@ def format_of(path: Path) -> str | None:
 # --- Parsing (no database) -----------------------------------------------------------------------
 
 
-class _Invalid(Exception):
-    pass
-
-
-def _show(value: object) -> str:
-    shown = json.dumps(value, ensure_ascii=False, default=str)
-    return shown if len(shown) <= 40 else shown[:37] + "..."
-
-
-def _text(max_length: int) -> Callable[[object], str]:
-    def convert(value: object) -> str:
-        if not isinstance(value, str):
-            raise _Invalid(_("Expected text, got %(value)s.") % {"value": _show(value)})
-        value = value.strip()
-        if "\x00" in value:
-            raise _Invalid(_("The text contains a NUL character."))
-        if len(value) > max_length:
-            raise _Invalid(
-                ngettext(
-                    "At most %(max)d character, this has %(length)d.",
-                    "At most %(max)d characters, this has %(length)d.",
-                    max_length,
-                )
-                % {"max": max_length, "length": len(value)}
-            )
-        return value
-
-    return convert
-
-
 def _id(value: object) -> int:
     if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         value = int(value.strip())
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value < 2**63:
-        raise _Invalid(_("Expected a whole number id, got %(value)s.") % {"value": _show(value)})
+        raise InvalidValue(_("Expected a whole number id, got %(value)s.") % {"value": show_value(value)})
     return value
-
-
-def _moment(value: object) -> datetime:
-    """ISO 8601; without an offset it is in the current time zone."""
-    if not isinstance(value, str):
-        raise _Invalid(_("Expected an ISO 8601 date and time as text, got %(value)s.") % {"value": _show(value)})
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise _Invalid(
-            _("%(value)s is not an ISO 8601 date and time like 2026-03-01T10:15:00+08:00.") % {"value": _show(value)}
-        ) from None
-    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
 
 
 def _seconds(value: object) -> float:
@@ -227,23 +191,16 @@ def _seconds(value: object) -> float:
         try:
             value = float(value.strip())
         except ValueError:
-            raise _Invalid(_("Expected a number of seconds, got %(value)s.") % {"value": _show(value)}) from None
+            raise InvalidValue(
+                _("Expected a number of seconds, got %(value)s.") % {"value": show_value(value)}
+            ) from None
     if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
-        raise _Invalid(_("Expected a number of seconds, got %(value)s.") % {"value": _show(value)})
+        raise InvalidValue(_("Expected a number of seconds, got %(value)s.") % {"value": show_value(value)})
     if not 0 <= value <= MAX_SECONDS:
-        raise _Invalid(_("%(value)s is outside 0 to %(max)d seconds.") % {"value": _show(value), "max": MAX_SECONDS})
+        raise InvalidValue(
+            _("%(value)s is outside 0 to %(max)d seconds.") % {"value": show_value(value), "max": MAX_SECONDS}
+        )
     return float(value)
-
-
-def _choice(choices: Sequence[str]) -> Callable[[object], str]:
-    def convert(value: object) -> str:
-        if not isinstance(value, str) or value.strip().lower() not in choices:
-            raise _Invalid(
-                _("%(value)s is not one of %(choices)s.") % {"value": _show(value), "choices": ", ".join(choices)}
-            )
-        return value.strip().lower()
-
-    return convert
 
 
 class _Fields:
@@ -256,16 +213,7 @@ class _Fields:
         self.problems: list[Problem] = []
 
     def get(self, name: str, convert: Callable[[object], T], default: T, *, required: bool = False) -> T:
-        value = self.values.get(name)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            if required:
-                self.reject(name, _("This field is required."))
-            return default
-        try:
-            return convert(value)
-        except _Invalid as error:
-            self.reject(name, str(error))
-            return default
+        return read_field(self.values, name, convert, default, required=required, reject=self.reject)
 
     def reject(self, name: str, message: str) -> None:
         self.problems.append(Problem(name, message, line=self.line, segment=self.segment))
@@ -294,14 +242,14 @@ def parse_metadata(values: Mapping[str, object], *, line: int | None = None) -> 
     fields = _Fields(values, line=line)
     recording = fields.get("recording", _id, None)
     meta = {
-        "external_id": fields.get("external_id", _text(100), "", required=True),
+        "external_id": fields.get("external_id", text_value(100), "", required=True),
         # The recording, when given, supplies the agent, consumer, ticket, start and language by default.
-        "agent": fields.get("agent", _text(150), "", required=recording is None),
-        "consumer": fields.get("consumer", _text(32), ""),
+        "agent": fields.get("agent", text_value(150), "", required=recording is None),
+        "consumer": fields.get("consumer", text_value(32), ""),
         "ticket": fields.get("ticket", _id, None),
         "recording": recording,
-        "started_at": fields.get("started_at", _moment, None, required=recording is None),
-        "language": fields.get("language", _choice(LANGUAGES), None),
+        "started_at": fields.get("started_at", moment_value(offset_example=True), None, required=recording is None),
+        "language": fields.get("language", choice_value(LANGUAGES, ignore_case=True), None),
         "duration": fields.get("duration", _seconds, None),
     }
     return meta, fields.problems
@@ -317,7 +265,9 @@ def parse_segments(items: object, *, line: int | None = None) -> tuple[list[Segm
             [],
             [
                 Problem(
-                    "segments", _("Expected a list of segments, got %(value)s.") % {"value": _show(items)}, line=line
+                    "segments",
+                    _("Expected a list of segments, got %(value)s.") % {"value": show_value(items)},
+                    line=line,
                 )
             ],
         )
@@ -330,12 +280,12 @@ def parse_segments(items: object, *, line: int | None = None) -> tuple[list[Segm
         if not isinstance(item, dict):
             bad.append(Problem(
                 "segment", _('Expected an object like {"speaker": "agent", "text": "..."}, got %(value)s.')
-                % {"value": _show(item)}, line=line, segment=number,
+                % {"value": show_value(item)}, line=line, segment=number,
             ))  # fmt: skip
             continue
         fields = _Fields(item, line=line, segment=number)
-        speaker = fields.get("speaker", _choice(Speaker.values), "", required=True)
-        text = fields.get("text", _text(MAX_SEGMENT_CHARS), "", required=True)
+        speaker = fields.get("speaker", choice_value(Speaker.values, ignore_case=True), "", required=True)
+        text = fields.get("text", text_value(MAX_SEGMENT_CHARS), "", required=True)
         start = fields.get("start", _seconds, None)
         end = fields.get("end", _seconds, None)
         if start is not None and end is not None and end < start:
@@ -374,11 +324,12 @@ def parse_text(text: str) -> tuple[list[SegmentIn], list[Problem]]:
         speaker = TEXT_SPEAKERS.get(label.lower())
         if speaker is None:
             reject(
-                "speaker", _("%(value)s is not a speaker; use %(labels)s.") % {"value": _show(label), "labels": labels}
+                "speaker",
+                _("%(value)s is not a speaker; use %(labels)s.") % {"value": show_value(label), "labels": labels},
             )
         try:
-            said = _text(MAX_SEGMENT_CHARS)(said)
-        except _Invalid as error:
+            said = text_value(MAX_SEGMENT_CHARS)(said)
+        except InvalidValue as error:
             reject("text", str(error))
         if not said:
             reject("text", _("Nothing is said after the speaker."))
@@ -386,7 +337,7 @@ def parse_text(text: str) -> tuple[list[SegmentIn], list[Problem]]:
         if match["start"] is not None:
             try:
                 start, end = _clock(match["start"]), _clock(match["end"])
-            except _Invalid as error:
+            except InvalidValue as error:
                 reject("time", str(error))
             else:
                 if end < start:
@@ -409,10 +360,10 @@ def _clock(value: str) -> float:
     """'75', '1:15', '01:15.5' or '0:01:15' as seconds."""
     match = _CLOCK.match(value)
     if match is None:
-        raise _Invalid(_("%(value)s is not a time like 01:15.5.") % {"value": _show(value)})
+        raise InvalidValue(_("%(value)s is not a time like 01:15.5.") % {"value": show_value(value)})
     seconds = int(match["h"] or 0) * 3600 + int(match["m"] or 0) * 60 + float(match["s"])
     if seconds > MAX_SECONDS:
-        raise _Invalid(_("%(value)s is more than a day.") % {"value": _show(value)})
+        raise InvalidValue(_("%(value)s is more than a day.") % {"value": show_value(value)})
     return seconds
 
 
@@ -420,7 +371,7 @@ def parse_document(values: object, *, line: int | None = None) -> Parsed:
     """One JSON transcript document (already decoded)."""
     if not isinstance(values, dict):
         message = _('Expected one JSON object like {"external_id": "...", "segments": [...]}, got %(value)s.') % {
-            "value": _show(values)
+            "value": show_value(values)
         }
         return _refused([Problem(DOCUMENT, message, line=line)], line)
     meta, errors = parse_metadata(values, line=line)
@@ -500,13 +451,13 @@ def _save(parsed: Parsed, lookups: _Lookups) -> Imported:
         refuse("recording", _("No recording has the id %(value)s.") % {"value": parsed.recording})
     agent = lookups.agents.get(parsed.agent) if parsed.agent else getattr(recording, "agent", None)
     if parsed.agent and agent is None:
-        refuse("agent", _("No user has the username %(value)s.") % {"value": _show(parsed.agent)})
+        refuse("agent", _("No user has the username %(value)s.") % {"value": show_value(parsed.agent)})
     ticket = lookups.tickets.get(parsed.ticket) if parsed.ticket else getattr(recording, "ticket", None)
     if parsed.ticket and ticket is None:
         refuse("ticket", _("No ticket has the number %(value)s.") % {"value": parsed.ticket})
     consumer = lookups.consumers.get(parsed.consumer) if parsed.consumer else None
     if parsed.consumer and consumer is None:
-        refuse("consumer", _("No consumer has the external id %(value)s.") % {"value": _show(parsed.consumer)})
+        refuse("consumer", _("No consumer has the external id %(value)s.") % {"value": show_value(parsed.consumer)})
     if consumer is None and not parsed.consumer:
         consumer = getattr(recording, "consumer", None) or getattr(ticket, "consumer", None)
     if ticket is not None and consumer is not None and ticket.consumer_id != consumer.pk:
@@ -543,7 +494,7 @@ def _save(parsed: Parsed, lookups: _Lookups) -> Imported:
         refuse(
             "external_id",
             _("The external id %(value)s belongs to the transcript of another recording.")
-            % {"value": _show(parsed.external_id)},
+            % {"value": show_value(parsed.external_id)},
         )
         return outcome
     outcome.transcript = transcript
@@ -593,7 +544,10 @@ def import_files(
                 _("Cannot tell the format of %(path)s from its extension; pass --format.") % {"path": path}
             )
         formats.append(kind)
-    total = sum(_scan(path) if kind == "jsonl" else 1 for path, kind in zip(paths, formats, strict=True))
+    total = sum(
+        count_lines(path, skip_blank=True, name_file=True) if kind == "jsonl" else 1
+        for path, kind in zip(paths, formats, strict=True)
+    )
     report = ImportReport()
     items = _parsed_items(paths, formats, metadata or {}, single=len(paths) == 1)
     with tqdm(total=total, unit="transcripts", file=progress, disable=progress is None, mininterval=0.5) as bar:
@@ -630,26 +584,6 @@ def _parsed_items(paths: Sequence[Path], formats: Sequence[str], metadata: Mappi
             yield path.name, parse_text_document(text, meta)
 
 
-def _scan(path: Path) -> int:
-    """Count a JSONL file's transcripts (for the progress bar); refuse one that is not UTF-8 before importing."""
-    count = 0
-    try:
-        with path.open("rb") as file:
-            for number, raw in enumerate(file, 1):
-                try:
-                    count += bool(raw.decode("utf-8-sig" if number == 1 else "utf-8").strip())
-                except UnicodeDecodeError:
-                    raise ImportFileError(
-                        _("%(path)s: line %(line)d is not UTF-8 text; save the file as UTF-8 and try again.")
-                        % {"path": path, "line": number}
-                    ) from None
-    except OSError as error:
-        raise ImportFileError(
-            _("Cannot read %(path)s: %(error)s.") % {"path": path, "error": error.strerror or error}
-        ) from error
-    return count
-
-
 def _read_text(path: Path) -> str:
     try:
         return path.read_bytes().decode("utf-8-sig")
@@ -666,39 +600,19 @@ def _read_text(path: Path) -> str:
 
 def _json_file(path: Path) -> Parsed:
     try:
-        values = json.loads(_read_text(path), parse_constant=_no_constant)
-    except json.JSONDecodeError as error:
-        message = _("Malformed JSON at column %(column)d: %(error)s.") % {"column": error.colno, "error": error.msg}
-        problem = Problem(DOCUMENT, message, line=error.lineno)
-        return _refused([problem], error.lineno)
-    except (ValueError, RecursionError) as error:
-        return _refused([Problem(DOCUMENT, _("Malformed JSON: %(error)s.") % {"error": error})], None)
+        values = decode_json(_read_text(path))
+    except MalformedJson as error:
+        return _refused([Problem(DOCUMENT, str(error), line=error.line)], error.line)
     return parse_document(values)
 
 
 def _jsonl(path: Path) -> Iterator[tuple[int, object]]:
     with path.open("rb") as file:  # bytes split at "\n" only, so that line numbers match an editor's
-        for line, raw in enumerate(file, 1):
-            text = raw.decode("utf-8-sig" if line == 1 else "utf-8").strip()
-            if not text:
-                continue
+        for line, text in jsonl_lines(file):
             try:
-                yield line, json.loads(text, parse_constant=_no_constant)
-            except json.JSONDecodeError as error:
-                message = _("Malformed JSON at column %(column)d: %(error)s.") % {
-                    "column": error.colno,
-                    "error": error.msg,
-                }
-                yield line, _refused([Problem(DOCUMENT, message, line=line)], line)
-            except (ValueError, RecursionError) as error:
-                yield (
-                    line,
-                    _refused([Problem(DOCUMENT, _("Malformed JSON: %(error)s.") % {"error": error}, line=line)], line),
-                )
-
-
-def _no_constant(name: str) -> object:
-    raise ValueError(name)
+                yield line, decode_json(text)
+            except MalformedJson as error:
+                yield line, _refused([Problem(DOCUMENT, str(error), line=line)], line)
 
 
 def write_problems(report: ImportReport, path: Path) -> None:
