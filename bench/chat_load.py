@@ -145,6 +145,17 @@ def prepare(args: argparse.Namespace, env: dict[str, str]) -> tuple[list[str], l
     return tokens, cookies
 
 
+def server_cpu(processes: list[subprocess.Popen[bytes]]) -> float:
+    """CPU seconds (user + system) the daphne processes have used so far."""
+    import psutil
+
+    total = 0.0
+    for process in processes:
+        times = psutil.Process(process.pid).cpu_times()
+        total += times.user + times.system
+    return total
+
+
 def start_servers(n: int, env: dict[str, str]) -> tuple[list[subprocess.Popen[bytes]], list[int]]:
     processes, ports = [], []
     for _ in range(n):
@@ -174,6 +185,7 @@ def start_servers(n: int, env: dict[str, str]) -> tuple[list[subprocess.Popen[by
 class Stats:
     def __init__(self) -> None:
         self.bot: list[float] = []
+        self.bot_at: list[float] = []  # when each bot answer arrived (to tell the ramp from the steady state)
         self.to_consumer: list[float] = []
         self.to_agent: list[float] = []
         self.errors: Counter[str] = Counter()
@@ -210,6 +222,7 @@ async def consumer(i: int, url: str, token: str, args: argparse.Namespace, stats
                         message = frame["message"]
                         if message["from"] == "bot" and pending is not None:
                             stats.bot.append((time.perf_counter() - pending) * 1000)
+                            stats.bot_at.append(time.perf_counter())
                             pending = None
                         elif message["from"] == "agent" and "relay-" in message["text"]:
                             sent = stats.relay_sent.pop(message["text"].split("relay-")[1], None)
@@ -296,7 +309,7 @@ async def agent(i: int, url: str, cookie: str, args: argparse.Namespace, stats: 
                             stats.to_agent.append((time.perf_counter() - sent) * 1000)
                     chat = frame["chat"]
                     exchanges[chat] += 1
-                    if exchanges[chat] >= args.exchanges:
+                    if exchanges[chat] == args.exchanges:
                         await ws.send(json.dumps({"type": "resolve", "chat": chat}))
                         mine.discard(chat)
                         stats.events["resolved"] += 1
@@ -357,6 +370,7 @@ def main() -> None:
         started = time.perf_counter()
         stats = asyncio.run(run(args, consumer_url, agent_url, tokens, cookies))
         elapsed = time.perf_counter() - started
+        cpu = server_cpu(processes)
     finally:
         for process in processes:
             process.terminate()
@@ -365,12 +379,17 @@ def main() -> None:
     sent = stats.events["consumer messages"]
     print(f"\nsessions held at peak: {stats.peak} of {args.sessions}")
     print(f"consumer messages: {sent} ({sent / elapsed:.0f}/s over {elapsed:.0f}s)")
+    steady_from = started + args.ramp + 5
+    steady = [ms for ms, at in zip(stats.bot, stats.bot_at, strict=True) if at >= steady_from]
     print(f"bot reply latency:        {percentiles(stats.bot)}")
+    print(f"  after the ramp:         {percentiles(steady)}")
     print(f"relay agent -> consumer:  {percentiles(stats.to_consumer)}")
     print(f"relay consumer -> agent:  {percentiles(stats.to_agent)}")
     print(f"relay (both ways):        {percentiles(stats.to_consumer + stats.to_agent)}")
-    print(f"handoffs asked {stats.events['handoff asked']}, accepted {stats.events['accepted']},"
+    print(f"handoffs asked {stats.events['handoff asked']}, accepted {stats.events['accepted']},"  # chat frames
           f" resolved {stats.events['resolved']}; lost accept races {stats.events['agent:taken']}")  # fmt: skip
+    print(f"daphne CPU: {cpu:.1f} s ({cpu / elapsed * 100:.0f}% of one core; {cpu / max(sent, 1) * 1000:.1f} ms"
+          " per consumer message, everything included)")  # fmt: skip
     print(f"errors: {sum(stats.errors.values())} {dict(stats.errors) if stats.errors else ''}")
 
 

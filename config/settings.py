@@ -237,6 +237,8 @@ CHAT_MAX_FRAME_BYTES = env_int("CHAT_MAX_FRAME_BYTES", 16384)
 # Frames one socket may send per window of seconds; beyond it they are refused with an error.
 CHAT_RATE_FRAMES = env_int("CHAT_RATE_FRAMES", 10)
 CHAT_RATE_SECONDS = env_int("CHAT_RATE_SECONDS", 10)
+# Threads (each with its own database connection) per ASGI process for the chat sockets' database work.
+CHAT_DB_THREADS = env_int("CHAT_DB_THREADS", 12)
 
 # --- QA: recordings and transcripts (qa/transcription.py, docs/transcript-format.md) ------------
 

@@ -348,6 +348,8 @@ class ChatSession(models.Model):
     # The accepting agent's first message; a chat accepted and left unanswered goes back to the queue.
     answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
     callback = models.BooleanField(_("callback promised"), default=False)
+    # From the consumer's tier when the chat started (as the ticket's tier is): routing never waits on a join.
+    priority_routing = models.BooleanField(_("priority routing"), default=False)
     # What the bot gathered before the handoff, as codes and quotes, put into words by the console.
     summary = models.JSONField(_("bot's summary"), default=dict, blank=True)
     created_at = models.DateTimeField(_("started at"))

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -21,6 +25,23 @@ from tickets.chat.tokens import issue_token
 from tickets.models import AgentProfile, KnowledgeArticle
 
 ORIGIN = b"http://127.0.0.1"
+# Every socket a test opens, so that a failing test still closes them (a socket left receiving would hold
+# the channel layer's receive lock for an event loop that is gone, and fail the tests after it).
+OPEN: list[WebsocketCommunicator] = []
+BACKLOG: dict[int, list[dict[str, Any]]] = {}
+
+
+@pytest.fixture(autouse=True)
+async def _close_sockets() -> AsyncIterator[None]:
+    # A fresh channel-layer object per test: the Redis layer keeps a receive lock bound to the event loop
+    # that first received, and each test has a loop of its own.
+    channel_layers.backends.clear()
+    BACKLOG.clear()
+    yield
+    while OPEN:
+        socket = OPEN.pop()
+        with contextlib.suppress(Exception):
+            await socket.disconnect()
 
 
 def consumer_socket(consumer_id: int | None = None, *, token: str | None = None, lang: str = "zh-hans",
@@ -29,7 +50,9 @@ def consumer_socket(consumer_id: int | None = None, *, token: str | None = None,
         assert consumer_id is not None
         token = issue_token(consumer_id)
     query = f"token={token}&lang={lang}" + (f"&after={after}" if after is not None else "")
-    return WebsocketCommunicator(application, f"/ws/chat/?{query}", headers=[(b"origin", origin)])
+    socket = WebsocketCommunicator(application, f"/ws/chat/?{query}", headers=[(b"origin", origin)])
+    OPEN.append(socket)
+    return socket
 
 
 def session_cookie(user: User) -> str:
@@ -42,13 +65,25 @@ def agent_socket(cookie: str | None, *, origin: bytes = ORIGIN) -> WebsocketComm
     headers = [(b"origin", origin)]
     if cookie:
         headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
-    return WebsocketCommunicator(application, "/ws/chat/agent/?lang=en", headers=headers)
+    socket = WebsocketCommunicator(application, "/ws/chat/agent/?lang=en", headers=headers)
+    OPEN.append(socket)
+    return socket
 
 
-async def frames_until(socket: WebsocketCommunicator, kind: str, *, timeout: float = 5,
+async def frames_until(socket: WebsocketCommunicator, kind: str, *, timeout: float = 15,
                        match: Any = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:  # fmt: skip
-    """Receive until a frame of type ``kind`` (for which ``match(frame)`` holds) arrives; returns it and those before."""
-    before: list[dict[str, Any]] = []
+    """The first ``kind`` frame (for which ``match(frame)`` holds), and the frames before it that did not match.
+
+    Frames passed over stay available to later calls: the order in which a socket's own answers (``ack``) and
+    the frames pushed through the channel layer arrive is not fixed.
+    """
+    backlog = BACKLOG.setdefault(id(socket), [])
+    wanted = lambda frame: frame.get("type") == kind and (match is None or match(frame))  # noqa: E731
+    for i, frame in enumerate(backlog):
+        if wanted(frame):
+            del backlog[i]
+            return frame, list(backlog[:i])
+    before = list(backlog)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
@@ -56,12 +91,13 @@ async def frames_until(socket: WebsocketCommunicator, kind: str, *, timeout: flo
         if remaining <= 0:
             raise AssertionError(f"no {kind!r} frame; got {[b.get('type') for b in before]}: {before[-3:]}")
         frame = await socket.receive_json_from(timeout=remaining)
-        if frame.get("type") == kind and (match is None or match(frame)):
+        if wanted(frame):
             return frame, before
         before.append(frame)
+        backlog.append(frame)
 
 
-async def bot_says(socket: WebsocketCommunicator, *, timeout: float = 5) -> dict[str, Any]:
+async def bot_says(socket: WebsocketCommunicator, *, timeout: float = 15) -> dict[str, Any]:
     frame, _ = await frames_until(socket, "message", timeout=timeout, match=lambda f: f["message"]["from"] == "bot")
     return frame["message"]
 
@@ -69,6 +105,9 @@ async def bot_says(socket: WebsocketCommunicator, *, timeout: float = 5) -> dict
 async def say(socket: WebsocketCommunicator, text: str, ref: str = "r") -> dict[str, Any]:
     await socket.send_json_to({"type": "message", "text": text, "ref": ref})
     ack, _ = await frames_until(socket, "ack", match=lambda f: f.get("ref") == ref)
+    # Messages older than this one are answers to earlier ones: later lookups start from here.
+    backlog = BACKLOG.setdefault(id(socket), [])
+    backlog[:] = [f for f in backlog if not (f.get("type") == "message" and f["message"]["id"] < ack["id"])]
     return ack
 
 

@@ -15,7 +15,8 @@ from core import roles
 from crm.models import CreditTier
 from merchants.models import MerchantMembership
 from tests.crm import factories as f
-from tests.tickets.chat_support import (
+from tests.tickets.chat_support import (  # noqa: F401  (_close_sockets is an autouse fixture)
+    _close_sockets,
     agent_socket,
     frames_until,
     make_agent,
@@ -164,7 +165,7 @@ async def test_positions_move_up_when_an_agent_accepts(make_user: Callable[..., 
 
 async def _answer_to(desk: Any, ref: str) -> dict[str, Any]:
     while True:
-        frame = await desk.receive_json_from(timeout=5)
+        frame = await desk.receive_json_from(timeout=15)
         if frame.get("ref") == ref:
             return frame
 
@@ -208,7 +209,7 @@ async def test_the_consumer_never_sees_internal_notes(make_user: Callable[..., U
     await desk.send_json_to({"type": "note", "chat": chat_id, "text": "内部备注", "ref": "n"})
     await frames_until(desk, "ack", match=lambda f: f.get("ref") == "n")
     await desk.send_json_to({"type": "reply", "chat": chat_id, "text": "公开回复", "ref": "r"})
-    heard, before = await frames_until(socket, "message", match=lambda f: f["message"]["text"] == "公开回复")
+    _heard, before = await frames_until(socket, "message", match=lambda f: f["message"]["text"] == "公开回复")
     assert all("内部备注" not in str(frame) for frame in before)
     await socket.send_json_to({"type": "history", "after": 0, "ref": "h"})
     history, _ = await frames_until(socket, "history", match=lambda f: f.get("ref") == "h")
@@ -330,7 +331,7 @@ async def test_a_chat_accepted_but_unanswered_goes_back_to_the_queue(
     assert await sync(services.requeue_unanswered)() == 1
     closed, _ = await frames_until(desk, "chat.closed")
     assert (closed["chat"], closed["reason"]) == (chat_id, "timeout")
-    back, _ = await frames_until(socket, "state", match=lambda f: f["state"] == "waiting")
+    await frames_until(socket, "state", match=lambda f: f["state"] == "waiting")
     chat = await sync(ChatSession.objects.select_related("ticket").get)(pk=chat_id)
     assert (chat.state, chat.agent_id, chat.handoff_reason, chat.ticket.assignee_id) == (
         "waiting", None, "requeued", None)  # fmt: skip

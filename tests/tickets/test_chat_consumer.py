@@ -12,7 +12,8 @@ from django.core import signing
 
 from crm.models import CreditTier, Order
 from tests.crm import factories as f
-from tests.tickets.chat_support import (
+from tests.tickets.chat_support import (  # noqa: F401  (_close_sockets is an autouse fixture)
+    _close_sockets,
     bot_says,
     consumer_socket,
     frames_until,
@@ -83,8 +84,8 @@ async def test_a_proactive_rule_opens_with_the_late_order() -> None:
         consumer = plain_consumer(display_name="李雷")
         order = f.order(consumer, f.merchant(), "59.00", status="shipped", item_title="保温杯",
                         placed_at=f.timezone.now() - f.timedelta(days=6))  # fmt: skip
-        ProactiveRule.objects.create(name="迟到", condition="late_delivery", days=5, language="zh-hans",
-                                     message="{consumer}您好，您的订单 {order}（{item}）还在路上，我们已催促快递。")  # fmt: skip
+        text = "{consumer}您好，您的订单 {order}（{item}）还在路上，我们已催促快递。"
+        ProactiveRule.objects.create(name="迟到", condition="late_delivery", days=5, language="zh-hans", message=text)
         ProactiveRule.objects.create(name="英文", condition="late_delivery", days=5, language="en", message="EN")
         return consumer, order
 

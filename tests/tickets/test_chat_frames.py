@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.tickets.chat_support import (
+from tests.tickets.chat_support import (  # noqa: F401  (_close_sockets is an autouse fixture)
+    _close_sockets,
     bot_says,
     consumer_socket,
     frames_until,
@@ -143,6 +144,6 @@ async def test_a_token_for_one_consumer_cannot_be_turned_into_another() -> None:
 
     alice, bob = await sync(plain_consumer)(), await sync(plain_consumer)()
     token = issue_token(alice.pk)
-    value, stamp, signature = token.rsplit(":", 2)
+    _value, stamp, signature = token.rsplit(":", 2)
     tampered = issue_token(bob.pk).rsplit(":", 2)[0] + f":{stamp}:{signature}"
     assert (await consumer_socket(token=tampered).connect()) == (False, 4401)

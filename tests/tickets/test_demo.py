@@ -8,8 +8,8 @@ from io import StringIO
 
 import pytest
 from django.contrib.auth.models import User
-from django.db.models import QuerySet
 from django.core.management import call_command
+from django.db.models import QuerySet
 from django.test import Client, override_settings
 from django.utils import timezone
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from crm.models import Consumer, Order
@@ -140,9 +141,11 @@ def respond(chat: ChatSession, text: str, *, now: datetime, queued: bool = False
     if _has(lowered, ASK_FOR_HUMAN, ASK_FOR_HUMAN_EN):
         return _to_person(Handoff.ASKED, queued, staffed, _("Of course, I am bringing in an agent for you."))
     if _has(lowered, REFUND, REFUND_EN):
-        return _refund(chat, text, now)
+        with transaction.atomic():  # a savepoint: a failure here must not poison the caller's transaction
+            return _refund(chat, text, now)
     if _has(lowered, WHERE_IS_ORDER, WHERE_IS_ORDER_EN):
-        return _orders(chat, text)
+        with transaction.atomic():
+            return _orders(chat, text)
     hit = knowledge.search(text, chat.language)
     if hit is not None and hit.confidence >= settings.CHAT_BOT_CONFIDENCE:
         return Reply(hit.answer, "article", data={"article": hit.article_id, "confidence": hit.confidence})

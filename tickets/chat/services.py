@@ -11,6 +11,7 @@ with the bot alone is resolved when idle (``end_idle_chats``).
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -18,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -99,13 +100,40 @@ def visible_messages(consumer_id: int, after: int = 0, limit: int = 200) -> list
 # --- the consumer's side --------------------------------------------------------------------------
 
 
+# The hot path of every consumer message: the live chat, locked, with its ticket's status, in one statement
+# written out (compiling the equivalent ORM query cost more CPU than running it).
+_LIVE_SQL = """
+    SELECT c.id, c.ticket_id, c.state, c.language, c.agent_id, c.bot_misses, c.handoff_reason, c.queue_rank,
+           c.callback, c.priority_routing, c.summary, c.queued_at, c.accepted_at, c.answered_at, c.created_at,
+           c.last_activity_at, t.status
+      FROM tickets_chatsession c JOIN tickets_ticket t ON t.id = c.ticket_id
+     WHERE c.consumer_id = %s AND c.state IN ('bot', 'waiting', 'active')
+       FOR UPDATE OF c
+"""
+
+
 def _live(consumer_id: int) -> ChatSession | None:
-    return (
-        ChatSession.objects.select_for_update(of=("self",))
-        .select_related("ticket", "consumer__tier")
-        .filter(consumer_id=consumer_id, state__in=LIVE)
-        .first()
-    )
+    """The consumer's live chat, locked until the transaction ends; its ``ticket`` carries only pk and status."""
+    with connection.cursor() as cursor:
+        cursor.execute(_LIVE_SQL, [consumer_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    (pk, ticket_id, state, language, agent_id, misses, reason, rank, callback, priority, summary, queued_at,
+     accepted_at, answered_at, created_at, last_activity_at, status) = row  # fmt: skip
+    chat = ChatSession(
+        pk=pk, ticket_id=ticket_id, consumer_id=consumer_id, state=state, language=language, agent_id=agent_id,
+        bot_misses=misses, handoff_reason=reason, queue_rank=rank, callback=callback, priority_routing=priority,
+        summary=json.loads(summary) if isinstance(summary, str) else summary, queued_at=queued_at,
+        accepted_at=accepted_at, answered_at=answered_at, created_at=created_at, last_activity_at=last_activity_at,
+    )  # fmt: skip
+    chat._state.adding = False
+    chat._state.db = "default"
+    ticket = Ticket(pk=ticket_id, status=status)
+    ticket._state.adding = False
+    ticket._state.db = "default"
+    chat.ticket = ticket
+    return chat
 
 
 def _say(chat: ChatSession, text: str, author_kind: str, now: datetime, **data: Any) -> TicketEvent:
@@ -116,8 +144,15 @@ def _say(chat: ChatSession, text: str, author_kind: str, now: datetime, **data: 
     )  # fmt: skip
     frame = message_frame(chat, event)
     publish(consumer_group(chat.consumer_id), frame)
-    publish(staff_group(chat.pk), frame)
+    _to_staff(chat, frame)
     return event
+
+
+def _to_staff(chat: ChatSession, frame: dict[str, Any]) -> None:
+    # Consoles follow a chat from its handoff on (they load its history then): while the bot talks alone,
+    # nobody is in the staff group, and an empty group's send would still cost a Redis round trip per message.
+    if chat.state != State.BOT:
+        publish(staff_group(chat.pk), frame)
 
 
 def start_chat(consumer_id: int, language: str, *, now: datetime | None = None) -> tuple[ChatSession, bool]:
@@ -130,10 +165,7 @@ def start_chat(consumer_id: int, language: str, *, now: datetime | None = None) 
                 return chat, False
             return _start(consumer_id, language, now), True
     except IntegrityError:  # another socket of the same consumer started it a moment ago
-        chat = ChatSession.objects.select_related("ticket", "consumer__tier").get(
-            consumer_id=consumer_id, state__in=LIVE
-        )
-        return chat, False
+        return ChatSession.objects.select_related("ticket").get(consumer_id=consumer_id, state__in=LIVE), False
 
 
 def _start(consumer_id: int, language: str, now: datetime) -> ChatSession:
@@ -144,8 +176,9 @@ def _start(consumer_id: int, language: str, now: datetime) -> ChatSession:
             author_kind=Author.SYSTEM, now=now, route=False,
         )  # fmt: skip
         chat = ChatSession.objects.create(
-            ticket=ticket, consumer=consumer, language=language, created_at=now, last_activity_at=now
-        )
+            ticket=ticket, consumer=consumer, language=language, created_at=now, last_activity_at=now,
+            priority_routing=bool(consumer.tier and consumer.tier.priority_routing),
+        )  # fmt: skip
         staffed = is_staffed(now)
         _say(chat, bot.greeting(consumer, staffed=staffed), Author.BOT, now, intent="greeting")
         opening = bot.proactive(consumer, language, now)
@@ -170,7 +203,7 @@ def consumer_message(consumer_id: int, language: str, text: str, *, now: datetim
     event = _consumer_says(chat, text, now)
     frame = message_frame(chat, event)
     publish(consumer_group(consumer_id), frame)
-    publish(staff_group(chat.pk), frame)
+    _to_staff(chat, frame)
     fields = ["last_activity_at", "summary"]
     chat.last_activity_at = now
     quotes = [*chat.summary.get("quotes", []), event.body[:200]][-SUMMARY_QUOTES:]
@@ -178,21 +211,22 @@ def consumer_message(consumer_id: int, language: str, text: str, *, now: datetim
     staffed = is_staffed(now)
     if chat.state == State.BOT or (chat.state == State.WAITING and not staffed):
         queued = chat.state == State.WAITING
-        tier = chat.consumer.tier
-        if not queued and tier is not None and tier.priority_routing:
+        if not queued and chat.priority_routing:
             _handoff(chat, Handoff.PRIORITY, now, staffed)
             fields = []
         else:
             try:
-                with transaction.atomic(), translation.override(chat.language):
+                # The bot's own database work runs in savepoints (bot.py), so a failure there leaves this
+                # transaction usable for the handoff; the knowledge-base path touches no table at all.
+                with translation.override(chat.language):
                     reply = bot.respond(chat, event.body, now=now, queued=queued, staffed=staffed)
-                    _say(chat, reply.text, Author.BOT, now, intent=reply.intent, suggestions=reply.suggestions,
-                         **reply.data)  # fmt: skip
             except Exception:
                 log.exception("the bot failed on chat %s; handing off", chat.pk)
                 _handoff(chat, Handoff.BOT_ERROR, now, staffed)
                 fields = []
             else:
+                _say(chat, reply.text, Author.BOT, now, intent=reply.intent, suggestions=reply.suggestions,
+                     **reply.data)  # fmt: skip
                 intents = [*chat.summary.get("intents", []), reply.intent][-10:]
                 chat.summary = {**chat.summary, "intents": intents}
                 if reply.data.get("orders") or reply.data.get("order"):
@@ -222,7 +256,8 @@ def _consumer_says(chat: ChatSession, text: str, now: datetime) -> TicketEvent:
     event = TicketEvent.objects.create(
         ticket_id=chat.ticket_id, kind=TicketEvent.Kind.MESSAGE, author_kind=Author.CONSUMER, body=body, created_at=now
     )
-    Ticket.objects.filter(pk=chat.ticket_id).update(updated_at=now)
+    if chat.state != State.BOT:  # in agents' hands: the desk sorts by activity (the handoff touches it too)
+        Ticket.objects.filter(pk=chat.ticket_id).update(updated_at=now)
     return event
 
 
@@ -241,14 +276,13 @@ def request_human(consumer_id: int, *, now: datetime | None = None) -> ChatSessi
 
 def _handoff(chat: ChatSession, reason: str, now: datetime, staffed: bool) -> None:
     """Put the chat in its department's queue (the caller holds its lock) and tell everyone who needs to know."""
-    tier = chat.consumer.tier
     chat.state = State.WAITING
     chat.handoff_reason = reason
     chat.queued_at = now
     chat.callback = not staffed
     if chat.callback:
         chat.queue_rank = ChatSession.RANK_CALLBACK
-    elif tier is not None and tier.priority_routing:
+    elif chat.priority_routing:
         chat.queue_rank = ChatSession.RANK_PRIORITY
     else:
         chat.queue_rank = ChatSession.RANK_NORMAL
