@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -188,6 +188,7 @@ class Stats:
         self.bot_at: list[float] = []  # when each bot answer arrived (to tell the ramp from the steady state)
         self.to_consumer: list[float] = []
         self.to_agent: list[float] = []
+        self.cross: list[float] = []  # relays between a consumer and an agent on different processes
         self.errors: Counter[str] = Counter()
         self.events: Counter[str] = Counter()
         self.held = 0
@@ -208,26 +209,27 @@ async def consumer(i: int, url: str, token: str, args: argparse.Namespace, stats
                                       open_timeout=30, max_queue=None) as ws:  # fmt: skip
             stats.held += 1
             stats.peak = max(stats.peak, stats.held)
-            pending: float | None = None
+            pending: deque[float] = deque()  # send times of questions the bot has yet to answer, oldest first
             state = "bot"
             loop = asyncio.get_running_loop()
             next_send = loop.time() + rnd.expovariate(1 / args.interval)
 
             async def reader() -> None:
-                nonlocal pending, state
+                nonlocal state
                 async for raw in ws:
                     frame = json.loads(raw)
                     kind = frame["type"]
                     if kind == "message":
                         message = frame["message"]
-                        if message["from"] == "bot" and pending is not None:
-                            stats.bot.append((time.perf_counter() - pending) * 1000)
+                        if message["from"] == "bot" and pending:
+                            stats.bot.append((time.perf_counter() - pending.popleft()) * 1000)
                             stats.bot_at.append(time.perf_counter())
-                            pending = None
                         elif message["from"] == "agent" and "relay-" in message["text"]:
                             sent = stats.relay_sent.pop(message["text"].split("relay-")[1], None)
                             if sent is not None:
                                 stats.to_consumer.append((time.perf_counter() - sent) * 1000)
+                                if args.processes == 2 and i % 2 == 0:
+                                    stats.cross.append(stats.to_consumer[-1])
                     elif kind == "state":
                         state = frame["state"]
                         stats.events[f"state:{state}"] += 1
@@ -248,13 +250,14 @@ async def consumer(i: int, url: str, token: str, args: argparse.Namespace, stats
                     stats.relay_sent[key] = time.perf_counter()
                     await ws.send(json.dumps({"type": "message", "text": f"还有个问题 relay-{key}"}))
                 elif state == "bot":
-                    if pending is not None:
-                        stats.errors["consumer:no bot reply before the next message"] += 1
-                    pending = time.perf_counter()
+                    pending.append(time.perf_counter())
                     await ws.send(json.dumps({"type": "message", "text": rnd.choice(QUESTIONS)}))
                 if state in ("bot", "active"):
                     stats.events["consumer messages"] += 1
                 next_send = loop.time() + rnd.expovariate(1 / args.interval)
+            await asyncio.sleep(2)  # answers still on their way
+            if pending and state == "bot":
+                stats.errors["consumer:question never answered"] += len(pending)
             if task.done():
                 problem = task.exception()
                 stats.errors[f"consumer:closed early ({type(problem).__name__ if problem else 'by the server'})"] += 1
@@ -277,6 +280,12 @@ async def agent(i: int, url: str, cookie: str, args: argparse.Namespace, stats: 
                                       open_timeout=30, max_queue=None) as ws:  # fmt: skip
             loop = asyncio.get_running_loop()
 
+            clicks: set[asyncio.Task[None]] = set()
+
+            async def click(chat: int, after: float) -> None:
+                await asyncio.sleep(after)
+                await ws.send(json.dumps({"type": "accept", "chat": chat}))
+
             async def relay(chat: int, text: str) -> None:
                 key = f"a{i}-{rnd.random():.9f}"
                 stats.relay_sent[key] = time.perf_counter()
@@ -295,8 +304,8 @@ async def agent(i: int, url: str, cookie: str, args: argparse.Namespace, stats: 
                     fresh = [item["chat"] for item in frame["items"] if item["chat"] not in tried]
                     if fresh and len(mine) < 20:
                         tried.add(fresh[0])
-                        await asyncio.sleep(rnd.uniform(0.2, 1.0))
-                        await ws.send(json.dumps({"type": "accept", "chat": fresh[0]}))
+                        # The click comes later; this console keeps reading its frames meanwhile.
+                        clicks.add(asyncio.create_task(click(fresh[0], rnd.uniform(0.2, 1.0))))
                 elif kind == "chat" and frame["state"] == "active":
                     stats.events["accepted"] += 1
                     mine.add(frame["chat"])
@@ -307,6 +316,8 @@ async def agent(i: int, url: str, cookie: str, args: argparse.Namespace, stats: 
                         sent = stats.relay_sent.pop(text.split("relay-")[1], None)
                         if sent is not None:
                             stats.to_agent.append((time.perf_counter() - sent) * 1000)
+                            if args.processes == 2 and int(text.split("relay-")[1].split("-")[0]) % 2 == 0:
+                                stats.cross.append(stats.to_agent[-1])
                     chat = frame["chat"]
                     exchanges[chat] += 1
                     if exchanges[chat] == args.exchanges:
@@ -324,13 +335,18 @@ async def agent(i: int, url: str, cookie: str, args: argparse.Namespace, stats: 
         stats.errors[f"agent:{type(problem).__name__}"] += 1
 
 
-async def run(args: argparse.Namespace, consumer_url: str, agent_url: str, tokens: list[str],
+async def run(args: argparse.Namespace, consumer_urls: list[str], agent_url: str, tokens: list[str],
               cookies: list[str]) -> Stats:  # fmt: skip
     stats = Stats()
     loop = asyncio.get_running_loop()
     stop = loop.time() + args.ramp + args.duration
     agents = [asyncio.create_task(agent(i, agent_url, c, args, stats, stop)) for i, c in enumerate(cookies)]
-    consumers = [asyncio.create_task(consumer(i, consumer_url, t, args, stats, stop)) for i, t in enumerate(tokens)]
+    # Consumers alternate between the processes; agents all sit on the last one. With two processes, the
+    # consumers on the first talk to their agents only through the shared Redis channel layer.
+    consumers = [
+        asyncio.create_task(consumer(i, consumer_urls[i % len(consumer_urls)], t, args, stats, stop))
+        for i, t in enumerate(tokens)
+    ]
 
     async def report() -> None:
         while loop.time() < stop:
@@ -362,13 +378,13 @@ def main() -> None:
     env = environment(index_dir)
     tokens, cookies = prepare(args, env)
     processes, ports = start_servers(args.processes, env)
-    consumer_url = f"ws://127.0.0.1:{ports[0]}"
+    consumer_urls = [f"ws://127.0.0.1:{port}" for port in ports]
     agent_url = f"ws://127.0.0.1:{ports[-1]}"
-    print(f"daphne x{args.processes}: consumers -> {ports[0]}, agents -> {ports[-1]}; {args.sessions} sessions,"
+    print(f"daphne x{args.processes}: consumers -> {ports}, agents -> {ports[-1]}; {args.sessions} sessions,"
           f" ramp {args.ramp:.0f}s + {args.duration:.0f}s, one message per {args.interval:.0f}s each")  # fmt: skip
     try:
         started = time.perf_counter()
-        stats = asyncio.run(run(args, consumer_url, agent_url, tokens, cookies))
+        stats = asyncio.run(run(args, consumer_urls, agent_url, tokens, cookies))
         elapsed = time.perf_counter() - started
         cpu = server_cpu(processes)
     finally:
@@ -386,6 +402,8 @@ def main() -> None:
     print(f"relay agent -> consumer:  {percentiles(stats.to_consumer)}")
     print(f"relay consumer -> agent:  {percentiles(stats.to_agent)}")
     print(f"relay (both ways):        {percentiles(stats.to_consumer + stats.to_agent)}")
+    if args.processes == 2:
+        print(f"  across processes:       {percentiles(stats.cross)}")
     print(f"handoffs asked {stats.events['handoff asked']}, accepted {stats.events['accepted']},"  # chat frames
           f" resolved {stats.events['resolved']}; lost accept races {stats.events['agent:taken']}")  # fmt: skip
     print(f"daphne CPU: {cpu:.1f} s ({cpu / elapsed * 100:.0f}% of one core; {cpu / max(sent, 1) * 1000:.1f} ms"

@@ -165,8 +165,15 @@ CHANNEL_LAYERS = {
         # silently: the capacity must cover a busy process's backlog (hundreds of chat sockets), not one socket's.
         "CONFIG": {
             # redis-py's async pool refuses (not waits) past max_connections, which defaults to 100: too few
-            # for an ASGI process holding a thousand sockets.
-            "hosts": [{"address": REDIS_URL, "max_connections": env_int("CHANNEL_LAYER_MAX_CONNECTIONS", 2000)}],
+            # for an ASGI process holding a thousand sockets. Its default read timeout (5 s) equals the layer's
+            # blocking-pop timeout, so an idle socket's receive would fail now and then: give it room.
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    "max_connections": env_int("CHANNEL_LAYER_MAX_CONNECTIONS", 2000),
+                    "socket_timeout": 30,
+                }
+            ],
             "prefix": f"{REDIS_KEY_PREFIX}:asgi",
             "capacity": env_int("CHANNEL_LAYER_CAPACITY", 10000),
         },

@@ -62,6 +62,20 @@ def asgi_server(transactional_db: None) -> Iterator[str]:
             server.wait()
 
 
+def read_in_thread(read: Any) -> Any:
+    """Run an ORM read off Playwright's thread (its event loop lives there)."""
+    holder: dict[str, Any] = {}
+
+    def run() -> None:
+        holder["value"] = read()
+        connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    return holder["value"]
+
+
 def make_world() -> dict[str, Any]:
     """Rows for the test, made in a thread of its own (Playwright's event loop lives in this one)."""
     made: dict[str, Any] = {}
@@ -123,7 +137,7 @@ def test_consumer_and_agent_talk_through_the_bot_and_the_handoff(
     card = desk.locator(".chat-card").first
     card.wait_for()
     assert made["order"].order_no in card.inner_text()  # recent orders next to the chat
-    shopper.wait_for_selector(".msg.from-system:has-text('agent')")
+    shopper.wait_for_selector(".msg.from-system[data-code=joined]")
 
     card.locator("select.canned").select_option(label="问候")
     assert card.locator("textarea").input_value() == "陈晓您好，我是客服，马上为您查看。"
@@ -137,20 +151,11 @@ def test_consumer_and_agent_talk_through_the_bot_and_the_handoff(
 
     desk.on("dialog", lambda dialog: dialog.accept())
     card.locator("button.resolve").click()
-    shopper.wait_for_selector(".msg.from-system >> nth=-1")
+    shopper.wait_for_selector(".msg.from-system[data-code=ended]")
     deadline = time.monotonic() + 10
     state = ""
     while time.monotonic() < deadline and state != "ended":
-        holder: dict[str, str] = {}
-
-        def read() -> None:
-            holder["state"] = ChatSession.objects.get(consumer=made["consumer"]).state
-            connection.close()
-
-        reader = threading.Thread(target=read)
-        reader.start()
-        reader.join()
-        state = holder["state"]
+        state = read_in_thread(lambda: ChatSession.objects.get(consumer=made["consumer"]).state)
         time.sleep(0.2)
     assert state == "ended"
     texts = shopper.locator(".msg .bubble").all_inner_texts()

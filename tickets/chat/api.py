@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import authentication, exceptions, serializers, status
 from rest_framework.permissions import BasePermission
@@ -38,6 +39,17 @@ class PlatformKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return self.keyword
+
+
+class PlatformKeyScheme(OpenApiAuthenticationExtension):
+    """Documents the platform's API key in the OpenAPI schema."""
+
+    target_class = "tickets.chat.api.PlatformKeyAuthentication"
+    name = "PlatformApiKey"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "apiKey", "in": "header", "name": "Authorization",
+                "description": "Api-Key <CHAT_PLATFORM_API_KEY>"}  # fmt: skip
 
 
 class MayIssueTokens(BasePermission):

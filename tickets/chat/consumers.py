@@ -374,7 +374,7 @@ class AgentChatConsumer(ChatSocket):
         # Refreshed in a task of its own, so that chat messages keep flowing meanwhile, and debounced: a burst
         # of changes (handoffs, accepts) costs one read of the queue, not one each.
         new = message["frame"].get("new")
-        self.changed_at = asyncio.get_running_loop().time()
+        self.changed_at = max(self.changed_at if self.changed_at != float("inf") else 0.0, message["frame"]["at"])
         if new is not None:
             self.new_in_queue = new
         self.stale = True
@@ -399,12 +399,12 @@ class AgentChatConsumer(ChatSocket):
         # Every console sees the same queue (merchant staff never open one), so the consoles of a process
         # share a snapshot read after the change they were told of: one read per burst, not one per agent.
         loop = asyncio.get_running_loop()
-        wanted_after = self.changed_at
+        wanted_after = self.changed_at  # when the change was announced (the server's clock, for every console)
         shared = _QUEUE_SNAPSHOTS.get(self.language)
         if shared is not None and shared[0] >= wanted_after and shared[1] is loop:
             items = shared[2]
         else:
-            started = loop.time()
+            started = time.time()
             items = await database_sync_to_async(read)()
             _QUEUE_SNAPSHOTS[self.language] = (started, loop, items)
         await self.send_json({"type": "queue", "items": items, "new": new})

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -193,8 +194,9 @@ def _start(consumer_id: int, language: str, now: datetime) -> ChatSession:
 def consumer_message(consumer_id: int, language: str, text: str, *, now: datetime | None = None) -> TicketEvent:
     """Store what the consumer said, then let the bot answer or hand the chat to a person.
 
-    A failure of the bot rolls back what the bot did (a savepoint), never the consumer's message, and
-    hands the chat off: nobody is left talking to no one.
+    A failure of the bot never loses the consumer's message: the bot's database work runs in savepoints of
+    its own, its answer is stored only once it has one, and the chat is handed off: nobody is left talking to
+    no one.
     """
     now = now or timezone.now()
     chat = _live(consumer_id)
@@ -328,7 +330,7 @@ def announce_queue(new: int | None = None) -> None:
             places[department] = places.get(department, 0) + 1
             publish(consumer_group(consumer), {"type": "queue", "chat": pk, "position": places[department],
                                                "waiting": totals[department], "callback": callback})  # fmt: skip
-        publish(AGENTS, {"type": "queue.changed", "new": new}, handler="chat.queue_changed")
+        publish(AGENTS, {"type": "queue.changed", "new": new, "at": time.time()}, handler="chat.queue_changed")
 
     transaction.on_commit(send)
 
@@ -392,14 +394,15 @@ def accept_chat(chat_id: int, agent: Any, *, now: datetime | None = None) -> Cha
     """Take a waiting chat. Exactly one agent wins however many try at once: the claim is a conditional
     update of the waiting row, and "0 rows" means someone else got it."""
     now = now or timezone.now()
-    _profile, free = _free_slots(agent)
-    if free <= 0:
-        raise ChatError("at_capacity", _("You have as many chats as your capacity allows."))
+    # The claim first: losing a race (the common case when many click) costs one statement.
     claimed = ChatSession.objects.filter(pk=chat_id, state=State.WAITING).update(
         state=State.ACTIVE, agent=agent, accepted_at=now, answered_at=None, last_activity_at=now
     )
     if not claimed:
         raise ChatError("taken", _("Another agent has already taken this chat, or it is no longer waiting."))
+    _profile, free = _free_slots(agent)  # counts the chat just claimed; over capacity rolls the claim back
+    if free < 0:
+        raise ChatError("at_capacity", _("You have as many chats as your capacity allows."))
     chat = _chat_for_update(chat_id)
     services.assign_ticket(chat.ticket, agent, by=agent, now=now)
     name = agent.first_name or agent.get_username()

@@ -74,6 +74,7 @@
     var li = document.createElement("li");
     li.className = "msg from-" + message.from;
     li.dataset.id = message.id;
+    if ((message.data || {}).code) li.dataset.code = message.data.code;
     if (who) { var w = document.createElement("div"); w.className = "who"; w.textContent = who; li.appendChild(w); }
     var bubble = document.createElement("div");
     bubble.className = "bubble";
