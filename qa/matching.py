@@ -15,6 +15,7 @@ terms match anywhere (退款 inside 我要申请退款), because Chinese has no 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -38,35 +39,59 @@ def _is_cjk(char: str) -> bool:
 
 @dataclass(frozen=True)
 class Normalised:
-    """A segment's normalised text and, for every character of it, the raw offset it came from."""
+    """A segment's normalised text, and where each of its runs starts in the raw text.
+
+    The map is kept as run starts, not a list per character: most segments have no hit, and only a
+    hit needs its raw offsets (``raw_offset``, a binary search).
+    """
 
     text: str
-    offsets: list[int]
+    run_starts: list[int]  # normalised index where each run begins
+    raw_starts: list[int]  # ... and the raw index it came from
+
+    def raw_offset(self, index: int) -> int:
+        run = bisect_right(self.run_starts, index) - 1
+        return self.raw_starts[run] + (index - self.run_starts[run])
 
     def raw_span(self, start: int, end: int) -> tuple[int, int]:
         """The raw [start, end) of the normalised [start, end)."""
-        return self.offsets[start], self.offsets[end - 1] + 1
+        return self.raw_offset(start), self.raw_offset(end - 1) + 1
+
+    @property
+    def offsets(self) -> list[int]:
+        """The raw offset of every normalised character (for tests and debugging)."""
+        return [self.raw_offset(i) for i in range(len(self.text))]
+
+
+_SPACE_RUN = re.compile(r"\s+")
 
 
 def normalise(raw: str) -> Normalised:
     """Fold width and case, collapse white space, drop white space that touches a Chinese character."""
     folded = raw.translate(_FOLD).lower()
-    chars: list[str] = []
-    offsets: list[int] = []
-    pending_space: int | None = None
-    for index, char in enumerate(folded):
-        if char.isspace():
-            if chars and pending_space is None:
-                pending_space = index
-            continue
-        if pending_space is not None:
-            if not (_is_cjk(chars[-1]) or _is_cjk(char)):
-                chars.append(" ")
-                offsets.append(pending_space)
-            pending_space = None
-        chars.append(char)
-        offsets.append(index)
-    return Normalised("".join(chars), offsets)
+    pieces: list[str] = []
+    run_starts: list[int] = []
+    raw_starts: list[int] = []
+    length = position = 0
+    for match in _SPACE_RUN.finditer(folded):
+        start, end = match.span()
+        if start > position:
+            run_starts.append(length)
+            raw_starts.append(position)
+            pieces.append(folded[position:start])
+            length += start - position
+        # One space between two non-Chinese characters; none at either end or next to Chinese.
+        if length and end < len(folded) and not (_is_cjk(folded[start - 1]) or _is_cjk(folded[end])):
+            run_starts.append(length)
+            raw_starts.append(start)
+            pieces.append(" ")
+            length += 1
+        position = end
+    if position < len(folded):
+        run_starts.append(length)
+        raw_starts.append(position)
+        pieces.append(folded[position:])
+    return Normalised("".join(pieces), run_starts, raw_starts)
 
 
 def normalise_term(term: str) -> str:
@@ -104,6 +129,7 @@ class _Compiled:
     term_roles: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     regexes: list[tuple[int, re.Pattern[str]]] = field(default_factory=list)
     pii: list[int] = field(default_factory=list)
+    required: list[int] = field(default_factory=list)
 
 
 class RuleSetError(ValueError):
@@ -148,6 +174,8 @@ class RuleSet:
             elif spec.kind == "pii":
                 compiled.pii.append(index)
             else:
+                if spec.kind == "required":
+                    compiled.required.append(index)
                 roles = [("a", spec.terms)] + ([("b", spec.near_terms)] if spec.kind == "proximity" else [])
                 for role, terms in roles:
                     for term in terms:
@@ -204,8 +232,8 @@ class RuleSet:
                 if _in_scope(spec.speaker, speaker):
                     for start, end in _pii_spans(text):
                         hits.append(self._hit(spec, seg_index, raw, norm, start, end))
-            for rule_index, spec in enumerate(self.specs):
-                if spec.kind == "required" and _in_scope(spec.speaker, speaker):
+            for rule_index in compiled.required:
+                if _in_scope(self.specs[rule_index].speaker, speaker):
                     required_spoke.add(rule_index)
         # A required phrase is missing only where its speaker said something at all.
         for rule_index in sorted(required_spoke - required_found):
