@@ -47,7 +47,7 @@
 
   function handle(frame) {
     switch (frame.type) {
-      case "hello": state.hello = frame; renderBar(); break;
+      case "hello": state.hello = frame; renderChats(); break;
       case "queue": state.queue = frame.items; renderQueue(); if (frame.new) notify(frame.new); break;
       case "chat": state.chats[frame.chat] = frame; renderChats(); break;
       case "message": addMessage(frame.chat, frame.message); break;
