@@ -149,6 +149,8 @@ def test_consumer_and_agent_talk_through_the_bot_and_the_handoff(
     desk.screenshot(path=str(screenshot_dir / "chat-console-talking.png"), full_page=True)
     shopper.screenshot(path=str(screenshot_dir / "chat-consumer-widget.png"), full_page=True)
 
+    nominate = card.locator("a.nominate")  # offered when the radio is installed: its form, prefilled
+    assert nominate.count() == 0 or "?source=chat&id=" in (nominate.get_attribute("href") or "")
     desk.on("dialog", lambda dialog: dialog.accept())
     card.locator("button.resolve").click()
     shopper.wait_for_selector(".msg.from-system[data-code=ended]")

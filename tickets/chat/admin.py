@@ -72,7 +72,6 @@ class ChatSessionAdmin(TenantScopedAdmin):
             "opts": self.model._meta,
             "title": _("Live chat console"),
             "config": config,
-            "has_radio": bool(nominate_url),
         }
         return TemplateResponse(request, "admin/tickets/chatsession/console.html", context)
 

@@ -186,10 +186,9 @@
         frame[parts[0]] = Number(parts[1]);
         send(frame);
       } }),
-      config.nominateUrl ? el("button", { type: "button", className: "nominate", text: S.nominate, onclick: function () {
-        var form = $("#nominate-form");
-        form.action = config.nominateUrl; form.elements.ticket.value = chat.ticket; form.submit();
-      } }) : null,
+      // The radio's own form, prefilled with this chat (the agent adds a note and picks a channel there).
+      config.nominateUrl ? el("a", { className: "nominate button", target: "_blank", rel: "noopener", text: S.nominate,
+        href: config.nominateUrl + "?source=chat&id=" + chat.chat }) : null,
     ]);
     var c = chat.consumer;
     var info = el("div", { className: "info" }, [
