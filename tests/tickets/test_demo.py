@@ -16,6 +16,7 @@ from django.utils import timezone
 from core.models import DemoDataset
 from crm.models import Consumer, CreditRating, Order, Review, RiskFlag
 from merchants.models import Merchant, MerchantMembership, MerchantScore
+from tests.demo_support import forget_higher_apps_demo
 from tickets import sla
 from tickets.demo import TICKETS_PER_SCALE, BusinessClock
 from tickets.models import (
@@ -214,27 +215,6 @@ SEEDED = (
 )  # fmt: skip
 
 
-def _forget_higher_apps_demo() -> None:
-    """The live chat's demo rows, and those of the apps above tickets (qa, radio), which point at tickets'."""
-    from django.apps import apps
-    from django.db.models import ProtectedError
-
-    from tickets.models import ChatSession, KnowledgeArticle, ProactiveRule
-
-    higher = [m for label in ("qa", "radio") for m in apps.get_app_config(label).get_models()]
-    for _round in range(len(higher) + 1):  # protected rows go once what protects them is gone
-        left = False
-        for model in higher:
-            try:
-                model._base_manager.all().delete()
-            except ProtectedError:
-                left = True
-        if not left:
-            break
-    for model in (ChatSession, KnowledgeArticle, ProactiveRule):
-        model._default_manager.all().delete()
-
-
 def _snapshot() -> tuple[list[tuple[object, ...]], ...]:
     # Not the tier: which risk flags the merchants' seeder confirms (and so a few consumers' tiers) follows
     # flag ids, whose order is not the same in a second database yet.
@@ -248,7 +228,7 @@ def _snapshot() -> tuple[list[tuple[object, ...]], ...]:
 def test_demo_tickets_are_deterministic_for_a_seed() -> None:
     _seed(seed=3)
     first = _snapshot()
-    _forget_higher_apps_demo()
+    forget_higher_apps_demo()
     for model in SEEDED:
         model._default_manager.all().delete()
     _seed(seed=3)
