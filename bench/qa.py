@@ -885,13 +885,14 @@ def breakdown(text: str, filters: Any) -> dict[str, float]:
         found = [(int(hit["id"]), hit.fields()) for hit in results]
         _total = results.total
         t3 = time.perf_counter()
-    texts = dict(Segment.objects.filter(pk__in=[i for i, _f in found]).values_list("id", "text"))
     t4 = time.perf_counter()
+    texts = dict(Segment.objects.filter(pk__in=[i for i, _f in found]).values_list("id", "text"))
+    t5 = time.perf_counter()
     phrases = searching._phrases(parsed)
     for value in texts.values():
         searching.highlight(searching.mask_pii(value), phrases)
-    t5 = time.perf_counter()
-    times.update(parse=t1 - t0, open=t2 - t1, search=t3 - t2, db=t4 - t3, highlight=t5 - t4)
+    t6 = time.perf_counter()
+    times.update(parse=t1 - t0, open=t2 - t1, search=t3 - t2, close=t4 - t3, db=t5 - t4, highlight=t6 - t5)
     return {k: v * 1000 for k, v in times.items()}
 
 
