@@ -23,8 +23,17 @@ from config.settings import *  # noqa: E402,F403
 _db = int(os.environ.get("TEST_REDIS_DB_BASE", "1")) + int(_worker.removeprefix("gw") or 0)
 REDIS_URL = urlparse(_base.REDIS_URL)._replace(path=f"/{_db}").geturl()
 CACHES = {"default": {**_base.CACHES["default"], "LOCATION": REDIS_URL}}
+# The production layer's settings (capacity, pool size, read timeout), on this worker's Redis database.
+_layer = _base.CHANNEL_LAYERS["default"]
 CHANNEL_LAYERS = {
-    "default": {**_base.CHANNEL_LAYERS["default"], "CONFIG": {"hosts": [REDIS_URL], "prefix": "test:asgi"}}
+    "default": {
+        **_layer,
+        "CONFIG": {
+            **_layer["CONFIG"],
+            "hosts": [{**host, "address": REDIS_URL} for host in _layer["CONFIG"]["hosts"]],
+            "prefix": "test:asgi",
+        },
+    }
 }
 CELERY_BROKER_URL = REDIS_URL
 # Each xdist worker has its own search indexes (a test that needs an empty one clears it).
