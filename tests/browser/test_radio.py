@@ -5,7 +5,6 @@ listens and answers → the agent sees the answer."""
 from __future__ import annotations
 
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -16,7 +15,6 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from core.demo import DEMO_LOGINS, ensure_demo_logins
@@ -24,6 +22,7 @@ from radio import services, sources
 from radio.models import Channel, Digest, DigestItem, Nomination, Reply, Subscription
 from radio.speech import measure_wav
 from radio.tasks import build_morning_digests
+from tests.browser.support import in_thread
 from tests.crm import factories as f
 from tickets import services as ticket_services
 from tickets.models import Department, TicketEvent
@@ -56,22 +55,6 @@ def radio_media(tmp_path: Path, settings: Any, monkeypatch: pytest.MonkeyPatch) 
     settings.MEDIA_ROOT = str(media)
     monkeypatch.setenv("MEDIA_ROOT", str(media))
     return media
-
-
-def in_thread(build: Any) -> Any:
-    """Run DB set-up away from Playwright's event loop (realtime events use async_to_sync)."""
-    made: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            made["value"] = build()
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    return made["value"]
 
 
 def morning() -> dict[str, Any]:

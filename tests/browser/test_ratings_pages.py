@@ -14,6 +14,7 @@ from core.demo import DEMO_LOGINS
 from crm.indicators import INDICATORS
 from crm.models import Consumer, RiskFlag
 from merchants.models import MerchantMembership
+from tests.browser.support import in_thread
 
 pytestmark = pytest.mark.browser
 PASSWORDS = {login.username: login.password for login in DEMO_LOGINS}
@@ -37,7 +38,7 @@ def login(browser: Any, live_server: Any, username: str, language: str = "zh-han
 def test_agent_reads_why_a_flagged_consumer_is_in_their_tier(
     browser: Any, live_server: Any, screenshot_dir: Path, transactional_db: None
 ) -> None:
-    call_command("seed_demo", quiet=True, stdout=StringIO())
+    in_thread(lambda: call_command("seed_demo", quiet=True, stdout=StringIO()))
     flagged = Consumer.objects.filter(risk_flags__status=RiskFlag.Status.CONFIRMED).first()
     assert flagged is not None
     page = login(browser, live_server, "agent")
@@ -57,7 +58,7 @@ def test_agent_reads_why_a_flagged_consumer_is_in_their_tier(
 def test_merchant_staff_see_their_scorecard_with_trend(
     browser: Any, live_server: Any, screenshot_dir: Path, transactional_db: None
 ) -> None:
-    call_command("seed_demo", quiet=True, stdout=StringIO())
+    in_thread(lambda: call_command("seed_demo", quiet=True, stdout=StringIO()))
     own = MerchantMembership.objects.select_related("merchant").get(user__username="merchant").merchant
     for language in ("zh-hans", "en"):
         page = login(browser, live_server, "merchant", language)
