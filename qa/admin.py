@@ -257,7 +257,8 @@ class FindingAdmin(TenantScopedAdmin):
     date_hierarchy = "occurred_at"
     search_fields = ("matched_text", "rule__name")
     list_select_related = ("rule", "rule_version", "agent", "segment", "transcript__recording")
-    ordering = ("-severity", "created_at")
+    # Findings of one evaluation share their created_at: the id orders them as they were found.
+    ordering = ("-severity", "created_at", "pk")
     action_form = ReviewActionForm
     actions = ["confirm", "dismiss"]
     paginator = CappedPaginator
@@ -392,9 +393,12 @@ class FindingAdmin(TenantScopedAdmin):
         """After a verdict, the next open finding in queue order, so a supervisor can clear the queue."""
         following = (
             Finding.objects.filter(status=Finding.Status.OPEN)
-            .filter(Q(severity__lt=finding.severity) | Q(severity=finding.severity, created_at__gte=finding.created_at))
-            .exclude(pk=finding.pk)
-            .order_by("-severity", "created_at")
+            .filter(
+                Q(severity__lt=finding.severity)
+                | Q(severity=finding.severity, created_at__gt=finding.created_at)
+                | Q(severity=finding.severity, created_at=finding.created_at, pk__gt=finding.pk)
+            )
+            .order_by("-severity", "created_at", "pk")
             .values_list("pk", flat=True)
             .first()
         )

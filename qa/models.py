@@ -295,7 +295,7 @@ class Finding(models.Model):
     class Meta:
         verbose_name = _("QA finding")
         verbose_name_plural = _("QA findings")
-        ordering = ["-severity", "created_at"]
+        ordering = ["-severity", "created_at", "pk"]
         constraints = [
             # Re-evaluating never duplicates: one finding per rule and place, whatever the rule's version.
             models.UniqueConstraint(

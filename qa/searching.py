@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from itertools import groupby
 from typing import Any
 
@@ -32,14 +32,16 @@ def _schema() -> fields.Schema:
     text.multitoken_query = "phrase"
     return fields.Schema(
         id=fields.ID(stored=True, unique=True),  # segment id
-        transcript=fields.NUMERIC(stored=True, signed=False, bits=64),
-        seq=fields.NUMERIC(stored=True, signed=False),
+        # Looked up by exact value only (replacing a transcript): one term, not Whoosh's 16 range tiers.
+        transcript=fields.NUMERIC(stored=True, signed=False, bits=64, shift_step=0),
+        seq=fields.STORED(),  # shown, never searched
         kind=fields.ID(stored=True),
         speaker=fields.ID(stored=True),
         agent=fields.ID(stored=True),
         department=fields.ID(stored=True),
         ticket=fields.ID(stored=True),
         date=fields.DATETIME(stored=True, sortable=True),
+        day=fields.ID(),  # local date, YYYYMMDD: what the page's date filters look up
         text=text,
     )
 
@@ -62,7 +64,9 @@ def _documents(transcript_ids: list[int]) -> Iterator[dict[str, object]]:
     for transcript_id, group in groupby(rows.iterator(chunk_size=5000), key=lambda r: r[0]):
         head = heads[transcript_id]
         for _tid, segment_id, seq, speaker, text, start_ms in group:
-            when = head["started_at"] + timedelta(milliseconds=start_ms or 0)
+            when = timezone.make_naive(
+                head["started_at"] + timedelta(milliseconds=start_ms or 0), timezone.get_default_timezone()
+            )
             yield {
                 "id": str(segment_id),
                 "transcript": transcript_id,
@@ -72,7 +76,8 @@ def _documents(transcript_ids: list[int]) -> Iterator[dict[str, object]]:
                 "agent": str(head["agent_id"] or ""),
                 "department": str(head["department_id"] or ""),
                 "ticket": str(head["ticket_id"] or ""),
-                "date": timezone.make_naive(when, timezone.get_default_timezone()),
+                "date": when,
+                "day": when.strftime("%Y%m%d"),
                 "text": text,
             }
 
@@ -179,9 +184,11 @@ def _filter_query(filters: Filters) -> query.Query | None:
         if value:
             terms.append(query.Term(name, str(value)))
     if filters.since or filters.until:
-        start = datetime.combine(filters.since, time.min) if filters.since else None
-        end = datetime.combine(filters.until, time.max) if filters.until else None
-        terms.append(query.DateRange("date", start, end))
+        # A few day terms, not a DateRange: that expands into dozens of range tiers over one
+        # distinct timestamp per segment, and costs seconds at a million segments.
+        start = filters.since.strftime("%Y%m%d") if filters.since else None
+        end = filters.until.strftime("%Y%m%d") if filters.until else None
+        terms.append(query.TermRange("day", start, end))
     return query.And(terms) if terms else None
 
 
@@ -190,10 +197,12 @@ def search(
 ) -> SearchPage:
     """Run a query (phrases in quotes, AND/OR/NOT, field:value) with filters; newest first, highlighted."""
     parsed = parse(text)
+    restrict = _filter_query(filters)
+    # Filters join the query rather than going in as filter=, which builds a set of every document
+    # the filter allows (hundreds of thousands) on each request.
+    combined = query.And([parsed, restrict]) if restrict is not None else parsed
     with INDEX.searcher() as searcher:
-        results = searcher.search_page(
-            parsed, page, pagelen=per_page, filter=_filter_query(filters), sortedby="date", reverse=True
-        )
+        results = searcher.search_page(combined, page, pagelen=per_page, sortedby="date", reverse=True)
         found = [(int(hit["id"]), hit.fields()) for hit in results]
         total, pages, number = results.total, results.pagecount, results.pagenum
     texts = dict(Segment.objects.filter(pk__in=[segment_id for segment_id, _f in found]).values_list("id", "text"))
