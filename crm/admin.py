@@ -19,7 +19,7 @@ from core.tenancy import TenantScopedAdmin
 from core.text import mask_pii
 from crm.indicators import BASE_SCORE, INDICATORS
 from crm.models import Consumer, CreditRating, CreditTier, Order, Review, RiskFlag
-from crm.services import moderate_review, review_risk_flag
+from crm.services import moderate_reviews, review_risk_flag
 
 PII_FIELDS = {"phone", "id_number"}
 MASKED_PHONE = re.compile(r"^(1\d{2})\*+(\d{4})$")
@@ -278,7 +278,7 @@ class ReviewAdmin(TenantScopedAdmin):
         return f"{obj.item_stars}/{obj.service_stars}/{obj.logistics_stars}"
 
     def _moderate(self, request: HttpRequest, queryset: QuerySet[Review], state: str) -> None:
-        changed = sum(1 for review in queryset if moderate_review(review, state) is not None)
+        changed = moderate_reviews(queryset, state)
         self.message_user(request, ngettext("%d review updated.", "%d reviews updated.", changed) % changed)
 
     @admin.action(description=_("Publish the selected reviews"), permissions=["change"])

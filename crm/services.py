@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -110,16 +111,17 @@ def review_risk_flag(flag: RiskFlag, *, status: str, reviewer: Any, note: str = 
     return flag
 
 
-@transaction.atomic
-def moderate_review(review: Review, moderation: str) -> Review | None:
-    """Publish, hold or remove a review. Returns None when it was already in that state."""
+def moderate_reviews(reviews: QuerySet[Review], moderation: str) -> int:
+    """Publish, hold or remove reviews in one conditional UPDATE. Returns how many changed state.
+
+    Reviews already in that state are left alone (and not counted), so a repeated request changes nothing.
+    """
     if moderation not in Review.Moderation.values:
         raise ValidationError({"moderation": _("Unknown moderation state: %(state)s") % {"state": moderation}})
-    updated = Review.objects.filter(pk=review.pk).exclude(moderation=moderation).update(moderation=moderation)
-    if not updated:
-        return None
-    review.moderation = moderation
-    return review
+    # By id, so that any queryset (sorted, sliced or distinct, as an admin changelist may hand over) can be updated.
+    return (
+        Review.objects.filter(pk__in=reviews.values("pk")).exclude(moderation=moderation).update(moderation=moderation)
+    )
 
 
 @transaction.atomic

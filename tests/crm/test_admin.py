@@ -167,3 +167,35 @@ def test_orders_and_reviews_cannot_be_edited_around_the_services(
     client.post(f"/admin/crm/order/{order.pk}/change/", {"refunded_amount": "100.00", "status": "refunded"})
     order.refresh_from_db()
     assert (order.refunded_amount, order.status) == (0, "paid")
+
+
+def make_stories(n: int, reviewer: User) -> None:
+    """n consumers, each in their own tier with an order at their own shop, a review, a rating and a flag."""
+    from crm.models import CreditRating, CreditTier, RiskFlag
+    from tests.crm import factories as f
+
+    for _ in range(n):
+        k = CreditTier.objects.count()
+        tier = CreditTier.objects.create(name=f"T{k}", min_score=900 + k)  # above the seeded tiers
+        who = f.consumer(tier=tier, credit_score=500, phone="13912345678")
+        f.review(f.order(who, f.merchant()), (1, 1, 1), "差评")
+        CreditRating.objects.create(consumer=who, score=500, tier=tier, contributions={}, computed_at=timezone.now())
+        RiskFlag.objects.create(
+            consumer=who, kind="extortion", status="cleared", detected_at=timezone.now(), reviewed_by=reviewer
+        )
+
+
+@pytest.mark.parametrize("model", ["consumer", "order", "review", "riskflag", "creditrating", "credittier"])
+def test_every_crm_changelist_costs_the_same_queries_for_one_row_or_many(
+    model: str, supervisor: User, client_for: Callable[[User], Client]
+) -> None:
+    client = client_for(supervisor)
+    make_stories(1, supervisor)
+    with CaptureQueriesContext(connection) as one:
+        first = client.get(f"/admin/crm/{model}/")
+    make_stories(7, supervisor)
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(f"/admin/crm/{model}/")
+    assert (first.status_code, response.status_code) == (200, 200)
+    assert response.context["cl"].result_count == first.context["cl"].result_count + 7
+    assert len(one) == len(many), [q["sql"] for q in many.captured_queries]
