@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from core.tenancy import TenantScopedAdmin, allows
 from merchants import charts
 from merchants.models import Merchant, MerchantMembership, MerchantScore
+from merchants.scoring import WINDOW_DAYS
 from merchants.selectors import marketplace_medians, score_history, with_latest_score
 
 TREND_DAYS = 90
@@ -62,14 +63,13 @@ class MerchantAdmin(TenantScopedAdmin):
             "merchant": merchant,
             "latest": latest,
             "median": medians.get(latest.day) if latest else None,
-            "previous": history[-8] if len(history) >= 8 else None,
             "chart": charts.trend_svg(
                 [(s.day, float(s.service_score)) for s in history],
                 [(day, float(value)) for day, value in sorted(medians.items())],
             ),
             "history": list(reversed(history[-14:])),
             "opts": self.model._meta,
-            "window_start": latest.day - timedelta(days=179) if latest else None,
+            "window_start": latest.day - timedelta(days=WINDOW_DAYS - 1) if latest else None,
         }
         return TemplateResponse(request, "admin/merchants/merchant/scores.html", context)
 

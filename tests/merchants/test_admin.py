@@ -2,8 +2,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from merchants.models import Merchant
@@ -24,3 +27,34 @@ def test_merchant_staff_cannot_list_memberships(
 ) -> None:
     client = client_for(make_user("shop-staff", "merchant_staff"))
     assert client.get("/admin/merchants/merchantmembership/").status_code == 403
+
+
+def _scored_merchants(n: int, make_user: Callable[..., User]) -> None:
+    from decimal import Decimal
+
+    from merchants.models import MerchantMembership, MerchantScore
+
+    for _ in range(n):
+        k = Merchant.objects.count()
+        shop = Merchant.objects.create(code=f"Q{k}", name=f"店{k}", category="数码", opened_at=timezone.now())
+        MerchantMembership.objects.create(user=make_user(f"staff-{k}", "merchant_staff"), merchant=shop)
+        MerchantScore.objects.create(
+            merchant=shop, day=timezone.localdate(), reviews=1, dsr_item=Decimal("4.5"), dsr_service=Decimal("4.5"),
+            dsr_logistics=Decimal("4.5"), orders=1, dispute_rate=0, service_score=Decimal("80"),
+            traffic_weight=Decimal("1.3"),
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("model", ["merchant", "merchantscore", "merchantmembership"])
+def test_every_merchants_changelist_costs_the_same_queries_for_one_row_or_many(
+    model: str, make_user: Callable[..., User], client_for: Callable[[User], Client]
+) -> None:
+    client = client_for(make_user("root", is_superuser=True))  # the one role that sees memberships
+    _scored_merchants(1, make_user)
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(f"/admin/merchants/{model}/").status_code == 200
+    _scored_merchants(7, make_user)
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(f"/admin/merchants/{model}/")
+    assert response.status_code == 200 and response.context["cl"].result_count == 8
+    assert len(one) == len(many), [q["sql"] for q in many.captured_queries]
