@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +11,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, pgettext_lazy
@@ -26,7 +26,7 @@ from core.paginator import CappedPaginator
 from core.tenancy import TenantScopedAdmin
 from merchants import charts
 from qa import admin_recordings, evaluation, scorecards, searching, services  # noqa: F401 (admin_recordings registers)
-from qa.models import Finding, Rule, RuleVersion, Scorecard, Segment, Transcript
+from qa.models import Category, Finding, Rule, RuleVersion, Scorecard, Segment, Transcript
 from qa.presentation import can_see_pii, clock, marked, passage
 from tickets.models import Department
 
@@ -327,10 +327,9 @@ class FindingAdmin(TenantScopedAdmin):
 
     def _review(self, request: HttpRequest, queryset: QuerySet[Finding], verdict: str) -> int:
         note = request.POST.get("note", "").replace("\x00", "")[:2000]
-        ids = list(queryset.values_list("pk", flat=True))
-        changed = services.review_findings([Finding(pk=pk) for pk in ids], verdict=verdict, by=request.user, note=note)
-        scorecards.refresh_for_findings(ids)
-        return changed
+        return services.review_findings(
+            queryset.select_related(None).only("pk"), verdict=verdict, by=request.user, note=note
+        )
 
     @admin.action(description=_("Confirm the selected findings (with the note)"), permissions=["change"])
     def confirm(self, request: HttpRequest, queryset: QuerySet[Finding]) -> None:
@@ -428,6 +427,25 @@ class SearchForm(forms.Form):
     until = forms.DateField(
         label=pgettext_lazy("date range", "to"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
+
+    def clean_agent(self) -> int | None:
+        """The agent's user name, as the id the index stores."""
+        name = self.cleaned_data["agent"].strip()
+        if not name:
+            return None
+        agent_id = get_user_model().objects.filter(username=name).values_list("pk", flat=True).first()
+        if agent_id is None:
+            raise forms.ValidationError(_("No user with this name."))
+        return agent_id
+
+    def filters(self) -> searching.Filters:
+        data = self.cleaned_data
+        department = data["department"]
+        return searching.Filters(
+            speaker=data["speaker"], kind=data["kind"], agent=data["agent"],
+            department=department.pk if department else None, ticket=data["ticket"], since=data["since"],
+            until=data["until"],
+        )  # fmt: skip
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -568,28 +586,16 @@ class TranscriptAdmin(TenantScopedAdmin):
         page = None
         error = None
         if form.is_bound and form.is_valid() and form.cleaned_data["q"].strip():
-            data = form.cleaned_data
-            agent_id = None
-            if data["agent"]:
-                from django.contrib.auth import get_user_model
-
-                agent_id = get_user_model().objects.filter(username=data["agent"]).values_list("pk", flat=True).first()
-                if agent_id is None:
-                    form.add_error("agent", _("No user with this name."))
-            if form.is_valid():
-                filters = searching.Filters(
-                    speaker=data["speaker"], kind=data["kind"], agent=agent_id,
-                    department=data["department"].pk if data["department"] else None, ticket=data["ticket"],
-                    since=data["since"], until=data["until"],
-                )  # fmt: skip
-                try:
-                    number = max(int(request.GET.get("page", 1)), 1)
-                except ValueError:
-                    number = 1
-                try:
-                    page = searching.search(data["q"], filters, page=number, mask=not can_see_pii(request.user))
-                except searching.SearchSyntaxError as problem:
-                    error = str(problem)
+            try:
+                number = max(int(request.GET.get("page", 1)), 1)
+            except ValueError:
+                number = 1
+            try:
+                page = searching.search(
+                    form.cleaned_data["q"], form.filters(), page=number, mask=not can_see_pii(request.user)
+                )
+            except searching.SearchSyntaxError as problem:
+                error = str(problem)
         query = request.GET.copy()
         query.pop("page", None)
         context = {
@@ -655,8 +661,6 @@ class ScorecardAdmin(TenantScopedAdmin):
 
     @admin.display(description=_("confirmed findings"))
     def confirmed_summary(self, obj: Scorecard) -> str:
-        from qa.models import Category
-
         labels = dict(Category.choices)
         return ", ".join(f"{labels.get(k, k)} {v}" for k, v in sorted(obj.confirmed.items())) or "—"
 
@@ -675,17 +679,9 @@ class ScorecardAdmin(TenantScopedAdmin):
         since = card.week - timedelta(weeks=SCORECARD_WEEKS - 1)
         history = list(Scorecard.objects.filter(agent=card.agent_id, week__gte=since, week__lte=card.week)
                        .order_by("week").values_list("week", "score"))  # fmt: skip
-        medians = _median_by_week(since, card.week)
-        start, end = timezone.make_aware(_midnight(card.week)), timezone.make_aware(_midnight(card.week + timedelta(7)))
-        findings = (
-            Finding.objects.filter(agent=card.agent_id, status=Finding.Status.CONFIRMED, occurred_at__gte=start,
-                                   occurred_at__lt=end)
-            .select_related("rule", "segment")
-            .order_by("-severity", "occurred_at")
-        )  # fmt: skip
+        medians = scorecards.team_median_by_week(since, card.week)
+        findings = scorecards.confirmed_findings(card)
         mask = not can_see_pii(request.user)
-        from qa.models import Category
-
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -706,18 +702,3 @@ class ScorecardAdmin(TenantScopedAdmin):
             "handled": card.calls + card.chats,
         }
         return TemplateResponse(request, "admin/qa/scorecard/detail.html", context)
-
-
-def _midnight(day: date) -> Any:
-    from datetime import datetime, time
-
-    return datetime.combine(day, time.min)
-
-
-def _median_by_week(since: date, until: date) -> dict[date, float]:
-    from statistics import median
-
-    weeks: dict[date, list[float]] = {}
-    for week, value in Scorecard.objects.filter(week__gte=since, week__lte=until).values_list("week", "score"):
-        weeks.setdefault(week, []).append(float(value))
-    return {week: median(values) for week, values in weeks.items()}

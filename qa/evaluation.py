@@ -231,9 +231,3 @@ def backtest(definition: Rule | RuleVersion, *, days: int, samples: int = 50) ->
 def stale_transcript_ids(limit: int = 10_000) -> list[int]:
     """Transcripts not yet evaluated (e.g. a worker died before it got to them)."""
     return list(Transcript.objects.filter(evaluated_at=None).order_by("id").values_list("id", flat=True)[:limit])
-
-
-def reevaluate_all() -> int:
-    """Evaluate every transcript again (after rules changed); findings already there stay single."""
-    ids = list(Transcript.objects.order_by("id").values_list("id", flat=True))
-    return evaluate_transcripts(ids)

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from statistics import median
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from qa.models import Finding, Scorecard, Severity, Transcript
@@ -87,3 +88,29 @@ def refresh_for_findings(finding_ids: list[int]) -> None:
         weeks[week_of(timezone.localdate(occurred_at))].add(agent_id)
     for week, agents in weeks.items():
         compute_week(week, sorted(agents))
+
+
+def compute_recent(today: date | None = None) -> int:
+    """This week's and last week's scorecards: what the nightly job recomputes."""
+    today = today or timezone.localdate()
+    return compute_week(today) + compute_week(today - timedelta(days=7))
+
+
+def team_median_by_week(since: date, until: date) -> dict[date, float]:
+    """The median of every agent's score, week by week: the line a scorecard's trend is drawn against."""
+    weeks: dict[date, list[float]] = defaultdict(list)
+    for week, value in Scorecard.objects.filter(week__gte=since, week__lte=until).values_list("week", "score"):
+        weeks[week].append(float(value))
+    return {week: median(values) for week, values in weeks.items()}
+
+
+def confirmed_findings(card: Scorecard) -> QuerySet[Finding]:
+    """The confirmed findings a scorecard counts, most severe first."""
+    start, end = _bounds(card.week)
+    return (
+        Finding.objects.filter(
+            agent=card.agent_id, status=Finding.Status.CONFIRMED, occurred_at__gte=start, occurred_at__lt=end
+        )
+        .select_related("rule", "segment")
+        .order_by("-severity", "occurred_at")
+    )

@@ -165,7 +165,9 @@ def parse(text: str) -> query.Query:
     try:
         parsed = parser.parse(text)
     except Exception as error:  # whoosh raises several kinds for bad syntax
-        raise SearchSyntaxError(str(error)) from None
+        raise SearchSyntaxError(
+            _("Check the query's quotes, parentheses and operators (%(detail)s).") % {"detail": error}
+        ) from None
     if errors:
         raise SearchSyntaxError(_("Cannot read the date %(date)s.") % {"date": ", ".join(map(str, errors))})
     if parsed is query.NullQuery or not list(parsed.leaves() if not parsed.is_leaf() else [parsed]):

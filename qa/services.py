@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from qa.models import Finding, Recording, Rule, RuleVersion, Segment, Speaker, Transcript
+from qa import scorecards
+from qa.models import Finding, Recording, Rule, RuleVersion, Segment, Transcript
 
 # Fields of RuleDefinition: what a version freezes.
 DEFINITION_FIELDS = ("kind", "terms", "near_terms", "distance", "pattern", "speaker")
@@ -72,9 +73,17 @@ def save_transcript(
             "indexed_at": None,
         }
         if existing is None:
-            transcript = Transcript.objects.create(**values)
-            stored: dict[int, Segment] = {}
-        else:
+            try:
+                with transaction.atomic():  # a savepoint: a racing save may create it first
+                    transcript = Transcript.objects.create(**values)
+                stored: dict[int, Segment] = {}
+            except IntegrityError:
+                # The racing save committed the same recording / external id / chat first (the unique
+                # constraint waited for it): replace its transcript like any other.
+                existing = _existing_transcript(kind=kind, recording=recording, external_id=external_id, ticket=ticket)
+                if existing is None:
+                    raise
+        if existing is not None:
             transcript = existing
             for name, value in values.items():
                 setattr(transcript, name, value)
@@ -185,13 +194,35 @@ def set_rule_active(rule: Rule, active: bool) -> int:
 
 
 def review_findings(findings: Iterable[Finding], *, verdict: str, by: Any, note: str = "") -> int:
-    """Confirm or dismiss open findings; returns how many changed. A finding already reviewed stays as it is."""
+    """Confirm or dismiss open findings, then recompute the scorecards they count in; returns how many changed.
+
+    A conditional update: a finding already reviewed (by someone else, a moment ago) stays as it is.
+    """
     if verdict not in (Finding.Status.CONFIRMED, Finding.Status.DISMISSED):
         raise ValueError(_("A verdict is confirmed or dismissed, not %(verdict)s.") % {"verdict": verdict})
     ids = [f.pk for f in findings]
-    return Finding.objects.filter(pk__in=ids, status=Finding.Status.OPEN).update(
-        status=verdict, reviewed_by=by, reviewed_at=timezone.now(), note=note
-    )
+    with transaction.atomic():
+        changed = Finding.objects.filter(pk__in=ids, status=Finding.Status.OPEN).update(
+            status=verdict, reviewed_by=by, reviewed_at=timezone.now(), note=note
+        )
+        if changed:
+            scorecards.refresh_for_findings(ids)
+    return changed
 
 
-SPEAKER_FOR_EVENT = {"consumer": Speaker.CONSUMER, "agent": Speaker.AGENT, "bot": Speaker.BOT}
+def sweep() -> dict[str, int]:
+    """What the beat job does every few minutes; each step is idempotent.
+
+    Chats' new messages become transcripts; transcripts a dead worker left unevaluated are evaluated
+    here; unindexed ones are queued for the search index's single writer.
+    """
+    from qa import chats, evaluation, searching, tasks
+
+    collected = chats.collect_chats(chats.stale_chat_ids())
+    unevaluated = evaluation.stale_transcript_ids()
+    if unevaluated:
+        evaluation.evaluate_transcripts(unevaluated)
+    unindexed = searching.unindexed_transcript_ids()
+    for start in range(0, len(unindexed), 500):
+        tasks.index_transcripts.delay(unindexed[start : start + 500])
+    return {"chats": collected, "evaluated": len(unevaluated), "queued_for_index": len(unindexed)}

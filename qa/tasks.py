@@ -22,31 +22,18 @@ def index_transcripts(transcript_ids: list[int]) -> int:
 
 @shared_task
 def sweep() -> dict[str, int]:
-    """Beat, every few minutes: chats' new messages become transcripts; anything a dead worker left
-    unevaluated or unindexed is queued again. Each step is idempotent."""
-    from qa import chats, evaluation, searching
+    """Beat, every few minutes: chats become transcripts; what a dead worker left is redone."""
+    from qa import services
 
-    collected = chats.collect_chats(chats.stale_chat_ids())
-    unevaluated = evaluation.stale_transcript_ids()
-    if unevaluated:
-        evaluation.evaluate_transcripts(unevaluated)
-    unindexed = searching.unindexed_transcript_ids()
-    for start in range(0, len(unindexed), 500):
-        index_transcripts.delay(unindexed[start : start + 500])
-    return {"chats": collected, "evaluated": len(unevaluated), "queued_for_index": len(unindexed)}
+    return services.sweep()
 
 
 @shared_task
 def compute_scorecards() -> int:
     """Beat, nightly: this week's and last week's scorecards (last week's findings are still being reviewed)."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     from qa import scorecards
 
-    today = timezone.localdate()
-    return scorecards.compute_week(today) + scorecards.compute_week(today - timedelta(days=7))
+    return scorecards.compute_recent()
 
 
 @shared_task(

@@ -11,7 +11,7 @@ from django.utils import timezone, translation
 
 from core import roles
 from qa import evaluation, scorecards, searching
-from qa.models import Finding, Rule, Scorecard
+from qa.models import Finding, Rule, Scorecard, Transcript
 from tests.qa import factories
 
 pytestmark = pytest.mark.django_db
@@ -222,3 +222,69 @@ def test_scorecard_page_shows_the_week_and_the_agent_sees_only_their_own(
     other = make_user("agent2", roles.AGENT)
     assert client_for(other).get(reverse("admin:qa_scorecard_change", args=[card.pk])).status_code == 404
     assert client_for(supervisor).get(reverse("admin:qa_scorecard_changelist")).context["cl"].result_count == 1
+
+
+def _count_queries(client: Client, url: str) -> int:
+    return len(_queries(client, url))
+
+
+def test_transcript_rule_and_scorecard_lists_cost_the_same_queries_for_one_row_or_many(
+    client_for: Callable[[User], Client], supervisor: User, make_user: Callable[..., User]
+) -> None:
+    agents = [make_user(f"qa{n}", roles.AGENT) for n in range(4)]
+    factories.rule("r0", "keyword", terms=["退款"])
+    factories.transcript([("consumer", "退款")], agent=agents[0])
+    evaluation.evaluate_transcripts(Transcript.objects.values_list("id", flat=True))
+    scorecards.compute_week(timezone.localdate())
+    client = client_for(supervisor)
+    urls = [reverse(f"admin:qa_{name}_changelist") for name in ("transcript", "rule", "scorecard")]
+    single = [_count_queries(client, url) for url in urls]
+    for n, agent in enumerate(agents):
+        factories.rule(f"r{n + 1}", "keyword", terms=[f"词{n}"])
+        factories.transcript([("consumer", f"退款 词{n}")], agent=agent)
+    evaluation.evaluate_transcripts(Transcript.objects.values_list("id", flat=True))
+    scorecards.compute_week(timezone.localdate())
+    assert [_count_queries(client, url) for url in urls] == single
+
+
+def test_bulk_activation_of_rules_and_agents_cannot(
+    client_for: Callable[[User], Client], supervisor: User, agent: User
+) -> None:
+    drafts = [factories.rule(f"d{n}", "keyword", terms=["退款"], active=False) for n in range(2)]
+    url = reverse("admin:qa_rule_changelist")
+    ids = [rule.pk for rule in drafts]
+    assert client_for(agent).post(url, {"action": "activate", "_selected_action": ids}).status_code == 403
+    assert not Rule.objects.filter(active=True).exists()
+    client_for(supervisor).post(url, {"action": "activate", "_selected_action": ids})
+    assert Rule.objects.filter(active=True).count() == 2
+    client_for(supervisor).post(url, {"action": "deactivate", "_selected_action": ids[:1]})
+    assert list(Rule.objects.filter(active=True).values_list("name", flat=True)) == ["d1"]
+
+
+def test_recording_audio_is_served_in_ranges_to_whoever_may_read_the_transcript(
+    client_for: Callable[[User], Client], make_user: Callable[..., User], supervisor: User, agent: User,
+    settings: object, tmp_path: object,
+) -> None:  # fmt: skip
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from qa.models import Recording
+    from tests.crm.factories import consumer
+
+    settings.MEDIA_ROOT = str(tmp_path)  # type: ignore[attr-defined]
+    audio = bytes(range(256)) * 4  # 1,024 bytes
+    recording = Recording.objects.create(
+        audio=SimpleUploadedFile("call.wav", audio), agent=agent, consumer=consumer(), called_at=timezone.now()
+    )
+    transcript = factories.transcript([("agent", "您好")], agent=agent, recording=recording)
+    url = reverse("admin:qa_transcript_audio", args=[transcript.pk])
+    client = client_for(supervisor)
+    whole = client.get(url)
+    assert (whole.status_code, b"".join(whole.streaming_content)) == (200, audio)  # type: ignore[attr-defined]
+    part = client.get(url, HTTP_RANGE="bytes=100-199")
+    assert (part.status_code, part["Content-Range"], part.content) == (206, "bytes 100-199/1024", audio[100:200])
+    tail = client.get(url, HTTP_RANGE="bytes=-24")
+    assert (tail.status_code, tail.content) == (206, audio[-24:])
+    assert client.get(url, HTTP_RANGE="bytes=5000-").status_code == 416
+    assert client_for(agent).get(url, HTTP_RANGE="bytes=0-9").content == audio[:10]  # their own call
+    assert client_for(make_user("agent2", roles.AGENT)).get(url).status_code == 404
+    assert client_for(make_user("biz", roles.BUSINESS)).get(url).status_code in (403, 404)
