@@ -4,6 +4,7 @@ from decimal import Decimal
 from typing import ClassVar
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -23,6 +24,7 @@ class Merchant(models.Model):
     instant_refunds = models.BooleanField(_("allows instant refunds"), default=True, db_default=True)
     instant_refund_cap = models.DecimalField(
         _("instant refund cap (yuan)"), max_digits=12, decimal_places=2, null=True, blank=True,
+        validators=[MinValueValidator(Decimal("0.00"))],
         help_text=_("Refunds above this go to manual review whatever the consumer's tier. Blank: no cap."),
     )  # fmt: skip
 

@@ -199,3 +199,34 @@ def test_every_crm_changelist_costs_the_same_queries_for_one_row_or_many(
     assert (first.status_code, response.status_code) == (200, 200)
     assert response.context["cl"].result_count == first.context["cl"].result_count + 7
     assert len(one) == len(many), [q["sql"] for q in many.captured_queries]
+
+
+TIER_FORM = {"name": "钻石会员", "min_score": "800", "instant_refund_limit": "8000.00", "description": ""}
+
+
+def test_agent_cannot_add_or_change_credit_tiers(agent: User, client_for: Callable[[User], Client]) -> None:
+    from crm.models import CreditTier
+
+    client = client_for(agent)
+    tier = CreditTier.objects.get(name="88VIP")
+    assert client.post("/admin/crm/credittier/add/", TIER_FORM).status_code == 403
+    assert client.post(f"/admin/crm/credittier/{tier.pk}/change/", TIER_FORM).status_code == 403
+    assert not CreditTier.objects.filter(name="钻石会员").exists()
+    tier.refresh_from_db()
+    assert tier.min_score == 720
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("min_score", "1001"), ("min_score", "720"), ("instant_refund_limit", "-1"), ("name", "")],
+)
+def test_a_bad_credit_tier_is_refused_naming_the_field(
+    field: str, value: str, supervisor: User, client_for: Callable[[User], Client]
+) -> None:
+    from crm.models import CreditTier
+
+    before = CreditTier.objects.count()
+    response = client_for(supervisor).post("/admin/crm/credittier/add/", {**TIER_FORM, field: value})
+    assert response.status_code == 200
+    assert list(response.context["adminform"].form.errors) == [field]
+    assert CreditTier.objects.count() == before

@@ -58,3 +58,21 @@ def test_every_merchants_changelist_costs_the_same_queries_for_one_row_or_many(
         response = client.get(f"/admin/merchants/{model}/")
     assert response.status_code == 200 and response.context["cl"].result_count == 8
     assert len(one) == len(many), [q["sql"] for q in many.captured_queries]
+
+
+def test_a_negative_instant_refund_cap_is_refused_naming_the_field(
+    supervisor: User, client_for: Callable[[User], Client]
+) -> None:
+    merchant = Merchant.objects.create(code="M8", name="北湖数码", category="数码", opened_at=timezone.now())
+    form = {"code": "M8", "name": "北湖数码", "category": "数码", "city": "", "opened_at_0": "2026-01-01",
+            "opened_at_1": "10:00:00", "instant_refunds": "on"}  # fmt: skip
+    client = client_for(supervisor)
+    response = client.post(f"/admin/merchants/merchant/{merchant.pk}/change/", {**form, "instant_refund_cap": "-1"})
+    assert response.status_code == 200  # the form again, with the error
+    assert list(response.context["adminform"].form.errors) == ["instant_refund_cap"]
+    merchant.refresh_from_db()
+    assert merchant.instant_refund_cap is None
+    response = client.post(f"/admin/merchants/merchant/{merchant.pk}/change/", {**form, "instant_refund_cap": "50"})
+    assert response.status_code == 302
+    merchant.refresh_from_db()
+    assert merchant.instant_refund_cap == 50
