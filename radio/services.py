@@ -41,7 +41,21 @@ def _text(value: str, field: str, *, required: bool, limit: int = TEXT_MAX) -> s
 
 
 def _locked(nomination: Nomination) -> Nomination:
-    return Nomination.objects.select_for_update().get(pk=nomination.pk)
+    # NO KEY UPDATE: the foreign-key checks of the morning build's digest items (KEY SHARE on their
+    # nominations, at its commit) do not wait for a curator's lock, nor the curator for them.
+    return Nomination.objects.select_for_update(no_key=True).get(pk=nomination.pk)
+
+
+def _hold_off_build() -> None:
+    """Keep the morning build out until this transaction ends (it waits for a running one to commit first).
+
+    Rejecting and merging take a nomination's placements away, and the build claims placements without
+    touching the nomination: without this, a check could pass while a build is claiming them and the
+    item would go on air for a rejected nomination (or the two transactions would deadlock). Shared, so
+    curators do not wait for each other.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [BUILD_LOCK])
 
 
 # --- nominating ----------------------------------------------------------------------------------
@@ -132,6 +146,7 @@ def approve_nomination(
 def reject_nomination(nomination: Nomination, reason: str, *, by: Any, now: datetime | None = None) -> Nomination:
     """Turn a nomination down with a reason the nominating agent reads. Not once a digest has carried it."""
     reason = _text(reason, "reason", required=True)
+    _hold_off_build()
     nomination = _locked(nomination)
     if nomination.status not in (Status.PENDING, Status.APPROVED):
         was = nomination.get_status_display()
@@ -169,8 +184,9 @@ def merge_nominations(
     ids = sorted({primary.pk, *(d.pk for d in duplicates)})
     if len(ids) < 2:
         raise ValidationError({"nominations": _("Choose at least two nominations to merge.")})
+    _hold_off_build()
     # Locked in id order, so two curators merging overlapping sets cannot deadlock.
-    rows = {n.pk: n for n in Nomination.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+    rows = {n.pk: n for n in Nomination.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")}
     primary = rows.pop(primary.pk)
     if primary.status not in (Status.PENDING, Status.APPROVED):
         raise ValidationError({"primary": _("Merge into a nomination that is waiting or approved.")})

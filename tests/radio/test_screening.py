@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from datetime import date, timedelta
 
@@ -9,12 +11,13 @@ import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from core import roles
 from radio import services
 from radio.models import Digest, DigestItem, Nomination, Placement, Subscription
 from tests.radio import factories as rf
@@ -222,3 +225,77 @@ def test_curators_see_items_never_acknowledged_and_manage_channels(
     shop = client_for(make_user("shop", "merchant_staff"))
     for name in ("nomination", "digest", "digestitem", "reply", "channel"):
         assert shop.get(reverse(f"admin:radio_{name}_changelist")).status_code == 403
+
+
+# --- screening while the morning build runs --------------------------------------------------------
+
+
+def _while_building(decide: Callable[[], object]) -> list[BaseException]:
+    """Run ``decide`` while a morning build has claimed its placements but not committed yet.
+
+    Returns what ``decide`` raised. The build waits until ``decide`` is blocked on a lock (or has
+    finished), so the outcome does not depend on thread timing.
+    """
+    built, release = threading.Event(), threading.Event()
+    raised: list[BaseException] = []
+
+    def build() -> None:
+        try:
+            with transaction.atomic():
+                services.build_digests()
+                built.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    def screen() -> None:
+        try:
+            decide()
+        except BaseException as error:
+            raised.append(error)
+        finally:
+            connection.close()
+
+    builder = threading.Thread(target=build)
+    builder.start()
+    assert built.wait(30)
+    screener = threading.Thread(target=screen)
+    screener.start()
+    deadline = time.monotonic() + 10
+    while screener.is_alive() and time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                break
+        time.sleep(0.05)
+    release.set()
+    builder.join(30)
+    screener.join(30)
+    return raised
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rejecting_while_the_build_takes_the_nomination_is_refused(make_user: Callable[..., User]) -> None:
+    agent, curator = make_user("agent-b", roles.AGENT), make_user("curator-b", roles.SUPERVISOR)
+    logistics = rf.channel("logistics")
+    aired = rf.approved(agent, curator, [logistics])
+    raised = _while_building(lambda: services.reject_nomination(aired, "晚了", by=curator))
+    assert [type(e) for e in raised] == [ValidationError]
+    assert Nomination.objects.get(pk=aired.pk).status == Status.APPROVED
+    assert list(DigestItem.objects.values_list("nomination_id", flat=True)) == [aired.pk]
+    assert Placement.objects.get(nomination=aired).digest_id == Digest.objects.get(channel=logistics).pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_merging_while_the_build_takes_a_duplicate_is_refused(make_user: Callable[..., User]) -> None:
+    agent, curator = make_user("agent-m", roles.AGENT), make_user("curator-m", roles.SUPERVISOR)
+    logistics = rf.channel("logistics")
+    primary = rf.nomination(agent, quote="快递丢了")
+    aired = rf.approved(agent, curator, [logistics], quote="物流丢件")
+    raised = _while_building(lambda: services.merge_nominations(primary, [aired], by=curator))
+    assert [type(e) for e in raised] == [ValidationError]
+    rows = {n.pk: n for n in Nomination.objects.all()}
+    assert (rows[primary.pk].customers, rows[aired.pk].status) == (1, Status.APPROVED)
+    assert Placement.objects.get(nomination=aired).digest_id is not None
