@@ -230,3 +230,32 @@ def test_a_bad_credit_tier_is_refused_naming_the_field(
     assert response.status_code == 200
     assert list(response.context["adminform"].form.errors) == [field]
     assert CreditTier.objects.count() == before
+
+
+def test_a_consumers_page_costs_the_same_queries_for_one_order_or_many(
+    supervisor: User, client_for: Callable[[User], Client]
+) -> None:
+    from crm.models import RiskFlag
+    from crm.rating import rate_consumers
+    from tests.crm import factories as f
+
+    who = f.consumer()
+    client = client_for(supervisor)
+    url = f"/admin/crm/consumer/{who.pk}/change/"
+
+    def add_story() -> None:  # each at its own shop, so a per-row merchant lookup would show
+        f.review(f.order(who, f.merchant()), (1, 1, 1), "差评")
+
+    add_story()
+    RiskFlag.objects.create(consumer=who, kind="extortion", detected_at=timezone.now())
+    rate_consumers()
+    assert client.get(url).status_code == 200  # warms the content-type cache, which the admin fills on first use
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(url).status_code == 200
+    for _ in range(6):
+        add_story()
+    RiskFlag.objects.create(consumer=who, kind="duplicate_text", detected_at=timezone.now())
+    with CaptureQueriesContext(connection) as many:
+        html = client.get(url).content.decode()
+    assert html.count('<tr class="negative">') == 7
+    assert len(one) == len(many), [q["sql"] for q in many.captured_queries]

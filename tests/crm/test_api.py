@@ -6,7 +6,9 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
 from crm.indicators import INDICATORS
@@ -215,3 +217,17 @@ def test_the_schema_documents_the_consumer_endpoint(agent: User, client_for: Cal
 
     assert response.status_code == 200
     assert set(response.json()["paths"]["/api/consumers/{external_id}/"]) == {"get"}
+
+
+def test_the_consumer_endpoint_costs_the_same_queries_for_one_flag_or_many(
+    agent: User, consumer: Consumer, client_for: Callable[[User], Client]
+) -> None:
+    client = client_for(agent)
+    RiskFlag.objects.filter(consumer=consumer).exclude(kind=RiskFlag.Kind.EXTORTION).delete()
+    with CaptureQueriesContext(connection) as one:
+        assert len(client.get(URL).json()["risk_flags"]) == 1
+    for kind in (RiskFlag.Kind.NEGATIVE_BURST, RiskFlag.Kind.NEGATIVE_THEN_REFUND, RiskFlag.Kind.DUPLICATE_TEXT):
+        RiskFlag.objects.create(consumer=consumer, kind=kind, detected_at=datetime(2026, 2, 1, tzinfo=UTC))
+    with CaptureQueriesContext(connection) as many:
+        assert len(client.get(URL).json()["risk_flags"]) == 4
+    assert len(one) == len(many)
