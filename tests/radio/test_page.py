@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import reverse
@@ -211,3 +211,55 @@ def test_trend_covers_fourteen_days_of_customers(
     assert block.trend[-1] == (today, 1, 1) and block.trend[-4] == (today - timedelta(days=3), 2, 2)
     assert sum(customers for _d, _n, customers in block.trend) == 3
     assert 'class="bar shown"' in str(block.chart)
+
+
+def test_channel_choice_refuses_bad_input_and_users_without_the_radio(
+    client_for: Callable[[User], Client], agent: User, business: User
+) -> None:
+    rf.channel("closed", active=False)
+    client = client_for(business)
+    url = reverse("radio:channels")
+    for value in ("", "abc", "999999", str(Channel.objects.get(code="closed").pk)):
+        assert client.post(url, {"channel": value, "action": "follow"}).status_code == 404
+    logistics = rf.channel("logistics")
+    denied = client_for(agent)
+    assert denied.get(url).status_code == 403
+    assert denied.post(url, {"channel": logistics.pk, "action": "follow"}).status_code == 403
+    assert Client().post(url, {"channel": logistics.pk, "action": "follow"}).status_code == 302  # to the login
+    assert not Subscription.objects.exists()
+
+
+def test_reply_and_acknowledge_refuse_bad_input_and_readers_who_may_not_respond(
+    client_for: Callable[[User], Client], agent: User, supervisor: User, business: User,
+    make_user: Callable[..., User],
+) -> None:  # fmt: skip
+    logistics = rf.channel("logistics")
+    Subscription.objects.create(user=business, channel=logistics)
+    item = on_air(agent, supervisor, logistics, 1).items.get()
+    client = client_for(business)
+    json = {"Accept": "application/json"}
+    too_long = client.post(reverse("radio:reply", args=[item.pk]), {"body": "长" * 2001}, headers=json)
+    assert too_long.status_code == 400 and list(too_long.json()["errors"]) == ["body"]
+    assert client.get(reverse("radio:acknowledge", args=[item.pk])).status_code == 405
+    assert client.post(reverse("radio:acknowledge", args=[987654])).status_code == 404
+    # A reader without the permission to answer (view_digest only) reads the item but cannot acknowledge it.
+    reader = make_user("reader")
+    reader.user_permissions.add(Permission.objects.get(codename="view_digest", content_type__app_label="radio"))
+    Subscription.objects.create(user=reader, channel=logistics)
+    readers = client_for(reader)
+    assert readers.get(reverse("radio:today")).status_code == 200
+    assert readers.post(reverse("radio:acknowledge", args=[item.pk])).status_code == 403
+    assert readers.post(reverse("radio:reply", args=[item.pk]), {"body": "好"}).status_code == 403
+    assert DigestItem.objects.get(pk=item.pk).acknowledged_at is None and not Reply.objects.exists()
+
+
+def test_audio_that_is_not_ready_and_days_that_do_not_exist_are_not_found(
+    client_for: Callable[[User], Client], agent: User, supervisor: User
+) -> None:
+    digest = on_air(agent, supervisor, rf.channel("logistics"), 1)
+    client = client_for(supervisor)
+    assert digest.audio_status == Digest.Audio.PENDING
+    assert client.get(reverse("radio:audio", args=[digest.pk])).status_code == 404
+    assert client.get("/radio/2026-02-30/").status_code == 404
+    assert client.get("/radio/2026-02-30/logistics/").status_code == 404
+    assert client.get(reverse("radio:channel", args=[digest.day.isoformat(), "nope"])).status_code == 404

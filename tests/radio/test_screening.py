@@ -15,11 +15,11 @@ from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from core import roles
 from radio import services
-from radio.models import Digest, DigestItem, Nomination, Placement, Subscription
+from radio.models import Channel, Digest, DigestItem, Nomination, Placement, Subscription
 from tests.radio import factories as rf
 
 pytestmark = pytest.mark.django_db
@@ -174,13 +174,16 @@ def test_admin_lists_cost_a_fixed_number_of_queries(
 ) -> None:
     logistics = rf.channel("logistics")
     client = client_for(supervisor)
-    urls = [reverse(f"admin:radio_{name}_changelist") for name in ("nomination", "digest", "digestitem", "reply")]
-    urls[0] += "?queue=all"
-    urls[2] += "?ack=all"
+    names = ("nomination", "nomination", "digest", "digestitem", "reply", "channel")
+    urls = [reverse(f"admin:radio_{name}_changelist") for name in names]
+    urls[1] += "?queue=all"  # urls[0]: the curators' default queue, what waits for screening
+    urls[3] += "?ack=all"
 
     def grow(n: int) -> None:
         for _ in range(n):
+            rf.nomination(agent, quote="待筛选", channel=logistics)
             made = rf.approved(agent, supervisor, [logistics])
+            Subscription.objects.create(user=supervisor, channel=rf.channel(f"c{Channel.objects.count()}"))
             services.build_digests(day=date(2026, 1, 1) + timedelta(days=Digest.objects.count()))
             for item in made.digest_items.all():
                 services.reply_to_item(item, "收到", by=supervisor)
@@ -196,6 +199,34 @@ def test_admin_lists_cost_a_fixed_number_of_queries(
         with CaptureQueriesContext(connection) as captured:
             assert client.get(url).status_code == 200
         assert len(captured) == count, (url, [q["sql"][:100] for q in captured.captured_queries])
+    assert len(client.get(urls[0]).context["cl"].result_list) == 10  # the pending ones were listed
+
+
+def test_screening_page_costs_the_same_queries_for_one_or_many_duplicates_items_and_replies(
+    client_for: Callable[[User], Client], agent: User, supervisor: User,
+    django_assert_num_queries: Callable[..., object],
+) -> None:  # fmt: skip
+    channels = [rf.channel(f"c{i}") for i in range(4)]
+    client = client_for(supervisor)
+
+    def aired(duplicates: int, into: list[Channel], day: date) -> Nomination:
+        primary = rf.nomination(agent, quote="快递三天没动", channel=into[0])
+        services.merge_nominations(primary, [rf.nomination(agent, quote="同上") for _ in range(duplicates)],
+                                   by=supervisor)  # fmt: skip
+        services.approve_nomination(primary, into, by=supervisor)
+        services.build_digests(day)
+        for item in DigestItem.objects.filter(nomination=primary):
+            services.reply_to_item(item, "收到", by=supervisor)
+            services.reply_to_item(item, "已处理", by=supervisor)
+        return primary
+
+    small = aired(1, channels[:1], date(2026, 1, 1))
+    big = aired(6, channels, date(2026, 1, 2))
+    for nomination in (small, big):
+        with django_assert_num_queries(12):  # type: ignore[operator]
+            page = client.get(reverse("admin:radio_nomination_change", args=[nomination.pk]))
+        assert page.status_code == 200
+    assert (len(page.context["items"]), len(page.context["merged"])) == (4, 6)
 
 
 def test_curators_see_items_never_acknowledged_and_manage_channels(
@@ -299,3 +330,48 @@ def test_merging_while_the_build_takes_a_duplicate_is_refused(make_user: Callabl
     rows = {n.pk: n for n in Nomination.objects.all()}
     assert (rows[primary.pk].customers, rows[aired.pk].status) == (1, Status.APPROVED)
     assert Placement.objects.get(nomination=aired).digest_id is not None
+
+
+def test_agents_cannot_run_the_curators_bulk_actions(
+    client_for: Callable[[User], Client], agent: User, supervisor: User
+) -> None:
+    logistics = rf.channel("logistics")
+    a, b = rf.nomination(agent, quote="甲"), rf.nomination(agent, quote="乙")
+    client = client_for(agent)
+    url = reverse("admin:radio_nomination_changelist")
+    assert "merge_action" not in client.get(url).content.decode()
+    for data in (
+        {"action": "merge_action", "primary": a.pk},
+        {"action": "approve_action", "channels": [logistics.pk]},
+        {"action": "reject_action", "reason": "不要"},
+    ):
+        client.post(url, {**data, ACTION_CHECKBOX_NAME: [a.pk, b.pk], "apply": "1"})
+    assert set(Nomination.objects.values_list("status", "customers")) == {(Status.PENDING, 1)}
+    assert not Placement.objects.exists()
+
+
+def test_screening_page_refuses_bad_input_and_names_the_problem(
+    client_for: Callable[[User], Client], agent: User, supervisor: User
+) -> None:
+    made = rf.nomination(agent)
+    client = client_for(supervisor)
+    screen = reverse("admin:radio_nomination_screen", args=[made.pk])
+    assert client.get(screen).status_code == 403  # buttons post; nothing happens on a GET
+    with translation.override("en"):
+        for data, problem in (
+            ({"action": "approve"}, "Channels: This field is required."),
+            ({"action": "approve", "channels": ["987654"]}, "Select a valid choice."),
+            ({"action": "publish"}, "Unknown action."),
+            ({"action": "headline", "headline": "长" * 201}, "Headline: Ensure this value has at most 200"),
+        ):
+            response = client.post(screen, data, follow=True, HTTP_ACCEPT_LANGUAGE="en")
+            assert response.status_code == 200
+            shown = [str(m) for m in response.context["messages"]]
+            assert len(shown) == 1 and problem in shown[0], (data, shown)
+    assert Nomination.objects.get(pk=made.pk).status == Status.PENDING and not Placement.objects.exists()
+    one = {"action": "merge_action", ACTION_CHECKBOX_NAME: [made.pk], "apply": "1"}
+    with translation.override("en"):
+        merge_one = client.post(reverse("admin:radio_nomination_changelist"), one, follow=True,
+                                HTTP_ACCEPT_LANGUAGE="en")  # fmt: skip
+    assert [str(m) for m in merge_one.context["messages"]] == ["Choose at least two nominations to merge."]
+    assert Nomination.objects.get(pk=made.pk).status == Status.PENDING
