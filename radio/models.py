@@ -51,8 +51,12 @@ class Subscription(models.Model):
 
     tenant_field: ClassVar[str | None] = None
 
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="subscriptions")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="radio_subscriptions")
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="subscriptions", verbose_name=_("channel")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="radio_subscriptions", verbose_name=_("user")
+    )
     created_at = models.DateTimeField(_("subscribed at"), auto_now_add=True)
 
     class Meta:

@@ -116,8 +116,3 @@ def archive_days(user: Any, *, limit: int = 30) -> list[date]:
     channel_ids = readable_channels(user).values("pk")
     days = Digest.objects.filter(channel_id__in=channel_ids).values_list("day", flat=True).distinct()
     return list(days.order_by("-day")[:limit])
-
-
-def unacknowledged_items(before: date) -> QuerySet[DigestItem]:
-    """Items of digests before ``before`` that nobody in the channel ever acknowledged or answered."""
-    return DigestItem.objects.filter(acknowledged_at__isnull=True, digest__day__lt=before)
