@@ -11,7 +11,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
@@ -22,7 +22,7 @@ from django.utils.translation import ngettext
 
 from core.admin_actions import apply_to_each
 from core.paginator import CappedPaginator
-from core.tenancy import TenantScopedAdmin, is_merchant_staff
+from core.tenancy import TenantScopedAdmin, is_merchant_staff, scope
 from crm.models import Order, RiskFlag
 from tickets import refunds, services
 from tickets.models import (
@@ -208,7 +208,8 @@ class TicketAdmin(TenantScopedAdmin):
                     Q(department__isnull=True) | Q(department=ticket.department_id), active=True
                 )
             ],
-            "departments": Department.objects.exclude(pk=ticket.department_id),
+            # Departments are the marketplace's teams: merchant staff are offered none (core.tenancy).
+            "departments": scope(Department.objects.exclude(pk=ticket.department_id), request.user),
             "flags": RiskFlag.objects.filter(consumer=ticket.consumer_id, status__in=["open", "confirmed"])
             if request.user.has_perm("crm.view_riskflag")
             else [],
@@ -225,6 +226,8 @@ class TicketAdmin(TenantScopedAdmin):
         return TemplateResponse(request, "admin/tickets/ticket/desk.html", context)
 
     def _get_visible(self, request: HttpRequest, object_id: str | int) -> Ticket:
+        if not str(object_id).isascii() or not str(object_id).isdigit():
+            raise Http404  # the change URL takes any text; an id that is no number is no ticket
         ticket = get_object_or_404(
             self.get_queryset(request).select_related("consumer__tier", "order", "merchant", "department", "assignee"),
             pk=object_id,
@@ -261,7 +264,7 @@ class TicketAdmin(TenantScopedAdmin):
             services.assign_ticket(ticket, user, by=user)
             return str(_("The ticket is yours."))
         if action == "transfer":
-            department = Department.objects.filter(pk=post.get("department") or 0).first()
+            department = scope(Department.objects.all(), user).filter(pk=_int_or_0(post.get("department"))).first()
             if department is None:
                 raise ValidationError(_("Choose a department."))
             services.transfer_ticket(ticket, department, by=user)
@@ -289,6 +292,12 @@ class TicketAdmin(TenantScopedAdmin):
             decision = RefundRequest.Decision(request_.decision).label
             return f"{decision}: {' '.join(refunds.explain(request_.reasons))}"
         raise ValidationError(_("Unknown action."))
+
+
+def _int_or_0(value: str | None) -> int:
+    """A posted id; anything that is not one (text, a number past bigint) is 0, which matches no row."""
+    value = (value or "").strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else 0
 
 
 def _radio_nominate_url(request: HttpRequest, ticket: Ticket) -> str | None:
@@ -359,6 +368,12 @@ class RefundForm(forms.ModelForm):
     class Meta:
         model = RefundRequest
         fields = ("order", "amount", "reason")
+
+    def validate_unique(self) -> None:
+        # The form never saves its instance (save_model calls refunds.request_refund), and a used key is
+        # no error: a resubmitted form is the same request and answers with its first decision. clean()
+        # refuses the key only for another order or amount.
+        return None
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

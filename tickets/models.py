@@ -300,7 +300,7 @@ class RefundRequest(models.Model):
         indexes = [models.Index(fields=["decision", "created_at"], name="tickets_refund_decision")]
 
     def __str__(self) -> str:
-        return f"{self.order_id}: {self.amount} ({self.decision})"
+        return f"{self.order_id}: {self.amount} ({self.get_decision_display()})"
 
 
 class Language(models.TextChoices):

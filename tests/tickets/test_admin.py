@@ -11,13 +11,14 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from core import roles
-from crm.models import CreditTier
+from crm.models import CreditTier, RiskFlag
 from merchants.models import MerchantMembership
 from tests.crm import factories as f
-from tickets import services
-from tickets.models import CannedReply, Department, RefundRequest, Ticket, TicketEvent
+from tickets import refunds, services
+from tickets.models import AgentProfile, CannedReply, Department, RefundRequest, Ticket, TicketEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -206,8 +207,6 @@ def test_merchant_staff_cannot_judge_their_own_dispute_nor_read_internal_notes(
 
 
 def test_agent_sets_themself_available_and_away(agent: User, client_for: Callable[[User], Client]) -> None:
-    from tickets.models import AgentProfile
-
     client = client_for(agent)
     client.post("/admin/tickets/ticket/availability/", {"available": "1"})
     assert AgentProfile.objects.get(user=agent).available is True
@@ -215,3 +214,189 @@ def test_agent_sets_themself_available_and_away(agent: User, client_for: Callabl
     client.post("/admin/tickets/ticket/availability/", {"available": "0"})
     assert AgentProfile.objects.get(user=agent).available is False
     assert client.get("/admin/tickets/ticket/availability/").status_code == 403
+
+
+def test_ticket_page_costs_the_same_queries_however_long_its_history(
+    dept: Department, agent: User, client_for: Callable[[User], Client]
+) -> None:
+    who = f.consumer(tier=CreditTier.objects.get(name="受限"))
+    order = f.order(who, f.merchant(), "500.00")
+    ticket = services.open_ticket(who, subject="退款", department=dept, order=order, body="第一条")
+    client = client_for(agent)
+    url = f"/admin/tickets/ticket/{ticket.pk}/change/"
+
+    def grow(n: int, flags: list[str]) -> None:
+        for i in range(n):
+            author = agent if i % 2 else make_author(f"{n}-{i}")
+            services.add_message(ticket, body=f"消息{i}", author_kind="agent", author=author, internal=i % 3 == 0)
+            CannedReply.objects.create(title=f"回复{i}", body="{consumer}您好 {order}", department=dept)
+            refunds.request_refund(order, Decimal("1.00"), "x", key=f"page-{n}-{i}", requested_by=agent, ticket=ticket)
+        for kind in flags:  # one live flag of each kind at most
+            RiskFlag.objects.create(consumer=who, kind=kind, detected_at=timezone.now(), evidence={})
+
+    def make_author(i: str) -> User:
+        return User.objects.create_user(f"author-{ticket.pk}-{i}", is_staff=True)
+
+    grow(1, ["extortion"])
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    grow(12, ["negative_burst", "negative_then_refund", "duplicate_text"])
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(url)
+    assert response.status_code == 200
+    assert len(response.context["events"]) > 25 and len(response.context["canned"]) == 13
+    assert len(response.context["flags"]) == 4 and len(response.context["refunds"]) == 13
+    assert len(few) == len(many), [q["sql"][:120] for q in many.captured_queries]
+
+
+def test_agent_transfers_a_ticket_to_another_department(
+    dept: Department, agent: User, client_for: Callable[[User], Client]
+) -> None:
+    (ticket,) = open_tickets(dept, 1)
+    refunds_dept = Department.objects.create(code="refunds", name="退款")
+    client = client_for(agent)
+    assert (
+        f'<option value="{refunds_dept.pk}">'
+        in client.get(f"/admin/tickets/ticket/{ticket.pk}/change/").content.decode()
+    )
+    client.post(f"/admin/tickets/ticket/{ticket.pk}/act/", {"action": "transfer", "department": refunds_dept.pk})
+    ticket.refresh_from_db()
+    assert ticket.department == refunds_dept
+
+
+def test_merchant_staff_are_offered_no_department_and_cannot_transfer(
+    dept: Department, make_user: Any, client_for: Callable[[User], Client]
+) -> None:
+    shop = f.merchant()
+    staff = make_user("staff-t", roles.MERCHANT_STAFF)
+    MerchantMembership.objects.create(user=staff, merchant=shop)
+    other = Department.objects.create(code="complaints", name="投诉内部组")
+    who = f.consumer()
+    ticket = services.open_ticket(who, subject="店铺", department=dept, order=f.order(who, shop))
+    client = client_for(staff)
+    page = client.get(f"/admin/tickets/ticket/{ticket.pk}/change/").content.decode()
+    assert "投诉内部组" not in page and 'value="transfer"' not in page
+    response = client.post(f"/admin/tickets/ticket/{ticket.pk}/act/", {"action": "transfer", "department": other.pk},
+                           follow=True)  # fmt: skip
+    assert list(response.context["messages"])[-1].level_tag == "error"
+    ticket.refresh_from_db()
+    assert ticket.department == dept
+
+
+@pytest.mark.parametrize("department", ["abc", "1.5", "-1", "99999999999999999999", "\x00"])
+def test_malformed_department_ids_are_refused_with_a_message(
+    dept: Department, agent: User, client_for: Callable[[User], Client], department: str
+) -> None:
+    (ticket,) = open_tickets(dept, 1)
+    response = client_for(agent).post(
+        f"/admin/tickets/ticket/{ticket.pk}/act/", {"action": "transfer", "department": department}, follow=True
+    )
+    assert response.status_code == 200
+    assert list(response.context["messages"])[-1].level_tag == "error"
+    ticket.refresh_from_db()
+    assert ticket.department == dept
+
+
+@pytest.mark.parametrize("object_id", ["abc", "99999999999999999999", "0"])
+def test_malformed_or_unknown_ticket_ids_are_not_found(
+    agent: User, client_for: Callable[[User], Client], object_id: str
+) -> None:
+    assert client_for(agent).get(f"/admin/tickets/ticket/{object_id}/change/").status_code == 404
+
+
+def test_merchant_staff_and_anonymous_users_cannot_set_availability(
+    make_user: Any, client_for: Callable[[User], Client]
+) -> None:
+    staff = make_user("staff-v", roles.MERCHANT_STAFF)
+    MerchantMembership.objects.create(user=staff, merchant=f.merchant())
+    assert client_for(staff).post("/admin/tickets/ticket/availability/", {"available": "1"}).status_code == 403
+    anonymous = Client().post("/admin/tickets/ticket/availability/", {"available": "1"})
+    assert anonymous.status_code == 302 and "/login/" in anonymous["Location"]
+    assert not AgentProfile.objects.exists()
+
+
+# The refund add page: "refund an order" without a ticket ------------------------------------------
+
+
+def refund_form(order: Any, amount: str, key: str = "add-page-key") -> dict[str, Any]:
+    return {"order": order.pk, "amount": amount, "reason": "破损", "idempotency_key": key}
+
+
+def test_agent_refunds_an_order_from_the_add_page_once_however_often_the_form_is_sent(
+    agent: User, client_for: Callable[[User], Client]
+) -> None:
+    who = f.consumer(tier=CreditTier.objects.get(name="88VIP"))
+    order = f.order(who, f.merchant(), "120.00", status="delivered")
+    client = client_for(agent)
+    assert client.get("/admin/tickets/refundrequest/add/").status_code == 200
+    for _attempt in range(2):
+        response = client.post("/admin/tickets/refundrequest/add/", refund_form(order, "120.00"))
+        assert response.status_code == 302, response.context["adminform"].form.errors
+    order.refresh_from_db()
+    refund = RefundRequest.objects.get()
+    assert (refund.decision, refund.requested_by, order.refunded_amount) == ("instant", agent, Decimal("120.00"))
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"amount": "0"}, "amount"),
+        ({"amount": "abc"}, "amount"),
+        ({"amount": "1.005"}, "amount"),
+        ({"order": "999999"}, "order"),
+        ({"order": ""}, "order"),
+        ({"reason": ""}, "reason"),
+    ],
+)
+def test_refund_add_page_with_bad_input_names_the_field(
+    agent: User, client_for: Callable[[User], Client], data: dict[str, str], field: str
+) -> None:
+    order = f.order(f.consumer(), f.merchant(), "50.00")
+    response = client_for(agent).post("/admin/tickets/refundrequest/add/", {**refund_form(order, "10.00"), **data})
+    assert response.status_code == 200
+    assert field in response.context["adminform"].form.errors
+    assert not RefundRequest.objects.exists()
+
+
+def test_refund_add_page_refuses_a_form_reused_for_another_amount(
+    agent: User, client_for: Callable[[User], Client]
+) -> None:
+    who = f.consumer(tier=CreditTier.objects.get(name="88VIP"))
+    order = f.order(who, f.merchant(), "120.00", status="delivered")
+    client = client_for(agent)
+    assert client.post("/admin/tickets/refundrequest/add/", refund_form(order, "20.00")).status_code == 302
+    response = client.post("/admin/tickets/refundrequest/add/", refund_form(order, "30.00"))
+    assert response.status_code == 200 and response.context["adminform"].form.non_field_errors()
+    assert list(RefundRequest.objects.values_list("amount", flat=True)) == [Decimal("20.00")]
+
+
+def test_merchant_staff_and_business_users_cannot_refund_from_the_add_page(
+    make_user: Any, client_for: Callable[[User], Client]
+) -> None:
+    shop = f.merchant()
+    staff = make_user("staff-r", roles.MERCHANT_STAFF)
+    MerchantMembership.objects.create(user=staff, merchant=shop)
+    order = f.order(f.consumer(tier=CreditTier.objects.get(name="88VIP")), shop, "20.00", status="delivered")
+    for user in (staff, make_user("biz-r", roles.BUSINESS)):
+        client = client_for(user)
+        assert client.get("/admin/tickets/refundrequest/add/").status_code == 403
+        assert client.post("/admin/tickets/refundrequest/add/", refund_form(order, "20.00")).status_code == 403
+    assert not RefundRequest.objects.exists()
+
+
+def test_reviewing_a_decided_refund_warns_with_its_decision_in_words(
+    supervisor: User, client_for: Callable[[User], Client]
+) -> None:
+    who = f.consumer(tier=CreditTier.objects.get(name="88VIP"))
+    order = f.order(who, f.merchant(), "20.00", status="delivered")
+    refund = refunds.request_refund(order, Decimal("20.00"), "x", key="decided")
+    response = client_for(supervisor).post(
+        "/admin/tickets/refundrequest/",
+        {"action": "reject", "_selected_action": [refund.pk]},
+        headers={"accept-language": "en"},
+        follow=True,
+    )
+    texts = [str(m) for m in response.context["messages"]]
+    assert f"{order.pk}: 20.00 (Refunded instantly): This refund request is already decided." in texts
+    refund.refresh_from_db()
+    assert refund.decision == "instant"

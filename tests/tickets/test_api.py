@@ -20,7 +20,7 @@ from merchants.models import Merchant, MerchantMembership
 from tests.crm import factories as f
 from tickets import services
 from tickets.models import Department, RefundRequest, SLAPolicy, Ticket, TicketEvent
-from tickets.refunds import request_refund
+from tickets.refunds import request_refund, review_refund
 
 pytestmark = pytest.mark.django_db
 EN = {"accept-language": "en"}
@@ -560,6 +560,22 @@ def test_ticket_list_costs_the_same_queries_for_3_and_30_tickets(
     assert (three, thirty) == (6, 6)
 
 
+def test_ticket_detail_costs_the_same_queries_for_a_short_and_a_long_timeline(
+    api: Client, ticket_a: Ticket, make_user: Callable[..., User]
+) -> None:
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            response = api.get(f"/api/tickets/{ticket_a.pk}/")
+        assert response.status_code == 200
+        return len(queries)
+
+    short = count()
+    for i in range(15):
+        services.add_message(ticket_a, body=f"回复{i}", author_kind="agent", author=make_user(f"replier-{i}"))
+    assert len(api.get(f"/api/tickets/{ticket_a.pk}/").json()["timeline"]) > 15
+    assert count() == short
+
+
 # Refunds ----------------------------------------------------------------------------------------
 
 
@@ -761,3 +777,29 @@ def test_the_tickets_api_is_documented(api: Client) -> None:
     assert "Idempotency-Key" in [p["name"] for p in create_refund["parameters"]]
     assert "A consumer is not a user of this API" in create_refund["description"]
     assert set(create_refund["responses"]) == {"200", "201", "400", "409"}
+
+
+def test_refund_list_costs_the_same_queries_for_2_and_20_refunds(
+    api: Client, shop_a: Merchant, make_user: Callable[..., User]
+) -> None:
+    def add(n: int) -> None:
+        for i in range(n):
+            who = f.consumer(tier=CreditTier.objects.create(name=f"退{i}-{n}", min_score=300 + i + n * 40))
+            order = f.order(who, f.merchant(), "50.00", status="delivered")
+            refund = request_refund(
+                order, Decimal("10.00"), "x", key=f"list-{n}-{i}", requested_by=make_user(f"r-{n}-{i}")
+            )
+            assert refund.decision == "manual"
+            review_refund(refund, approve=True, by=make_user(f"d-{n}-{i}"))
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            response = api.get("/api/refunds/?page_size=100")
+        assert response.status_code == 200
+        return len(queries)
+
+    add(2)
+    two = count()
+    add(18)
+    assert len(api.get("/api/refunds/?page_size=100").json()["results"]) == 20
+    assert count() == two
