@@ -384,8 +384,8 @@ class DigestAdmin(ChannelVisibleAdmin):
     list_select_related = ("channel",)
     ordering = ("-day", "channel__name")
     actions = ["record_again"]
-    readonly_fields = ("channel", "day", "built_at", "covers_until", "items_count", "customers", "figures", "audio",
-                       "audio_status", "audio_error", "audio_seconds")  # fmt: skip
+    fields = readonly_fields = ("channel", "day", "built_at", "covers_until", "items_count", "customers", "figures",
+                                "recording", "audio_status", "audio_error", "audio_seconds")  # fmt: skip
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Digest]:
         return (
@@ -401,6 +401,13 @@ class DigestAdmin(ChannelVisibleAdmin):
         return format_html(
             '<a href="{}">{}</a>', reverse("radio:channel", args=[obj.day.isoformat(), obj.channel.code]), _("Open")
         )
+
+    @admin.display(description=_("audio"))
+    def recording(self, obj: Digest) -> str:
+        # Through the radio's own view, which checks the channel; never the file's public media URL.
+        if obj.audio_status != Digest.Audio.READY or not obj.audio:
+            return "—"
+        return format_html('<a href="{}">{}</a>', reverse("radio:audio", args=[obj.pk]), _("Listen"))
 
     @admin.action(description=_("Record the audio again"), permissions=["change"])
     def record_again(self, request: HttpRequest, queryset: QuerySet[Digest]) -> None:

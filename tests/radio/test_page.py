@@ -162,6 +162,9 @@ def test_unsubscribed_users_cannot_acknowledge_reply_or_listen(
     listener = client_for(supervisor).get(reverse("radio:audio", args=[digest.pk]))
     assert listener.status_code == 200 and listener["Content-Type"] == "audio/wav"
     assert b"".join(listener.streaming_content) == b"RIFF"  # type: ignore[attr-defined]
+    # The admin links the recording through the same checked view, never the file's media URL.
+    admin_page = client_for(supervisor).get(reverse("admin:radio_digest_change", args=[digest.pk])).content.decode()
+    assert reverse("radio:audio", args=[digest.pk]) in admin_page and digest.audio.url not in admin_page
 
 
 def test_business_users_follow_and_leave_channels(client_for: Callable[[User], Client], business: User) -> None:
