@@ -73,7 +73,7 @@ class QueueFilter(admin.SimpleListFilter):
             return queryset.filter(status__in=OPEN_STATUSES)
         if value == "unassigned":
             return queryset.filter(status__in=OPEN_STATUSES, assignee=None)
-        return queryset.filter(assignee_id=request.user.pk, status__in=OPEN_STATUSES)
+        return queryset.filter(services.my_open_tickets_q(request.user))
 
 
 class MerchantCodeFilter(admin.SimpleListFilter):

@@ -6,7 +6,6 @@ import re
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
@@ -294,5 +293,6 @@ def render_canned_reply(reply: CannedReply, ticket: Ticket, agent: Any) -> str:
     return PLACEHOLDER.sub(lambda m: values.get(m[1], m[0]), reply.body)
 
 
-def my_open_tickets_q(user: AbstractBaseUser) -> Q:
-    return Q(assignee=user, status__in=OPEN_STATUSES)
+def my_open_tickets_q(user: Any) -> Q:
+    """An agent's default queue: their own open tickets (the ticket list's default view)."""
+    return Q(assignee_id=user.pk, status__in=OPEN_STATUSES)
