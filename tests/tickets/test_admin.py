@@ -400,3 +400,19 @@ def test_reviewing_a_decided_refund_warns_with_its_decision_in_words(
     assert f"{order.pk}: 20.00 (Refunded instantly): This refund request is already decided." in texts
     refund.refresh_from_db()
     assert refund.decision == "instant"
+
+
+def test_the_merchant_code_filter_finds_one_merchants_tickets_and_survives_a_nul(
+    dept: Department, agent: User, client_for: Callable[[User], Client]
+) -> None:
+    shop = f.merchant("SHOP-F")
+    who = f.consumer()
+    theirs = services.open_ticket(who, subject="店铺", department=dept, order=f.order(who, shop))
+    (other,) = open_tickets(dept, 1)
+    client = client_for(agent)
+    html = client.get("/admin/tickets/ticket/?queue=all&merchant_code=SHOP-F").content.decode()
+    assert f"/admin/tickets/ticket/{theirs.pk}/change/" in html
+    assert f"/admin/tickets/ticket/{other.pk}/change/" not in html
+    response = client.get("/admin/tickets/ticket/?queue=all&merchant_code=SHOP%00F")
+    assert response.status_code == 200
+    assert f"/admin/tickets/ticket/{theirs.pk}/change/" not in response.content.decode()
