@@ -31,6 +31,7 @@ from typing import IO, Any, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from tqdm import tqdm
@@ -411,12 +412,15 @@ def _refused(errors: list[Problem], line: int | None) -> Parsed:
 
 @dataclass
 class _Lookups:
-    """The batch's agents, consumers, tickets and recordings, each fetched in one query."""
+    """The batch's agents, consumers, tickets and recordings, each fetched in one query (recordings locked)."""
 
     agents: dict[str, Any]
     consumers: dict[str, Consumer]
     tickets: dict[int, Ticket]
     recordings: dict[int, Recording]
+    # What is already stored, to tell a replacement from a new transcript; _save adds what it saves.
+    external_ids: set[str]
+    transcribed: set[int]  # recordings that have a transcript
 
     @classmethod
     def of(cls, batch: Sequence[Parsed], user: Any) -> _Lookups:
@@ -426,14 +430,29 @@ class _Lookups:
         tickets = Ticket.objects.select_related("consumer", "department").filter(
             pk__in={p.ticket for p in batch if p.ticket}
         )
-        recordings = Recording.objects.select_related("agent", "consumer", "ticket").filter(
-            pk__in={p.recording for p in batch if p.recording}
+        # Locked, in id order, before any transcript is written: the order the recogniser's worker takes
+        # (recording, then its transcript, qa.transcription._store). Locking the recording only when marking
+        # it transcribed, after its transcript, deadlocks with a worker storing the same recording's.
+        recordings = (
+            Recording.objects.select_related("agent", "consumer", "ticket")
+            .select_for_update(of=("self",))
+            .filter(pk__in={p.recording for p in batch if p.recording})
+            .order_by("pk")
+        )
+        found = {r.pk: r for r in scope(recordings, user)}
+        # After the recordings' lock: a transcript the worker stored meanwhile is seen (and replaced).
+        stored = (
+            Transcript.objects.filter(Q(external_id__in={p.external_id for p in batch}) | Q(recording__in=list(found)))
+            .values_list("external_id", "recording_id")
+            .order_by()
         )
         return cls(
             agents={u.get_username(): u for u in users},
             consumers={c.external_id: c for c in scope(consumers, user)},
             tickets={t.pk: t for t in scope(tickets, user)},
-            recordings={r.pk: r for r in scope(recordings, user)},
+            recordings=found,
+            external_ids={external_id for external_id, _recording in stored if external_id},
+            transcribed={recording for _external_id, recording in stored if recording is not None},
         )
 
 
@@ -464,8 +483,8 @@ def _save(parsed: Parsed, lookups: _Lookups) -> Imported:
         refuse("ticket", _("Ticket %(ticket)s is another consumer's.") % {"ticket": ticket.pk})
     if outcome.errors:
         return outcome
-    replaced = Transcript.objects.filter(external_id=parsed.external_id).exists() or (
-        recording is not None and Transcript.objects.filter(recording=recording).exists()
+    replaced = parsed.external_id in lookups.external_ids or (
+        recording is not None and recording.pk in lookups.transcribed
     )
     started_at = parsed.started_at or getattr(recording, "called_at", None)
     assert started_at is not None, "required unless the recording gives it"
@@ -497,6 +516,9 @@ def _save(parsed: Parsed, lookups: _Lookups) -> Imported:
             % {"value": show_value(parsed.external_id)},
         )
         return outcome
+    lookups.external_ids.add(parsed.external_id)
+    if recording is not None:
+        lookups.transcribed.add(recording.pk)
     outcome.transcript = transcript
     outcome.replaced = replaced
     outcome.segments = len(parsed.segments)
@@ -557,15 +579,22 @@ def import_files(
                     lookups = _Lookups.of([parsed for _where, parsed in batch], None)
                     outcomes = [_save(parsed, lookups) for _where, parsed in batch]
             except DatabaseError as error:
-                first, last = batch[0][1].line, batch[-1][1].line
-                where = batch[0][0] if first is None else f"{batch[0][0]} (lines {first} to {last})"
-                raise ImportAborted(report, where, error) from error
+                raise ImportAborted(report, _batch_place(batch), error) from error
             for (name, _parsed), outcome in zip(batch, outcomes, strict=True):
                 outcome.errors = [problem.in_file(name) for problem in outcome.errors]
                 outcome.rejected_segments = [problem.in_file(name) for problem in outcome.rejected_segments]
                 report.add(outcome)
             bar.update(len(batch))
     return report
+
+
+def _batch_place(batch: Sequence[tuple[str, Parsed]]) -> str:
+    """Where a batch comes from, for a message: "calls.jsonl (lines 101 to 200)", or its files' names."""
+    names = list(dict.fromkeys(name for name, _parsed in batch))
+    lines = [parsed.line for _name, parsed in batch if parsed.line is not None]
+    if len(names) == 1 and lines:
+        return _("%(file)s (lines %(first)d to %(last)d)") % {"file": names[0], "first": min(lines), "last": max(lines)}
+    return ", ".join(names)
 
 
 def _parsed_items(paths: Sequence[Path], formats: Sequence[str], metadata: Mapping[str, object],

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from io import StringIO
@@ -14,11 +16,12 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.core.management import CommandError, call_command
-from django.db import DatabaseError
+from django.db import DatabaseError, connection, transaction
 from django.utils import translation
 
-from qa import importing
+from qa import importing, transcription
 from qa.models import Recording, Segment, Transcript
+from qa.services import SegmentIn, save_transcript
 from tests.crm import factories as f
 from tickets import services as tickets
 from tickets.models import Department
@@ -230,6 +233,62 @@ def test_a_transcript_for_an_uploaded_recording_marks_it_done_and_takes_its_deta
     recording.refresh_from_db()
     assert (recording.status, recording.failure_reason) == ("done", "")
     assert recording.transcribed_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_racing_the_worker_storing_the_same_recording_waits_instead_of_deadlocking(
+    people: dict[str, Any],
+) -> None:
+    recording = Recording.objects.create(
+        audio=ContentFile(b"RIFF", name="call.wav"), agent=people["agent"], consumer=people["wang"],
+        language="en", called_at=datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI), status=Recording.Status.TRANSCRIBING,
+    )  # fmt: skip
+    locked = threading.Event()
+    errors: list[BaseException] = []
+    imported: list[importing.Imported] = []
+
+    def worker() -> None:  # what transcription._store does: lock the recording, then save its transcript
+        try:
+            with transaction.atomic():
+                row = Recording.objects.select_for_update().get(pk=recording.pk)
+                locked.set()
+                time.sleep(0.5)  # the import is now under way
+                save_transcript(
+                    kind="call", source="recogniser", segments=[SegmentIn("agent", "recognised")],
+                    started_at=row.called_at, agent=row.agent, consumer=row.consumer, recording=row,
+                )  # fmt: skip
+                transcription.mark_transcribed(row, duration_seconds=1.0)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    def importer() -> None:
+        try:
+            locked.wait(5)
+            doc = {
+                "external_id": "vendor-1",
+                "recording": recording.pk,
+                "segments": [{"speaker": "agent", "text": "导入"}],
+            }
+            imported.append(importing.import_document(doc))
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker), threading.Thread(target=importer)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert imported[0].errors == [] and imported[0].replaced is True  # it waited, then replaced the worker's
+    transcript = Transcript.objects.get()
+    assert (transcript.recording_id, transcript.source, transcript.external_id) == (recording.pk, "import", "vendor-1")
+    assert list(transcript.segments.values_list("text", flat=True)) == ["导入"]
+    recording.refresh_from_db()
+    assert recording.status == "done"
 
 
 # --- Plain text -----------------------------------------------------------------------------------
@@ -481,3 +540,43 @@ def test_a_crash_in_the_second_batch_keeps_the_first_and_a_rerun_completes_it(
     assert run(str(path), "--batch-size", "2")[1] is None
     assert sorted(Transcript.objects.values_list("external_id", flat=True)) == ["t1", "t2", "t3", "t4", "t5"]
     assert Segment.objects.count() == 10
+
+
+def test_a_crash_in_a_batch_spanning_files_names_the_files(
+    transactional_db: None, people: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    first = write(tmp_path, "a.jsonl", *jsonl(document(external_id="a1")))
+    second = tmp_path / "b.json"
+    second.write_text(json.dumps(document(external_id="b1")), encoding="utf-8")
+
+    def fail(parsed: importing.Parsed, lookups: Any) -> importing.Imported:
+        raise DatabaseError("disk full")
+
+    monkeypatch.setattr(importing, "_save", fail)
+    _lines, error = run(str(first), str(second), "--batch-size", "2")
+    assert error is not None and error.startswith("The database refused the transcripts of a.jsonl, b.json (disk full)")
+    assert Transcript.objects.count() == 0
+
+
+def test_a_bulk_import_costs_a_fixed_number_of_queries_per_transcript(
+    people: dict[str, Any], tmp_path: Path, django_assert_num_queries: Any
+) -> None:
+    def load(name: str, count: int) -> None:
+        path = write(tmp_path, f"{name}.jsonl", *jsonl(*(document(external_id=f"{name}-{i}") for i in range(count))))
+        assert importing.import_files([path], batch_size=100).imported == count
+
+    # Per batch: its savepoint and release, the agents, the consumers and the transcripts already stored (no
+    # ticket or recording is named). Per transcript: its savepoint and release, and qa.services.save_transcript's
+    # 7 (savepoints, the transcript it replaces, its insert, its segments' insert): no lookup of its own.
+    with django_assert_num_queries(5 + 9 * 1):
+        load("one", 1)
+    with django_assert_num_queries(5 + 9 * 10):
+        load("ten", 10)
+
+
+def test_a_batch_size_below_one_is_refused(people: dict[str, Any], tmp_path: Path) -> None:
+    path = write(tmp_path, "calls.jsonl", *jsonl(document()))
+    assert run(str(path), "--batch-size", "0") == ([], "--batch-size must be at least 1.")
+    assert Transcript.objects.count() == 0
