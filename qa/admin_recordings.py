@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import IO, Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponseBase
+from django.db.models.fields.files import FieldFile
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
@@ -59,6 +61,55 @@ class RecordingForm(forms.ModelForm):
             except forms.ValidationError as error:
                 self.add_error(None, error)
         return data
+
+
+class _Slice:
+    """The next `length` bytes of an open file, read like a file: what FileResponse streams for a byte range."""
+
+    def __init__(self, handle: IO[bytes], length: int) -> None:
+        self.handle = handle
+        self.left = length
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.handle.read(self.left if size < 0 else min(size, self.left))
+        self.left -= len(data)
+        return data
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def audio_response(request: HttpRequest, audio: FieldFile) -> HttpResponseBase:
+    """A recording's audio for the player and the download link: the whole file, or the byte range the
+    ``Range`` header asks for (206), so that the player can seek. Streamed, whatever the file's size."""
+    try:
+        size = audio.size
+        handle = audio.open("rb")
+    except (ValueError, OSError):  # no file, or missing from storage
+        raise Http404 from None
+    name = (audio.name or "").rsplit("/", 1)[-1]
+    content_type = "audio/wav" if name.lower().endswith(".wav") else None
+    match = re.fullmatch(r"bytes=(\d*)-(\d*)", request.headers.get("Range", "").strip())
+    if match is None or not any(match.groups()):
+        whole = FileResponse(handle, filename=name, content_type=content_type)
+        whole["Accept-Ranges"] = "bytes"
+        return whole
+    first, last = match.groups()
+    if first:
+        start, end = int(first), min(int(last), size - 1) if last else size - 1
+    else:  # "bytes=-N": the last N bytes
+        start, end = max(size - int(last), 0), size - 1
+    if start > end:
+        handle.close()
+        refused = HttpResponse(status=416)
+        refused["Content-Range"] = f"bytes */{size}"
+        return refused
+    handle.seek(start)
+    part = FileResponse(_Slice(handle, end - start + 1), status=206, filename=name, content_type=content_type)
+    part["Content-Length"] = str(end - start + 1)
+    part["Content-Range"] = f"bytes {start}-{end}/{size}"
+    part["Accept-Ranges"] = "bytes"
+    return part
 
 
 def _person(user: Any) -> str:
@@ -162,13 +213,6 @@ class RecordingAdmin(TenantScopedAdmin):
         return format_html('{}<br><small><a href="{}">{}</a></small>', obj.consumer, url,
                            _("Ticket #%(id)s") % {"id": obj.ticket_id})  # fmt: skip
 
-    @admin.display(description=_("ticket"), ordering="ticket")
-    def ticket_link(self, obj: Recording) -> str:
-        if obj.ticket_id is None:
-            return "–"
-        return format_html('<a href="{}">#{}</a>', reverse("admin:tickets_ticket_change", args=[obj.ticket_id]),
-                           obj.ticket_id)  # fmt: skip
-
     @admin.display(description=_("duration"), ordering="duration_seconds")
     def duration(self, obj: Recording) -> str:
         return clock(round(obj.duration_seconds * 1000)) if obj.duration_seconds is not None else "–"
@@ -210,21 +254,17 @@ class RecordingAdmin(TenantScopedAdmin):
         return [path("<int:pk>/audio/", audio, name="qa_recording_audio"), *super().get_urls()]
 
     def audio_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
-        """The uploaded audio, as it was uploaded."""
+        """The uploaded audio, as it was uploaded; with byte ranges so that the player can seek."""
         recording = get_object_or_404(self.get_queryset(request), pk=pk)
         if not self.has_view_permission(request, recording):
             raise PermissionDenied
-        try:
-            handle = recording.audio.open("rb")
-        except (ValueError, FileNotFoundError):
-            raise Http404 from None
-        name = recording.audio.name.rsplit("/", 1)[-1]
-        return FileResponse(handle, filename=name, content_type="audio/wav" if name.lower().endswith(".wav") else None)
+        return audio_response(request, recording.audio)
 
     @admin.action(description=_("Retry transcription of the failed recordings"), permissions=["change"])
     def retry(self, request: HttpRequest, queryset: QuerySet[Recording]) -> None:
-        retried = sum(transcription.retry_recording(rec) for rec in queryset.select_related(None).only("pk"))
-        skipped = queryset.count() - retried
+        selected = queryset.count()
+        retried = transcription.retry_recordings(queryset)
+        skipped = selected - retried
         if retried:
             message = ngettext(
                 "%(count)d recording is queued for transcription again.",

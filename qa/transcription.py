@@ -53,7 +53,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
@@ -387,6 +387,19 @@ def retry_recording(recording: Recording) -> bool:
         if moved and get_backend().recognises:
             _enqueue_on_commit(recording.pk)
     return bool(moved)
+
+
+def retry_recordings(recordings: QuerySet[Recording]) -> int:
+    """Put the failed ones of these recordings back in the transcription queue, in a fixed number of
+    queries whatever their number; returns how many were (the others are left as they are)."""
+    with transaction.atomic():
+        failed = recordings.select_related(None).filter(status=Recording.Status.FAILED)
+        ids = list(failed.select_for_update(of=("self",)).values_list("pk", flat=True))
+        Recording.objects.filter(pk__in=ids).update(status=Recording.Status.PENDING, failure_reason="")
+        if ids and get_backend().recognises:
+            for recording_id in ids:
+                _enqueue_on_commit(recording_id)
+    return len(ids)
 
 
 def _enqueue_on_commit(recording_id: int) -> None:

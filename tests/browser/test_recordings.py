@@ -85,5 +85,10 @@ def test_a_supervisor_uploads_a_call_and_retries_a_failed_one(
 
     page.goto(f"{live_server.url}/admin/qa/recording/{done.pk}/change/")
     assert page.get_by_role("link", name="Open the transcript").is_visible()
+    # The player can seek: the audio is served by byte range (Chromium offers no seeking otherwise).
+    page.evaluate("() => { const a = document.querySelector('audio'); a.preload = 'auto'; a.load(); }")
+    page.wait_for_function("() => document.querySelector('audio').readyState >= 1", timeout=10000)
+    seekable = "() => { const a = document.querySelector('audio'); return a.seekable.length ? a.seekable.end(0) : 0; }"
+    assert page.evaluate(seekable) > 0
     page.screenshot(path=str(screenshot_dir / "qa-recording-detail.png"), full_page=True)
     context.close()

@@ -81,6 +81,17 @@ def test_an_agent_uploads_a_call_which_is_queued_for_transcription(
     assert len(queued) == 1
 
 
+def test_an_agent_cannot_upload_another_agents_call(
+    agent: User, supervisor: User, wang: Consumer, client_for: Callable[[User], Client]
+) -> None:
+    response = client_for(agent).post(ADD, form(supervisor, wang, speech.wav(b"\1\0" * 400)), headers=EN)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "agent": ["Select a valid choice. That choice is not one of the available choices."]
+    }
+    assert Recording.objects.count() == 0
+
+
 def test_audio_the_recogniser_cannot_read_is_refused_on_the_form(
     agent: User, wang: Consumer, client_for: Callable[[User], Client]
 ) -> None:
@@ -150,6 +161,26 @@ def test_supervisors_retry_failed_recordings_and_other_statuses_stay(
     assert len(queued) == 1
 
 
+def test_retrying_many_recordings_costs_as_many_queries_as_retrying_one(
+    supervisor: User, agent: User, wang: Consumer, client_for: Callable[[User], Client],
+    django_capture_on_commit_callbacks: Any,
+) -> None:  # fmt: skip
+    client = client_for(supervisor)
+    client.get(LIST)  # the session and the permissions are cached alike for both posts
+
+    def retry(count: int) -> tuple[int, int]:
+        chosen = [recording(agent, wang, status="failed", failure_reason="x").pk for _ in range(count)]
+        with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks() as queued:
+            client.post(LIST, {"action": "retry", "_selected_action": chosen})
+        assert Recording.objects.filter(pk__in=chosen, status="pending").count() == count
+        return len(queries), len(queued)
+
+    one, queued_one = retry(1)
+    many, queued_many = retry(10)
+    assert (queued_one, queued_many) == (1, 10)
+    assert one == many
+
+
 def test_agents_cannot_retry(agent: User, wang: Consumer, client_for: Callable[[User], Client]) -> None:
     failed = recording(agent, wang, status="failed", failure_reason="x")
     client = client_for(agent)
@@ -177,6 +208,40 @@ def test_a_recording_is_read_only_after_the_upload_and_its_audio_can_be_played(
     audio = client.get(f"/admin/qa/recording/{rec.pk}/audio/")
     assert audio.status_code == 200 and audio["Content-Type"] == "audio/wav"
     assert b"".join(audio.streaming_content)[:4] == b"RIFF"  # type: ignore[attr-defined]
+
+
+def test_the_audio_is_served_by_byte_range_so_that_the_player_can_seek(
+    supervisor: User, agent: User, wang: Consumer, client_for: Callable[[User], Client]
+) -> None:
+    rec = recording(agent, wang)
+    data = rec.audio.open("rb").read()
+    rec.audio.close()
+    url = f"/admin/qa/recording/{rec.pk}/audio/"
+    client = client_for(supervisor)
+
+    def body(response: Any) -> bytes:
+        return b"".join(response.streaming_content)
+
+    whole = client.get(url)
+    assert (whole.status_code, whole["Accept-Ranges"], body(whole)) == (200, "bytes", data)
+    part = client.get(url, headers={"range": "bytes=4-11"})
+    assert (part.status_code, part["Content-Range"], part["Content-Length"]) == (206, f"bytes 4-11/{len(data)}", "8")
+    assert (part["Content-Type"], body(part)) == ("audio/wav", data[4:12])
+    rest = client.get(url, headers={"range": "bytes=40-"})
+    assert (rest["Content-Range"], body(rest)) == (f"bytes 40-{len(data) - 1}/{len(data)}", data[40:])
+    tail = client.get(url, headers={"range": "bytes=-10"})
+    assert body(tail) == data[-10:]
+    beyond = client.get(url, headers={"range": f"bytes={len(data)}-"})
+    assert (beyond.status_code, beyond["Content-Range"]) == (416, f"bytes */{len(data)}")
+    assert body(client.get(url, headers={"range": "pages=1-2"})) == data  # a range we do not know: the whole file
+
+
+def test_the_audio_of_a_recording_missing_from_storage_is_not_found(
+    supervisor: User, agent: User, wang: Consumer, client_for: Callable[[User], Client]
+) -> None:
+    rec = recording(agent, wang)
+    rec.audio.storage.delete(rec.audio.name)
+    assert client_for(supervisor).get(f"/admin/qa/recording/{rec.pk}/audio/").status_code == 404
 
 
 def test_merchant_staff_and_business_users_cannot_open_recordings(
