@@ -12,7 +12,8 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.realtime import send_event, user_group
+from core.realtime import role_group, send_event, user_group
+from core.roles import SUPERVISOR
 from crm.models import Consumer, Order
 from crm.services import record_dispute_outcome
 from tickets import sla
@@ -265,7 +266,7 @@ def escalate_ticket(ticket: Ticket, *, reason: str, by: Any = None, now: datetim
     ticket.save(update_fields=["priority", "escalated_at", "updated_at"])
     _event(ticket, TicketEvent.Kind.PRIORITY, author_kind=Author.AGENT if by else Author.SYSTEM, author=by,
            data={"from": before, "to": ticket.priority, "escalated": True, "reason": reason}, now=now)  # fmt: skip
-    send_event("role.supervisor", "ticket.escalated", {"ticket": ticket.pk, "reason": reason})
+    send_event(role_group(SUPERVISOR), "ticket.escalated", {"ticket": ticket.pk, "reason": reason})
     return ticket
 
 

@@ -5,9 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.test import Client
 
+from config.asgi import application
 from crm.models import Order
 from tests.crm import factories as f
 from tickets import services
@@ -223,3 +228,34 @@ def test_the_sla_check_escalates_a_breached_ticket_and_writes_it_on_the_timeline
     sla_events = TicketEvent.objects.filter(ticket=ticket, kind="sla").values_list("data", flat=True)
     assert list(sla_events) == [{"from": "at_risk", "to": "breached"}]  # 30 minutes is at risk from the start
     assert sla.check_sla(now=opened + timedelta(hours=2))["escalated"] == 0  # once only
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_escalation_is_announced_to_supervisors_not_agents(make_user: Any) -> None:
+    def socket_of(username: str, role: str) -> WebsocketCommunicator:
+        client = Client()
+        client.force_login(make_user(username, role))
+        cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+        headers = [(b"origin", b"http://127.0.0.1"), (b"cookie", cookie.encode())]
+        return WebsocketCommunicator(application, "/ws/events/", headers=headers)
+
+    def escalate() -> int:
+        who = f.consumer()
+        dept = Department.objects.create(code="esc", name="升级")
+        ticket = services.open_ticket(who, subject="投诉", department=dept, route=False)
+        services.escalate_ticket(ticket, reason="agent")
+        return ticket.pk
+
+    supervisor = await sync_to_async(socket_of)("sup-esc", "supervisor")
+    agent = await sync_to_async(socket_of)("agent-esc", "agent")
+    assert (await supervisor.connect())[0] and (await agent.connect())[0]
+    await supervisor.receive_json_from()  # hello
+    await agent.receive_json_from()
+    pk = await sync_to_async(escalate)()
+    assert await supervisor.receive_json_from(timeout=5) == {
+        "type": "ticket.escalated",
+        "data": {"ticket": pk, "reason": "agent"},
+    }
+    assert await agent.receive_nothing(timeout=0.3)
+    await supervisor.disconnect()
+    await agent.disconnect()
