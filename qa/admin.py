@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from django import forms
@@ -14,7 +12,7 @@ from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
@@ -25,7 +23,7 @@ from django.utils.translation import ngettext, pgettext_lazy
 from core.paginator import CappedPaginator
 from core.tenancy import TenantScopedAdmin
 from merchants import charts
-from qa import admin_recordings, evaluation, scorecards, searching, services  # noqa: F401 (admin_recordings registers)
+from qa import admin_recordings, evaluation, scorecards, searching, services
 from qa.models import Category, Finding, Rule, RuleVersion, Scorecard, Segment, Transcript
 from qa.presentation import can_see_pii, clock, marked, passage
 from tickets.models import Department
@@ -552,31 +550,7 @@ class TranscriptAdmin(TenantScopedAdmin):
         transcript = get_object_or_404(self.get_queryset(request).select_related("recording"), pk=pk)
         if not self.has_view_permission(request, transcript) or transcript.recording is None:
             raise Http404
-        try:
-            file_path = Path(transcript.recording.audio.path)
-            size = file_path.stat().st_size
-        except (ValueError, FileNotFoundError):
-            raise Http404 from None
-        match = re.fullmatch(r"bytes=(\d*)-(\d*)", request.headers.get("Range", ""))
-        content_type = "audio/wav" if file_path.suffix.lower() == ".wav" else "application/octet-stream"
-        if not match or not (match.group(1) or match.group(2)):
-            whole = FileResponse(file_path.open("rb"), content_type=content_type)
-            whole["Accept-Ranges"] = "bytes"
-            return whole
-        first = int(match.group(1)) if match.group(1) else max(size - int(match.group(2)), 0)
-        last = int(match.group(2)) if match.group(1) and match.group(2) else size - 1
-        last = min(last, size - 1)
-        if first > last:
-            response = HttpResponse(status=416)
-            response["Content-Range"] = f"bytes */{size}"
-            return response
-        with file_path.open("rb") as handle:
-            handle.seek(first)
-            body = handle.read(last - first + 1)
-        response = HttpResponse(body, status=206, content_type=content_type)
-        response["Content-Range"] = f"bytes {first}-{last}/{size}"
-        response["Accept-Ranges"] = "bytes"
-        return response
+        return admin_recordings.audio_response(request, transcript.recording.audio)
 
     def search_view(self, request: HttpRequest) -> HttpResponse:
         """Full-text search over every transcript and chat: phrases, AND/OR/NOT, filters, highlighted hits."""
