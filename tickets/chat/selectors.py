@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core.roles import MERCHANT_STAFF
 from core.tenancy import scope
 from crm.models import Order, RiskFlag
 from tickets import services as ticket_services
@@ -74,7 +75,7 @@ def queue(user: Any) -> list[dict[str, Any]]:
 def visible_chat(chat_id: int, user: Any) -> ChatSession | None:
     return (
         scope(ChatSession.objects.filter(pk=chat_id), user)
-        .select_related("consumer__tier", "ticket__department", "ticket__order", "agent")
+        .select_related("consumer__tier", "ticket__department", "ticket__order", "ticket__merchant", "agent")
         .first()
     )
 
@@ -84,7 +85,7 @@ def chat(chat_id: int, user: Any) -> dict[str, Any] | None:
     found = visible_chat(chat_id, user)
     if found is None:
         return None
-    consumer = found.consumer
+    consumer = found.ticket.consumer = found.consumer  # the same row: canned replies fill it in without a query
     events = (
         TicketEvent.objects.filter(ticket_id=found.ticket_id)
         .filter(Q(kind=TicketEvent.Kind.MESSAGE) | Q(kind=TicketEvent.Kind.NOTE))
@@ -111,7 +112,8 @@ def chat(chat_id: int, user: Any) -> dict[str, Any] | None:
         "agent": found.agent.get_username() if found.agent else "",
         "department": found.ticket.department.name,
         "consumer": {
-            "name": consumer.display_name, "external_id": consumer.external_id, "phone": consumer.masked_phone,
+            "name": consumer.display_name, "external_id": consumer.external_id,
+            "phone": consumer.phone if user.has_perm("crm.view_consumer_pii") else consumer.masked_phone,
             "tier": tier.name if tier else "", "priority": bool(tier and tier.priority_routing),
             "score": consumer.credit_score,
             "instant_limit": str(tier.instant_refund_limit) if tier else "0.00",
@@ -145,6 +147,7 @@ def transfer_targets(user: Any) -> dict[str, Any]:
         AgentProfile.objects.filter(available=True, user__is_active=True, user__is_staff=True)
         .filter(user__in=User.objects.filter(console))
         .exclude(user=user)
+        .exclude(user__groups__name=MERCHANT_STAFF)  # the console refuses them (consumers.AgentChatConsumer)
         .select_related("user")
         .order_by("user__username")
     )

@@ -21,10 +21,10 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from core.tenancy import is_merchant_staff
 from crm.models import Consumer, Order
 from tickets import refunds, services, sla
 from tickets.chat import bot
@@ -201,7 +201,13 @@ def consumer_message(consumer_id: int, language: str, text: str, *, now: datetim
     now = now or timezone.now()
     chat = _live(consumer_id)
     if chat is None:
-        chat = _start(consumer_id, language, now)
+        try:
+            with transaction.atomic():  # a savepoint: another socket of the consumer may start it at the same time
+                chat = _start(consumer_id, language, now)
+        except IntegrityError:  # it did, and has committed (the unique index waited for it): join that chat
+            chat = _live(consumer_id)
+            if chat is None:
+                raise
     event = _consumer_says(chat, text, now)
     frame = message_frame(chat, event)
     publish(consumer_group(consumer_id), frame)
@@ -455,7 +461,8 @@ def transfer_chat(chat_id: int, agent: Any, *, to_agent: Any = None, to_departme
             if to_agent.pk == agent.pk:
                 raise ChatError("bad_target", _("You already hold this chat."))
             profile, free = _free_slots(to_agent)
-            if not profile.available or not to_agent.has_perm("tickets.use_chat_console"):
+            if (not profile.available or not to_agent.has_perm("tickets.use_chat_console")
+                    or is_merchant_staff(to_agent)):  # fmt: skip
                 raise ChatError("unavailable", _("%(name)s is not available for chats.") % {"name": to_agent})
             if free <= 0:
                 raise ChatError("at_capacity", _("%(name)s has no free chat slot.") % {"name": to_agent})
@@ -505,8 +512,13 @@ def refund_in_chat(chat_id: int, agent: Any, order_no: str, amount: Any, *, key:
     order = Order.objects.filter(consumer_id=chat.consumer_id, order_no=str(order_no)).first()
     if order is None:
         raise ChatError("bad_order", _("This consumer has no order %(order)s.") % {"order": order_no})
+    # A retry (same key) answers with the first decision and tells the consumer nothing twice; the chat's row
+    # lock, held until commit, orders the retries of one chat.
+    retried = RefundRequest.objects.filter(idempotency_key=key).exists()
     request = refunds.request_refund(order, amount, str(_("Refunded in live chat")), key=key, requested_by=agent,
                                      ticket=chat.ticket, now=now)  # fmt: skip
+    if retried:
+        return request
     decision = RefundRequest.Decision(request.decision)
     with translation.override(chat.language):
         params = {"order": order.order_no, "amount": Decimal(request.amount)}
@@ -571,10 +583,6 @@ def end_idle_chats(now: datetime | None = None) -> int:
         with transaction.atomic():
             chat = _chat_for_update(chat_id)
             if chat.state == State.BOT and chat.last_activity_at <= cutoff:
-                _end(chat, None, now, "idle")
+                _end(chat, None, now, _("The chat ended after the consumer was idle."))
                 done += 1
     return done
-
-
-def waiting_q() -> Q:
-    return Q(state=State.WAITING)
