@@ -16,8 +16,10 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.utils import translation
 
 from core.demo import DEMO_LOGINS, ensure_demo_logins
+from tickets.chat.admin import CONSOLE_STRINGS
 from tickets.models import ChatSession
 
 pytestmark = pytest.mark.browser
@@ -154,6 +156,9 @@ def test_consumer_and_agent_talk_through_the_bot_and_the_handoff(
     desk.on("dialog", lambda dialog: dialog.accept())
     card.locator("button.resolve").click()
     shopper.wait_for_selector(".msg.from-system[data-code=ended]")
+    with translation.override("zh-hans"):  # the console's language here (the desk's browser is zh-CN)
+        closed = str(CONSOLE_STRINGS["closed"])
+    desk.wait_for_selector(f".chat-card p.ended:has-text('{closed}')")
     deadline = time.monotonic() + 10
     state = ""
     while time.monotonic() < deadline and state != "ended":

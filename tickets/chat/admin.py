@@ -161,6 +161,8 @@ CONSOLE_STRINGS = {
     "new_chat": _("A consumer is waiting for an agent"),
     "closed": _("This chat has ended."),
     "moved": _("This chat left your console."),
+    "watching": _("You are following this chat; only the agent who holds it can reply."),
+    "hours_minutes": _("%(hours)sh %(minutes)sm"),
     "confirm_resolve": _("Resolve this chat?"),
     "amount": _("amount"),
     "position": _("No."),

@@ -73,9 +73,14 @@
     send({ type: "availability", available: !(state.hello && state.hello.available) });
   });
 
+  function fill(template, values) {
+    return template.replace(/%\((\w+)\)s/g, function (_m, key) { return values[key]; });
+  }
+
   function waited(seconds) {
     var m = Math.floor(seconds / 60), s = seconds % 60;
-    return (m >= 60 ? Math.floor(m / 60) + "h " + (m % 60) + "m" : m + ":" + (s < 10 ? "0" : "") + s);
+    if (m >= 60) return fill(S.hours_minutes, { hours: Math.floor(m / 60), minutes: m % 60 });
+    return m + ":" + (s < 10 ? "0" : "") + s;
   }
 
   function renderQueue() {
@@ -212,10 +217,16 @@
       mine ? el("div", { className: "composer" }, [canned, text, el("div", { className: "send-row" }, [
         el("button", { type: "button", className: "send default", text: S.send, onclick: function () { reply("reply"); } }),
         el("button", { type: "button", className: "note", text: S.note, onclick: function () { reply("note"); } }),
-      ]), actions]) : el("p", { className: "quiet ended", text: S.closed }),
+      ]), actions]) : el("p", { className: "quiet ended", text: inactiveText(chat) }),
     ]);
     setTimeout(function () { messages.scrollTop = messages.scrollHeight; }, 0);
     return card;
+  }
+
+  function inactiveText(chat) {
+    if (chat.state === "ended") return S.closed;
+    if (chat.state === "moved") return S.moved;  // transferred away, or back to the queue unanswered
+    return S.watching;  // someone else's chat, followed read-only
   }
 
   function orderRow(chat, order, mine) {
