@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -23,5 +21,6 @@ urlpatterns = [
     path("chat/", chat_views.chat_demo, name="chat-demo"),
     path("", core_views.home, name="home"),
 ]
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# Media is never served as plain files, not even in development: call recordings and the radio's
+# audio are read through views that check who may hear them (qa.admin_recordings.audio_response,
+# radio.views.audio).

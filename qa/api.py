@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 import django_filters
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -30,18 +28,10 @@ from qa.importing import Imported, import_document, import_text
 from qa.models import Recording, Transcript
 from qa.serializers import ImportedSerializer, RecordingSerializer, UploadRecordingSerializer
 from qa.transcription import retry_recording, upload_recording
+from tickets.api import service_errors
 
 RECORDINGS = Recording.objects.select_related("agent", "consumer", "uploaded_by", "transcript")
 TEXT_METADATA = ("external_id", "agent", "consumer", "ticket", "recording", "started_at", "language", "duration")
-
-
-@contextmanager
-def service_errors() -> Iterator[None]:
-    """A service's ValidationError is the client's mistake: answer 400 with its field messages."""
-    try:
-        yield
-    except DjangoValidationError as error:
-        raise serializers.ValidationError(serializers.as_serializer_error(error)) from error
 
 
 class PlainTextParser(BaseParser):

@@ -15,11 +15,7 @@ from rest_framework import serializers
 from crm.models import Consumer
 from qa.models import Recording, Transcript
 from tickets.models import Ticket
-from tickets.serializers import ScopedPrimaryKeyRelatedField, ScopedSlugRelatedField
-
-
-def _no_such(what: Any) -> dict[str, Any]:
-    return {"does_not_exist": what, "invalid": what, "incorrect_type": what}
+from tickets.serializers import ScopedPrimaryKeyRelatedField, ScopedSlugRelatedField, no_such
 
 
 class RecordingSerializer(serializers.ModelSerializer[Recording]):
@@ -66,13 +62,13 @@ class UploadRecordingSerializer(serializers.Serializer[Any]):
         required=False,
         allow_null=True,
         default=None,
-        error_messages=_no_such(_("No such agent.")),
+        error_messages=no_such(_("No such agent.")),
         help_text=_("The agent's username; default: you. Only supervisors upload other agents' calls."),
     )
     consumer = ScopedSlugRelatedField(
         slug_field="external_id",
         queryset=Consumer.objects.all(),
-        error_messages=_no_such(_("No such consumer.")),
+        error_messages=no_such(_("No such consumer.")),
         help_text=_("The consumer's external id."),
     )
     ticket = ScopedPrimaryKeyRelatedField(
@@ -80,7 +76,7 @@ class UploadRecordingSerializer(serializers.Serializer[Any]):
         required=False,
         allow_null=True,
         default=None,
-        error_messages=_no_such(_("No such ticket.")),
+        error_messages=no_such(_("No such ticket.")),
         help_text=_("The ticket's number; it must be the consumer's."),
     )
     language = serializers.ChoiceField(choices=["en", "zh"], default="en", help_text=_("en or zh."))

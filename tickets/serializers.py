@@ -47,7 +47,7 @@ def _scoped(queryset: QuerySet[Any] | None, context: dict[str, Any]) -> QuerySet
     return scope(queryset, request.user if request else None)
 
 
-def _no_such(what: Any) -> dict[str, Any]:
+def no_such(what: Any) -> dict[str, Any]:
     # One message for "does not exist" and "not yours", so that merchant staff cannot probe other shops.
     return {"does_not_exist": what, "invalid": what, "incorrect_type": what}
 
@@ -130,7 +130,7 @@ class OpenTicketSerializer(serializers.Serializer[Any]):
     consumer = ScopedSlugRelatedField(
         slug_field="external_id",
         queryset=Consumer.objects.all(),
-        error_messages=_no_such(_("No such consumer.")),
+        error_messages=no_such(_("No such consumer.")),
         help_text=_("The consumer's external id."),
     )
     subject = serializers.CharField(max_length=200)
@@ -141,7 +141,7 @@ class OpenTicketSerializer(serializers.Serializer[Any]):
     department = ScopedSlugRelatedField(
         slug_field="code",
         queryset=Department.objects.all(),
-        error_messages=_no_such(_("No such department.")),
+        error_messages=no_such(_("No such department.")),
         help_text=_("The department's code."),
     )
     order = ScopedSlugRelatedField(
@@ -150,7 +150,7 @@ class OpenTicketSerializer(serializers.Serializer[Any]):
         required=False,
         allow_null=True,
         default=None,
-        error_messages=_no_such(_("No such order.")),
+        error_messages=no_such(_("No such order.")),
         help_text=_("The order number; the order must be the consumer's."),
     )
 
@@ -216,7 +216,7 @@ class RequestRefundSerializer(serializers.Serializer[Any]):
     order = ScopedSlugRelatedField(
         slug_field="order_no",
         queryset=Order.objects.all(),
-        error_messages=_no_such(_("No such order.")),
+        error_messages=no_such(_("No such order.")),
         help_text=_("The order number."),
     )
     amount = serializers.DecimalField(
@@ -237,7 +237,7 @@ class RequestRefundSerializer(serializers.Serializer[Any]):
         required=False,
         allow_null=True,
         default=None,
-        error_messages=_no_such(_("No such ticket.")),
+        error_messages=no_such(_("No such ticket.")),
         help_text=_("The ticket the refund was asked for in; the decision is added to its timeline."),
     )
 
