@@ -104,6 +104,15 @@ def test_the_demo_page_with_a_token_shows_the_widget_and_a_bad_one_says_so() -> 
     assert b"chat-config" not in bad.content and b'class="error"' in bad.content
 
 
+def test_a_token_for_a_consumer_removed_since_is_an_invalid_link_not_an_error() -> None:
+    consumer = plain_consumer()
+    token = issue_token(consumer.pk)
+    consumer.delete()
+    page = Client().get("/chat/", {"token": token})
+    assert page.status_code == 200
+    assert b"chat-config" not in page.content and b'class="error"' in page.content
+
+
 def test_staff_who_may_issue_tokens_pick_a_consumer_on_the_demo_page(
     supervisor: User, agent: User, client_for: Callable[[User], Client]
 ) -> None:

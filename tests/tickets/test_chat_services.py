@@ -310,3 +310,12 @@ def test_the_queue_costs_one_query_for_one_waiting_chat_or_many(
         items = selectors.queue(agent)
     assert len(items) == 9
     assert sorted(i["position"] for i in items if i["department"]["id"] == other.pk) == [1, 2, 3]
+
+
+@pytest.mark.django_db
+def test_accepting_a_chat_that_does_not_exist_is_not_found(make_user: Any) -> None:
+    from tickets.chat.services import ChatError
+
+    with pytest.raises(ChatError) as refused:
+        services.accept_chat(999_999, make_user("ghost-hunter"))
+    assert refused.value.error_code == "not_found"

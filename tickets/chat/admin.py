@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -61,7 +62,7 @@ class ChatSessionAdmin(TenantScopedAdmin):
         except NoReverseMatch:  # the radio is not installed (yet): the console works without it
             nominate_url = ""
         config = {
-            "socket": "/ws/chat/agent/?lang=" + (get_language() or "zh-hans"),
+            "socket": "/ws/chat/agent/?lang=" + (get_language() or settings.LANGUAGE_CODE),
             "nominateUrl": nominate_url,
             "ticketUrl": reverse("admin:tickets_ticket_change", args=[0]).replace("/0/", "/{id}/"),
             "maxChars": _max_chars(),

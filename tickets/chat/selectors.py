@@ -157,11 +157,15 @@ def transfer_targets(user: Any) -> dict[str, Any]:
     }
 
 
+# What an agent without a desk profile yet would get: the model field's default.
+CHAT_CAPACITY_DEFAULT = AgentProfile._meta.get_field("chat_capacity").get_default()
+
+
 def profile(user: Any) -> dict[str, Any]:
     found = AgentProfile.objects.filter(user=user).first()
     active = ChatSession.objects.filter(agent=user, state=State.ACTIVE).count()
     return {
         "user": user.get_username(), "name": user.first_name or user.get_username(),
-        "available": bool(found and found.available), "capacity": found.chat_capacity if found else 5,
-        "active": active,
+        "available": bool(found and found.available),
+        "capacity": found.chat_capacity if found else CHAT_CAPACITY_DEFAULT, "active": active,
     }  # fmt: skip

@@ -405,6 +405,8 @@ def accept_chat(chat_id: int, agent: Any, *, now: datetime | None = None) -> Cha
         state=State.ACTIVE, agent=agent, accepted_at=now, answered_at=None, last_activity_at=now
     )
     if not claimed:
+        if not ChatSession.objects.filter(pk=chat_id).exists():  # only on the losing path: no cost to winners
+            raise ChatError("not_found", _("There is no such chat."))
         raise ChatError("taken", _("Another agent has already taken this chat, or it is no longer waiting."))
     _profile, free = _free_slots(agent)  # counts the chat just claimed; over capacity rolls the claim back
     if free < 0:

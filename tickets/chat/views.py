@@ -51,11 +51,13 @@ def chat_demo(request: HttpRequest) -> HttpResponse:
         else:
             token = issue_token(consumer.pk)
     consumer_id = read_token(token) if token else None
-    if token and consumer_id is None and not error:
+    # A valid token for a consumer who has since been removed is as good as an invalid one.
+    found = Consumer.objects.select_related("tier").filter(pk=consumer_id).first() if consumer_id else None
+    if token and found is None and not error:
         error = str(_("This chat link is invalid or has expired."))
     context: dict[str, Any] = {"error": error, "may_issue": _may_issue(request.user)}
-    if consumer_id is not None:
-        context["consumer"] = Consumer.objects.select_related("tier").get(pk=consumer_id)
+    if found is not None:
+        context["consumer"] = found
         context["config"] = {
             "socket": "/ws/chat/", "token": token, "lang": get_language() or settings.LANGUAGE_CODE,
             "maxChars": settings.CHAT_MAX_MESSAGE_CHARS, "strings": WIDGET_STRINGS,
