@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 
 from celery import Celery
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -16,7 +18,18 @@ app.autodiscover_tasks()
 # Periodic jobs are declared here, in code. django-celery-beat's DatabaseScheduler copies them into
 # its tables when beat starts, where an operator sees them in the admin.
 # Installed into django-celery-beat when missing (core/beat.py); after that the admin owns them.
-_DIGEST_HOUR, _DIGEST_MINUTE = (int(part) for part in os.environ.get("RADIO_DIGEST_TIME", "08:30").split(":"))
+
+
+def digest_time(value: str) -> tuple[int, int]:
+    """RADIO_DIGEST_TIME, "HH:MM" (24-hour), as (hour, minute); a bad value names the setting."""
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value.strip())
+    if match is None:
+        raise ImproperlyConfigured(f"RADIO_DIGEST_TIME must be HH:MM (24-hour), not {value!r}.")
+    return int(match.group(1)), int(match.group(2))
+
+
+# Read from the environment, not django.conf.settings: this module loads while settings do.
+_DIGEST_HOUR, _DIGEST_MINUTE = digest_time(os.environ.get("RADIO_DIGEST_TIME", "08:30"))
 
 app.conf.beat_schedule = {
     "core.heartbeat": {"task": "core.tasks.heartbeat", "schedule": 30.0},
@@ -35,7 +48,6 @@ app.conf.beat_schedule = {
     # The Nine O'Clock Radio's morning digests, at RADIO_DIGEST_TIME (default 08:30) in TIME_ZONE.
     "radio.morning_digests": {
         "task": "radio.tasks.build_morning_digests",
-        # Read from the environment, not django.conf.settings: this module loads while settings do.
         "schedule": crontab(hour=_DIGEST_HOUR, minute=_DIGEST_MINUTE),
     },
 }
