@@ -165,13 +165,18 @@ CHANNEL_LAYERS = {
         # silently: the capacity must cover a busy process's backlog (hundreds of chat sockets), not one socket's.
         "CONFIG": {
             # redis-py's async pool refuses (not waits) past max_connections, which defaults to 100: too few
-            # for an ASGI process holding a thousand sockets. Its default read timeout (5 s) equals the layer's
-            # blocking-pop timeout, so an idle socket's receive would fail now and then: give it room.
+            # for an ASGI process holding a thousand sockets.
+            # No socket timeout: with one, redis-py writes through asyncio.wait_for, which on Python 3.11 can
+            # swallow a cancellation that lands as the write completes; the layer's receive() then loops on
+            # its 5 s blocking pop for ever, and a closed socket's consumer never ends (a leaked task and
+            # connection per such close; in tests, a loop teardown that hangs). The blocking pop has its own
+            # server-side timeout, and keepalive notices a peer that is gone.
             "hosts": [
                 {
                     "address": REDIS_URL,
                     "max_connections": env_int("CHANNEL_LAYER_MAX_CONNECTIONS", 2000),
-                    "socket_timeout": 30,
+                    "socket_timeout": None,
+                    "socket_keepalive": True,
                 }
             ],
             "prefix": f"{REDIS_KEY_PREFIX}:asgi",

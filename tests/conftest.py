@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from importlib import import_module
 
 import pytest
@@ -59,6 +61,41 @@ def _roles_from_table(django_db_setup: None, django_db_blocker: object) -> None:
 
     with django_db_blocker.unblock():  # type: ignore[attr-defined]
         roles.sync_roles(django_apps, roles.ROLE_PERMISSIONS)
+
+
+LEFTOVER_TASKS_TIMEOUT = 10.0
+
+
+async def stop_leftover_tasks(timeout: float = LEFTOVER_TASKS_TIMEOUT) -> None:
+    """Cancel every task a test left running (a refused socket's consumer, a channel-layer receive) until it stops.
+
+    pytest-asyncio's loop teardown cancels tasks once and waits for ever; a task that swallows one
+    cancellation (Python 3.11's asyncio.wait_for does, inside libraries) would hang the run. Here each
+    leftover is cancelled again until it ends, and a task that still runs after ``timeout`` fails the
+    test by name instead of hanging CI.
+    """
+    loop = asyncio.get_running_loop()
+    me = asyncio.current_task()
+    deadline = loop.time() + timeout
+    while left := [task for task in asyncio.all_tasks() if task is not me and not task.done()]:
+        if loop.time() > deadline:
+            raise RuntimeError(f"{len(left)} task(s) would not stop within {timeout} s: {left}")
+        for task in left:
+            task.cancel()
+        await asyncio.wait(left, timeout=0.2)
+
+
+@pytest.fixture
+async def _leftover_tasks_stopped() -> AsyncIterator[None]:
+    yield
+    await stop_leftover_tasks()
+
+
+@pytest.fixture(autouse=True)
+def _bounded_async_teardown(request: pytest.FixtureRequest) -> None:
+    """Every async test ends with its leftover tasks stopped, in bounded time (see stop_leftover_tasks)."""
+    if inspect.iscoroutinefunction(getattr(request.node, "obj", None)):
+        request.getfixturevalue("_leftover_tasks_stopped")
 
 
 @pytest.fixture(autouse=True)
