@@ -23,14 +23,13 @@ from dataclasses import dataclass, field
 import ahocorasick
 from django.utils.translation import gettext as _
 
-from core.text import BANK_CARD_RE, ID_NUMBER_RE, PHONE_RE
+from core.text import pii_spans
 
 _FOLD = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 _CJK_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
 _WORD_CHAR = re.compile(r"[a-z0-9]")
 _TOKEN_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[a-z0-9]+")
 # Spoken digits, one character for one, so that a number read out in Chinese is still a number.
-_SPOKEN_DIGITS = str.maketrans("〇零一幺二三四五六七八九", "001123456789")
 
 
 def _is_cjk(char: str) -> bool:
@@ -300,11 +299,5 @@ def _near(
 
 
 def _pii_spans(text: str) -> list[tuple[int, int]]:
-    """Phone, ID and bank card numbers, also when read out in Chinese digits (一三八...)."""
-    digits = text.translate(_SPOKEN_DIGITS)
-    spans: list[tuple[int, int]] = []
-    for regex in (ID_NUMBER_RE, PHONE_RE, BANK_CARD_RE):
-        for m in regex.finditer(digits):
-            if not any(s <= m.start() < e for s, e in spans):
-                spans.append((m.start(), m.end()))
-    return sorted(spans)
+    """Phone, ID and bank card numbers, however written (core.text's one detector)."""
+    return [(span.start, span.end) for span in pii_spans(text)]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.text import mask_phone, mask_pii, normalize
+from core.text import mask_phone, mask_pii, normalize, pii_spans
 
 
 @pytest.mark.parametrize(
@@ -32,3 +32,52 @@ def test_mask_pii_leaves_text_without_numbers_alone() -> None:
 
 def test_normalize_folds_width_case_and_spaces() -> None:
     assert normalize("ＡＢＣ　退款\t\n Refund  ") == "abc 退款 refund"
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        # The free text an agent saw verbatim (issue: personal numbers leak in free text).
+        (
+            "我的手机13912345678 身份证110101199003071234 卡号6222020200112233445",
+            "我的手机139****5678 身份证110***********1234 卡号**** **** **** 3445",
+        ),
+        ("号码是一三八一二三四五六七八", "号码是138****5678"),
+        ("幺三九幺二三四五六七八", "139****5678"),
+        ("１３９１２３４５６７８", "139****5678"),
+        ("1 3 8 1 2 3 4 5 6 7 8", "138****5678"),
+        ("1381 234 5678", "138****5678"),
+        ("+86 139-1234-5678", "+86 139****5678"),
+        ("call me on one three eight one two three four five six seven eight", "call me on 138****5678"),
+        ("one three eight double one two three four five six seven", "138****4567"),
+        ("身份证11010519900101123X", "身份证110***********123X"),
+        ("卡号 6222 0202 0011 2233", "卡号 **** **** **** 2233"),
+    ],
+)
+def test_mask_pii_finds_numbers_however_they_are_written(text: str, masked: str) -> None:
+    assert mask_pii(text) == masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "订单号 202412071234567890 还没到",  # an 18-digit order number is not an ID number
+        "订单号2024120712345678901",  # nor is a 19-digit one a card
+        "order 6222020200112233445 is late",
+        "13912345678901",  # a phone's digits inside a longer number
+        "价格 12 元 3 件，one two three",
+        "202412071234567890",  # 18 digits without a valid birth date
+    ],
+)
+def test_mask_pii_leaves_order_numbers_and_counts_alone(text: str) -> None:
+    assert mask_pii(text) == text
+
+
+def test_pii_spans_point_at_the_raw_text_and_can_be_limited_by_kind() -> None:
+    text = "手机一三八一二三四五六七八，卡号6222020200112233445"
+    spans = pii_spans(text)
+    assert [(text[s.start : s.end], s.kind) for s in spans] == [
+        ("一三八一二三四五六七八", "phone"),
+        ("6222020200112233445", "card"),
+    ]
+    assert [s.kind for s in pii_spans(text, kinds=["card"])] == ["card"]
