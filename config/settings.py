@@ -254,9 +254,23 @@ CHAT_DB_THREADS = env_int("CHAT_DB_THREADS", 12)
 
 # --- QA: recordings and transcripts (qa/transcription.py, docs/transcript-format.md) ------------
 
-# What turns a recording into a transcript (a dotted path): the offline English recogniser, or
-# "qa.transcription.ImportedTranscriptsBackend" where transcripts are produced elsewhere and imported.
+# What turns a recording into a transcript: one dotted path for every language, or per language
+# ("zh=qa.speech.funasr.FunASRBackend,en=qa.transcription.PocketsphinxBackend,*=..."; "*" is the rest).
+# Backends: the offline English recogniser; qa.speech.funasr.FunASRBackend (a FunASR runtime server);
+# qa.speech.openai_api.OpenAITranscriptionBackend (an OpenAI-compatible /v1/audio/transcriptions server);
+# qa.transcription.ImportedTranscriptsBackend where transcripts are produced elsewhere and imported.
 QA_TRANSCRIPTION_BACKEND = env_str("QA_TRANSCRIPTION_BACKEND", "qa.transcription.PocketsphinxBackend")
+# The network recognisers (docs/speech.md): where they listen, how long one file may take, how often
+# an engine that is unreachable or drops the connection is tried before the recording fails.
+QA_FUNASR_URL = env_str("QA_FUNASR_URL", "ws://127.0.0.1:10095")
+QA_FUNASR_LANGUAGES = env_list("QA_FUNASR_LANGUAGES", "zh")
+QA_FUNASR_SSL_VERIFY = env_bool("QA_FUNASR_SSL_VERIFY", True)
+QA_FUNASR_HOTWORDS = env_list("QA_FUNASR_HOTWORDS", "")
+QA_OPENAI_ASR_URL = env_str("QA_OPENAI_ASR_URL", "http://127.0.0.1:8000/v1")
+QA_OPENAI_ASR_KEY = env_str("QA_OPENAI_ASR_KEY", "")
+QA_OPENAI_ASR_MODEL = env_str("QA_OPENAI_ASR_MODEL", "whisper-1")
+QA_ASR_TIMEOUT = env_int("QA_ASR_TIMEOUT", 900)
+QA_ASR_ATTEMPTS = env_int("QA_ASR_ATTEMPTS", 3)
 # Seconds one recording may take to transcribe before it is marked failed (keep it under the broker's
 # one-hour visibility timeout, after which an unfinished task is handed to another worker).
 QA_TRANSCRIPTION_TIME_LIMIT = env_int("QA_TRANSCRIPTION_TIME_LIMIT", 3000)

@@ -196,7 +196,7 @@ def read_wav_header(audio: IO[bytes]) -> _Wav:
     return layout
 
 
-def _pcm16k(audio: IO[bytes], layout: _Wav, channel: int | None) -> Iterator[bytes]:
+def pcm16k(audio: IO[bytes], layout: _Wav, channel: int | None) -> Iterator[bytes]:
     """The recording (or one channel of it) as 16 kHz mono 16-bit PCM, a chunk at a time."""
     audio.seek(0)
     state = None
@@ -214,7 +214,7 @@ def _pcm16k(audio: IO[bytes], layout: _Wav, channel: int | None) -> Iterator[byt
             yield chunk
 
 
-def _channels_differ(audio: IO[bytes], layout: _Wav) -> bool:
+def channels_differ(audio: IO[bytes], layout: _Wav) -> bool:
     """False for "stereo" that carries one signal twice (a mono call saved as stereo)."""
     audio.seek(0)
     with wave.open(audio, "rb") as wav:
@@ -247,15 +247,15 @@ class PocketsphinxBackend(TranscriptionBackend):
     def transcribe(self, audio: IO[bytes], *, language: str) -> Transcription:
         self._check_language(language)
         layout = read_wav_header(audio)
-        if layout.channels == 2 and _channels_differ(audio, layout):
+        if layout.channels == 2 and channels_differ(audio, layout):
             heard = [
                 (start, end, speaker, text)
                 for channel, speaker in enumerate(self.stereo_speakers)
-                for start, end, text in self._recognise(_pcm16k(audio, layout, channel))
+                for start, end, text in self._recognise(pcm16k(audio, layout, channel))
             ]
             heard.sort(key=lambda item: (item[0], item[1]))
         else:
-            mixed = self._recognise(_pcm16k(audio, layout, None))
+            mixed = self._recognise(pcm16k(audio, layout, None))
             heard = [(start, end, Speaker.UNKNOWN.value, text) for start, end, text in mixed]
         segments = [
             SegmentIn(speaker=speaker, text=text, start_ms=round(start * 1000), end_ms=round(end * 1000))
@@ -325,12 +325,43 @@ class PocketsphinxBackend(TranscriptionBackend):
         yield start + first / _FRAME_RATE, start + last / _FRAME_RATE, text
 
 
-@lru_cache(maxsize=4)
-def _backend(dotted: str) -> TranscriptionBackend:
+class PerLanguageBackend(TranscriptionBackend):
+    """Each language to its own backend (QA_TRANSCRIPTION_BACKEND="zh=...,en=...,*=...")."""
+
+    def __init__(self, backends: dict[str, TranscriptionBackend]) -> None:
+        self.backends = backends
+        self.recognises = any(backend.recognises for backend in backends.values())  # type: ignore[misc]
+
+    def for_language(self, language: str) -> TranscriptionBackend:
+        backend = self.backends.get(language) or self.backends.get("*")
+        if backend is None:
+            raise TranscriptionError(
+                _("No recogniser is set up for %(language)s: import this call's transcript instead.")
+                % {"language": language},
+                field="language",
+            )
+        return backend
+
+    def check(self, audio: IO[bytes], *, language: str) -> None:
+        self.for_language(language).check(audio, language=language)
+
+    def transcribe(self, audio: IO[bytes], *, language: str) -> Transcription:
+        return self.for_language(language).transcribe(audio, language=language)
+
+
+def _one_backend(dotted: str) -> TranscriptionBackend:
     backend = import_string(dotted)()
     if not isinstance(backend, TranscriptionBackend):
         raise TypeError(f"QA_TRANSCRIPTION_BACKEND={dotted} is not a qa.transcription.TranscriptionBackend")
     return backend
+
+
+@lru_cache(maxsize=4)
+def _backend(setting: str) -> TranscriptionBackend:
+    if "=" not in setting:
+        return _one_backend(setting.strip())
+    pairs = [item.split("=", 1) for item in setting.split(",") if item.strip()]
+    return PerLanguageBackend({language.strip(): _one_backend(dotted.strip()) for language, dotted in pairs})
 
 
 def get_backend() -> TranscriptionBackend:
