@@ -152,6 +152,42 @@ def _kind_of(head: bytes) -> str | None:
     return next((kind for magic, kind in _MAGIC if head.startswith(magic)), None)
 
 
+def _check_chunks(audio: IO[bytes]) -> None:
+    """Refuse a WAV whose header lies about its sizes (a truncated upload, 0xFFFFFFFF placeholders).
+
+    The standard library trusts those sizes: a huge ``fmt `` size makes it fail deep inside, a huge
+    ``data`` size makes it promise frames that are not there.
+    """
+    size = audio.seek(0, 2)
+    audio.seek(12)
+    try:
+        while (header := audio.read(8)) and len(header) == 8:
+            part, declared = header[:4], int.from_bytes(header[4:], "little")
+            left = size - audio.tell()
+            name = part.decode("latin-1").strip() or "?"
+            if part == b"fmt " and not 16 <= declared <= 64:
+                raise TranscriptionError(
+                    _("The WAV file is corrupt: its format header has %(declared)d bytes, not 16 to 64.")
+                    % {"declared": declared}
+                )
+            if declared > left and part == b"fmt ":
+                raise TranscriptionError(_("The WAV file is truncated: its header is incomplete."))
+            if declared > left:
+                raise TranscriptionError(
+                    _(
+                        "The WAV file is truncated or corrupt: its header says its %(part)s part has "
+                        "%(declared)d bytes, but the file has %(left)d."
+                    )
+                    % {"part": name, "declared": declared, "left": left}
+                )
+            if part == b"data":
+                return
+            audio.seek(declared + declared % 2, 1)
+        raise TranscriptionError(_("The WAV file has no audio data part: it is truncated or corrupt."))
+    finally:
+        audio.seek(0)
+
+
 def read_wav_header(audio: IO[bytes]) -> _Wav:
     """The WAV's layout, or TranscriptionError saying why it is not audio this backend reads."""
     audio.seek(0)
@@ -169,6 +205,7 @@ def read_wav_header(audio: IO[bytes]) -> _Wav:
                 "hint": _CONVERT_HINT
             }
         raise TranscriptionError(message)
+    _check_chunks(audio)
     try:
         with wave.open(audio, "rb") as wav:
             layout = _Wav(wav.getnchannels(), wav.getsampwidth(), wav.getframerate(), wav.getnframes())
