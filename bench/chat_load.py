@@ -109,11 +109,12 @@ def prepare(args: argparse.Namespace, env: dict[str, str]) -> tuple[list[str], l
     from django.test import Client
     from django.utils import timezone
 
+    from chat import knowledge
+    from chat.models import ChatSession
+    from chat.tokens import issue_token
     from core import roles
     from crm.models import Consumer, CreditTier
-    from tickets.chat import knowledge
-    from tickets.chat.tokens import issue_token
-    from tickets.models import AgentProfile, ChatSession, Ticket
+    from tickets.models import AgentProfile, Ticket
 
     # The role table as it stands (the frozen-copy migration may lag behind it during development).
     roles.sync_roles(apps, roles.ROLE_PERMISSIONS)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.urls import path
 
+from chat.consumers import AgentChatConsumer, ConsumerChatConsumer
 from core.consumers import EventsConsumer
-from tickets.chat.consumers import AgentChatConsumer, ConsumerChatConsumer
 
 websocket_urlpatterns = [
     path("ws/events/", EventsConsumer.as_asgi()),

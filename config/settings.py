@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "crm",
     "merchants",
     "tickets",
+    "chat",
     "qa",
     "radio",
 ]
@@ -227,7 +228,7 @@ USE_TZ = True
 SUPPORT_HOURS = env_str("SUPPORT_HOURS", "09:00-21:00")
 SUPPORT_WEEKDAYS = env_str("SUPPORT_WEEKDAYS", "0-6")  # Monday is 0
 
-# --- Live chat (tickets/chat/, docs/chat-protocol.md) -------------------------------------------
+# --- Live chat (chat/, docs/chat-protocol.md) ---------------------------------------------------
 
 # Seconds a consumer's chat token stays valid after it is issued.
 CHAT_TOKEN_MAX_AGE = env_int("CHAT_TOKEN_MAX_AGE", 86400)

@@ -4,8 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from chat import views as chat_views
 from core import views as core_views
-from tickets.chat import views as chat_views
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/", include("crm.urls")),
     path("api/", include("merchants.urls")),
     path("api/", include("tickets.urls")),
+    path("api/", include("chat.urls")),
     path("api/", include("qa.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

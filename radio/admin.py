@@ -32,7 +32,7 @@ from radio.models import Channel, Digest, DigestItem, Nomination, Reply, SourceK
 
 SOURCE_ADMIN = {
     SourceKind.TICKET: "admin:tickets_ticket_change",
-    SourceKind.CHAT: "admin:tickets_chatsession_change",
+    SourceKind.CHAT: "admin:chat_chatsession_change",
     SourceKind.TRANSCRIPT: "admin:qa_transcript_change",
     SourceKind.FINDING: "admin:qa_finding_change",
 }

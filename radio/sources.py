@@ -107,7 +107,7 @@ def _ticket(source_id: int) -> Source:
 def _chat(source_id: int) -> Source:
     # A live chat is a ticket with a conversation; its timeline holds the consumer's messages.
     try:
-        chat_model = apps.get_model("tickets", "ChatSession")
+        chat_model = apps.get_model("chat", "ChatSession")
     except LookupError:
         raise ObjectDoesNotExist from None
     chat = chat_model.objects.select_related("ticket__department").get(pk=source_id)

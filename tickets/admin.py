@@ -475,6 +475,3 @@ class CannedReplyAdmin(TenantScopedAdmin):
     list_filter = ("active", "department")
     search_fields = ("title", "body")
     list_select_related = ("department",)
-
-
-from tickets.chat import admin as chat_admin  # noqa: E402,F401  (registers the live-chat admin)

@@ -31,7 +31,6 @@ from django.db.models import Exists, F, OuterRef, Q
 from core.seeding import SeedContext, copy_rows
 from crm.models import Consumer, CreditTier, Order, RiskFlag
 from tickets import refunds, sla
-from tickets.chat import demo as chat_demo
 from tickets.models import AgentProfile, CannedReply, Department, SLAPolicy, Ticket, TicketEvent
 
 T = TypeVar("T")
@@ -154,7 +153,6 @@ CANNED_REPLIES = (
 def seed(ctx: SeedContext) -> dict[str, int]:
     counts = seed_desk(ctx)
     counts.update(seed_tickets(ctx))
-    counts.update(chat_demo.seed(ctx))
     return counts
 
 

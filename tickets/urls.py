@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.urls import path
 
 from tickets import api
-from tickets.chat.api import ChatTokenView
 
 urlpatterns = [
     path("tickets/", api.TicketListView.as_view(), name="api-ticket-list"),
@@ -14,5 +13,4 @@ urlpatterns = [
     path("tickets/<int:pk>/transition/", api.TicketTransitionView.as_view(), name="api-ticket-transition"),
     path("refunds/", api.RefundListView.as_view(), name="api-refund-list"),
     path("refunds/<int:pk>/", api.RefundDetailView.as_view(), name="api-refund-detail"),
-    path("chat/tokens/", ChatTokenView.as_view(), name="api-chat-token"),
 ]

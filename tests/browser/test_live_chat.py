@@ -18,9 +18,9 @@ from django.conf import settings
 from django.db import connection
 from django.utils import translation
 
+from chat.admin import CONSOLE_STRINGS
+from chat.models import ChatSession
 from core.demo import DEMO_LOGINS, ensure_demo_logins
-from tickets.chat.admin import CONSOLE_STRINGS
-from tickets.models import ChatSession
 
 pytestmark = pytest.mark.browser
 PASSWORD = {login.username: login.password for login in DEMO_LOGINS}
@@ -83,10 +83,10 @@ def make_world() -> dict[str, Any]:
     made: dict[str, Any] = {}
 
     def build() -> None:
+        from chat.tokens import issue_token
         from crm.models import CreditTier
+        from tests.chat.support import knowledge_base
         from tests.crm import factories as f
-        from tests.tickets.chat_support import knowledge_base
-        from tickets.chat.tokens import issue_token
         from tickets.models import AgentProfile, CannedReply
 
         ensure_demo_logins()
@@ -127,7 +127,7 @@ def test_consumer_and_agent_talk_through_the_bot_and_the_handoff(
     assert "1" in shopper.inner_text("#banner")
 
     desk = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 900}).new_page()
-    desk.goto(f"{asgi_server}/admin/login/?next=/admin/tickets/chatsession/console/")
+    desk.goto(f"{asgi_server}/admin/login/?next=/admin/chat/chatsession/console/")
     desk.fill("#id_username", "agent")
     desk.fill("#id_password", PASSWORD["agent"])
     desk.press("#id_password", "Enter")

@@ -18,7 +18,7 @@ from crm.models import Order, Review
 from merchants.models import Merchant, MerchantMembership, MerchantScore
 from tests.crm import factories as f
 
-OUR_APPS = {"core", "crm", "merchants", "tickets", "qa", "radio"}
+OUR_APPS = {"core", "crm", "merchants", "tickets", "chat", "qa", "radio"}
 pytestmark = pytest.mark.django_db
 
 

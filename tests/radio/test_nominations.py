@@ -197,7 +197,7 @@ def test_nominate_json_errors_are_json(client_for: Callable[[User], Client], age
 
 
 def test_a_chat_is_nominated_with_its_consumers_messages(client_for: Callable[[User], Client], agent: User) -> None:
-    from tickets.models import ChatSession
+    from chat.models import ChatSession
 
     made = rf.ticket("人工客服！我的退款到底什么时候到？", "我的卡号6222021234567890123")
     chat = ChatSession.objects.create(ticket=made, consumer=made.consumer, state="active", agent=agent,

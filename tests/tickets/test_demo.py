@@ -47,7 +47,7 @@ def _midnight() -> datetime:
 
 
 def desk_tickets() -> QuerySet[Ticket]:
-    """The desk's demo tickets; the demo's live chats (tickets.chat.demo) are tested on their own."""
+    """The desk's demo tickets; the demo's live chats (chat.demo) are tested in tests/chat."""
     return Ticket.objects.filter(chat__isnull=True)
 
 
@@ -234,18 +234,3 @@ def test_demo_tickets_are_deterministic_for_a_seed() -> None:
     _seed(seed=3)
     assert _snapshot() == first
     assert len(first[0]) == 200 and len(first[1]) > 2 * 200
-
-
-def test_demo_live_chat_has_a_bilingual_knowledge_base_rules_and_chats_waiting_for_the_morning() -> None:
-    from tickets.models import ChatSession, KnowledgeArticle, ProactiveRule
-
-    _seed()
-    languages = set(KnowledgeArticle.objects.values_list("language", flat=True))
-    assert languages == {"zh-hans", "en"} and KnowledgeArticle.objects.count() >= 15
-    assert set(ProactiveRule.objects.values_list("condition", flat=True)) >= {"late_delivery", "refund_review"}
-    chats = list(ChatSession.objects.select_related("ticket", "consumer__tier").order_by("pk"))
-    assert [(c.consumer.tier.name, c.state, c.ticket.channel) for c in chats] == [  # type: ignore[union-attr]
-        ("88VIP", "waiting", "chat"), ("普通会员", "waiting", "chat"), ("银牌会员", "waiting", "chat"),
-    ]  # fmt: skip
-    assert [c.handoff_reason for c in chats] == ["priority", "asked", "anger"]
-    assert all(c.callback for c in chats)  # left at night: the morning's agents call back

@@ -13,7 +13,7 @@ from core.models import DemoDataset
 from core.seeding import SeedContext
 
 # Seeders run in the order of INSTALLED_APPS, which is the apps' layer order (core first).
-OUR_APPS = ("core", "crm", "merchants", "tickets", "qa", "radio")
+OUR_APPS = ("core", "crm", "merchants", "tickets", "chat", "qa", "radio")
 _LOCK_KEY = 7_230_001  # pg advisory lock: one seed_demo at a time
 
 

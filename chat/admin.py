@@ -1,0 +1,177 @@
+"""Admin of live chats, the knowledge base and proactive rules, and the agent console page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, path, reverse
+from django.utils.html import format_html
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from chat import knowledge
+from chat.models import ChatSession, KnowledgeArticle, ProactiveRule
+from core.tenancy import TenantScopedAdmin, is_merchant_staff
+
+
+@admin.register(ChatSession)
+class ChatSessionAdmin(TenantScopedAdmin):
+    list_display = ("ticket_link", "consumer", "state", "agent", "handoff_reason", "callback", "queued_at",
+                    "created_at")  # fmt: skip
+    list_filter = ("state", "handoff_reason", "callback", "language")
+    search_fields = ("=consumer__external_id", "=ticket__id")
+    list_select_related = ("ticket", "consumer", "agent")
+    raw_id_fields = ("ticket", "consumer", "agent")
+    ordering = ("-created_at", "-id")
+    show_full_result_count = False
+
+    @admin.display(description=_("ticket"), ordering="ticket")
+    def ticket_link(self, obj: ChatSession) -> str:
+        url = reverse("admin:tickets_ticket_change", args=[obj.ticket_id])
+        return format_html('<a href="{}">#{}</a>', url, obj.ticket_id)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # chats are started by consumers
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # chats change through the console, one service per action
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_urls(self) -> list[Any]:
+        console = self.admin_site.admin_view(self.console_view)
+        return [path("console/", console, name="chat_chatsession_console"), *super().get_urls()]
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        extra = {"may_use_console": may_use_console(request.user), **(extra_context or {})}
+        return super().changelist_view(request, extra)
+
+    def console_view(self, request: HttpRequest) -> HttpResponse:
+        """The agents' live console: queue, chats side by side, consumer details, canned replies, actions."""
+        if not may_use_console(request.user):
+            raise PermissionDenied
+        try:
+            nominate_url = reverse("radio:nominate")
+        except NoReverseMatch:  # the radio is not installed (yet): the console works without it
+            nominate_url = ""
+        config = {
+            "socket": "/ws/chat/agent/?lang=" + (get_language() or settings.LANGUAGE_CODE),
+            "nominateUrl": nominate_url,
+            "ticketUrl": reverse("admin:tickets_ticket_change", args=[0]).replace("/0/", "/{id}/"),
+            "maxChars": _max_chars(),
+            "strings": {key: str(value) for key, value in CONSOLE_STRINGS.items()},
+        }
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Live chat console"),
+            "config": config,
+        }
+        return TemplateResponse(request, "admin/chat/chatsession/console.html", context)
+
+
+def _max_chars() -> int:
+    from django.conf import settings
+
+    return int(settings.CHAT_MAX_MESSAGE_CHARS)
+
+
+def may_use_console(user: Any) -> bool:
+    return bool(user.is_active and user.is_staff and user.has_perm("chat.use_chat_console")) and not (
+        is_merchant_staff(user)
+    )
+
+
+@admin.register(KnowledgeArticle)
+class KnowledgeArticleAdmin(TenantScopedAdmin):
+    list_display = ("title", "language", "active", "updated_at")
+    list_filter = ("language", "active")
+    search_fields = ("title", "questions", "answer")
+    list_select_related = ()
+    actions = ["rebuild_index"]
+
+    def save_model(self, request: HttpRequest, obj: KnowledgeArticle, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        knowledge.article_changed(obj.pk)
+
+    def delete_model(self, request: HttpRequest, obj: KnowledgeArticle) -> None:
+        pk = obj.pk
+        super().delete_model(request, obj)
+        knowledge.article_changed(pk)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[KnowledgeArticle]) -> None:
+        pks = list(queryset.values_list("pk", flat=True))
+        super().delete_queryset(request, queryset)
+        for pk in pks:
+            knowledge.article_changed(pk)
+
+    @admin.action(description=_("Rebuild the bot's search index"), permissions=["change"])
+    def rebuild_index(self, request: HttpRequest, queryset: QuerySet[KnowledgeArticle]) -> None:
+        knowledge.rebuild_later()
+        self.message_user(request, _("The index is being rebuilt; the bot uses it within seconds."))
+
+
+@admin.register(ProactiveRule)
+class ProactiveRuleAdmin(TenantScopedAdmin):
+    list_display = ("name", "condition", "days", "language", "priority", "active")
+    list_filter = ("condition", "language", "active")
+    search_fields = ("name", "message")
+    list_select_related = ()
+    list_editable = ("priority", "active")
+
+
+CONSOLE_STRINGS = {
+    "queue": _("Waiting queue"),
+    "empty_queue": _("Nobody is waiting."),
+    "no_chats": _("No active chats. Accept one from the queue."),
+    "accept": _("Accept"),
+    "send": _("Send"),
+    "note": _("Internal note"),
+    "resolve": _("Resolve"),
+    "transfer": _("Transfer"),
+    "transfer_to": _("Transfer to…"),
+    "to_agent": _("Agent"),
+    "to_department": _("Department"),
+    "refund": _("Refund"),
+    "nominate": _("Nominate to the radio"),
+    "canned": _("Canned replies…"),
+    "placeholder": _("Write to the consumer… (Enter sends, Shift+Enter for a new line)"),
+    "available": _("Available"),
+    "away": _("Away"),
+    "chats": _("chats"),
+    "waited": _("waiting"),
+    "callback": _("Callback promised"),
+    "priority": _("Priority"),
+    "tier": _("Tier"),
+    "score": _("Credit score"),
+    "flags": _("Risk flags"),
+    "no_flags": _("No risk flags."),
+    "orders": _("Recent orders"),
+    "no_orders": _("No orders."),
+    "summary": _("Bot's summary"),
+    "ticket": _("Ticket"),
+    "connected": _("Connected"),
+    "disconnected": _("Reconnecting…"),
+    "new_chat": _("A consumer is waiting for an agent"),
+    "closed": _("This chat has ended."),
+    "moved": _("This chat left your console."),
+    "watching": _("You are following this chat; only the agent who holds it can reply."),
+    "hours_minutes": _("%(hours)sh %(minutes)sm"),
+    "confirm_resolve": _("Resolve this chat?"),
+    "amount": _("amount"),
+    "position": _("No."),
+    "consumer": _("Consumer"),
+    "bot": _("Bot"),
+    "system": _("System"),
+    "agent": _("Agent"),
+    "internal": _("Internal note"),
+    "refunded": _("refunded"),
+    "error": _("Error"),
+}

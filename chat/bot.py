@@ -1,0 +1,237 @@
+"""The bot (小蜜): greets, opens with a proactive message, answers from the knowledge base, and acts on
+a few service intents with real data (where is my order, refund it, talk to a person).
+
+It decides; it does not store. ``tickets.chat.services`` stores what it says and hands off when told.
+Every text is in the chat's language (the caller wraps calls in ``translation.override``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from chat import knowledge
+from chat.models import ChatSession, ProactiveRule
+from crm.models import Consumer, Order
+from tickets import refunds
+from tickets.models import RefundRequest, Ticket
+
+Handoff = ChatSession.Handoff
+
+# Said in so many words: the consumer wants a person. Matched on the lower-cased text; Latin words whole.
+ASK_FOR_HUMAN = ("转人工", "人工客服", "人工服务", "找人工", "真人", "客服小姐姐")
+ASK_FOR_HUMAN_EN = ("human", "agent", "real person", "operator", "representative", "talk to someone")
+ANGER = ("投诉", "垃圾", "骗子", "气死", "太差", "差劲", "愤怒", "举报", "12315", "工商", "坑人", "欺骗", "无语")
+ANGER_EN = ("complain", "complaint", "angry", "furious", "terrible", "worst", "scam", "fraud", "ridiculous",
+            "unacceptable", "disgusting", "rip off", "ripoff")  # fmt: skip
+WHERE_IS_ORDER = (
+    "订单到哪",
+    "到哪了",
+    "物流",
+    "快递",
+    "发货",
+    "什么时候到",
+    "查订单",
+    "我的订单",
+    "订单状态",
+    "没收到",
+)
+WHERE_IS_ORDER_EN = ("where is my order", "where's my order", "order status", "tracking", "track my", "not received")
+REFUND = ("退款", "退钱", "退货退款", "申请退款")
+REFUND_EN = ("refund", "money back")
+GREETING = ("你好", "您好", "在吗", "在不在", "哈喽")
+GREETING_EN = ("hi", "hello", "hey")
+THANKS = ("谢谢", "多谢", "感谢", "好的", "没问题了")
+THANKS_EN = ("thanks", "thank you", "ok", "great")
+
+ORDER_NO = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{5,31}")
+REFUNDABLE = (Order.Status.PAID, Order.Status.SHIPPED, Order.Status.DELIVERED, Order.Status.COMPLETED)
+RECENT_ORDERS = 5
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+@dataclass
+class Reply:
+    """What the bot says, and what it decided: the intent, whether it missed, whether a person should take over."""
+
+    text: str
+    intent: str
+    missed: bool = False
+    handoff: str = ""
+    suggestions: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def _has(text: str, zh: tuple[str, ...], en: tuple[str, ...]) -> bool:
+    if any(word in text for word in zh):
+        return True
+    return any(re.search(rf"(?<![a-z]){re.escape(word)}(?![a-z])", text) for word in en)
+
+
+def greeting(consumer: Consumer, *, staffed: bool) -> str:
+    hours = settings.SUPPORT_HOURS
+    tier = consumer.tier
+    if tier is not None and tier.priority_routing:
+        hello = _("Dear %(tier)s member %(name)s, hello! I am the service assistant.") % {
+            "tier": tier.name, "name": consumer.display_name}  # fmt: skip
+    else:
+        hello = _("Hello %(name)s, I am the service assistant.") % {"name": consumer.display_name}
+    if staffed:
+        return (
+            hello
+            + " "
+            + _("Ask me about your orders, refunds and anything else; type “human” at any time to talk to an agent.")
+        )
+    return (
+        hello
+        + " "
+        + _(
+            "No agent is on duty now (agents are here %(hours)s), but I will keep helping you; if you need a person, "
+            "I will register your request and an agent will call you back first thing."
+        )
+        % {"hours": hours}
+    )
+
+
+def proactive(consumer: Consumer, language: str, now: datetime) -> tuple[ProactiveRule, str] | None:
+    """The first active rule in ``language`` that matches the consumer's situation, with its message filled in."""
+    rules = list(ProactiveRule.objects.filter(active=True, language=language))
+    if not rules:
+        return None
+    orders = list(Order.objects.filter(consumer=consumer).order_by("-placed_at")[:10])
+    pending: list[RefundRequest] | None = None
+    for rule in rules:
+        match: Order | None = None
+        if rule.condition == ProactiveRule.Condition.LATE_DELIVERY:
+            late = now - timedelta(days=rule.days)
+            match = next((o for o in orders if o.status in (Order.Status.PAID, Order.Status.SHIPPED)
+                          and o.placed_at <= late), None)  # fmt: skip
+        elif rule.condition == ProactiveRule.Condition.RECENTLY_DELIVERED:
+            since = now - timedelta(days=rule.days)
+            match = next((o for o in orders if o.delivered_at and o.delivered_at >= since), None)
+        elif rule.condition == ProactiveRule.Condition.OPEN_DISPUTE:
+            match = next((o for o in orders if o.dispute == Order.Dispute.OPEN), None)
+        elif rule.condition == ProactiveRule.Condition.REFUND_REVIEW:
+            if pending is None:
+                pending = list(
+                    RefundRequest.objects.filter(consumer=consumer, decision=RefundRequest.Decision.MANUAL)
+                    .select_related("order")
+                    .order_by("-created_at")[:1]
+                )
+            match = pending[0].order if pending else None
+        if match is not None:
+            values = {"consumer": consumer.display_name, "order": match.order_no, "item": match.item_title,
+                      "amount": str(match.amount)}  # fmt: skip
+            return rule, PLACEHOLDER.sub(lambda m, v=values: v.get(m[1], m[0]), rule.message)  # type: ignore[misc]
+    return None
+
+
+def respond(chat: ChatSession, text: str, *, now: datetime, queued: bool = False, staffed: bool = True) -> Reply:
+    """The bot's answer to one consumer message. ``queued``: the consumer already waits for a person (at night)."""
+    lowered = text.lower()
+    if _has(lowered, ANGER, ANGER_EN):
+        sorry = _("I am sorry for the trouble. Let me bring in an agent to sort this out for you.")
+        return _to_person(Handoff.ANGER, queued, staffed, sorry)
+    if _has(lowered, ASK_FOR_HUMAN, ASK_FOR_HUMAN_EN):
+        return _to_person(Handoff.ASKED, queued, staffed, _("Of course, I am bringing in an agent for you."))
+    if _has(lowered, REFUND, REFUND_EN):
+        with transaction.atomic():  # a savepoint: a failure here must not poison the caller's transaction
+            return _refund(chat, text, now)
+    if _has(lowered, WHERE_IS_ORDER, WHERE_IS_ORDER_EN):
+        with transaction.atomic():
+            return _orders(chat, text)
+    hit = knowledge.search(text, chat.language)
+    if hit is not None and hit.confidence >= settings.CHAT_BOT_CONFIDENCE:
+        return Reply(hit.answer, "article", data={"article": hit.article_id, "confidence": hit.confidence})
+    if _has(lowered, GREETING, GREETING_EN):
+        return Reply(_("Hello! What can I do for you?"), "greeting")
+    if _has(lowered, THANKS, THANKS_EN):
+        return Reply(_("You are welcome. Is there anything else I can help with?"), "thanks")
+    confidence = hit.confidence if hit is not None else 0.0
+    misses = chat.bot_misses + 1
+    reply = Reply(
+        _("Sorry, I did not understand that. Could you say it another way, or type “human” to talk to an agent?"),
+        "miss", missed=True, data={"confidence": confidence},
+        suggestions=[_("Where is my order?"), _("I want a refund"), _("Talk to a human")],
+    )  # fmt: skip
+    if misses >= settings.CHAT_BOT_MISSES and not queued:
+        reply.text = _("Sorry, I could not help with that. Let me bring in an agent for you.")
+        reply.handoff = Handoff.MISSES
+        reply.suggestions = []
+    return reply
+
+
+def _to_person(reason: str, queued: bool, staffed: bool, text: str) -> Reply:
+    if queued:  # at night, already registered for a callback
+        return Reply(_("Your request is registered; an agent will call you back as soon as the desk opens."),
+                     "queued")  # fmt: skip
+    return Reply(text, "handoff", handoff=reason)
+
+
+def _mentioned_orders(chat: ChatSession, text: str) -> list[Order]:
+    candidates = {match.upper() for match in ORDER_NO.findall(text)} | set(ORDER_NO.findall(text))
+    if not candidates:
+        return []
+    return list(Order.objects.filter(consumer_id=chat.consumer_id, order_no__in=candidates))
+
+
+def _orders(chat: ChatSession, text: str) -> Reply:
+    orders = _mentioned_orders(chat, text) or list(
+        Order.objects.filter(consumer_id=chat.consumer_id).order_by("-placed_at")[:3]
+    )
+    if not orders:
+        return Reply(_("I cannot find any orders on your account."), "order_status")
+    lines = [_("Here are your orders:")]
+    for order in orders:
+        line = _("%(order)s (%(item)s): %(status)s, placed %(placed)s") % {
+            "order": order.order_no, "item": order.item_title, "status": order.get_status_display(),
+            "placed": order.placed_at.strftime("%Y-%m-%d")}  # fmt: skip
+        if order.delivered_at:
+            line += _(", delivered %(date)s") % {"date": order.delivered_at.strftime("%Y-%m-%d")}
+        lines.append(line)
+    return Reply("\n".join(lines), "order_status", data={"orders": [o.order_no for o in orders]})
+
+
+def _refund(chat: ChatSession, text: str, now: datetime) -> Reply:
+    mentioned = _mentioned_orders(chat, text)
+    if not mentioned:
+        candidates = [
+            order for order in Order.objects.filter(consumer_id=chat.consumer_id, status__in=REFUNDABLE)
+            .order_by("-placed_at")[:RECENT_ORDERS] if order.refunded_amount < order.amount
+        ]  # fmt: skip
+        if not candidates:
+            return Reply(_("I cannot find an order that can still be refunded."), "refund")
+        return Reply(
+            _("Which order would you like refunded? Choose one below."), "refund",
+            suggestions=[_("Refund %(order)s") % {"order": o.order_no} for o in candidates],
+            data={"orders": [o.order_no for o in candidates]},
+        )  # fmt: skip
+    order = mentioned[0]
+    key = f"chat-{chat.pk}-{order.pk}"
+    decided = RefundRequest.objects.filter(idempotency_key=key).first()
+    if decided is None:
+        left = order.amount - order.refunded_amount
+        if left <= Decimal("0"):
+            return Reply(_("Order %(order)s is already fully refunded.") % {"order": order.order_no}, "refund")
+        decided = refunds.request_refund(order, left, str(_("Asked in live chat")), key=key,
+                                         ticket=Ticket(pk=chat.ticket_id), now=now)  # fmt: skip
+    params = {"order": order.order_no, "amount": decided.amount}
+    D = RefundRequest.Decision
+    if decided.decision == D.INSTANT:
+        said = _("Done: %(amount)s yuan for order %(order)s is refunded instantly, back to how you paid.") % params
+    elif decided.decision in (D.MANUAL,):
+        said = _("Your refund of %(amount)s yuan for order %(order)s is submitted for review; we will let you "
+                 "know the result.") % params  # fmt: skip
+    elif decided.decision == D.APPROVED:
+        said = _("Your refund of %(amount)s yuan for order %(order)s was approved.") % params
+    else:
+        said = _("Order %(order)s cannot be refunded: %(why)s") % {
+            "order": order.order_no, "why": " ".join(refunds.explain(decided.reasons))}  # fmt: skip
+    return Reply(said, "refund", data={"refund": decided.pk, "decision": decided.decision, "order": order.order_no})

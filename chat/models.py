@@ -1,0 +1,141 @@
+"""Live chat's models: a conversation with a consumer, the bot's knowledge base, its proactive rules."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Language(models.TextChoices):
+    ZH_HANS = "zh-hans", "简体中文"
+    EN = "en", "English"
+
+
+class ChatSession(models.Model):
+    """A live chat with a consumer: its ticket, who is talking (bot, queue, agent) and its place in the queue."""
+
+    tenant_field: ClassVar[str | None] = "ticket__merchant"
+
+    class State(models.TextChoices):
+        BOT = "bot", _("With the bot")
+        WAITING = "waiting", _("Waiting for an agent")
+        ACTIVE = "active", _("With an agent")
+        ENDED = "ended", _("Ended")
+
+    class Handoff(models.TextChoices):
+        ASKED = "asked", _("The consumer asked for a person")
+        MISSES = "misses", _("The bot could not answer twice in a row")
+        ANGER = "anger", _("Complaint or anger words")
+        PRIORITY = "priority", _("Priority routing of the consumer's tier")
+        BOT_ERROR = "bot_error", _("The bot failed")
+        REQUEUED = "requeued", _("Accepted but not answered in time")
+        TRANSFERRED = "transferred", _("Transferred by an agent")
+
+    # Queue order: callbacks promised at night first (the morning's agents find them first), then
+    # consumers whose tier has priority routing, then first come first served.
+    RANK_NORMAL, RANK_PRIORITY, RANK_CALLBACK = 0, 1, 2
+
+    ticket = models.OneToOneField(
+        "tickets.Ticket", on_delete=models.CASCADE, related_name="chat", verbose_name=_("ticket")
+    )
+    consumer = models.ForeignKey("crm.Consumer", on_delete=models.PROTECT, related_name="+", verbose_name=_("consumer"))
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.BOT)
+    language = models.CharField(_("language"), max_length=8, choices=Language.choices, default=Language.ZH_HANS)
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("agent"),
+    )  # fmt: skip
+    bot_misses = models.PositiveSmallIntegerField(_("bot misses in a row"), default=0)
+    handoff_reason = models.CharField(_("handed off because"), max_length=16, choices=Handoff.choices, blank=True)
+    queue_rank = models.PositiveSmallIntegerField(_("queue rank"), default=RANK_NORMAL)
+    queued_at = models.DateTimeField(_("queued at"), null=True, blank=True)
+    accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
+    # The accepting agent's first message; a chat accepted and left unanswered goes back to the queue.
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    callback = models.BooleanField(_("callback promised"), default=False)
+    # From the consumer's tier when the chat started (as the ticket's tier is): routing never waits on a join.
+    priority_routing = models.BooleanField(_("priority routing"), default=False)
+    # What the bot gathered before the handoff, as codes and quotes, put into words by the console.
+    summary = models.JSONField(_("bot's summary"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("started at"))
+    last_activity_at = models.DateTimeField(_("last activity at"))
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("live chat")
+        verbose_name_plural = _("live chats")
+        permissions = [
+            ("use_chat_console", _("Can take live chats in the agent console")),
+            ("issue_chat_token", _("Can issue chat tokens for consumers")),
+        ]
+        indexes = [
+            models.Index(fields=["state", "-queue_rank", "queued_at"], name="tickets_chat_queue"),
+            models.Index(fields=["state", "accepted_at"], name="tickets_chat_accepted"),
+            models.Index(fields=["state", "last_activity_at"], name="tickets_chat_activity"),
+            models.Index(fields=["agent", "state"], name="tickets_chat_agent_state"),
+        ]
+        constraints = [
+            # One live conversation per consumer: every tab and reconnect joins it.
+            models.UniqueConstraint(
+                fields=["consumer"], condition=~models.Q(state="ended"), name="tickets_chat_one_live_per_consumer"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.ticket_id} {self.get_state_display()}"
+
+
+class KnowledgeArticle(models.Model):
+    """An answer the bot may give: the question, other ways consumers ask it, and the answer."""
+
+    tenant_field: ClassVar[str | None] = None
+
+    title = models.CharField(_("question"), max_length=200)
+    questions = models.TextField(
+        _("other wordings"), blank=True, help_text=_("Other ways consumers ask this, one per line.")
+    )
+    answer = models.TextField(_("answer"))
+    language = models.CharField(_("language"), max_length=8, choices=Language.choices, default=Language.ZH_HANS)
+    active = models.BooleanField(_("active"), default=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("knowledge article")
+        verbose_name_plural = _("knowledge articles")
+        ordering = ["language", "title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ProactiveRule(models.Model):
+    """When a chat opens and the consumer's situation matches, the bot opens with this message."""
+
+    tenant_field: ClassVar[str | None] = None
+
+    class Condition(models.TextChoices):
+        LATE_DELIVERY = "late_delivery", _("An order paid at least N days ago is not delivered yet")
+        REFUND_REVIEW = "refund_review", _("A refund request is waiting for manual review")
+        RECENTLY_DELIVERED = "recently_delivered", _("An order was delivered in the last N days")
+        OPEN_DISPUTE = "open_dispute", _("An order has an open dispute")
+
+    name = models.CharField(_("name"), max_length=100)
+    condition = models.CharField(_("when"), max_length=32, choices=Condition.choices)
+    days = models.PositiveSmallIntegerField(_("N days"), default=3)
+    message = models.TextField(_("message"), help_text=_("Placeholders: {consumer}, {order}, {item}, {amount}."))
+    language = models.CharField(_("language"), max_length=8, choices=Language.choices, default=Language.ZH_HANS)
+    priority = models.PositiveSmallIntegerField(
+        _("priority"), default=10, help_text=_("When several rules match, the lowest number speaks.")
+    )
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("proactive rule")
+        verbose_name_plural = _("proactive rules")
+        ordering = ["priority", "pk"]
+
+    def __str__(self) -> str:
+        return self.name

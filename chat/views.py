@@ -1,0 +1,68 @@
+"""The consumer demo page (/chat/): try the bot and the handoff in a browser."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_http_methods
+
+from chat.tokens import issue_token, read_token
+from crm.models import Consumer
+
+DEMO_CONSUMERS = 8
+
+WIDGET_STRINGS = {
+    "title": _("Customer service"),
+    "placeholder": _("Type your question… (Enter sends)"),
+    "send": _("Send"),
+    "human": _("Talk to a human"),
+    "end": _("End chat"),
+    "connecting": _("Connecting…"),
+    "reconnecting": _("Connection lost, reconnecting…"),
+    "refused": _("This chat link is invalid or has expired."),
+    "bot": _("Assistant"),
+    "agent": _("Agent"),
+    "you": _("You"),
+    "position": _("You are number %(position)s of %(waiting)s in the queue."),
+    "callback": _("No agent is on duty now: an agent will call you back when the desk opens."),
+    "with_agent": _("You are talking to %(name)s."),
+    "ended": _("The chat has ended. Send a message to start a new one."),
+}
+
+
+def _may_issue(user: Any) -> bool:
+    return bool(user.is_authenticated and user.is_staff and user.has_perm("chat.issue_chat_token"))
+
+
+@require_http_methods(["GET", "POST"])
+def chat_demo(request: HttpRequest) -> HttpResponse:
+    """With ?token=..., the chat widget; staff who may issue tokens pick a consumer to chat as."""
+    token = request.GET.get("token", "").strip()
+    error = ""
+    if request.method == "POST" and _may_issue(request.user):
+        consumer = Consumer.objects.filter(external_id=request.POST.get("consumer", "").strip()).first()
+        if consumer is None:
+            error = str(_("There is no consumer with this external id."))
+        else:
+            token = issue_token(consumer.pk)
+    consumer_id = read_token(token) if token else None
+    # A valid token for a consumer who has since been removed is as good as an invalid one.
+    found = Consumer.objects.select_related("tier").filter(pk=consumer_id).first() if consumer_id else None
+    if token and found is None and not error:
+        error = str(_("This chat link is invalid or has expired."))
+    context: dict[str, Any] = {"error": error, "may_issue": _may_issue(request.user)}
+    if found is not None:
+        context["consumer"] = found
+        context["config"] = {
+            "socket": "/ws/chat/", "token": token, "lang": get_language() or settings.LANGUAGE_CODE,
+            "maxChars": settings.CHAT_MAX_MESSAGE_CHARS, "strings": WIDGET_STRINGS,
+        }  # fmt: skip
+    elif context["may_issue"]:
+        # A few demo consumers to start from: the best tier first, so priority routing is one click away.
+        context["consumers"] = Consumer.objects.select_related("tier").order_by("-credit_score", "pk")[:DEMO_CONSUMERS]
+    return render(request, "chat/demo.html", context)
