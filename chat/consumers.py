@@ -32,6 +32,7 @@ from chat.models import ChatSession, Language
 from chat.outbox import AGENTS, agent_group, collecting, consumer_group, staff_group
 from chat.tokens import read_token
 from core.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
+from core.privacy import masked_frame, sees_pii
 from core.tenancy import is_merchant_staff
 from tickets.models import AgentProfile, Department
 
@@ -329,6 +330,8 @@ class AgentChatConsumer(ChatSocket):
     new_in_queue: int | None = None
     changed_at = float("inf")  # a fresh console reads the queue itself
 
+    shows_pii = False  # whether this agent may see consumers' personal numbers
+
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated or not user.is_staff or not user.is_active:
@@ -338,6 +341,7 @@ class AgentChatConsumer(ChatSocket):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.user = user
+        self.shows_pii = await database_sync_to_async(sees_pii)(user)
         self.language = _language(_query(self.scope).get("lang"))
         # An agent's console sends actions, not chatter: a generous limit still stops a runaway script.
         self.limiter = RateLimit(settings.CHAT_RATE_FRAMES * 3, settings.CHAT_RATE_SECONDS)
@@ -350,6 +354,10 @@ class AgentChatConsumer(ChatSocket):
         await self.send_queue(None)
         for chat_id in chats:
             await self.follow(chat_id)
+
+    async def send_json(self, content: dict[str, Any]) -> None:
+        # The boundary: whatever a service published, consumers' numbers leave masked for agents without the right.
+        await super().send_json(content if self.shows_pii else masked_frame(content))
 
     @staticmethod
     def _may_use_console(user: Any) -> bool:

@@ -22,6 +22,7 @@ from django.utils.translation import ngettext
 
 from core.admin_actions import apply_to_each
 from core.paginator import CappedPaginator
+from core.privacy import shown
 from core.tenancy import TenantScopedAdmin, is_merchant_staff, scope
 from crm.models import Order, RiskFlag
 from tickets import refunds, services
@@ -200,7 +201,7 @@ class TicketAdmin(TenantScopedAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": f"#{ticket.pk} {ticket.subject}",
+            "title": f"#{ticket.pk} {shown(ticket.subject, request.user)}",
             "ticket": ticket,
             "events": events,
             "can_change": can_change,

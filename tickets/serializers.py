@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from core.privacy import ConsumerTextField
 from core.tenancy import is_merchant_staff, scope
 from crm.models import Consumer, CreditTier, Order
 from merchants.models import Merchant
@@ -63,6 +64,8 @@ class TicketEventSerializer(serializers.ModelSerializer[TicketEvent]):
         slug_field="username", read_only=True, help_text=_("The author's username.")
     )
 
+    body = ConsumerTextField(read_only=True)
+
     class Meta:
         model = TicketEvent
         fields = ["id", "kind", "author_kind", "author", "body", "data", "created_at"]
@@ -82,6 +85,7 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
     order: serializers.SlugRelatedField[Order] = serializers.SlugRelatedField(slug_field="order_no", read_only=True)
     merchant: serializers.SlugRelatedField[Merchant] = serializers.SlugRelatedField(slug_field="code", read_only=True)
     assignee = UserSerializer(read_only=True, allow_null=True)
+    subject = ConsumerTextField(read_only=True)
 
     class Meta:
         model = Ticket

@@ -1,0 +1,16 @@
+"""``{{ text|pii_for:request.user }}``: words with personal numbers masked unless the viewer may see them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from core.privacy import shown
+
+register = template.Library()
+
+
+@register.filter
+def pii_for(text: Any, user: Any) -> str:
+    return shown(str(text or ""), user)
