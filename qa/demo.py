@@ -14,7 +14,7 @@ from core.seeding import SeedContext
 from crm.models import Consumer
 from qa import chats, evaluation, scorecards, searching, services
 from qa.models import Finding, Rule, Transcript
-from qa.services import SegmentIn
+from qa.segments import SegmentIn
 from tickets.models import Department
 
 CALLS_PER_SCALE = 160

@@ -52,8 +52,9 @@ from core.importing import (
 from core.tenancy import scope
 from crm.models import Consumer
 from qa.models import Recording, Speaker, Transcript
-from qa.services import SegmentIn, save_transcript
-from qa.transcription import mark_transcribed
+from qa.recordings import mark_transcribed
+from qa.segments import SegmentIn
+from qa.services import save_transcript
 from tickets.models import Ticket
 
 FORMATS = ("json", "jsonl", "text")
@@ -431,7 +432,7 @@ class _Lookups:
             pk__in={p.ticket for p in batch if p.ticket}
         )
         # Locked, in id order, before any transcript is written: the order the recogniser's worker takes
-        # (recording, then its transcript, qa.transcription._store). Locking the recording only when marking
+        # (recording, then its transcript, qa.recordings._store). Locking the recording only when marking
         # it transcribed, after its transcript, deadlocks with a worker storing the same recording's.
         recordings = (
             Recording.objects.select_related("agent", "consumer", "ticket")
