@@ -252,6 +252,7 @@ class PocketsphinxBackend(TranscriptionBackend):
     def decoder(self) -> Any:
         """The recogniser, loaded once per process (about 0.4 s and 100 MB) and reused for every recording."""
         if self._decoder is None:
+            # Imported on first use, not to cycle: only processes that recognise pay for the C extension.
             from pocketsphinx import Decoder
 
             self._decoder = Decoder(samprate=MODEL_RATE, loglevel="FATAL")
@@ -259,7 +260,7 @@ class PocketsphinxBackend(TranscriptionBackend):
 
     def _recognise(self, pcm: Iterator[bytes]) -> Iterator[tuple[float, float, str]]:
         """(start s, end s, text) of each utterance the voice-activity detector finds in 16 kHz mono PCM."""
-        from pocketsphinx import Endpointer
+        from pocketsphinx import Endpointer  # on first use, as in decoder()
 
         endpointer = Endpointer(sample_rate=MODEL_RATE)
         size = endpointer.frame_bytes

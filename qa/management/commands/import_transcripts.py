@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sys
+from argparse import RawDescriptionHelpFormatter
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,6 @@ class Command(BaseCommand):
     help = "Import call transcripts from JSON, JSONL or plain-text files, reporting bad input by line and segment."
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
-        from argparse import RawDescriptionHelpFormatter
-
         return super().create_parser(prog_name, subcommand, formatter_class=RawDescriptionHelpFormatter,
                                       epilog=EPILOG, **kwargs)  # fmt: skip
 
