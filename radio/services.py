@@ -20,7 +20,7 @@ from core.roles import SUPERVISOR
 from core.text import mask_pii
 from qa.models import Severity
 from radio import selectors
-from radio.models import HEADLINE_FROM_QUOTE, Channel, Digest, DigestItem, Nomination, Placement, Reply, Subscription
+from radio.models import Channel, Digest, DigestItem, Nomination, Placement, Reply, Subscription, default_headline
 from radio.sources import Source
 
 TEXT_MAX = 2000  # longest quote, note, reason or reply, in characters
@@ -286,7 +286,8 @@ def digest_cutoff(day: date) -> datetime:
 def build_digests(day: date | None = None, *, now: datetime | None = None) -> list[int]:
     """Build every active channel's digest for ``day`` from what was approved since its previous digest.
 
-    Set-based: four SQL statements for all channels, in one transaction (a crash leaves nothing). The
+    Set-based: five SQL statements for all channels (four writes, and one read of the nominations without a
+    headline), in one transaction (a crash leaves nothing). The
     advisory lock serialises concurrent runs and ``ON CONFLICT`` on (channel, day) makes a second run
     a no-op: one digest per channel per day, however often and however many workers run it. A channel
     with nothing new gets an empty digest (the page says "nothing today"). Returns the new digests' ids.
@@ -319,6 +320,9 @@ def build_digests(day: date | None = None, *, now: datetime | None = None) -> li
             """,
             {"ids": created, "now": now},
         )
+        # A nomination without a headline goes on air under the start of its quote (models.default_headline).
+        untitled = Nomination.objects.filter(placements__digest_id__in=created, headline="").distinct()
+        fallback = {pk: default_headline(quote) for pk, quote in untitled.values_list("pk", "quote")}
         # Freeze the items, ordered by how many customers said it, then severity, then the newest first.
         cursor.execute(
             """
@@ -327,15 +331,13 @@ def build_digests(day: date | None = None, *, now: datetime | None = None) -> li
             SELECT p.digest_id, n.id,
                    row_number() OVER (PARTITION BY p.digest_id
                                       ORDER BY n.customers DESC, n.severity DESC, n.nominated_at DESC, n.id DESC),
-                   CASE WHEN n.headline <> '' THEN n.headline
-                        WHEN char_length(regexp_replace(n.quote, '\\s+', ' ', 'g')) <= %(h)s
-                             THEN regexp_replace(n.quote, '\\s+', ' ', 'g')
-                        ELSE left(regexp_replace(n.quote, '\\s+', ' ', 'g'), %(h)s - 1) || '…' END,
+                   COALESCE(NULLIF(n.headline, ''), f.headline),
                    n.quote, n.note, n.customers, n.severity, n.source_kind, n.nominated_at
             FROM radio_placement p JOIN radio_nomination n ON n.id = p.nomination_id
+            LEFT JOIN unnest(%(untitled)s::bigint[], %(headlines)s::text[]) AS f(id, headline) ON f.id = n.id
             WHERE p.digest_id = ANY(%(ids)s)
             """,
-            {"ids": created, "h": HEADLINE_FROM_QUOTE},
+            {"ids": created, "untitled": list(fallback), "headlines": list(fallback.values())},
         )
         # Each digest's frozen figures.
         cursor.execute(
