@@ -185,6 +185,5 @@ class FindingAdmin(TenantScopedAdmin):
         else:
             self.message_user(request, _("This finding was already reviewed."), messages.WARNING)
         following = selectors.next_open_finding(finding)
-        if following:
-            return HttpResponseRedirect(reverse("admin:qa_finding_change", args=[following]))
-        return HttpResponseRedirect(reverse("admin:qa_finding_changelist"))
+        queue = reverse("admin:qa_finding_changelist")
+        return HttpResponseRedirect(reverse("admin:qa_finding_change", args=[following]) if following else queue)
