@@ -292,11 +292,11 @@ def main() -> None:
             print(f"{path:44} {statistics.median(times):8.1f} {p95:8.1f} {max(times):8.1f} "
                   f"{queries[path]:8d} {size / 1024:6.0f}")  # fmt: skip
 
-        from radio import speech
+        from radio import audio, speech
 
         if speech.engine():
             started = time.monotonic()
-            status = services.render_digest_audio(first.pk)
+            status = audio.render_digest_audio(first.pk)
             first.refresh_from_db()
             print(f"\nrecording one digest ({first.items_count} items, the top {min(first.items_count, 8)} read): "
                   f"{status}, {first.audio_seconds} s of audio in {time.monotonic() - started:.1f} s")  # fmt: skip

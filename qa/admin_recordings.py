@@ -23,7 +23,7 @@ from django.utils.translation import ngettext
 from core.paginator import CappedPaginator
 from core.roles import AGENT, SUPERVISOR
 from core.tenancy import TenantScopedAdmin
-from qa import transcription
+from qa import recordings
 from qa.models import Recording, Transcript
 from qa.presentation import clock
 
@@ -57,7 +57,7 @@ class RecordingForm(forms.ModelForm):
             self.add_error("ticket", _("This ticket is another consumer's."))
         if data.get("audio") and data.get("language"):
             try:
-                transcription.check_upload(data["audio"], language=data["language"])
+                recordings.check_upload(data["audio"], language=data["language"])
             except forms.ValidationError as error:
                 self.add_error(None, error)
         return data
@@ -169,7 +169,7 @@ class RecordingAdmin(TenantScopedAdmin):
     def save_model(self, request: HttpRequest, obj: Recording, form: Any, change: bool) -> None:
         if change:
             return  # nothing is editable after the upload
-        transcription.upload_recording(obj, by=request.user)
+        recordings.upload_recording(obj, by=request.user)
 
     def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
                         extra_context: dict[str, Any] | None = None) -> Any:  # fmt: skip
@@ -263,7 +263,7 @@ class RecordingAdmin(TenantScopedAdmin):
     @admin.action(description=_("Retry transcription of the failed recordings"), permissions=["change"])
     def retry(self, request: HttpRequest, queryset: QuerySet[Recording]) -> None:
         selected = queryset.count()
-        retried = transcription.retry_recordings(queryset)
+        retried = recordings.retry_recordings(queryset)
         skipped = selected - retried
         if retried:
             message = ngettext(

@@ -1,6 +1,6 @@
 """API views of recordings and transcript imports (routes in qa/urls.py).
 
-Each view parses its input, calls one service (qa.transcription, qa.importing) and answers with the
+Each view parses its input, calls one service (qa.recordings, qa.importing) and answers with the
 result; bad input is a 400 whose messages name the field.
 """
 
@@ -26,8 +26,8 @@ from core.permissions import ModelPermissions
 from core.tenancy import TenantScopedQuerysetMixin
 from qa.importing import Imported, import_document, import_text
 from qa.models import Recording, Transcript
+from qa.recordings import retry_recording, upload_recording
 from qa.serializers import ImportedSerializer, RecordingSerializer, UploadRecordingSerializer
-from qa.transcription import retry_recording, upload_recording
 from tickets.api import service_errors
 
 RECORDINGS = Recording.objects.select_related("agent", "consumer", "uploaded_by", "transcript")

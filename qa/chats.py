@@ -8,7 +8,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import F, Max, OuterRef, Q, Subquery
 
 from qa.models import Speaker, Transcript
-from qa.services import SegmentIn, save_transcript
+from qa.segments import SegmentIn
+from qa.services import save_transcript
 from tickets.models import Ticket, TicketEvent
 
 SPEAKERS: dict[str, str] = {

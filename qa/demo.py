@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import transaction
 
 from core import roles
@@ -14,7 +15,7 @@ from core.seeding import SeedContext
 from crm.models import Consumer
 from qa import chats, evaluation, scorecards, searching, services
 from qa.models import Finding, Rule, Transcript
-from qa.services import SegmentIn
+from qa.segments import SegmentIn
 from tickets.models import Department
 
 CALLS_PER_SCALE = 160
@@ -111,8 +112,6 @@ def seed(ctx: SeedContext) -> dict[str, int]:
 def _agents() -> list[Any]:
     User = get_user_model()
     agents = list(User.objects.filter(username="agent"))
-    from django.contrib.auth.models import Group
-
     group = Group.objects.get(name=roles.AGENT)
     for username, first_name in EXTRA_AGENTS:
         user, created = User.objects.get_or_create(

@@ -1,12 +1,14 @@
 """Evaluating transcripts against the rules: the active set for new transcripts, one rule for a backtest.
 
-Both read segments straight from PostgreSQL in bulk and run ``qa.matching.RuleSet`` over them; only
-evaluation writes, and it writes findings with ``ON CONFLICT DO NOTHING`` on the finding's unique
-place (rule, transcript, segment, start), so evaluating again never duplicates one.
+Both read segments straight from PostgreSQL in bulk and run ``qa.matching.RuleSet`` over them (the
+matching itself is pure, in ``qa.matching``). Only evaluation writes, and only through its storing
+half, ``store_findings``: COPY, then ``INSERT … ON CONFLICT DO NOTHING`` on the finding's unique place
+(rule, transcript, segment, start), so evaluating again never duplicates one.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -110,14 +112,13 @@ def evaluate_transcripts(transcript_ids: Iterable[int]) -> int:
     hits_total = 0
     for start in range(0, len(ids), BATCH):
         chunk = ids[start : start + BATCH]
-        rows: list[tuple[object, ...]] = []
-        for transcript in _load(chunk):
-            for hit in _matches(rules.ruleset, transcript):
-                rows.append(_finding_row(transcript, hit, rules.versions[hit.key]))
+        rows = [
+            _finding_row(transcript, hit, rules.versions[hit.key])
+            for transcript in _load(chunk)
+            for hit in _matches(rules.ruleset, transcript)
+        ]
+        store_findings(rows, evaluated=chunk)
         hits_total += len(rows)
-        with transaction.atomic():
-            _insert_findings(rows)
-            Transcript.objects.filter(pk__in=chunk).update(evaluated_at=timezone.now())
     return hits_total
 
 
@@ -134,16 +135,22 @@ def _finding_row(transcript: _Transcript, hit: Hit, version: _Version) -> tuple[
             segment.id if segment else None, hit.text[:1000], hit.start, hit.end, occurred)  # fmt: skip
 
 
-def _insert_findings(rows: list[tuple[object, ...]]) -> None:
-    """COPY the findings into a temporary table, then insert the new ones in one statement.
+def store_findings(rows: list[tuple[object, ...]], *, evaluated: list[int]) -> None:
+    """The storing half of an evaluation, in one transaction: the new findings, and the transcripts marked evaluated.
 
+    The findings are COPYed into a temporary table, then the new ones inserted in one statement:
     ``ON CONFLICT DO NOTHING`` against the finding's unique place (rule, transcript, segment, start)
     keeps re-evaluation from duplicating anything; COPY is what makes a day's findings cheap to write
-    (``bulk_create`` spent most of an evaluation's time building INSERTs). Inside the caller's
-    transaction: the temporary table empties itself on commit.
+    (``bulk_create`` spent most of an evaluation's time building INSERTs). The temporary table empties
+    itself on commit.
     """
-    if not rows:
-        return
+    with transaction.atomic():
+        if rows:
+            _copy_findings(rows)
+        Transcript.objects.filter(pk__in=evaluated).update(evaluated_at=timezone.now())
+
+
+def _copy_findings(rows: list[tuple[object, ...]]) -> None:
     quote = connection.ops.quote_name
     columns = ", ".join(quote(name) for name in _INCOMING)
     table = quote(Finding._meta.db_table)
@@ -193,8 +200,6 @@ class BacktestResult:
 
 def backtest(definition: Rule | RuleVersion, *, days: int, samples: int = 50) -> BacktestResult:
     """What ``definition`` would have flagged in the transcripts of the last ``days`` days. Writes nothing."""
-    import time
-
     began = time.perf_counter()
     ruleset = RuleSet([spec_of(definition, 0)])
     since = timezone.now() - timedelta(days=days)

@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from qa.matching import RuleSetError, RuleSpec, validate_spec
+
 
 class Speaker(models.TextChoices):
     AGENT = "agent", _("Agent")
@@ -195,8 +197,6 @@ class RuleDefinition(models.Model):
         abstract = True
 
     def clean(self) -> None:
-        from qa.matching import RuleSetError, RuleSpec, validate_spec
-
         super().clean()
         spec = RuleSpec(0, self.kind, self.speaker, tuple(self.terms or ()), tuple(self.near_terms or ()),
                         self.distance, self.pattern)  # fmt: skip

@@ -1,7 +1,7 @@
 """API representations of recordings and transcript imports, and the inputs that create them.
 
 Rows named in a request (agent, consumer, ticket) are looked up through core.tenancy.scope, as the
-tickets API does: an unknown row and a forbidden one get the same answer.
+tickets API does (core.serializers): an unknown row and a forbidden one get the same answer.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from core.serializers import ScopedPrimaryKeyRelatedField, ScopedSlugRelatedField, no_such
 from crm.models import Consumer
 from qa.models import Recording, Transcript
 from tickets.models import Ticket
-from tickets.serializers import ScopedPrimaryKeyRelatedField, ScopedSlugRelatedField, no_such
 
 
 class RecordingSerializer(serializers.ModelSerializer[Recording]):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,21 +11,16 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.queue import enqueue
 from qa import scorecards
 from qa.models import Finding, Recording, Rule, RuleVersion, Segment, Transcript
+from qa.segments import SegmentIn
 
 # Fields of RuleDefinition: what a version freezes.
 DEFINITION_FIELDS = ("kind", "terms", "near_terms", "distance", "pattern", "speaker")
-
-
-@dataclass(frozen=True)
-class SegmentIn:
-    """One segment as an importer or recogniser hands it over."""
-
-    speaker: str
-    text: str
-    start_ms: int | None = None
-    end_ms: int | None = None
+# Queued by name after the commit (core.queue): services never import qa.tasks.
+EVALUATE_TASK = "qa.tasks.evaluate_transcript"
+INDEX_TASK = "qa.tasks.index_transcripts"  # queue `search`: the index's single writer
 
 
 def save_transcript(
@@ -90,7 +84,7 @@ def save_transcript(
             transcript.save()
             stored = {s.seq: s for s in transcript.segments.all()}
         _replace_segments(transcript, segments, stored)
-        transaction.on_commit(lambda: _after_save(transcript.pk))
+        _after_save(transcript.pk)
     return transcript
 
 
@@ -137,10 +131,8 @@ def _replace_segments(transcript: Transcript, segments: Sequence[SegmentIn], sto
 
 
 def _after_save(transcript_id: int) -> None:
-    from qa import tasks
-
-    tasks.evaluate_transcript.delay(transcript_id)
-    tasks.index_transcripts.delay([transcript_id])
+    enqueue(EVALUATE_TASK, transcript_id)
+    enqueue(INDEX_TASK, [transcript_id])
 
 
 # --- Rules ---------------------------------------------------------------------------------------
@@ -208,21 +200,3 @@ def review_findings(findings: Iterable[Finding], *, verdict: str, by: Any, note:
         if changed:
             scorecards.refresh_for_findings(ids)
     return changed
-
-
-def sweep() -> dict[str, int]:
-    """What the beat job does every few minutes; each step is idempotent.
-
-    Chats' new messages become transcripts; transcripts a dead worker left unevaluated are evaluated
-    here; unindexed ones are queued for the search index's single writer.
-    """
-    from qa import chats, evaluation, searching, tasks
-
-    collected = chats.collect_chats(chats.stale_chat_ids())
-    unevaluated = evaluation.stale_transcript_ids()
-    if unevaluated:
-        evaluation.evaluate_transcripts(unevaluated)
-    unindexed = searching.unindexed_transcript_ids()
-    for start in range(0, len(unindexed), 500):
-        tasks.index_transcripts.delay(unindexed[start : start + 500])
-    return {"chats": collected, "evaluated": len(unevaluated), "queued_for_index": len(unindexed)}

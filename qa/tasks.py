@@ -1,38 +1,34 @@
+"""QA's Celery tasks: thin, taking ids, each calling one function. Services queue them by name (core.queue)."""
+
 from __future__ import annotations
 
 from celery import Task, shared_task
 from django.conf import settings
 
+from qa import evaluation, recordings, scorecards, searching, upkeep
+
 
 @shared_task(acks_late=True)
 def evaluate_transcript(transcript_id: int) -> int:
     """Evaluate one transcript against the active rules; returns the number of hits."""
-    from qa import evaluation
-
     return evaluation.evaluate_transcripts([transcript_id])
 
 
 @shared_task(acks_late=True)
 def index_transcripts(transcript_ids: list[int]) -> int:
     """Add or replace transcripts in the search index (queue `search`: its single writer)."""
-    from qa import searching
-
     return searching.index_transcripts(transcript_ids)
 
 
 @shared_task
 def sweep() -> dict[str, int]:
     """Beat, every few minutes: chats become transcripts; what a dead worker left is redone."""
-    from qa import services
-
-    return services.sweep()
+    return upkeep.sweep()
 
 
 @shared_task
 def compute_scorecards() -> int:
     """Beat, nightly: this week's and last week's scorecards (last week's findings are still being reviewed)."""
-    from qa import scorecards
-
     return scorecards.compute_recent()
 
 
@@ -41,7 +37,5 @@ def compute_scorecards() -> int:
 )
 def transcribe_recording(self: Task, recording_id: int) -> str:
     """Transcribe one recording (queue `transcription`); a redelivery after a worker died may reclaim it."""
-    from qa import transcription
-
     redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
-    return transcription.transcribe_recording(recording_id, redelivered=redelivered)
+    return recordings.transcribe_recording(recording_id, redelivered=redelivered)

@@ -1,5 +1,5 @@
-"""The radio in the admin: the curators' screening queue, channels and subscribers, digests, the items nobody
-acknowledged, and the agents' view of their nominations with the business teams' replies."""
+"""The radio in the admin: the curators' screening queue and the agents' view of their nominations with the
+business teams' feedback. Channels, digests, their items and the replies are in ``radio.admin_digests``."""
 
 from __future__ import annotations
 
@@ -8,15 +8,13 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.views.main import ChangeList
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
@@ -24,11 +22,14 @@ from django.utils.translation import ngettext
 
 from core.admin_actions import apply_to_each
 from core.paginator import CappedPaginator
-from core.roles import BUSINESS, SUPERVISOR
-from core.tenancy import TenantScopedAdmin, TenantScopedInline
-from radio import selectors, services
-from radio.forms import ApproveForm, HeadlineForm, MergeForm, RejectForm
-from radio.models import Channel, Digest, DigestItem, Nomination, Reply, SourceKind, Subscription
+from core.tenancy import TenantScopedAdmin
+from radio import (
+    admin_digests,  # noqa: F401  (registers the digests' admins)
+    selectors,
+    services,
+)
+from radio.forms import SCREENING_FORMS, ApproveForm, HeadlineForm, MergeForm, RejectForm, form_problems
+from radio.models import Channel, DigestItem, Nomination, Reply, SourceKind
 
 SOURCE_ADMIN = {
     SourceKind.TICKET: "admin:tickets_ticket_change",
@@ -80,6 +81,34 @@ class ScreeningFilter(admin.SimpleListFilter):
         if value == "mine" or not request.user.has_perm("radio.change_nomination"):
             return queryset.filter(nominated_by=request.user.pk)
         return queryset.filter(status=Nomination.Status.PENDING)
+
+
+# What the screening page shows besides the nomination.
+SCREEN_RELATED = ("suggested_channel", "nominated_by", "screened_by", "merged_into", "department")
+
+
+def screening_page(nomination: Nomination, *, can_screen: bool) -> dict[str, Any]:
+    """The screening page: the nomination, its source, where it went on air, and (for a curator) the decisions."""
+    items = list(
+        DigestItem.objects.filter(nomination=nomination)
+        .select_related("digest__channel", "acknowledged_by")
+        .order_by("digest__day", "digest__channel__name")
+    )
+    selectors.attach_replies(items)
+    suggested = [nomination.suggested_channel_id] if nomination.suggested_channel_id else []
+    placed = list(nomination.placements.values_list("channel_id", flat=True))
+    return {
+        "title": _("Nomination #%(id)s") % {"id": nomination.pk},
+        "nomination": nomination,
+        "source": source_link(nomination.source_kind, nomination.source_id, nomination.ticket_id),
+        "items": items,
+        "placed": Channel.objects.filter(pk__in=placed),
+        "merged": nomination.merged.order_by("nominated_at") if can_screen else [],
+        "can_screen": can_screen and nomination.status in (Nomination.Status.PENDING, Nomination.Status.APPROVED),
+        "approve_form": ApproveForm(initial={"channels": placed or suggested, "headline": nomination.headline}),
+        "reject_form": RejectForm(),
+        "headline_form": HeadlineForm(initial={"headline": nomination.headline}, auto_id="edit_%s"),
+    }
 
 
 def _count(queryset: QuerySet[Any], key: str) -> Any:
@@ -161,35 +190,11 @@ class NominationAdmin(TenantScopedAdmin):
         return [path("<int:pk>/screen/", screen, name="radio_nomination_screen"), *super().get_urls()]
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
-        nomination = get_object_or_404(
-            self.get_queryset(request).select_related("suggested_channel", "nominated_by", "screened_by",
-                                                      "merged_into", "department"), pk=object_id,
-        )  # fmt: skip
+        nomination = get_object_or_404(self.get_queryset(request).select_related(*SCREEN_RELATED), pk=object_id)
         if not self.has_view_permission(request, nomination):
             raise PermissionDenied
-        can_screen = self.has_change_permission(request, nomination)
-        items = list(
-            DigestItem.objects.filter(nomination=nomination)
-            .select_related("digest__channel", "acknowledged_by")
-            .order_by("digest__day", "digest__channel__name")
-        )
-        selectors.attach_replies(items)
-        suggested = [nomination.suggested_channel_id] if nomination.suggested_channel_id else []
-        placed = list(nomination.placements.values_list("channel_id", flat=True))
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": _("Nomination #%(id)s") % {"id": nomination.pk},
-            "nomination": nomination,
-            "source": source_link(nomination.source_kind, nomination.source_id, nomination.ticket_id),
-            "items": items,
-            "placed": Channel.objects.filter(pk__in=placed),
-            "merged": nomination.merged.order_by("nominated_at") if can_screen else [],
-            "can_screen": can_screen and nomination.status in (Nomination.Status.PENDING, Nomination.Status.APPROVED),
-            "approve_form": ApproveForm(initial={"channels": placed or suggested, "headline": nomination.headline}),
-            "reject_form": RejectForm(),
-            "headline_form": HeadlineForm(initial={"headline": nomination.headline}, auto_id="edit_%s"),
-        }
+        page = screening_page(nomination, can_screen=self.has_change_permission(request, nomination))
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, **page}
         return TemplateResponse(request, "admin/radio/nomination/screen.html", context)
 
     def screen_view(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -197,37 +202,18 @@ class NominationAdmin(TenantScopedAdmin):
         nomination = get_object_or_404(self.get_queryset(request), pk=pk)
         if request.method != "POST" or not self.has_change_permission(request, nomination):
             raise PermissionDenied
-        action = request.POST.get("action", "")
+        form_class = SCREENING_FORMS.get(str(request.POST.get("action", "")))
         try:
-            if action == "approve":
-                form: Any = ApproveForm(request.POST)
-                self._valid(form)
-                services.approve_nomination(nomination, form.cleaned_data["channels"], by=request.user,
-                                            headline=form.cleaned_data["headline"])  # fmt: skip
-                self.message_user(request, _("Approved: on the radio with the next digest."), messages.SUCCESS)
-            elif action == "headline":
-                form = HeadlineForm(request.POST)
-                self._valid(form)
-                services.edit_headline(nomination, form.cleaned_data["headline"], by=request.user)
-                self.message_user(request, _("Headline saved."), messages.SUCCESS)
-            elif action == "reject":
-                form = RejectForm(request.POST)
-                self._valid(form)
-                services.reject_nomination(nomination, form.cleaned_data["reason"], by=request.user)
-                self.message_user(request, _("Rejected; the agent sees your reason."), messages.SUCCESS)
-            else:
+            if form_class is None:
                 raise ValidationError(_("Unknown action."))
+            form = form_class(request.POST)
+            if not form.is_valid():
+                raise form_problems(form)
+            form.apply(nomination, by=request.user)
+            self.message_user(request, form.done, messages.SUCCESS)
         except ValidationError as error:
             self.message_user(request, "; ".join(error.messages), messages.ERROR)
         return HttpResponseRedirect(reverse("admin:radio_nomination_change", args=[nomination.pk]))
-
-    @staticmethod
-    def _valid(form: Any) -> None:
-        if not form.is_valid():
-            raise ValidationError(
-                [f"{form.fields[name].label if name in form.fields else ''}: {' '.join(errors)}"
-                 for name, errors in form.errors.items()]
-            )  # fmt: skip
 
     # --- bulk decisions, each with a confirmation page ------------------------------------------
 
@@ -289,254 +275,16 @@ class NominationAdmin(TenantScopedAdmin):
         if queryset.count() < 2:
             self.message_user(request, _("Choose at least two nominations to merge."), messages.WARNING)
             return None
-        if "apply" in request.POST:
-            form = MergeForm(request.POST, nominations=queryset)
-            if form.is_valid():
-                primary = form.cleaned_data["primary"]
-                try:
-                    merged = services.merge_nominations(
-                        primary, [n for n in queryset if n.pk != primary.pk], by=request.user
-                    )
-                except ValidationError as error:
-                    self.message_user(request, "; ".join(error.messages), messages.ERROR)
-                else:
-                    self.message_user(
-                        request,
-                        _("Merged into #%(id)s: %(n)s customers said it.") % {"id": merged.pk, "n": merged.customers},
-                        messages.SUCCESS,
-                    )
-                return None
-        else:
+        if "apply" not in request.POST:
             oldest = queryset.order_by("-customers", "nominated_at").first()
             form = MergeForm(initial={"primary": oldest.pk if oldest else None}, nominations=queryset)
+        elif (form := MergeForm(request.POST, nominations=queryset)).is_valid():
+            try:
+                merged = form.merge(queryset, by=request.user)
+            except ValidationError as error:
+                self.message_user(request, "; ".join(error.messages), messages.ERROR)
+            else:
+                said = _("Merged into #%(id)s: %(n)s customers said it.") % {"id": merged.pk, "n": merged.customers}
+                self.message_user(request, said, messages.SUCCESS)
+            return None
         return self._decision_page(request, queryset, "merge_action", _("Merge duplicates"), form, _("Merge"))
-
-
-class SubscriptionInline(TenantScopedInline):
-    model = Subscription
-    extra = 1
-    fields = ("user", "created_at")
-    readonly_fields = ("created_at",)
-    verbose_name = _("subscriber")
-    verbose_name_plural = _("subscribers")
-
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "user":
-            # Business users and curators: a short list, so a select box rather than a search.
-            kwargs["queryset"] = (
-                get_user_model()
-                .objects.filter(Q(groups__name__in=[BUSINESS, SUPERVISOR]) | Q(is_superuser=True), is_active=True)
-                .distinct()
-                .order_by("username")
-            )
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-
-@admin.register(Channel)
-class ChannelAdmin(TenantScopedAdmin):
-    list_display = ("name", "code", "department", "active", "subscriber_count", "page_link")
-    list_filter = ("active", "department")
-    search_fields = ("name", "code")
-    list_select_related = ("department",)
-    prepopulated_fields = {"code": ("name",)}
-    inlines = [SubscriptionInline]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Channel]:
-        return super().get_queryset(request).annotate(subscriber_total=Count("subscriptions"))
-
-    @admin.display(description=_("subscribers"), ordering="subscriber_total")
-    def subscriber_count(self, obj: Any) -> int:
-        return int(obj.subscriber_total)
-
-    @admin.display(description=_("digest"))
-    def page_link(self, obj: Channel) -> str:
-        day = timezone.localdate().isoformat()
-        return format_html('<a href="{}">{}</a>', reverse("radio:channel", args=[day, obj.code]), _("Today"))
-
-
-class ChannelVisibleAdmin(TenantScopedAdmin):
-    """Digests and their items: curators see every channel, business users the channels they follow."""
-
-    channel_path = "channel"
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        queryset = super().get_queryset(request)
-        if selectors.reads_every_channel(request.user):
-            return queryset
-        return queryset.filter(**{f"{self.channel_path}__in": selectors.readable_channels(request.user)})
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False if obj is not None else super().has_change_permission(request, obj)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(Digest)
-class DigestAdmin(ChannelVisibleAdmin):
-    list_display = ("day", "channel", "items_count", "customers", "acknowledged", "audio_status", "page_link")
-    list_filter = ("channel", "audio_status")
-    date_hierarchy = "day"
-    search_fields = ("channel__name",)
-    list_select_related = ("channel",)
-    ordering = ("-day", "channel__name")
-    actions = ["record_again"]
-    fields = readonly_fields = ("channel", "day", "built_at", "covers_until", "items_count", "customers", "figures",
-                                "recording", "audio_status", "audio_error", "audio_seconds")  # fmt: skip
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Digest]:
-        return (
-            super().get_queryset(request).annotate(acked=Count("items", filter=Q(items__acknowledged_at__isnull=False)))
-        )
-
-    @admin.display(description=_("acknowledged"), ordering="acked")
-    def acknowledged(self, obj: Any) -> str:
-        return f"{obj.acked} / {obj.items_count}"
-
-    @admin.display(description=_("page"))
-    def page_link(self, obj: Digest) -> str:
-        return format_html(
-            '<a href="{}">{}</a>', reverse("radio:channel", args=[obj.day.isoformat(), obj.channel.code]), _("Open")
-        )
-
-    @admin.display(description=_("audio"))
-    def recording(self, obj: Digest) -> str:
-        # Through the radio's own view, which checks the channel; never the file's public media URL.
-        if obj.audio_status != Digest.Audio.READY or not obj.audio:
-            return "—"
-        return format_html('<a href="{}">{}</a>', reverse("radio:audio", args=[obj.pk]), _("Listen"))
-
-    @admin.action(description=_("Record the audio again"), permissions=["change"])
-    def record_again(self, request: HttpRequest, queryset: QuerySet[Digest]) -> None:
-        n = services.requeue_audio(queryset)
-        self.message_user(request, ngettext("%d digest queued.", "%d digests queued.", n) % n)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # The action needs the model's change permission; the rows themselves are read-only.
-        return obj is None and request.user.has_perm("radio.change_digest")
-
-
-class AcknowledgementFilter(admin.SimpleListFilter):
-    """Opens on the items nobody in the channel ever acknowledged, from digests before today."""
-
-    title = _("acknowledgement")
-    parameter_name = "ack"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
-        return [("today", _("Today's, not yet acknowledged")), ("yes", _("Acknowledged")), ("all", _("All"))]
-
-    def choices(self, changelist: ChangeList) -> Any:
-        yield {
-            "selected": self.value() is None,
-            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
-            "display": _("Never acknowledged"),
-        }
-        for lookup, title in self.lookup_choices:
-            yield {
-                "selected": self.value() == str(lookup),
-                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
-                "display": title,
-            }
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[DigestItem]) -> QuerySet[DigestItem]:
-        today = timezone.localdate()
-        value = self.value()
-        if value == "all":
-            return queryset
-        if value == "yes":
-            return queryset.filter(acknowledged_at__isnull=False)
-        if value == "today":
-            return queryset.filter(acknowledged_at__isnull=True, digest__day=today)
-        return queryset.filter(acknowledged_at__isnull=True, digest__day__lt=today)
-
-
-@admin.register(DigestItem)
-class DigestItemAdmin(ChannelVisibleAdmin):
-    channel_path = "digest__channel"
-    list_display = ("headline", "channel", "day", "customers", "severity", "source_kind", "nominated_by",
-                    "acknowledged", "replies")  # fmt: skip
-    list_filter = (AcknowledgementFilter, "digest__channel", "severity", "source_kind")
-    search_fields = ("headline", "quote")
-    list_select_related = ("digest__channel", "nomination__nominated_by", "acknowledged_by")
-    ordering = ("-digest__day", "digest__channel__name", "position")
-    show_full_result_count = False
-    paginator = CappedPaginator
-    readonly_fields = ("digest", "nomination", "position", "headline", "quote", "note", "customers", "severity",
-                       "source_kind", "nominated_at", "acknowledged_at", "acknowledged_by")  # fmt: skip
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[DigestItem]:
-        return super().get_queryset(request).annotate(reply_total=Count("replies"))
-
-    @admin.display(description=_("channel"), ordering="digest__channel__name")
-    def channel(self, obj: DigestItem) -> str:
-        return obj.digest.channel.name
-
-    @admin.display(description=_("day"), ordering="digest__day")
-    def day(self, obj: DigestItem) -> Any:
-        return obj.digest.day
-
-    @admin.display(description=_("nominated by"))
-    def nominated_by(self, obj: DigestItem) -> Any:
-        return obj.nomination.nominated_by or "—"
-
-    @admin.display(description=_("acknowledged"), ordering="acknowledged_at")
-    def acknowledged(self, obj: DigestItem) -> str:
-        if obj.acknowledged_at is None:
-            return format_html('<span class="radio-status pending">{}</span>', _("never"))
-        who = obj.acknowledged_by.get_username() if obj.acknowledged_by else "—"
-        return f"{who} · {timezone.localtime(obj.acknowledged_at):%m-%d %H:%M}"
-
-    @admin.display(description=_("replies"), ordering="reply_total")
-    def replies(self, obj: Any) -> int:
-        return int(obj.reply_total)
-
-
-@admin.register(Reply)
-class ReplyAdmin(TenantScopedAdmin):
-    """The business teams' answers; an agent sees those to their own nominations."""
-
-    list_display = ("body_short", "headline", "channel", "author", "created_at", "nominated_by")
-    list_filter = ("item__digest__channel",)
-    search_fields = ("body",)
-    list_select_related = ("item__digest__channel", "item__nomination__nominated_by", "author")
-    ordering = ("-created_at",)
-    show_full_result_count = False
-    paginator = CappedPaginator
-    readonly_fields = ("item", "author", "body", "created_at")
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Reply]:
-        queryset = super().get_queryset(request)
-        if selectors.reads_every_channel(request.user):
-            return queryset
-        return queryset.filter(item__nomination__nominated_by=request.user.pk)
-
-    @admin.display(description=_("reply"))
-    def body_short(self, obj: Reply) -> str:
-        return Truncator(obj.body).chars(80)
-
-    @admin.display(description=_("item"))
-    def headline(self, obj: Reply) -> str:
-        return format_html(
-            '<a href="{}">{}</a>', reverse("admin:radio_nomination_change", args=[obj.item.nomination_id]),
-            obj.item.headline,
-        )  # fmt: skip
-
-    @admin.display(description=_("channel"))
-    def channel(self, obj: Reply) -> str:
-        return obj.item.digest.channel.name
-
-    @admin.display(description=_("nominated by"))
-    def nominated_by(self, obj: Reply) -> Any:
-        return obj.item.nomination.nominated_by or "—"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from qa.models import Severity
-from radio.models import Channel, Nomination
+from radio import services
+from radio.models import Channel, DigestItem, Nomination, Reply
 from radio.services import HEADLINE_MAX, TEXT_MAX
+from radio.sources import Source
+
+
+def error_lists(error: ValidationError) -> dict[str, list[str]]:
+    """A service's ValidationError as {field: [message, ...]} ("__all__" when it names no field)."""
+    if hasattr(error, "error_dict"):
+        return {name: [str(m) for m in ValidationError(errs).messages] for name, errs in error.error_dict.items()}
+    return {"__all__": [str(m) for m in error.messages]}
 
 
 class NominateForm(forms.Form):
@@ -32,14 +43,36 @@ class NominateForm(forms.Form):
         empty_value=None,
     )  # fmt: skip
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, data: Any = None, *args: Any, **kwargs: Any) -> None:
+        if data is not None:  # the chat console may post the channel's code: the choice field wants its id
+            data = data.copy()
+            data["channel"] = channel_from_value(str(data.get("channel", "")))
+        super().__init__(data, *args, **kwargs)
         field = self.fields["channel"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = (
             Channel.objects.filter(active=True).select_related("department").order_by("department__name", "name")
         )
         field.label_from_instance = lambda obj: f"{obj.department.name} · {obj.name}"  # type: ignore[method-assign]
+
+    def nominate(self, source: Source, *, by: Any) -> tuple[Nomination, bool] | None:
+        """Nominate ``source`` as entered (services.nominate): (nomination, created), or None with the form's errors."""
+        if not self.is_valid():
+            return None
+        data = self.cleaned_data
+        try:
+            return services.nominate(
+                source,
+                by=by,
+                quote=data["quote"],
+                note=data["note"],
+                channel=data["channel"],
+                severity=data["severity"],
+            )
+        except ValidationError as error:
+            for name, problems in error_lists(error).items():
+                self.add_error(name if name in self.fields else None, problems)
+            return None
 
 
 def channel_from_value(value: str) -> str:
@@ -53,12 +86,19 @@ def channel_from_value(value: str) -> str:
 class ReplyForm(forms.Form):
     body = forms.CharField(label=_("Reply"), max_length=TEXT_MAX, widget=forms.Textarea(attrs={"rows": 2}))
 
+    def reply(self, item: DigestItem, *, by: Any) -> Reply:
+        """Answer the item (services.reply_to_item); a ValidationError when the form or the service refuses it."""
+        if not self.is_valid():
+            raise ValidationError(self.errors.get_json_data(), code="invalid")
+        return services.reply_to_item(item, self.cleaned_data["body"], by=by)
+
 
 class ApproveForm(forms.Form):
     channels = forms.ModelMultipleChoiceField(
         label=_("Channels"), queryset=Channel.objects.none(), widget=forms.CheckboxSelectMultiple
     )
     headline = forms.CharField(label=_("Headline"), max_length=HEADLINE_MAX, required=False)
+    done = _("Approved: on the radio with the next digest.")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -69,11 +109,19 @@ class ApproveForm(forms.Form):
         )
         field.label_from_instance = lambda obj: f"{obj.department.name} · {obj.name}"  # type: ignore[method-assign]
 
+    def apply(self, nomination: Nomination, *, by: Any) -> None:
+        data = self.cleaned_data
+        services.approve_nomination(nomination, data["channels"], by=by, headline=data["headline"])
+
 
 class RejectForm(forms.Form):
     reason = forms.CharField(
         label=_("Reason (the agent reads it)"), max_length=TEXT_MAX, widget=forms.Textarea(attrs={"rows": 3})
     )
+    done = _("Rejected; the agent sees your reason.")
+
+    def apply(self, nomination: Nomination, *, by: Any) -> None:
+        services.reject_nomination(nomination, self.cleaned_data["reason"], by=by)
 
 
 class MergeForm(forms.Form):
@@ -89,6 +137,31 @@ class MergeForm(forms.Form):
         field.queryset = nominations
         field.label_from_instance = lambda obj: f"#{obj.pk} · {obj.title}"  # type: ignore[method-assign]
 
+    def merge(self, nominations: Iterable[Nomination], *, by: Any) -> Nomination:
+        """Merge the other nominations into the one chosen (services.merge_nominations)."""
+        primary = self.cleaned_data["primary"]
+        return services.merge_nominations(primary, [n for n in nominations if n.pk != primary.pk], by=by)
+
 
 class HeadlineForm(forms.Form):
     headline = forms.CharField(label=_("Headline"), max_length=HEADLINE_MAX, required=False)
+    done = _("Headline saved.")
+
+    def apply(self, nomination: Nomination, *, by: Any) -> None:
+        services.edit_headline(nomination, self.cleaned_data["headline"], by=by)
+
+
+# The screening page's buttons: each posts its form, which calls one service.
+SCREENING_FORMS: dict[str, type[ApproveForm | HeadlineForm | RejectForm]] = {
+    "approve": ApproveForm,
+    "headline": HeadlineForm,
+    "reject": RejectForm,
+}
+
+
+def form_problems(form: forms.Form) -> ValidationError:
+    """A bound form's errors as one ValidationError, each message led by its field's label."""
+    return ValidationError(
+        [f"{form.fields[name].label if name in form.fields else ''}: {' '.join(str(e) for e in errors)}"
+         for name, errors in form.errors.items()]
+    )  # fmt: skip

@@ -141,11 +141,11 @@ class Nomination(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.headline or self.quote[:40]
+        return self.title
 
     @property
     def title(self) -> str:
-        """The headline, or the start of the quote while a curator has not written one."""
+        """The headline, or the start of the quote while a curator has not written one (what a digest item shows)."""
         return self.headline or default_headline(self.quote)
 
 
@@ -153,6 +153,10 @@ HEADLINE_FROM_QUOTE = 40  # characters of the quote a headline falls back to
 
 
 def default_headline(quote: str) -> str:
+    """The headline of a nomination without one: its quote on one line, cut to HEADLINE_FROM_QUOTE characters.
+
+    The one definition of the fallback: the morning build freezes it into the digest items too.
+    """
     text = " ".join(quote.split())
     return text if len(text) <= HEADLINE_FROM_QUOTE else text[: HEADLINE_FROM_QUOTE - 1] + "…"
 

@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, QuerySet
 
-from radio.models import Channel, Digest, DigestItem, Reply
+from qa.models import Severity
+from radio.models import Channel, Digest, DigestItem, Reply, SourceKind
 
 TREND_DAYS = 14
 
@@ -52,6 +54,23 @@ class ChannelDigest:
     items: list[DigestItem] = field(default_factory=list)
     acknowledged: int = 0
     trend: list[tuple[date, int, int]] = field(default_factory=list)  # (day, items, customers)
+    chart: str = ""  # the trend drawn, set by the page
+
+    @property
+    def severity_rows(self) -> list[tuple[Any, int, int]]:
+        """(label, items, level) of the digest's high and critical items, most severe first."""
+        severity = self.digest.figures.get("severity", {}) if self.digest else {}
+        return [
+            (label, severity[str(level)], level)
+            for level, label in reversed(Severity.choices)
+            if severity.get(str(level)) and level >= Severity.HIGH
+        ]
+
+    @property
+    def source_rows(self) -> list[tuple[Any, int]]:
+        """(label, items) of each kind of source the digest's items came from."""
+        sources = self.digest.figures.get("sources", {}) if self.digest else {}
+        return [(label, sources[kind]) for kind, label in SourceKind.choices if sources.get(kind)]
 
 
 def page(user: Any, day: date, *, items_per_channel: int, channel: Channel | None = None) -> list[ChannelDigest]:
@@ -99,6 +118,17 @@ def page(user: Any, day: date, *, items_per_channel: int, channel: Channel | Non
         days = history[block.channel.pk]
         block.trend = [(d, *days.get(d, (0, 0))) for d in (first + timedelta(days=i) for i in range(TREND_DAYS))]
     return blocks
+
+
+def items_page(block: ChannelDigest, number: str | None, *, per_page: int) -> Page[DigestItem] | None:
+    """Page ``number`` of the block's digest's items, put in ``block.items`` with their replies (None: no digest)."""
+    if block.digest is None:
+        return None
+    items = DigestItem.objects.filter(digest=block.digest).select_related("acknowledged_by").order_by("position")
+    page_obj = Paginator(items, per_page).get_page(number)
+    block.items = list(page_obj.object_list)
+    attach_replies(block.items)
+    return page_obj
 
 
 def attach_replies(items: list[DigestItem]) -> None:

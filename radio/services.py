@@ -1,4 +1,6 @@
-"""Every state change of the radio: nominating, screening, subscribing, the morning build, answering items."""
+"""Every state change of the radio: nominating, screening, subscribing, the morning build, answering items.
+
+Recording a digest's audio is its own family, ``radio.audio``."""
 
 from __future__ import annotations
 
@@ -12,18 +14,21 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.queue import enqueue
 from core.realtime import role_group, send_event, user_group
 from core.roles import SUPERVISOR
 from core.text import mask_pii
 from qa.models import Severity
 from radio import selectors
-from radio.models import HEADLINE_FROM_QUOTE, Channel, Digest, DigestItem, Nomination, Placement, Reply, Subscription
+from radio.models import Channel, Digest, DigestItem, Nomination, Placement, Reply, Subscription, default_headline
 from radio.sources import Source
 
 TEXT_MAX = 2000  # longest quote, note, reason or reply, in characters
 HEADLINE_MAX = 200
 # pg_advisory_xact_lock key of the morning build ("radi"): runs never overlap, whatever the worker.
 BUILD_LOCK = 0x72616469
+# Each built digest is read aloud by this task, queued by name after the commit (core.queue).
+RENDER_AUDIO_TASK = "radio.tasks.render_digest_audio"
 
 Status = Nomination.Status
 
@@ -281,7 +286,8 @@ def digest_cutoff(day: date) -> datetime:
 def build_digests(day: date | None = None, *, now: datetime | None = None) -> list[int]:
     """Build every active channel's digest for ``day`` from what was approved since its previous digest.
 
-    Set-based: four SQL statements for all channels, in one transaction (a crash leaves nothing). The
+    Set-based: five SQL statements for all channels (four writes, and one read of the nominations without a
+    headline), in one transaction (a crash leaves nothing). The
     advisory lock serialises concurrent runs and ``ON CONFLICT`` on (channel, day) makes a second run
     a no-op: one digest per channel per day, however often and however many workers run it. A channel
     with nothing new gets an empty digest (the page says "nothing today"). Returns the new digests' ids.
@@ -314,6 +320,9 @@ def build_digests(day: date | None = None, *, now: datetime | None = None) -> li
             """,
             {"ids": created, "now": now},
         )
+        # A nomination without a headline goes on air under the start of its quote (models.default_headline).
+        untitled = Nomination.objects.filter(placements__digest_id__in=created, headline="").distinct()
+        fallback = {pk: default_headline(quote) for pk, quote in untitled.values_list("pk", "quote")}
         # Freeze the items, ordered by how many customers said it, then severity, then the newest first.
         cursor.execute(
             """
@@ -322,15 +331,13 @@ def build_digests(day: date | None = None, *, now: datetime | None = None) -> li
             SELECT p.digest_id, n.id,
                    row_number() OVER (PARTITION BY p.digest_id
                                       ORDER BY n.customers DESC, n.severity DESC, n.nominated_at DESC, n.id DESC),
-                   CASE WHEN n.headline <> '' THEN n.headline
-                        WHEN char_length(regexp_replace(n.quote, '\\s+', ' ', 'g')) <= %(h)s
-                             THEN regexp_replace(n.quote, '\\s+', ' ', 'g')
-                        ELSE left(regexp_replace(n.quote, '\\s+', ' ', 'g'), %(h)s - 1) || '…' END,
+                   COALESCE(NULLIF(n.headline, ''), f.headline),
                    n.quote, n.note, n.customers, n.severity, n.source_kind, n.nominated_at
             FROM radio_placement p JOIN radio_nomination n ON n.id = p.nomination_id
+            LEFT JOIN unnest(%(untitled)s::bigint[], %(headlines)s::text[]) AS f(id, headline) ON f.id = n.id
             WHERE p.digest_id = ANY(%(ids)s)
             """,
-            {"ids": created, "h": HEADLINE_FROM_QUOTE},
+            {"ids": created, "untitled": list(fallback), "headlines": list(fallback.values())},
         )
         # Each digest's frozen figures.
         cursor.execute(
@@ -354,92 +361,15 @@ def build_digests(day: date | None = None, *, now: datetime | None = None) -> li
             {"ids": created},
         )
         with_items = list(Digest.objects.filter(pk__in=created, items_count__gt=0).values_list("pk", flat=True))
-        transaction.on_commit(lambda: _queue_audio(with_items))
+        for digest_id in with_items:
+            enqueue(RENDER_AUDIO_TASK, digest_id)
     return created
-
-
-def _queue_audio(digest_ids: list[int]) -> None:
-    from radio.tasks import render_digest_audio
-
-    for digest_id in digest_ids:
-        render_digest_audio.delay(digest_id)
 
 
 def requeue_audio(digests: Iterable[Digest]) -> int:
     """Record the audio again (after espeak-ng was installed, say); returns how many were queued."""
     ids = [d.pk for d in digests if d.items_count]
     Digest.objects.filter(pk__in=ids).update(audio_status=Digest.Audio.PENDING, audio_error="")
-    transaction.on_commit(lambda: _queue_audio(ids))
+    for digest_id in ids:
+        enqueue(RENDER_AUDIO_TASK, digest_id)
     return len(ids)
-
-
-# --- the digest read aloud -----------------------------------------------------------------------
-
-
-def digest_script(digest: Digest, items: Sequence[DigestItem]) -> list[str]:
-    """What the radio says, sentence by sentence, in the site's language (the consumers' words as they were)."""
-    from django.utils import formats, translation
-
-    with translation.override(settings.LANGUAGE_CODE):
-        lines = [
-            _("Nine O'Clock Radio, %(channel)s, %(date)s.")
-            % {"channel": digest.channel.name, "date": formats.date_format(digest.day, "MONTH_DAY_FORMAT")},
-            _("Today %(items)s voices from %(customers)s customers.")
-            % {"items": digest.items_count, "customers": digest.customers},
-        ]
-        for item in items:
-            lines.append(_("Number %(n)s: %(headline)s.") % {"n": item.position, "headline": item.headline})
-            lines.append(_("%(n)s customers said:") % {"n": item.customers} if item.customers > 1
-                         else _("A customer said:"))  # fmt: skip
-            lines.append(item.quote)
-            if item.note:
-                lines.append(_("The agent's note: %(note)s") % {"note": item.note})
-        if digest.items_count > len(items):
-            lines.append(_("%(n)s more on the digest page.") % {"n": digest.items_count - len(items)})
-        lines.append(_("That was %(channel)s. Have a good day.") % {"channel": digest.channel.name})
-    return lines
-
-
-def render_digest_audio(digest_id: int) -> str:
-    """Record a digest's audio (idempotent: a ready recording is kept). Returns the digest's audio status.
-
-    Without espeak-ng the digest says so (status "unavailable") and everything else works; a recording
-    that comes out silent is refused (status "failed").
-    """
-    from django.core.files.base import ContentFile
-
-    from radio import speech
-
-    with transaction.atomic():
-        digest = (
-            Digest.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("channel")
-            .filter(pk=digest_id)
-            .first()
-        )
-        if digest is None:  # gone, or another worker is recording it right now
-            return "busy"
-        recorded = bool(digest.audio) and digest.audio.storage.exists(digest.audio.name)
-        if digest.audio_status == Digest.Audio.READY and recorded:
-            return digest.audio_status
-        if digest.items_count == 0:
-            digest.audio_status = Digest.Audio.NONE
-            digest.save(update_fields=["audio_status"])
-            return digest.audio_status
-        items = list(digest.items.order_by("position")[: settings.RADIO_AUDIO_ITEMS])
-        fields = ["audio", "audio_status", "audio_error", "audio_seconds"]
-        try:
-            audio = speech.speak(digest_script(digest, items))
-        except speech.SpeechUnavailable as error:
-            digest.audio_status, digest.audio_error = Digest.Audio.UNAVAILABLE, str(error)
-        except speech.SpeechFailed as error:
-            digest.audio_status, digest.audio_error = Digest.Audio.FAILED, str(error)
-        else:
-            if digest.audio:
-                digest.audio.delete(save=False)
-            name = f"{digest.day:%Y/%m/%d}/{digest.channel.code}-{digest.pk}.wav"
-            digest.audio.save(name, ContentFile(audio.wav), save=False)
-            digest.audio_status, digest.audio_error = Digest.Audio.READY, ""
-            digest.audio_seconds = round(audio.seconds, 1)
-        digest.save(update_fields=fields)
-    return digest.audio_status

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.utils import timezone
 
-from radio import services
+from radio import audio, services
 
 
 @shared_task
@@ -19,4 +19,4 @@ def build_morning_digests() -> dict[str, object]:
 @shared_task(acks_late=True)
 def render_digest_audio(digest_id: int) -> str:
     """Record one digest's audio with espeak-ng (or mark it unavailable when the server has none)."""
-    return services.render_digest_audio(digest_id)
+    return audio.render_digest_audio(digest_id)

@@ -10,7 +10,6 @@ from django.contrib import admin, messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -20,10 +19,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from qa.models import Severity
 from radio import charts, selectors, services, sources
-from radio.forms import NominateForm, ReplyForm, channel_from_value
-from radio.models import Channel, Digest, DigestItem, Nomination, SourceKind, Subscription
+from radio.forms import NominateForm, ReplyForm, error_lists
+from radio.models import Channel, Digest, DigestItem, Nomination, Subscription
 
 ITEMS_PER_PAGE = 50  # on a channel's full digest
 
@@ -83,13 +81,7 @@ def channel_page(request: HttpRequest, day: str, code: str) -> HttpResponse:
     if not selectors.can_read_channel(request.user, channel.pk):
         raise Http404  # a channel the user may not read is one they should not learn exists
     blocks = selectors.page(request.user, shown, items_per_channel=0, channel=channel)
-    block = blocks[0]
-    page_obj = None
-    if block.digest is not None:
-        items = DigestItem.objects.filter(digest=block.digest).select_related("acknowledged_by").order_by("position")
-        page_obj = Paginator(items, ITEMS_PER_PAGE).get_page(request.GET.get("page"))
-        block.items = list(page_obj.object_list)
-        selectors.attach_replies(block.items)
+    page_obj = selectors.items_page(blocks[0], request.GET.get("page"), per_page=ITEMS_PER_PAGE)
     context = _context(request, blocks, shown, timezone.localdate(), selectors.archive_days(request.user), False)
     context.update({"single": True, "page_obj": page_obj})
     return TemplateResponse(request, "radio/digest.html", context)
@@ -100,15 +92,7 @@ def _context(
     fallback: bool,
 ) -> dict[str, Any]:  # fmt: skip
     for block in blocks:
-        block.chart = charts.trend_svg(block.trend, today=shown)  # type: ignore[attr-defined]
-        figures = block.digest.figures if block.digest else {}
-        severity = figures.get("severity", {})
-        block.severity_rows = [  # type: ignore[attr-defined]
-            (label, severity[str(level)], level) for level, label in reversed(Severity.choices)
-            if severity.get(str(level)) and level >= Severity.HIGH
-        ]  # fmt: skip
-        sources_ = figures.get("sources", {})
-        block.source_rows = [(label, sources_[kind]) for kind, label in SourceKind.choices if sources_.get(kind)]  # type: ignore[attr-defined]
+        block.chart = charts.trend_svg(block.trend, today=shown)
     digests = [b.digest for b in blocks if b.digest is not None]
     earlier = [d for d in days if d < shown]
     later = [d for d in days if d > shown]
@@ -162,38 +146,42 @@ def _back(request: HttpRequest, fallback: str) -> str:
     return fallback
 
 
-@require_POST
-@radio_login_required
-def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+def _readable_item(request: HttpRequest, pk: int) -> DigestItem:
     item = get_object_or_404(DigestItem.objects.select_related("digest"), pk=pk)
     if not selectors.can_read_channel(request.user, item.digest.channel_id):
         raise Http404
+    return item
+
+
+def _back_to_item(request: HttpRequest, item: DigestItem) -> HttpResponse:
+    return redirect(_back(request, reverse("radio:day", args=[item.digest.day.isoformat()])) + f"#item-{item.pk}")
+
+
+@require_POST
+@radio_login_required
+def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+    item = _readable_item(request, pk)
     first = services.acknowledge_item(item, by=request.user)
     if _wants_json(request):
         return JsonResponse({"item": item.pk, "acknowledged": True, "first": first})
-    return redirect(_back(request, reverse("radio:day", args=[item.digest.day.isoformat()])) + f"#item-{item.pk}")
+    return _back_to_item(request, item)
 
 
 @require_POST
 @radio_login_required
 def reply(request: HttpRequest, pk: int) -> HttpResponse:
-    item = get_object_or_404(DigestItem.objects.select_related("digest"), pk=pk)
-    if not selectors.can_read_channel(request.user, item.digest.channel_id):
-        raise Http404
-    form = ReplyForm(request.POST)
+    item = _readable_item(request, pk)
     try:
-        if not form.is_valid():
-            raise ValidationError(form.errors.get_json_data(), code="invalid")
-        answer = services.reply_to_item(item, form.cleaned_data["body"], by=request.user)
+        answer = ReplyForm(request.POST).reply(item, by=request.user)
     except ValidationError as error:
         if _wants_json(request):
-            return JsonResponse({"errors": _errors(error)}, status=400)
+            return JsonResponse({"errors": error_lists(error)}, status=400)
         messages.error(request, "; ".join(error.messages))
     else:
         if _wants_json(request):
             return JsonResponse({"item": item.pk, "reply": answer.pk}, status=201)
         messages.success(request, _("Reply sent: the agent who nominated it will see it."))
-    return redirect(_back(request, reverse("radio:day", args=[item.digest.day.isoformat()])) + f"#item-{item.pk}")
+    return _back_to_item(request, item)
 
 
 @radio_login_required
@@ -201,19 +189,7 @@ def channels(request: HttpRequest) -> HttpResponse:
     """Every active channel by department, with the user's subscriptions; subscribe or leave with one click."""
     _require_radio(request)
     if request.method == "POST":
-        leave = request.POST.get("action") == "leave"
-        if not request.user.has_perm("radio.delete_subscription" if leave else "radio.add_subscription"):
-            raise PermissionDenied
-        channel_id = str(request.POST.get("channel", ""))
-        channel = get_object_or_404(Channel, pk=int(channel_id) if channel_id.isdigit() else 0, active=True)
-        if leave:
-            services.unsubscribe(request.user, channel)
-            messages.success(request, _("You left %(channel)s.") % {"channel": channel.name})
-        else:
-            services.subscribe(request.user, channel)
-            messages.success(request, _("You follow %(channel)s: its digest is on your page every morning.")
-                             % {"channel": channel.name})  # fmt: skip
-        return redirect("radio:channels")
+        return _follow_or_leave(request)
     mine = set(Subscription.objects.filter(user=request.user.pk).values_list("channel_id", flat=True))
     listed = Channel.objects.filter(active=True).select_related("department").order_by("department__name", "name")
     return TemplateResponse(
@@ -224,13 +200,24 @@ def channels(request: HttpRequest) -> HttpResponse:
     )  # fmt: skip
 
 
+def _follow_or_leave(request: HttpRequest) -> HttpResponse:
+    """The channels page's buttons: follow a channel (services.subscribe) or leave it (services.unsubscribe)."""
+    leave = request.POST.get("action") == "leave"
+    if not request.user.has_perm("radio.delete_subscription" if leave else "radio.add_subscription"):
+        raise PermissionDenied
+    channel_id = str(request.POST.get("channel", ""))
+    channel = get_object_or_404(Channel, pk=int(channel_id) if channel_id.isdigit() else 0, active=True)
+    if leave:
+        services.unsubscribe(request.user, channel)
+        messages.success(request, _("You left %(channel)s.") % {"channel": channel.name})
+    else:
+        services.subscribe(request.user, channel)
+        messages.success(request, _("You follow %(channel)s: its digest is on your page every morning.")
+                         % {"channel": channel.name})  # fmt: skip
+    return redirect("radio:channels")
+
+
 # --- nominating (agents, from a ticket, chat, transcript or finding) --------------------------------
-
-
-def _errors(error: ValidationError) -> dict[str, list[str]]:
-    if hasattr(error, "error_dict"):
-        return {name: [str(m) for m in ValidationError(errs).messages] for name, errs in error.error_dict.items()}
-    return {"__all__": [str(m) for m in error.messages]}
 
 
 @login_required
@@ -240,56 +227,58 @@ def nominate(request: HttpRequest) -> HttpResponse:
     POST answers JSON when the request accepts ``application/json`` (the chat console posts ``source``,
     ``id``, ``quote``, ``note``, ``channel`` with fetch and a CSRF token); otherwise it redirects to ``next``.
     """
-    as_json = _wants_json(request)
+    source = _nominable_source(request)
+    if isinstance(source, HttpResponse):
+        return source
+    if request.method != "POST":
+        initial = {"quote": source.quote, "channel": _suggested_channel(source), "severity": source.severity}
+        return _nominate_page(request, source, NominateForm(initial=initial))
+    form = NominateForm(request.POST)
+    if (nominated := form.nominate(source, by=request.user)) is not None:
+        return _nominated(request, *nominated)
+    if _wants_json(request):
+        return JsonResponse({"errors": {k: [str(m) for m in v] for k, v in form.errors.items()}}, status=400)
+    return _nominate_page(request, source, form)
+
+
+def _nominable_source(request: HttpRequest) -> sources.Source | HttpResponse:
+    """The source asked for (``source`` and ``id``), if the user may nominate from it; else the answer refusing."""
     if not request.user.has_perm("radio.add_nomination"):
-        if as_json:
-            return JsonResponse({"errors": {"__all__": [_("You may not nominate cases to the radio.")]}}, status=403)
-        raise PermissionDenied
+        return _denied(request, {"__all__": [_("You may not nominate cases to the radio.")]})
     data = request.POST if request.method == "POST" else request.GET
     try:
         source = sources.resolve(str(data.get("source", "")), sources.parse_id(data.get("id")))
     except ValidationError as error:
-        if as_json:
-            return JsonResponse({"errors": _errors(error)}, status=400)
-        failed = {**admin.site.each_context(request), "source_error": error.messages,
-                  "title": _("Nominate to the radio")}  # fmt: skip
-        return TemplateResponse(request, "radio/nominate.html", failed, status=400)
+        return _no_source(request, error)
     if not sources.can_nominate_from(request.user, source):
-        if as_json:
-            return JsonResponse({"errors": {"id": [_("You may not see this source.")]}}, status=403)
-        raise PermissionDenied
-    existing = Nomination.objects.filter(source_kind=source.kind, source_id=source.id).first()
-    if request.method == "POST":
-        post = request.POST.copy()
-        post["channel"] = channel_from_value(str(post.get("channel", "")))
-        form = NominateForm(post)
-        if form.is_valid():
-            try:
-                nomination, created = services.nominate(
-                    source, by=request.user, quote=form.cleaned_data["quote"], note=form.cleaned_data["note"],
-                    channel=form.cleaned_data["channel"], severity=form.cleaned_data["severity"],
-                )  # fmt: skip
-            except ValidationError as error:
-                for name, problems in _errors(error).items():
-                    form.add_error(None if name not in form.fields else name, problems)
-            else:
-                return _nominated(request, nomination, created)
-        if as_json:
-            return JsonResponse({"errors": {k: [str(m) for m in v] for k, v in form.errors.items()}}, status=400)
-    else:
-        form = NominateForm(initial={"quote": source.quote, "channel": _suggested_channel(source),
-                                     "severity": source.severity})  # fmt: skip
+        return _denied(request, {"id": [_("You may not see this source.")]})
+    return source
+
+
+def _denied(request: HttpRequest, errors: dict[str, list[str]]) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"errors": errors}, status=403)
+    raise PermissionDenied
+
+
+def _no_source(request: HttpRequest, error: ValidationError) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"errors": error_lists(error)}, status=400)
+    failed = {**admin.site.each_context(request), "source_error": error.messages, "title": _("Nominate to the radio")}
+    return TemplateResponse(request, "radio/nominate.html", failed, status=400)
+
+
+def _nominate_page(request: HttpRequest, source: sources.Source, form: NominateForm) -> HttpResponse:
     context: dict[str, Any] = {
         **admin.site.each_context(request),
         "title": _("Nominate to the radio"),
         "form": form,
         "source": source,
-        "existing": existing,
+        "existing": Nomination.objects.filter(source_kind=source.kind, source_id=source.id).first(),
         "next": _back(request, ""),
         "has_quote": bool(source.quote),
     }
-    return TemplateResponse(request, "radio/nominate.html", context, status=200 if form.is_bound is False or
-                            not form.errors else 400)  # fmt: skip
+    return TemplateResponse(request, "radio/nominate.html", context, status=400 if form.errors else 200)
 
 
 def _suggested_channel(source: sources.Source) -> int | None:

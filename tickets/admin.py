@@ -4,7 +4,6 @@ import uuid
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
@@ -14,13 +13,14 @@ from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from core.admin_actions import apply_to_each
+from core.links import nominate_url
 from core.paginator import CappedPaginator
 from core.privacy import shown
 from core.tenancy import TenantScopedAdmin, is_merchant_staff, scope
@@ -309,11 +309,7 @@ def _radio_nominate_url(request: HttpRequest, ticket: Ticket) -> str | None:
     """The radio's nominate page for this ticket (radio is a higher app: found by URL name, never imported)."""
     if not request.user.has_perm("radio.add_nomination"):
         return None
-    try:
-        base = reverse("radio:nominate")
-    except NoReverseMatch:
-        return None
-    return f"{base}?{urlencode({'source': 'ticket', 'id': ticket.pk, 'next': request.get_full_path()})}"
+    return nominate_url("ticket", ticket.pk, request.get_full_path())
 
 
 STATUS_LABELS = dict(Ticket.Status.choices)

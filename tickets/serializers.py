@@ -12,45 +12,16 @@ from decimal import Decimal
 from typing import Any, TypedDict
 
 from django.contrib.auth.models import User
-from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from core.privacy import ConsumerTextField
-from core.tenancy import is_merchant_staff, scope
+from core.serializers import ScopedPrimaryKeyRelatedField, ScopedSlugRelatedField, no_such
+from core.tenancy import is_merchant_staff
 from crm.models import Consumer, CreditTier, Order
 from merchants.models import Merchant
 from tickets.models import Department, RefundRequest, Ticket, TicketEvent
 from tickets.refunds import explain
-
-
-class ScopedSlugRelatedField(serializers.SlugRelatedField[Any]):
-    """A lookup by a natural key among the rows the requesting user may see."""
-
-    def get_queryset(self) -> QuerySet[Any]:
-        return _scoped(super().get_queryset(), self.context)
-
-    def to_internal_value(self, data: Any) -> Any:
-        # PostgreSQL refuses text with NUL in a query (a DataError, so a 500): no key holds one anyway.
-        if not isinstance(data, str | int) or "\x00" in str(data):
-            self.fail("does_not_exist", slug_name=self.slug_field, value=data)
-        return super().to_internal_value(data)
-
-
-class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField[Any]):
-    def get_queryset(self) -> QuerySet[Any]:
-        return _scoped(super().get_queryset(), self.context)
-
-
-def _scoped(queryset: QuerySet[Any] | None, context: dict[str, Any]) -> QuerySet[Any]:
-    assert queryset is not None, "a writable related field has a queryset"
-    request = context.get("request")
-    return scope(queryset, request.user if request else None)
-
-
-def no_such(what: Any) -> dict[str, Any]:
-    # One message for "does not exist" and "not yours", so that merchant staff cannot probe other shops.
-    return {"does_not_exist": what, "invalid": what, "incorrect_type": what}
 
 
 class UserSerializer(serializers.ModelSerializer[User]):

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from qa import services
 from qa.models import Rule, Transcript
-from qa.services import SegmentIn
+from qa.segments import SegmentIn
 
 
 def transcript(

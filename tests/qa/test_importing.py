@@ -19,9 +19,10 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.utils import translation
 
-from qa import importing, transcription
+from qa import importing, recordings
 from qa.models import Recording, Segment, Transcript
-from qa.services import SegmentIn, save_transcript
+from qa.segments import SegmentIn
+from qa.services import save_transcript
 from tests.crm import factories as f
 from tickets import services as tickets
 from tickets.models import Department
@@ -247,7 +248,7 @@ def test_an_import_racing_the_worker_storing_the_same_recording_waits_instead_of
     errors: list[BaseException] = []
     imported: list[importing.Imported] = []
 
-    def worker() -> None:  # what transcription._store does: lock the recording, then save its transcript
+    def worker() -> None:  # what recordings._store does: lock the recording, then save its transcript
         try:
             with transaction.atomic():
                 row = Recording.objects.select_for_update().get(pk=recording.pk)
@@ -257,7 +258,7 @@ def test_an_import_racing_the_worker_storing_the_same_recording_waits_instead_of
                     kind="call", source="recogniser", segments=[SegmentIn("agent", "recognised")],
                     started_at=row.called_at, agent=row.agent, consumer=row.consumer, recording=row,
                 )  # fmt: skip
-                transcription.mark_transcribed(row, duration_seconds=1.0)
+                recordings.mark_transcribed(row, duration_seconds=1.0)
         except BaseException as error:
             errors.append(error)
         finally:

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from qa import evaluation, services
 from qa.models import Finding, Scorecard, Transcript
-from qa.services import SegmentIn
+from qa.segments import SegmentIn
 from tests.qa import factories
 
 

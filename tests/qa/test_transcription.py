@@ -22,9 +22,9 @@ from django.test import Client
 from django.utils import translation
 
 from crm.models import Consumer
-from qa import importing, transcription
+from qa import importing, recordings
 from qa.models import Recording, Transcript
-from qa.services import SegmentIn
+from qa.segments import SegmentIn
 from qa.transcription import PocketsphinxBackend, Transcription, TranscriptionBackend, TranscriptionError
 from tests.conftest import celery_process, stop_process
 from tests.crm import factories as f
@@ -195,7 +195,7 @@ def call(db: None, agent: User, media: Path) -> Callable[..., Recording]:
     def upload(data: bytes, **fields: Any) -> Recording:
         fields = {"language": "en", "called_at": CALLED_AT, **fields}
         recording = Recording(audio=ContentFile(data, name="call.wav"), agent=agent, consumer=consumer, **fields)
-        return transcription.upload_recording(recording, by=agent)
+        return recordings.upload_recording(recording, by=agent)
 
     return upload
 
@@ -240,7 +240,7 @@ def test_transcribing_saves_the_transcript_and_marks_the_recording_done_once(
     call: Callable[..., Recording], agent: User, django_capture_on_commit_callbacks: Any
 ) -> None:
     recording = call(speech.spoken(REFUND))
-    assert transcription.transcribe_recording(recording.pk) == "done"
+    assert recordings.transcribe_recording(recording.pk) == "done"
 
     recording.refresh_from_db()
     assert (recording.status, recording.attempts, recording.failure_reason) == ("done", 1, "")
@@ -255,8 +255,8 @@ def test_transcribing_saves_the_transcript_and_marks_the_recording_done_once(
 
     # Idempotent: the same task again finds nothing to claim and changes nothing.
     with django_capture_on_commit_callbacks() as queued:
-        assert transcription.transcribe_recording(recording.pk) == "skipped"
-        assert transcription.transcribe_recording(recording.pk, redelivered=True) == "skipped"
+        assert recordings.transcribe_recording(recording.pk) == "skipped"
+        assert recordings.transcribe_recording(recording.pk, redelivered=True) == "skipped"
     recording.refresh_from_db()
     assert (recording.status, recording.attempts) == ("done", 1)
     assert Transcript.objects.get().pk == transcript.pk and queued == []
@@ -266,23 +266,23 @@ def test_a_failure_is_marked_with_its_reason_and_a_retry_queues_it_again(
     call: Callable[..., Recording], django_capture_on_commit_callbacks: Any
 ) -> None:
     recording = call(speech.wav(speech.silence(2)))
-    assert transcription.transcribe_recording(recording.pk) == "failed"
+    assert recordings.transcribe_recording(recording.pk) == "failed"
     recording.refresh_from_db()
     assert (recording.status, recording.attempts) == ("failed", 1)
     assert recording.failure_reason == "No speech was recognised in the recording."
     assert not Transcript.objects.exists()
 
     with django_capture_on_commit_callbacks() as queued:
-        assert transcription.retry_recording(recording) is True
+        assert recordings.retry_recording(recording) is True
     recording.refresh_from_db()
     assert (recording.status, recording.failure_reason, recording.attempts) == ("pending", "", 1)
     assert len(queued) == 1
     # A retry of what has not failed does nothing.
     with django_capture_on_commit_callbacks() as queued:
-        assert transcription.retry_recording(recording) is False
+        assert recordings.retry_recording(recording) is False
     assert queued == []
 
-    assert transcription.transcribe_recording(recording.pk) == "failed"  # the same audio fails the same way
+    assert recordings.transcribe_recording(recording.pk) == "failed"  # the same audio fails the same way
     recording.refresh_from_db()
     assert (recording.status, recording.attempts) == ("failed", 2)
 
@@ -290,7 +290,7 @@ def test_a_failure_is_marked_with_its_reason_and_a_retry_queues_it_again(
 def test_a_missing_audio_file_fails_the_recording_with_that_reason(call: Callable[..., Recording]) -> None:
     recording = call(speech.wav(speech.silence(1)))
     Path(recording.audio.path).unlink()
-    assert transcription.transcribe_recording(recording.pk) == "failed"
+    assert recordings.transcribe_recording(recording.pk) == "failed"
     recording.refresh_from_db()
     assert recording.failure_reason == "The audio file is missing from storage."
 
@@ -331,7 +331,7 @@ def test_an_unexpected_error_fails_the_recording_with_the_exception_message(
 ) -> None:
     recording = call(speech.wav(speech.silence(1)))
     settings.QA_TRANSCRIPTION_BACKEND = f"{__name__}.{backend_name}"
-    assert transcription.transcribe_recording(recording.pk) == "failed"
+    assert recordings.transcribe_recording(recording.pk) == "failed"
     recording.refresh_from_db()
     assert (recording.status, recording.failure_reason) == ("failed", reason)
 
@@ -341,7 +341,7 @@ def test_a_transcript_imported_while_recognising_wins_and_the_recognised_one_is_
 ) -> None:
     recording = call(speech.wav(speech.silence(1)))
     settings.QA_TRANSCRIPTION_BACKEND = f"{__name__}.ImportedMeanwhileBackend"
-    assert transcription.transcribe_recording(recording.pk) == "skipped"
+    assert recordings.transcribe_recording(recording.pk) == "skipped"
     recording.refresh_from_db()
     assert recording.status == "done"
     transcript = Transcript.objects.get()
@@ -356,11 +356,11 @@ def test_a_recording_being_transcribed_is_left_alone_unless_the_broker_redeliver
     # A worker claimed it and died before finishing: the row still says "transcribing".
     Recording.objects.filter(pk=recording.pk).update(status=Recording.Status.TRANSCRIBING, attempts=1)
 
-    assert transcription.transcribe_recording(recording.pk) == "skipped"  # an ordinary duplicate message
+    assert recordings.transcribe_recording(recording.pk) == "skipped"  # an ordinary duplicate message
     recording.refresh_from_db()
     assert (recording.status, recording.attempts) == ("transcribing", 1)
 
-    assert transcription.transcribe_recording(recording.pk, redelivered=True) == "done"  # the dead worker's task
+    assert recordings.transcribe_recording(recording.pk, redelivered=True) == "done"  # the dead worker's task
     recording.refresh_from_db()
     assert (recording.status, recording.attempts) == ("done", 2)
     assert Transcript.objects.filter(recording=recording).count() == 1
@@ -371,7 +371,7 @@ def test_a_recording_whose_workers_keep_dying_is_failed_instead_of_claimed_forev
 ) -> None:
     recording = call(speech.wav(speech.silence(1)))
     Recording.objects.filter(pk=recording.pk).update(status=Recording.Status.TRANSCRIBING, attempts=3)
-    assert transcription.transcribe_recording(recording.pk, redelivered=True) == "failed"
+    assert recordings.transcribe_recording(recording.pk, redelivered=True) == "failed"
     recording.refresh_from_db()
     assert (recording.status, recording.attempts) == ("failed", 3)
     assert (
@@ -387,7 +387,7 @@ def test_with_imported_transcripts_a_recording_waits_for_its_import(
     with django_capture_on_commit_callbacks() as queued:
         recording = call(b"any audio at all, even an MP3")
     assert queued == []  # nothing to recognise here
-    assert transcription.transcribe_recording(recording.pk) == "waiting"
+    assert recordings.transcribe_recording(recording.pk) == "waiting"
     recording.refresh_from_db()
     assert (recording.status, recording.attempts) == ("pending", 0)
 

@@ -19,7 +19,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
-from radio import services, speech
+from radio import audio, services, speech
 from radio.models import Channel, Digest, DigestItem, Subscription
 from tests.radio import factories as rf
 
@@ -88,14 +88,14 @@ def test_digest_audio_is_recorded_checked_and_served(
     rf.approved(agent, supervisor, [logistics], quote="快递三天没动了，电话13800138000", severity=3)
     rf.approved(agent, supervisor, [logistics], quote="The parcel says delivered but I never got it.")
     (digest_id,) = services.build_digests()
-    assert services.render_digest_audio(digest_id) == Digest.Audio.READY
+    assert audio.render_digest_audio(digest_id) == Digest.Audio.READY
     digest = Digest.objects.get(pk=digest_id)
     path = Path(digest.audio.path)
     assert path.is_relative_to(_media_root) and path.suffix == ".wav"
     seconds, rms = speech.measure_wav(path.read_bytes())
     assert 8 < seconds < 120 and rms > 1000  # speech of a plausible length, not silence
     assert digest.audio_seconds == round(seconds, 1)
-    assert services.render_digest_audio(digest_id) == Digest.Audio.READY  # again: kept, not re-recorded
+    assert audio.render_digest_audio(digest_id) == Digest.Audio.READY  # again: kept, not re-recorded
     assert Path(Digest.objects.get(pk=digest_id).audio.path) == path
     served = client_for(business).get(reverse("radio:audio", args=[digest_id]))
     assert served.status_code == 200 and b"".join(served.streaming_content)[:4] == b"RIFF"  # type: ignore[attr-defined]
@@ -108,7 +108,7 @@ def test_script_reads_the_top_items_with_counts_and_notes(settings: Any) -> None
     digest = Digest(channel=Channel(name="Logistics"), day=date(2026, 11, 24), items_count=12, customers=30)
     items = [DigestItem(position=1, headline="Parcels stuck", customers=7, quote="It has not moved", note="n"),
              DigestItem(position=2, headline="Late", customers=1, quote="Late again", note="")]  # fmt: skip
-    lines = services.digest_script(digest, items)
+    lines = audio.digest_script(digest, items)
     assert lines[0] == "Nine O'Clock Radio, Logistics, November 24."
     assert lines[2:9] == ["Number 1: Parcels stuck.", "7 customers said:", "It has not moved", "The agent's note: n",
                           "Number 2: Late.", "A customer said:", "Late again"]  # fmt: skip
@@ -125,7 +125,7 @@ def test_without_espeak_ng_the_page_says_so_and_everything_else_works(
     Subscription.objects.create(user=business, channel=logistics)
     rf.approved(agent, supervisor, [logistics], quote="快递三天没动了")
     (digest_id,) = services.build_digests()
-    assert services.render_digest_audio(digest_id) == Digest.Audio.UNAVAILABLE
+    assert audio.render_digest_audio(digest_id) == Digest.Audio.UNAVAILABLE
     digest = Digest.objects.get(pk=digest_id)
     assert not digest.audio and "no-such-espeak-ng" in digest.audio_error
     with translation.override("en"):
@@ -151,6 +151,6 @@ def test_a_silent_recording_is_refused(agent: User, supervisor: User, settings: 
     logistics = rf.channel("logistics")
     rf.approved(agent, supervisor, [logistics])
     (digest_id,) = services.build_digests()
-    assert services.render_digest_audio(digest_id) == Digest.Audio.FAILED
+    assert audio.render_digest_audio(digest_id) == Digest.Audio.FAILED
     digest = Digest.objects.get(pk=digest_id)
     assert not digest.audio and "silence" in digest.audio_error

@@ -17,7 +17,7 @@ from django_celery_beat.models import PeriodicTask
 
 from core import roles
 from radio import services
-from radio.models import Digest, DigestItem, Placement
+from radio.models import Digest, DigestItem, Nomination, Placement
 from radio.tasks import build_morning_digests
 from tests.conftest import celery_process, stop_process
 from tests.radio import factories as rf
@@ -162,3 +162,30 @@ def test_morning_task_is_registered_in_django_celery_beat_with_its_schedule() ->
     assert task.crontab is not None
     assert (task.crontab.minute, task.crontab.hour, task.crontab.day_of_week) == ("30", "8", "*")
     assert str(task.crontab.timezone) == "Asia/Shanghai"
+
+
+@pytest.mark.django_db
+def test_an_item_without_a_headline_goes_on_air_under_the_start_of_its_quote(agent: User, supervisor: User) -> None:
+    logistics, app = rf.channel("logistics", "快递"), rf.channel("app", "应用")
+    short = rf.approved(agent, supervisor, [logistics], quote="快递  三天\n没动了", nominated_at=at(1))
+    forty = rf.approved(agent, supervisor, [logistics], quote="一" * 40, nominated_at=at(2))
+    longer = rf.approved(agent, supervisor, [logistics, app], quote="二" * 20 + "\n\n" + "三" * 30, nominated_at=at(3))
+    titled = rf.approved(agent, supervisor, [logistics], quote="有标题的", nominated_at=at(4))
+    services.edit_headline(titled, "  驿站代收  ", by=supervisor)
+    services.build_digests(DAY, now=at(8, 30))
+    items = DigestItem.objects.select_related("digest__channel").order_by("digest__channel__code", "position")
+    cut = "二" * 20 + " " + "三" * 18 + "…"  # 39 characters of the quote on one line, then the ellipsis
+    assert [(i.digest.channel.code, i.nomination_id, i.headline) for i in items] == [
+        ("app", longer.pk, cut),
+        ("logistics", titled.pk, "驿站代收"),
+        ("logistics", longer.pk, cut),
+        ("logistics", forty.pk, "一" * 40),
+        ("logistics", short.pk, "快递 三天 没动了"),
+    ]
+    shown = Nomination.objects.in_bulk([short.pk, forty.pk, longer.pk, titled.pk])
+    assert [str(shown[n.pk]) for n in (short, forty, longer, titled)] == [
+        "快递 三天 没动了",
+        "一" * 40,
+        cut,
+        "驿站代收",
+    ]

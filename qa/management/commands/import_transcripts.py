@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sys
+from argparse import RawDescriptionHelpFormatter
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +30,23 @@ transaction. Problems are listed as "file: line L, segment S: field: message", a
 fail after the good transcripts are saved."""
 
 
+# The text files' metadata options, as import_files takes them.
+METADATA = ("external_id", "agent", "consumer", "ticket", "recording", "started_at", "language", "duration")
+
+
+def _fail_if_incomplete(outcome: ImportReport) -> None:
+    """Exit non-zero when anything was refused or left out (the good transcripts are saved all the same)."""
+    if outcome.rejected or outcome.rejected_segments:
+        raise CommandError(
+            f"{outcome.rejected} transcript(s) refused and {outcome.rejected_segments} segment(s) left out; "
+            "the good ones were saved. Fix the input and run again: what is in is replaced, not duplicated."
+        )
+
+
 class Command(BaseCommand):
     help = "Import call transcripts from JSON, JSONL or plain-text files, reporting bad input by line and segment."
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
-        from argparse import RawDescriptionHelpFormatter
-
         return super().create_parser(prog_name, subcommand, formatter_class=RawDescriptionHelpFormatter,
                                       epilog=EPILOG, **kwargs)  # fmt: skip
 
@@ -60,8 +72,7 @@ class Command(BaseCommand):
                quiet: bool, verbosity: int, **options: Any) -> None:  # fmt: skip
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
-        names = ("external_id", "agent", "consumer", "ticket", "recording", "started_at", "language", "duration")
-        metadata = {name: options[name] for name in names if options.get(name) is not None}
+        metadata = {name: options[name] for name in METADATA if options.get(name) is not None}
         progress = None if quiet or verbosity == 0 else sys.stderr
         try:
             outcome = import_files(paths, fmt=fmt, metadata=metadata, batch_size=batch_size, progress=progress)
@@ -71,11 +82,7 @@ class Command(BaseCommand):
             self._tell(aborted.report, report)
             raise CommandError(str(aborted)) from aborted
         self._tell(outcome, report)
-        if outcome.rejected or outcome.rejected_segments:
-            raise CommandError(
-                f"{outcome.rejected} transcript(s) refused and {outcome.rejected_segments} segment(s) left out; "
-                "the good ones were saved. Fix the input and run again: what is in is replaced, not duplicated."
-            )
+        _fail_if_incomplete(outcome)
 
     def _tell(self, outcome: ImportReport, report: Path | None) -> None:
         summary = (

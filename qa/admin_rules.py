@@ -1,0 +1,150 @@
+"""The QA desk's rules: versioned definitions, switched on and off, and backtested against recent transcripts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from core.tenancy import TenantScopedAdmin
+from qa import selectors, services
+from qa.models import Finding, Rule, RuleVersion
+from qa.presentation import can_see_pii
+
+
+class TermsField(forms.CharField):
+    """A list of terms, one per line, stored as a JSON list."""
+
+    widget = forms.Textarea(attrs={"rows": 4, "cols": 60})
+
+    def prepare_value(self, value: Any) -> Any:
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        text = super().to_python(value) or ""
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+class RuleForm(forms.ModelForm):
+    terms = TermsField(label=_("terms"), required=False, help_text=_("One per line."))
+    near_terms = TermsField(
+        label=_("near terms"),
+        required=False,
+        help_text=_("Proximity only: one per line; a term above within the distance of one of these."),
+    )
+
+    class Meta:
+        model = Rule
+        fields = [
+            "name", "description", "kind", "terms", "near_terms", "distance", "pattern", "speaker", "category",
+            "severity", "active",
+        ]  # fmt: skip
+        help_texts = {
+            "distance": _(
+                "Tokens allowed between the two matches: a Chinese character is one token, a Latin word or a "
+                "number is one token."
+            ),
+        }
+
+
+class RuleVersionInline(admin.TabularInline):
+    model = RuleVersion
+    extra = 0
+    can_delete = False
+    fields = ("number", "kind", "terms", "near_terms", "distance", "pattern", "speaker", "category", "severity",
+              "created_at", "created_by")  # fmt: skip
+    readonly_fields = fields
+    ordering = ("-number",)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Rule)
+class RuleAdmin(TenantScopedAdmin):
+    form = RuleForm
+    list_display = ("name", "kind", "category", "severity", "speaker", "active", "version", "open_findings",
+                    "backtest_link", "updated_at")  # fmt: skip
+    list_filter = ("active", "kind", "category", "severity", "speaker")
+    search_fields = ("name", "description")
+    list_select_related = ()
+    inlines = [RuleVersionInline]
+    actions = ["activate", "deactivate"]
+    readonly_fields = ("version",)
+
+    class Media:
+        css = {"all": ["qa/qa.css"]}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Rule]:
+        open_findings = Count("findings", filter=Q(findings__status=Finding.Status.OPEN))
+        return super().get_queryset(request).annotate(open_count=open_findings)
+
+    @admin.display(description=_("open findings"), ordering="open_count")
+    def open_findings(self, obj: Rule) -> str:
+        url = reverse("admin:qa_finding_changelist") + f"?rule__id__exact={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, obj.open_count)  # type: ignore[attr-defined]
+
+    @admin.display(description=_("backtest"))
+    def backtest_link(self, obj: Rule) -> str:
+        return format_html('<a href="{}">{}</a>', reverse("admin:qa_rule_backtest", args=[obj.pk]), _("Backtest"))
+
+    def save_model(self, request: HttpRequest, obj: Rule, form: forms.ModelForm, change: bool) -> None:
+        fields = {name: form.cleaned_data[name] for name in RuleForm.Meta.fields if name in form.cleaned_data}
+        if change:
+            saved = services.update_rule(obj, by=request.user, **fields)
+        else:
+            saved = services.create_rule(by=request.user, **fields)
+        obj.pk, obj.version = saved.pk, saved.version
+
+    @admin.action(description=_("Activate the selected rules"), permissions=["change"])
+    def activate(self, request: HttpRequest, queryset: QuerySet[Rule]) -> None:
+        changed = sum(services.set_rule_active(rule, True) for rule in queryset)
+        self.message_user(request, ngettext("%d rule activated.", "%d rules activated.", changed) % changed)
+
+    @admin.action(description=_("Deactivate the selected rules"), permissions=["change"])
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[Rule]) -> None:
+        changed = sum(services.set_rule_active(rule, False) for rule in queryset)
+        self.message_user(request, ngettext("%d rule deactivated.", "%d rules deactivated.", changed) % changed)
+
+    def get_urls(self) -> list[Any]:
+        backtest = self.admin_site.admin_view(self.backtest_view)
+        return [path("<int:pk>/backtest/", backtest, name="qa_rule_backtest"), *super().get_urls()]
+
+    def backtest_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """What the rule (as it stands, active or not) would have flagged over the last N days."""
+        rule = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not self.has_change_permission(request, rule):
+            raise PermissionDenied
+        page = selectors.backtest_page(rule, request.GET.get("days"), mask=not can_see_pii(request.user))
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, **page}
+        return TemplateResponse(request, "admin/qa/rule/backtest.html", context)
+
+
+@admin.register(RuleVersion)
+class RuleVersionAdmin(TenantScopedAdmin):
+    list_display = ("rule", "number", "kind", "category", "severity", "created_at", "created_by")
+    list_filter = ("kind", "category")
+    search_fields = ("rule__name",)
+    list_select_related = ("rule", "created_by")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
