@@ -7,7 +7,6 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
@@ -23,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from core.admin_actions import apply_to_each
+from core.admin_filters import DefaultChoiceFilter
 from core.paginator import CappedPaginator
 from core.roles import BUSINESS, SUPERVISOR
 from core.tenancy import TenantScopedAdmin, TenantScopedInline
@@ -51,27 +51,15 @@ def source_link(kind: str, source_id: int, ticket_id: int | None) -> str:
     return label
 
 
-class ScreeningFilter(admin.SimpleListFilter):
+class ScreeningFilter(DefaultChoiceFilter):
     """Curators open the queue on what waits for screening; agents on their own nominations."""
 
     title = _("queue")
     parameter_name = "queue"
+    default_title = _("Waiting for screening")
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
         return [("mine", _("My nominations")), ("all", _("All nominations"))]
-
-    def choices(self, changelist: ChangeList) -> Any:
-        yield {
-            "selected": self.value() is None,
-            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
-            "display": _("Waiting for screening"),
-        }
-        for lookup, title in self.lookup_choices:
-            yield {
-                "selected": self.value() == str(lookup),
-                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
-                "display": title,
-            }
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Nomination]) -> QuerySet[Nomination]:
         value = self.value()
@@ -419,27 +407,15 @@ class DigestAdmin(ChannelVisibleAdmin):
         return obj is None and request.user.has_perm("radio.change_digest")
 
 
-class AcknowledgementFilter(admin.SimpleListFilter):
+class AcknowledgementFilter(DefaultChoiceFilter):
     """Opens on the items nobody in the channel ever acknowledged, from digests before today."""
 
     title = _("acknowledgement")
     parameter_name = "ack"
+    default_title = _("Never acknowledged")
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
         return [("today", _("Today's, not yet acknowledged")), ("yes", _("Acknowledged")), ("all", _("All"))]
-
-    def choices(self, changelist: ChangeList) -> Any:
-        yield {
-            "selected": self.value() is None,
-            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
-            "display": _("Never acknowledged"),
-        }
-        for lookup, title in self.lookup_choices:
-            yield {
-                "selected": self.value() == str(lookup),
-                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
-                "display": title,
-            }
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[DigestItem]) -> QuerySet[DigestItem]:
         today = timezone.localdate()

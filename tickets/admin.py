@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -21,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from core.admin_actions import apply_to_each
+from core.admin_filters import DefaultChoiceFilter
 from core.paginator import CappedPaginator
 from core.tenancy import TenantScopedAdmin, is_merchant_staff, scope
 from crm.models import Order, RiskFlag
@@ -39,11 +39,12 @@ from tickets.models import (
 TIMELINE_LIMIT = 200  # events shown on a ticket page; a longer history is summarised
 
 
-class QueueFilter(admin.SimpleListFilter):
+class QueueFilter(DefaultChoiceFilter):
     """The agent's default view is their own open tickets; one click shows the department's or everyone's."""
 
     title = _("queue")
     parameter_name = "queue"
+    default_title = _("My open tickets")
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
         return [
@@ -51,19 +52,6 @@ class QueueFilter(admin.SimpleListFilter):
             ("open", _("All open tickets")),
             ("all", _("All tickets")),
         ]
-
-    def choices(self, changelist: ChangeList) -> Any:
-        yield {
-            "selected": self.value() is None,
-            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
-            "display": _("My open tickets"),
-        }
-        for lookup, title in self.lookup_choices:
-            yield {
-                "selected": self.value() == str(lookup),
-                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
-                "display": title,
-            }
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
         value = self.value()
