@@ -11,7 +11,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse, reverse_lazy
@@ -20,6 +20,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from core.files import ranged_file_response
 from qa.models import Severity
 from radio import charts, selectors, services, sources
 from radio.forms import NominateForm, ReplyForm, channel_from_value
@@ -135,18 +136,15 @@ def _context(
 
 
 @radio_login_required
-def audio(request: HttpRequest, pk: int) -> FileResponse:
-    """A digest's recording, for those who may read its channel (never a public media URL)."""
+def audio(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """A digest's recording, for those who may read its channel (never a public media URL), in byte ranges
+    so that the player can seek."""
     digest = get_object_or_404(Digest, pk=pk)
     if not selectors.can_read_channel(request.user, digest.channel_id):
         raise Http404
     if digest.audio_status != Digest.Audio.READY or not digest.audio:
         raise Http404
-    try:
-        handle = digest.audio.open("rb")
-    except FileNotFoundError:
-        raise Http404 from None
-    response = FileResponse(handle, content_type="audio/wav")
+    response = ranged_file_response(request, digest.audio, "audio/wav")
     response["Cache-Control"] = "private, max-age=3600"
     return response
 
