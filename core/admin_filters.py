@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
+
+if TYPE_CHECKING:
+    from django.contrib.admin.filters import _ListFilterChoices  # the stubs' shape of one choice
 
 
 class DefaultChoiceFilter(admin.SimpleListFilter):
@@ -17,12 +20,13 @@ class DefaultChoiceFilter(admin.SimpleListFilter):
     URL has no parameter. The subclass's ``queryset`` applies the default when ``self.value()`` is None.
     """
 
+    parameter_name: str
     default_title: Any = None
 
     def default_lookup(self) -> str | None:
         return None
 
-    def choices(self, changelist: ChangeList) -> Iterator[dict[str, Any]]:
+    def choices(self, changelist: ChangeList) -> Iterator[_ListFilterChoices]:
         value = self.value()
         if self.default_title is not None:
             yield {
