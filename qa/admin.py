@@ -19,11 +19,11 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, pgettext_lazy
 
+from core import charts
 from core.admin_filters import DefaultChoiceFilter
 from core.files import ranged_file_response
 from core.paginator import CappedPaginator
 from core.tenancy import TenantScopedAdmin
-from merchants import charts
 from qa import admin_recordings, evaluation, scorecards, searching, services
 from qa.models import Category, Finding, Rule, RuleVersion, Scorecard, Segment, Transcript
 from qa.presentation import can_see_pii, clock, marked, passage
@@ -658,7 +658,7 @@ class ScorecardAdmin(TenantScopedAdmin):
             % {"agent": card.agent.get_full_name() or card.agent.get_username(), "week": card.week},
             "card": card,
             "by_category": [(label, card.confirmed.get(value, 0)) for value, label in Category.choices],
-            "chart": charts.trend_svg(
+            "chart": charts.line_chart(
                 [(week, float(value)) for week, value in history],
                 [(week, value) for week, value in sorted(medians.items())],
                 label=str(_("Weekly QA score against the team median")),

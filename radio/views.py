@@ -17,12 +17,14 @@ from django.template.response import TemplateResponse
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from core import charts
 from core.files import ranged_file_response
 from qa.models import Severity
-from radio import charts, selectors, services, sources
+from radio import selectors, services, sources
 from radio.forms import NominateForm, ReplyForm, channel_from_value
 from radio.models import Channel, Digest, DigestItem, Nomination, SourceKind, Subscription
 
@@ -101,7 +103,7 @@ def _context(
     fallback: bool,
 ) -> dict[str, Any]:  # fmt: skip
     for block in blocks:
-        block.chart = charts.trend_svg(block.trend, today=shown)  # type: ignore[attr-defined]
+        block.chart = _trend_chart(block.trend, shown)  # type: ignore[attr-defined]
         figures = block.digest.figures if block.digest else {}
         severity = figures.get("severity", {})
         block.severity_rows = [  # type: ignore[attr-defined]
@@ -133,6 +135,18 @@ def _context(
         "digest_time": settings.RADIO_DIGEST_TIME,
         "reply_form": ReplyForm(),
     }
+
+
+def _trend_chart(trend: list[tuple[date, int, int]], shown: date) -> SafeString:
+    """Customers who spoke per day (items, customers), the shown day highlighted, the busiest day labelled."""
+    bars = [
+        charts.Bar(day, customers, _("%(day)s: %(items)s items, %(customers)s customers")
+                   % {"day": day.strftime("%m-%d"), "items": items, "customers": customers}, shown=day == shown)
+        for day, items, customers in trend
+    ]  # fmt: skip
+    peak, total = max((bar.value for bar in bars), default=0), sum(bar.value for bar in bars)
+    label = _("Customers per day over the last %(days)s days: %(total)s in all") % {"days": len(bars), "total": total}
+    return charts.bar_chart(bars, label=label, peak_label=_("peak %(n)s") % {"n": peak} if peak else _("no voices yet"))
 
 
 @radio_login_required
