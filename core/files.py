@@ -36,24 +36,30 @@ def ranged_file_response(request: HttpRequest, file: FieldFile, content_type: st
     except (ValueError, OSError):  # no file, or missing from storage
         raise Http404 from None
     name = (file.name or "").rsplit("/", 1)[-1]
-    match = RANGE.fullmatch(request.headers.get("Range", "").strip())
-    if match is None or not any(match.groups()):
-        whole = FileResponse(handle, filename=name, content_type=content_type)
-        whole["Accept-Ranges"] = "bytes"
-        return whole
-    first, last = match.groups()
-    if first:
-        start, end = int(first), min(int(last), size - 1) if last else size - 1
-    else:  # "bytes=-N": the last N bytes
-        start, end = max(size - int(last), 0), size - 1
-    if start > end:
+    wanted = requested_range(request.headers.get("Range", ""), size)
+    if wanted is None:
+        response = FileResponse(handle, filename=name, content_type=content_type)
+    elif not wanted:
         handle.close()
         refused = HttpResponse(status=416)
         refused["Content-Range"] = f"bytes */{size}"
         return refused
-    handle.seek(start)
-    part = FileResponse(_Slice(handle, end - start + 1), status=206, filename=name, content_type=content_type)
-    part["Content-Length"] = str(end - start + 1)
-    part["Content-Range"] = f"bytes {start}-{end}/{size}"
-    part["Accept-Ranges"] = "bytes"
-    return part
+    else:
+        handle.seek(wanted.start)
+        response = FileResponse(_Slice(handle, len(wanted)), status=206, filename=name, content_type=content_type)
+        response["Content-Length"] = str(len(wanted))
+        response["Content-Range"] = f"bytes {wanted.start}-{wanted.stop - 1}/{size}"
+    response["Accept-Ranges"] = "bytes"
+    return response
+
+
+def requested_range(header: str, size: int) -> range | None:
+    """The bytes a ``Range`` header asks for out of ``size``: None for the whole file (no header, or one
+    this does not serve), an empty range when it starts past the end."""
+    match = RANGE.fullmatch(header.strip())
+    if match is None or not any(match.groups()):
+        return None
+    first, last = match.groups()
+    if not first:  # "bytes=-N": the last N bytes
+        return range(max(size - int(last), 0), size)
+    return range(int(first), min(int(last), size - 1) + 1 if last else size)

@@ -135,11 +135,12 @@ def sla_badge(ticket: Ticket, now: datetime) -> str:
     if due is None:
         return ""
     minutes = int((due - now).total_seconds() // 60)
-    span = _duration(abs(minutes))
     if minutes < 0:
-        return format_html('<span class="sla breached">{}</span>', _("%(span)s overdue") % {"span": span})
+        return format_html(
+            '<span class="sla breached">{}</span>', _("%(span)s overdue") % {"span": _duration(-minutes)}
+        )
     css = "at_risk" if state == Ticket.SLAState.AT_RISK else "ok"
-    return format_html('<span class="sla {}">{}</span>', css, _("%(span)s left") % {"span": span})
+    return format_html('<span class="sla {}">{}</span>', css, _("%(span)s left") % {"span": _duration(minutes)})
 
 
 def _duration(minutes: int) -> str:
