@@ -24,18 +24,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter, defaultdict, deque
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import _harness as h
+
+ROOT = h.ROOT
 DB_NAME = "bench_chat"
 REDIS_DB = 9
 QUESTIONS = ["发票怎么开", "地址填错了怎么办", "退款什么时候到", "可以无理由退货吗", "什么时候发货", "运费险怎么用",
@@ -43,67 +41,26 @@ QUESTIONS = ["发票怎么开", "地址填错了怎么办", "退款什么时候�
              "这个颜色有货吗"]  # fmt: skip
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def percentiles(values: list[float]) -> str:
-    if not values:
-        return "n/a"
-    ordered = sorted(values)
-
-    def pick(p: float) -> float:
-        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-    return f"p50 {pick(50):.1f} / p95 {pick(95):.1f} / p99 {pick(99):.1f} ms (n={len(ordered)})"
-
-
 # --- setup (synchronous, Django in this process) ---------------------------------------------------
 
 
-def environment(index_dir: str) -> dict[str, str]:
-    from core import embedded
-
-    return {
-        **os.environ,
-        "DATABASE_URL": f"postgresql://postgres@/{DB_NAME}?host={embedded.pg_socket_dir()}",
-        "REDIS_URL": embedded.redis_url(REDIS_DB),
-        "SEARCH_INDEX_DIR": index_dir,
-        "DEBUG": "0",
-        "SECURE_SSL_REDIRECT": "0",
-        "SUPPORT_HOURS": "00:00-24:00",
-        "SUPPORT_WEEKDAYS": "0-6",
-        "LOG_LEVEL": "WARNING",
-        "CHAT_RATE_FRAMES": "100",
-    }
+def environment(database: h.ScratchDatabase, index_dir: str) -> dict[str, str]:
+    return database.env(
+        REDIS_URL=h.redis_url(REDIS_DB), SEARCH_INDEX_DIR=index_dir, DEBUG="0", SECURE_SSL_REDIRECT="0",
+        SUPPORT_HOURS="00:00-24:00", SUPPORT_WEEKDAYS="0-6", LOG_LEVEL="WARNING", CHAT_RATE_FRAMES="100",
+    )  # fmt: skip
 
 
-def prepare(args: argparse.Namespace, env: dict[str, str]) -> tuple[list[str], list[str]]:
-    """The scratch database with N bench consumers and the agents: their tokens and session cookies."""
-    import psycopg
-
-    from core import embedded
-
-    with psycopg.connect(host=str(embedded.pg_socket_dir()), user="postgres", dbname="postgres",
-                         autocommit=True) as admin:  # fmt: skip
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone()
-        if args.fresh and exists:
-            admin.execute(f'DROP DATABASE "{DB_NAME}" WITH (FORCE)')
-            exists = None
-        if not exists:
-            admin.execute(f'CREATE DATABASE "{DB_NAME}"')
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "-v0", "--skip-checks"], env=env, check=True, cwd=ROOT)
-    subprocess.run([*manage, "seed_demo", "--quiet", "--skip-checks"], env={**env, "DEBUG": "1"}, check=True, cwd=ROOT,
-                   stdout=subprocess.DEVNULL)  # fmt: skip
-    os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "SEARCH_INDEX_DIR", "SUPPORT_HOURS",
-                                           "SUPPORT_WEEKDAYS")})  # fmt: skip
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
+def prepare(args: argparse.Namespace, database: h.ScratchDatabase, env: dict[str, str]) -> tuple[list[str], list[str]]:
+    """The scratch database (kept between runs) with N bench consumers and the agents: their tokens and session
+    cookies."""
+    if args.fresh:
+        database.create()
+    database.ensure()
+    database.migrate(env)
+    h.manage("seed_demo", "--quiet", "--skip-checks", env={**env, "DEBUG": "1"}, stdout=subprocess.DEVNULL)
+    h.setup_django(**{k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "SEARCH_INDEX_DIR", "SUPPORT_HOURS",
+                                          "SUPPORT_WEEKDAYS")})  # fmt: skip
     from django.apps import apps
     from django.contrib.auth.models import Group, User
     from django.test import Client
@@ -159,13 +116,9 @@ def server_cpu(processes: list[subprocess.Popen[bytes]]) -> float:
 
 def start_servers(n: int, env: dict[str, str]) -> tuple[list[subprocess.Popen[bytes]], list[int]]:
     processes, ports = [], []
-    for _ in range(n):
-        port = free_port()
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-            cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": "config.settings"}, stdout=subprocess.DEVNULL,
-            stderr=(ROOT / "var" / f"bench-chat-daphne-{len(ports)}.log").open("wb"),
-        ))  # fmt: skip
+    for i in range(n):
+        process, port = h.start_daphne(env, stderr=(ROOT / "var" / f"bench-chat-daphne-{i}.log").open("wb"))
+        processes.append(process)
         ports.append(port)
     for port in ports:
         deadline = time.monotonic() + 60
@@ -376,8 +329,9 @@ def main() -> None:
     args = parser.parse_args()
 
     index_dir = tempfile.mkdtemp(prefix="bench-chat-index-")
-    env = environment(index_dir)
-    tokens, cookies = prepare(args, env)
+    database = h.ScratchDatabase(DB_NAME)
+    env = environment(database, index_dir)
+    tokens, cookies = prepare(args, database, env)
     processes, ports = start_servers(args.processes, env)
     consumer_urls = [f"ws://127.0.0.1:{port}" for port in ports]
     agent_url = f"ws://127.0.0.1:{ports[-1]}"
@@ -398,13 +352,13 @@ def main() -> None:
     print(f"consumer messages: {sent} ({sent / elapsed:.0f}/s over {elapsed:.0f}s)")
     steady_from = started + args.ramp + 5
     steady = [ms for ms, at in zip(stats.bot, stats.bot_at, strict=True) if at >= steady_from]
-    print(f"bot reply latency:        {percentiles(stats.bot)}")
-    print(f"  after the ramp:         {percentiles(steady)}")
-    print(f"relay agent -> consumer:  {percentiles(stats.to_consumer)}")
-    print(f"relay consumer -> agent:  {percentiles(stats.to_agent)}")
-    print(f"relay (both ways):        {percentiles(stats.to_consumer + stats.to_agent)}")
+    print(f"bot reply latency:        {h.spread(stats.bot)}")
+    print(f"  after the ramp:         {h.spread(steady)}")
+    print(f"relay agent -> consumer:  {h.spread(stats.to_consumer)}")
+    print(f"relay consumer -> agent:  {h.spread(stats.to_agent)}")
+    print(f"relay (both ways):        {h.spread(stats.to_consumer + stats.to_agent)}")
     if args.processes == 2:
-        print(f"  across processes:       {percentiles(stats.cross)}")
+        print(f"  across processes:       {h.spread(stats.cross)}")
     print(f"handoffs asked {stats.events['handoff asked']}, accepted {stats.events['accepted']},"  # chat frames
           f" resolved {stats.events['resolved']}; lost accept races {stats.events['agent:taken']}")  # fmt: skip
     print(f"daphne CPU: {cpu:.1f} s ({cpu / elapsed * 100:.0f}% of one core; {cpu / max(sent, 1) * 1000:.1f} ms"

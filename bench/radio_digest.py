@@ -21,26 +21,14 @@ messages at the end (no worker runs here).
 from __future__ import annotations
 
 import argparse
-import http.cookiejar
-import math
-import os
 import random
-import re
-import socket
-import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import _harness as h
+
 DB = "bench_radio"
 PREFIX = "bench-radio"
 BUILD_TARGET_S = 30
@@ -56,17 +44,6 @@ COMPLAINTS = [
     "The {subject} arrived broken and the refund has been pending for {n} days.",
     "App 里找不到{subject}的入口，只能打电话，排队{n}分钟。",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def percentile(samples: list[float], share: float) -> float:
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]  # nearest rank
 
 
 def load(channels: int, nominations: int, day: date) -> dict[str, Any]:
@@ -139,63 +116,6 @@ def load(channels: int, nominations: int, day: date) -> dict[str, Any]:
     return {"placements": placed, "reader": reader.username}
 
 
-def count_queries(paths: list[str], username: str) -> dict[str, int]:
-    from django.contrib.auth import get_user_model
-    from django.db import connection
-    from django.test import Client, override_settings
-    from django.test.utils import CaptureQueriesContext
-
-    client = Client()
-    client.force_login(get_user_model().objects.get(username=username))
-    plain = {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-             "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # fmt: skip
-    counts = {}
-    with override_settings(STORAGES=plain):
-        for path in paths:
-            client.get(path)
-            with CaptureQueriesContext(connection) as captured:
-                response = client.get(path)
-            assert response.status_code == 200, (path, response.status_code)
-            counts[path] = len(captured)
-    return counts
-
-
-class Browser:
-    """A logged-in session over plain HTTP on the radio's own login page."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-
-    def get(self, path: str) -> tuple[int, bytes]:
-        with self.opener.open(self.base + path, timeout=60) as response:
-            return response.status, response.read()
-
-    def login(self, username: str, password: str) -> None:
-        _status, page = self.get("/radio/login/")
-        token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page)
-        if token is None:
-            sys.exit("no CSRF token on the login page")
-        form = {"username": username, "password": password, "csrfmiddlewaretoken": token[1].decode(), "next": ""}
-        request = urllib.request.Request(self.base + "/radio/login/", data=urllib.parse.urlencode(form).encode())
-        with self.opener.open(request, timeout=60) as response:
-            if not response.url.endswith("/radio/"):
-                sys.exit(f"login as {username} failed (ended on {response.url})")
-
-
-def wait_for(base: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if process.poll() is not None:
-            sys.exit("daphne exited before answering")
-        try:
-            urllib.request.urlopen(base + "/radio/login/", timeout=2).read()
-            return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.3)
-    sys.exit("daphne did not answer in time")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--channels", type=int, default=100)
@@ -205,37 +125,20 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="Keep the scratch database.")
     args = parser.parse_args()
 
-    import psycopg
     import redis
 
-    from core import embedded
-
-    if os.environ.get("DATABASE_URL"):
-        sys.exit("Run this against the embedded server (unset DATABASE_URL): it uses a scratch database.")
-    embedded.start_postgres()
-    embedded.start_redis()
-    socket_dir = embedded.pg_socket_dir()
-    admin = psycopg.connect(host=str(socket_dir), user="postgres", dbname="postgres", autocommit=True)
-    admin.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
-    admin.execute(f'CREATE DATABASE "{DB}"')
-    url = f"postgresql://postgres@/{DB}?host={socket_dir}"
+    h.refuse_database_url()
+    database = h.ScratchDatabase(DB)
+    database.create()
     static = tempfile.TemporaryDirectory(prefix="bench-static-")
     media = tempfile.TemporaryDirectory(prefix="bench-radio-media-")
-    redis_url = embedded.redis_url(0)
-    server_env = {
-        **os.environ, "DATABASE_URL": url, "DEBUG": "0", "SECURE_SSL_REDIRECT": "0", "SESSION_COOKIE_SECURE": "0",
-        "CSRF_COOKIE_SECURE": "0", "ALLOWED_HOSTS": "127.0.0.1", "SECRET_KEY": "bench-radio-not-secret",
-        "VAR_DIR": static.name, "REDIS_URL": redis_url, "REDIS_KEY_PREFIX": PREFIX, "MEDIA_ROOT": media.name,
-    }  # fmt: skip
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    daphne: subprocess.Popen[bytes] | None = None
+    redis_url = h.redis_url(0)
+    server_env = h.server_env(database, static_dir=static.name, secret="bench-radio-not-secret", REDIS_URL=redis_url,
+                              REDIS_KEY_PREFIX=PREFIX, MEDIA_ROOT=media.name)  # fmt: skip
+    daphne = None
     try:
-        subprocess.run([*manage, "migrate", "-v0", "--skip-checks"], env=server_env, check=True)
-        os.environ.update({**server_env, "ALLOWED_HOSTS": "127.0.0.1,testserver", "VAR_DIR": str(embedded.VAR_DIR)})
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-        import django
-
-        django.setup()
+        database.migrate(server_env)
+        h.setup_django(**{**server_env, "ALLOWED_HOSTS": "127.0.0.1,testserver", "VAR_DIR": h.var_dir()})
         from django.utils import timezone
 
         from radio import services
@@ -244,13 +147,9 @@ def main() -> None:
         today = timezone.localdate()
         loaded = load(args.channels, args.nominations, today)
 
-        started = time.monotonic()
-        created = services.build_digests(today, now=services.digest_cutoff(today))
-        build_s = time.monotonic() - started
+        created, build_s = h.timed(lambda: services.build_digests(today, now=services.digest_cutoff(today)))
         items = DigestItem.objects.count()
-        started = time.monotonic()
-        again = services.build_digests(today, now=services.digest_cutoff(today))
-        again_s = time.monotonic() - started
+        again, again_s = h.timed(lambda: services.build_digests(today, now=services.digest_cutoff(today)))
         assert len(created) == args.channels and again == [], (len(created), again)
         assert items == loaded["placements"], (items, loaded["placements"])
         assert Digest.objects.filter(day=today).count() == args.channels
@@ -260,46 +159,29 @@ def main() -> None:
         first = Digest.objects.filter(day=today).select_related("channel").order_by("channel__code").first()
         assert first is not None
         paths = ["/radio/", f"/radio/{today.isoformat()}/{first.channel.code}/"]
-        queries = count_queries(paths, loaded["reader"])
+        queries = h.count_queries(loaded["reader"], paths)
 
-        subprocess.run([*manage, "collectstatic", "--noinput", "-v0", "--skip-checks"], env=server_env, check=True)
-        port = free_port()
+        h.manage("collectstatic", "--noinput", "-v0", "--skip-checks", env=server_env)
+        daphne, port = h.start_daphne(server_env)
         base = f"http://127.0.0.1:{port}"
-        daphne = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-            cwd=ROOT, env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        wait_for(base, daphne)
-        browser = Browser(base)
-        browser.login(loaded["reader"], PASSWORD)
-        header = f"{'page':44} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'queries':>8} {'KiB':>6}"
+        h.wait_for_http(base + "/radio/login/", daphne)
+        browser = h.Browser(base)
+        browser.login(loaded["reader"], PASSWORD, form="/radio/login/", lands_on="/radio/")
         print(f"\n{args.requests} GETs per page after {args.warmup} warm-ups, daphne DEBUG=0")
-        print(header)
-        print("-" * len(header))
-        worst = 0.0
+        table, worst = [], 0.0
         for path in paths:
-            for _ in range(args.warmup):
-                browser.get(path)
-            times, size = [], 0
-            for _ in range(args.requests):
-                started = time.perf_counter()
-                status, body = browser.get(path)
-                times.append((time.perf_counter() - started) * 1000)
-                assert status == 200
-                size = len(body)
-            p95 = percentile(times, 0.95)
-            worst = max(worst, p95) if path == "/radio/" else worst
-            print(f"{path:44} {statistics.median(times):8.1f} {p95:8.1f} {max(times):8.1f} "
-                  f"{queries[path]:8d} {size / 1024:6.0f}")  # fmt: skip
+            times, body = browser.timed_gets(path, requests=args.requests, warmup=args.warmup)
+            worst = max(worst, h.percentile(times, 0.95)) if path == "/radio/" else worst
+            table.append((path, *h.latency_cells(times), f"{queries[path][0]}", f"{len(body) / 1024:.0f}"))
+        h.print_table(("page", "p50 ms", "p95 ms", "max ms", "queries", "KiB"), table)
 
         from radio import audio, speech
 
         if speech.engine():
-            started = time.monotonic()
-            status = audio.render_digest_audio(first.pk)
+            status, seconds = h.timed(lambda: audio.render_digest_audio(first.pk))
             first.refresh_from_db()
             print(f"\nrecording one digest ({first.items_count} items, the top {min(first.items_count, 8)} read): "
-                  f"{status}, {first.audio_seconds} s of audio in {time.monotonic() - started:.1f} s")  # fmt: skip
+                  f"{status}, {first.audio_seconds} s of audio in {seconds:.1f} s")  # fmt: skip
         verdict = "OK" if build_s <= BUILD_TARGET_S and worst <= PAGE_TARGET_P95_MS else "MISSED"
         print(f"\n{verdict}: build {build_s:.2f} s (<= {BUILD_TARGET_S}), /radio/ p95 {worst:.1f} ms "
               f"(<= {PAGE_TARGET_P95_MS})")  # fmt: skip
@@ -311,8 +193,9 @@ def main() -> None:
         stale = list(queued.scan_iter(match=f"{PREFIX}:*"))
         if stale:
             queued.delete(*stale)
+        h.close_connections()
         if not args.keep:
-            admin.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
+            database.drop()
         static.cleanup()
         media.cleanup()
 

@@ -11,16 +11,12 @@ Target (the crm issue): at most 10 minutes on 2 cores, peak memory under 2 GiB.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
+import _harness as h
 import psutil
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
 def run_measured(command: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:
@@ -53,29 +49,20 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="Rate the kept scratch database without reseeding.")
     args = parser.parse_args()
 
-    import psycopg
-
-    from core import embedded
-
-    embedded.start_postgres()
-    embedded.start_redis()
-    socket_dir = embedded.pg_socket_dir()
-    name = f"bench_rating_{args.scale}"
-    admin = psycopg.connect(host=str(socket_dir), user="postgres", dbname="postgres", autocommit=True)
-    env = {**os.environ, "DATABASE_URL": f"postgresql://postgres@/{name}?host={socket_dir}"}
-    manage = [sys.executable, str(ROOT / "manage.py")]
+    database = h.ScratchDatabase(f"bench_rating_{args.scale}")
+    env = database.env()
+    manage = h.MANAGE
     try:
         if not args.reuse:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.execute(f'CREATE DATABASE "{name}"')
-            subprocess.run([*manage, "migrate", "-v0"], env=env, check=True)
+            database.create()
+            database.migrate()
             seconds, peak, _pg, _out = run_measured([*manage, "seed_demo", "--scale", str(args.scale), "--quiet"], env)
             print(f"seed_demo --scale {args.scale}: {seconds:.0f} s, peak {peak:,.0f} MiB")
-        with psycopg.connect(host=str(socket_dir), user="postgres", dbname=name) as conn:
+        with database.connect() as conn:
             consumers, orders, reviews = conn.execute(
                 "SELECT (SELECT count(*) FROM crm_consumer), (SELECT count(*) FROM crm_order),"
                 " (SELECT count(*) FROM crm_review)"
-            ).fetchone()  # type: ignore[misc]
+            ).fetchone()
         seconds, peak, pg_peak, output = run_measured([*manage, "rate_consumers", "--quiet", "--no-risk"], env)
         print(f"rate_consumers: {consumers:,} consumers, {orders:,} orders, {reviews:,} reviews")
         print(f"  {seconds:.0f} s wall ({output.strip()})")
@@ -86,7 +73,7 @@ def main() -> None:
         print(f"risk rules over all reviews: {seconds:.0f} s ({output.strip()})")
     finally:
         if not args.keep:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            database.drop()
 
 
 if __name__ == "__main__":

@@ -9,15 +9,9 @@ is dropped afterwards. Uses the embedded servers (started if needed) unless DATA
 from __future__ import annotations
 
 import argparse
-import os
 import resource
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import _harness as h
 
 
 def main() -> None:
@@ -26,34 +20,20 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
-    import psycopg
-
-    from core import embedded
-
-    if os.environ.get("DATABASE_URL"):
-        sys.exit("Run this against the embedded server (unset DATABASE_URL): it creates a scratch database.")
-    embedded.start_postgres()
-    embedded.start_redis()
-    socket_dir = embedded.pg_socket_dir()
-    name = "bench_seed_demo"
-    admin = psycopg.connect(host=str(socket_dir), user="postgres", dbname="postgres", autocommit=True)
-    admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-    admin.execute(f'CREATE DATABASE "{name}"')
-    env = {**os.environ, "DATABASE_URL": f"postgresql://postgres@/{name}?host={socket_dir}"}
-    manage = [sys.executable, str(ROOT / "manage.py")]
+    h.refuse_database_url()
+    database = h.ScratchDatabase("bench_seed_demo")
+    database.create()
     try:
-        subprocess.run([*manage, "migrate", "-v0"], env=env, check=True)
-        started = time.monotonic()
-        subprocess.run(
-            [*manage, "seed_demo", "--scale", str(args.scale), "--seed", str(args.seed)], env=env, check=True
+        database.migrate()
+        _done, elapsed = h.timed(
+            lambda: h.manage("seed_demo", "--scale", str(args.scale), "--seed", str(args.seed), env=database.env())
         )
-        elapsed = time.monotonic() - started
         peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        with psycopg.connect(host=str(socket_dir), user="postgres", dbname=name) as conn:
-            consumers = conn.execute("SELECT count(*) FROM crm_consumer").fetchone()[0]  # type: ignore[index]
-            orders = conn.execute("SELECT count(*) FROM crm_order").fetchone()[0]  # type: ignore[index]
+        with database.connect() as conn:
+            consumers = conn.execute("SELECT count(*) FROM crm_consumer").fetchone()[0]
+            orders = conn.execute("SELECT count(*) FROM crm_order").fetchone()[0]
     finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        database.drop()
     rows = consumers + orders
     print(f"seed_demo --scale {args.scale}: {consumers:,} consumers + {orders:,} orders in {elapsed:.1f} s")
     print(f"  {rows / elapsed:,.0f} rows/s; peak memory of the seeding process {peak_mib:,.0f} MiB")

@@ -18,11 +18,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
+import _harness as h
 import psutil
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def healthz(port: int) -> dict[str, object] | None:
@@ -43,7 +41,7 @@ def main() -> None:
 
     started = time.monotonic()
     run = subprocess.Popen(
-        ["make", "run"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        ["make", "run"], cwd=h.ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
     while (report := healthz(args.port)) is None or report.get("status") != "ok":
         if run.poll() is not None or time.monotonic() - started > args.timeout:

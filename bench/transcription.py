@@ -17,15 +17,10 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import resource
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+import _harness as h
 
 CALL = [
     ("agent", "Hello, thank you for calling customer service. How can I help you today?"),
@@ -47,9 +42,7 @@ def main() -> None:
     parser.add_argument("--stereo", action="store_true", help="Agent left, consumer right.")
     args = parser.parse_args()
 
-    import django
-
-    django.setup()
+    h.setup_django()
     from qa.transcription import PocketsphinxBackend
     from tests.qa import speech
 
@@ -70,13 +63,9 @@ def main() -> None:
     seconds = len(left) / 2 / 22050
 
     backend = PocketsphinxBackend()
-    started = time.perf_counter()
-    backend.decoder()
-    loaded = time.perf_counter() - started
+    _decoder, loaded = h.timed(backend.decoder)
     cpu_before = time.process_time()
-    started = time.perf_counter()
-    result = backend.transcribe(io.BytesIO(audio), language="en")
-    elapsed = time.perf_counter() - started
+    result, elapsed = h.timed(lambda: backend.transcribe(io.BytesIO(audio), language="en"))
     cpu = time.process_time() - cpu_before
 
     heard = " ".join(segment.text for segment in result.segments).split()

@@ -23,5 +23,5 @@ urlpatterns = [
     path("", core_views.home, name="home"),
 ]
 # Media is never served as plain files, not even in development: call recordings and the radio's
-# audio are read through views that check who may hear them (qa.admin_recordings.audio_response,
-# radio.views.audio).
+# audio are read through views that check who may hear them (core.files.ranged_file_response
+# behind qa's admin and radio.views.audio).

@@ -13,8 +13,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from core import charts
 from core.tenancy import TenantScopedAdmin, allows
-from merchants import charts
 from merchants.models import Merchant, MerchantMembership, MerchantScore
 from merchants.scoring import WINDOW_DAYS
 from merchants.selectors import marketplace_medians, score_history, with_latest_score
@@ -63,9 +63,11 @@ class MerchantAdmin(TenantScopedAdmin):
             "merchant": merchant,
             "latest": latest,
             "median": medians.get(latest.day) if latest else None,
-            "chart": charts.trend_svg(
+            "chart": charts.line_chart(
                 [(s.day, float(s.service_score)) for s in history],
                 [(day, float(value)) for day, value in sorted(medians.items())],
+                label=str(_("Service score trend against the marketplace median")),
+                empty=str(_("No scores yet: they are computed every night.")),
             ),
             "history": list(reversed(history[-14:])),
             "opts": self.model._meta,

@@ -7,7 +7,6 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
-from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -18,6 +17,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from core.admin_filters import DefaultChoiceFilter
 from core.paginator import CappedPaginator
 from core.tenancy import TenantScopedAdmin
 from qa import selectors, services
@@ -28,7 +28,7 @@ from qa.presentation import can_see_pii, clock, passage
 REVIEW_RELATED = ("rule", "rule_version", "agent", "segment", "reviewed_by", "transcript__recording")
 
 
-class FindingStatusFilter(admin.SimpleListFilter):
+class FindingStatusFilter(DefaultChoiceFilter):
     """The queue opens on what is still to review."""
 
     title = _("status")
@@ -41,15 +41,8 @@ class FindingStatusFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
         return [*Finding.Status.choices, ("all", _("All"))]
 
-    def choices(self, changelist: ChangeList) -> Any:
-        for lookup, title in self.lookup_choices:
-            default = Finding.Status.OPEN if self.reviewer else Finding.Status.CONFIRMED
-            selected = self.value() == lookup or (self.value() is None and lookup == default)
-            yield {
-                "selected": selected,
-                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
-                "display": title,
-            }
+    def default_lookup(self) -> str:
+        return Finding.Status.OPEN if self.reviewer else Finding.Status.CONFIRMED
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Finding]) -> QuerySet[Finding]:
         value = self.value()
@@ -57,7 +50,7 @@ class FindingStatusFilter(admin.SimpleListFilter):
             return queryset
         if value in Finding.Status.values:
             return queryset.filter(status=value)
-        return queryset.filter(status=Finding.Status.OPEN if self.reviewer else Finding.Status.CONFIRMED)
+        return queryset.filter(status=self.default_lookup())
 
 
 class ReviewActionForm(ActionForm):

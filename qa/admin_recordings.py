@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from typing import IO, Any
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -11,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.db.models.fields.files import FieldFile
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
@@ -20,6 +19,7 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from core.files import ranged_file_response
 from core.paginator import CappedPaginator
 from core.roles import AGENT, SUPERVISOR
 from core.tenancy import TenantScopedAdmin
@@ -63,53 +63,10 @@ class RecordingForm(forms.ModelForm):
         return data
 
 
-class _Slice:
-    """The next `length` bytes of an open file, read like a file: what FileResponse streams for a byte range."""
-
-    def __init__(self, handle: IO[bytes], length: int) -> None:
-        self.handle = handle
-        self.left = length
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.handle.read(self.left if size < 0 else min(size, self.left))
-        self.left -= len(data)
-        return data
-
-    def close(self) -> None:
-        self.handle.close()
-
-
-def audio_response(request: HttpRequest, audio: FieldFile) -> HttpResponseBase:
-    """A recording's audio for the player and the download link: the whole file, or the byte range the
-    ``Range`` header asks for (206), so that the player can seek. Streamed, whatever the file's size."""
-    try:
-        size = audio.size
-        handle = audio.open("rb")
-    except (ValueError, OSError):  # no file, or missing from storage
-        raise Http404 from None
-    name = (audio.name or "").rsplit("/", 1)[-1]
-    content_type = "audio/wav" if name.lower().endswith(".wav") else None
-    match = re.fullmatch(r"bytes=(\d*)-(\d*)", request.headers.get("Range", "").strip())
-    if match is None or not any(match.groups()):
-        whole = FileResponse(handle, filename=name, content_type=content_type)
-        whole["Accept-Ranges"] = "bytes"
-        return whole
-    first, last = match.groups()
-    if first:
-        start, end = int(first), min(int(last), size - 1) if last else size - 1
-    else:  # "bytes=-N": the last N bytes
-        start, end = max(size - int(last), 0), size - 1
-    if start > end:
-        handle.close()
-        refused = HttpResponse(status=416)
-        refused["Content-Range"] = f"bytes */{size}"
-        return refused
-    handle.seek(start)
-    part = FileResponse(_Slice(handle, end - start + 1), status=206, filename=name, content_type=content_type)
-    part["Content-Length"] = str(end - start + 1)
-    part["Content-Range"] = f"bytes {start}-{end}/{size}"
-    part["Accept-Ranges"] = "bytes"
-    return part
+def audio_type(audio: FieldFile) -> str | None:
+    """A recording's content type: "audio/wav" for a .wav (the upload check reads WAV headers), else None
+    (guessed from the name)."""
+    return "audio/wav" if (audio.name or "").lower().endswith(".wav") else None
 
 
 def _person(user: Any) -> str:
@@ -258,7 +215,7 @@ class RecordingAdmin(TenantScopedAdmin):
         recording = get_object_or_404(self.get_queryset(request), pk=pk)
         if not self.has_view_permission(request, recording):
             raise PermissionDenied
-        return audio_response(request, recording.audio)
+        return ranged_file_response(request, recording.audio, audio_type(recording.audio))
 
     @admin.action(description=_("Retry transcription of the failed recordings"), permissions=["change"])
     def retry(self, request: HttpRequest, queryset: QuerySet[Recording]) -> None:

@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from core.files import ranged_file_response
 from core.paginator import CappedPaginator
 from core.tenancy import TenantScopedAdmin
 from qa import admin_recordings, searching, selectors
@@ -153,7 +154,8 @@ class TranscriptAdmin(TenantScopedAdmin):
         transcript = get_object_or_404(self.get_queryset(request).select_related("recording"), pk=pk)
         if not self.has_view_permission(request, transcript) or transcript.recording is None:
             raise Http404
-        return admin_recordings.audio_response(request, transcript.recording.audio)
+        audio = transcript.recording.audio
+        return ranged_file_response(request, audio, admin_recordings.audio_type(audio))
 
     def search_view(self, request: HttpRequest) -> HttpResponse:
         """Full-text search over every transcript and chat: phrases, AND/OR/NOT, filters, highlighted hits."""

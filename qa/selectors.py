@@ -14,8 +14,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from core import charts
 from core.links import nominate_url
-from merchants import charts
 from qa import evaluation, scorecards
 from qa.evaluation import BacktestResult
 from qa.models import Category, Finding, Rule, Scorecard, Segment, Transcript
@@ -95,7 +95,7 @@ def scorecard_page(card: Scorecard, *, mask: bool) -> dict[str, Any]:
         "title": _("Scorecard of %(agent)s, week of %(week)s") % {"agent": agent, "week": card.week},
         "card": card,
         "by_category": [(label, card.confirmed.get(value, 0)) for value, label in Category.choices],
-        "chart": charts.trend_svg(
+        "chart": charts.line_chart(
             history,
             medians,
             label=str(_("Weekly QA score against the team median")),

@@ -7,7 +7,6 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -21,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from core.admin_actions import apply_to_each
+from core.admin_filters import DefaultChoiceFilter
 from core.paginator import CappedPaginator
 from core.tenancy import TenantScopedAdmin
 from radio import (
@@ -52,27 +52,15 @@ def source_link(kind: str, source_id: int, ticket_id: int | None) -> str:
     return label
 
 
-class ScreeningFilter(admin.SimpleListFilter):
+class ScreeningFilter(DefaultChoiceFilter):
     """Curators open the queue on what waits for screening; agents on their own nominations."""
 
     title = _("queue")
     parameter_name = "queue"
+    default_title = _("Waiting for screening")
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
         return [("mine", _("My nominations")), ("all", _("All nominations"))]
-
-    def choices(self, changelist: ChangeList) -> Any:
-        yield {
-            "selected": self.value() is None,
-            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
-            "display": _("Waiting for screening"),
-        }
-        for lookup, title in self.lookup_choices:
-            yield {
-                "selected": self.value() == str(lookup),
-                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
-                "display": title,
-            }
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Nomination]) -> QuerySet[Nomination]:
         value = self.value()

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
@@ -17,6 +16,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from core.admin_filters import DefaultChoiceFilter
 from core.paginator import CappedPaginator
 from core.roles import BUSINESS, SUPERVISOR
 from core.tenancy import TenantScopedAdmin, TenantScopedInline
@@ -131,27 +131,15 @@ class DigestAdmin(ChannelVisibleAdmin):
         return obj is None and request.user.has_perm("radio.change_digest")
 
 
-class AcknowledgementFilter(admin.SimpleListFilter):
+class AcknowledgementFilter(DefaultChoiceFilter):
     """Opens on the items nobody in the channel ever acknowledged, from digests before today."""
 
     title = _("acknowledgement")
     parameter_name = "ack"
+    default_title = _("Never acknowledged")
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
         return [("today", _("Today's, not yet acknowledged")), ("yes", _("Acknowledged")), ("all", _("All"))]
-
-    def choices(self, changelist: ChangeList) -> Any:
-        yield {
-            "selected": self.value() is None,
-            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
-            "display": _("Never acknowledged"),
-        }
-        for lookup, title in self.lookup_choices:
-            yield {
-                "selected": self.value() == str(lookup),
-                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
-                "display": title,
-            }
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[DigestItem]) -> QuerySet[DigestItem]:
         today = timezone.localdate()

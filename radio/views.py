@@ -10,16 +10,19 @@ from django.contrib import admin, messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from radio import charts, selectors, services, sources
+from core import charts
+from core.files import ranged_file_response
+from radio import selectors, services, sources
 from radio.forms import NominateForm, ReplyForm, error_lists
 from radio.models import Channel, Digest, DigestItem, Nomination, Subscription
 
@@ -87,12 +90,24 @@ def channel_page(request: HttpRequest, day: str, code: str) -> HttpResponse:
     return TemplateResponse(request, "radio/digest.html", context)
 
 
+def _trend_chart(trend: list[tuple[date, int, int]], shown: date) -> SafeString:
+    """Customers who spoke per day (items, customers), the shown day highlighted, the busiest day labelled."""
+    bars = [
+        charts.Bar(day, customers, _("%(day)s: %(items)s items, %(customers)s customers")
+                   % {"day": day.strftime("%m-%d"), "items": items, "customers": customers}, shown=day == shown)
+        for day, items, customers in trend
+    ]  # fmt: skip
+    peak, total = max((bar.value for bar in bars), default=0), sum(bar.value for bar in bars)
+    label = _("Customers per day over the last %(days)s days: %(total)s in all") % {"days": len(bars), "total": total}
+    return charts.bar_chart(bars, label=label, peak_label=_("peak %(n)s") % {"n": peak} if peak else _("no voices yet"))
+
+
 def _context(
     request: HttpRequest, blocks: list[selectors.ChannelDigest], shown: date, today: date, days: list[date],
     fallback: bool,
 ) -> dict[str, Any]:  # fmt: skip
     for block in blocks:
-        block.chart = charts.trend_svg(block.trend, today=shown)
+        block.chart = _trend_chart(block.trend, shown)
     digests = [b.digest for b in blocks if b.digest is not None]
     earlier = [d for d in days if d < shown]
     later = [d for d in days if d > shown]
@@ -119,18 +134,15 @@ def _context(
 
 
 @radio_login_required
-def audio(request: HttpRequest, pk: int) -> FileResponse:
-    """A digest's recording, for those who may read its channel (never a public media URL)."""
+def audio(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """A digest's recording, for those who may read its channel (never a public media URL), in byte ranges
+    so that the player can seek."""
     digest = get_object_or_404(Digest, pk=pk)
     if not selectors.can_read_channel(request.user, digest.channel_id):
         raise Http404
     if digest.audio_status != Digest.Audio.READY or not digest.audio:
         raise Http404
-    try:
-        handle = digest.audio.open("rb")
-    except FileNotFoundError:
-        raise Http404 from None
-    response = FileResponse(handle, content_type="audio/wav")
+    response = ranged_file_response(request, digest.audio, "audio/wav")
     response["Cache-Control"] = "private, max-age=3600"
     return response
 

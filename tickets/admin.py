@@ -1,13 +1,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -20,12 +18,10 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from core.admin_actions import apply_to_each
-from core.links import nominate_url
+from core.admin_filters import DefaultChoiceFilter
 from core.paginator import CappedPaginator
-from core.privacy import shown
-from core.tenancy import TenantScopedAdmin, is_merchant_staff, scope
-from crm.models import Order, RiskFlag
-from tickets import refunds, services
+from core.tenancy import TenantScopedAdmin, is_merchant_staff
+from tickets import admin_desk, refunds, services
 from tickets.models import (
     OPEN_STATUSES,
     AgentProfile,
@@ -34,17 +30,15 @@ from tickets.models import (
     RefundRequest,
     SLAPolicy,
     Ticket,
-    TicketEvent,
 )
 
-TIMELINE_LIMIT = 200  # events shown on a ticket page; a longer history is summarised
 
-
-class QueueFilter(admin.SimpleListFilter):
+class QueueFilter(DefaultChoiceFilter):
     """The agent's default view is their own open tickets; one click shows the department's or everyone's."""
 
     title = _("queue")
     parameter_name = "queue"
+    default_title = _("My open tickets")
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
         return [
@@ -52,19 +46,6 @@ class QueueFilter(admin.SimpleListFilter):
             ("open", _("All open tickets")),
             ("all", _("All tickets")),
         ]
-
-    def choices(self, changelist: ChangeList) -> Any:
-        yield {
-            "selected": self.value() is None,
-            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
-            "display": _("My open tickets"),
-        }
-        for lookup, title in self.lookup_choices:
-            yield {
-                "selected": self.value() == str(lookup),
-                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
-                "display": title,
-            }
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
         value = self.value()
@@ -137,7 +118,7 @@ class TicketAdmin(TenantScopedAdmin):
 
     @admin.display(description=_("SLA"), ordering="resolution_due")
     def time_left(self, obj: Ticket) -> str:
-        return sla_badge(obj, timezone.now())
+        return admin_desk.sla_badge(obj, timezone.now())
 
     # --- list actions ---------------------------------------------------------------------------
 
@@ -188,45 +169,13 @@ class TicketAdmin(TenantScopedAdmin):
         return HttpResponseRedirect(reverse("admin:tickets_ticket_changelist"))
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
+        """The ticket page (admin_desk.page_context): timeline, reply box, the consumer, the order, the buttons."""
         ticket = self._get_visible(request, object_id)
-        can_change = self.has_change_permission(request, ticket)
-        merchant_side = is_merchant_staff(request.user)
-        timeline = TicketEvent.objects.filter(ticket=ticket).select_related("author").order_by("-created_at", "-id")
-        if merchant_side:  # internal notes are the marketplace's, not the merchant's
-            timeline = timeline.exclude(kind=TicketEvent.Kind.NOTE)
-        events = list(timeline[:TIMELINE_LIMIT])[::-1]
-        for event in events:
-            label_event(event)
-        order = ticket.order
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": f"#{ticket.pk} {shown(ticket.subject, request.user)}",
-            "ticket": ticket,
-            "events": events,
-            "can_change": can_change,
-            "transitions": sorted(services.TRANSITIONS[ticket.status]),
-            "status_labels": dict(Ticket.Status.choices),
-            "canned": [
-                (reply.title, services.render_canned_reply(reply, ticket, request.user))
-                for reply in CannedReply.objects.filter(
-                    Q(department__isnull=True) | Q(department=ticket.department_id), active=True
-                )
-            ],
-            # Departments are the marketplace's teams: merchant staff are offered none (core.tenancy).
-            "departments": scope(Department.objects.exclude(pk=ticket.department_id), request.user),
-            "flags": RiskFlag.objects.filter(consumer=ticket.consumer_id, status__in=["open", "confirmed"])
-            if request.user.has_perm("crm.view_riskflag")
-            else [],
-            "show_consumer": request.user.has_perm("crm.view_consumer"),
-            "can_resolve_dispute": not merchant_side,
-            "order": order,
-            "refunds": RefundRequest.objects.filter(order=order).order_by("-created_at") if order else [],
-            "refund_key": uuid.uuid4().hex,
-            "sla": sla_badge(ticket, timezone.now()),
-            "can_refund": request.user.has_perm("tickets.add_refundrequest") and order is not None,
-            "is_dispute": ticket.kind == Ticket.Kind.DISPUTE and order is not None,
-            "radio_nominate_url": _radio_nominate_url(request, ticket),
+            "can_change": self.has_change_permission(request, ticket),
+            **admin_desk.page_context(request, ticket),
         }
         return TemplateResponse(request, "admin/tickets/ticket/desk.html", context)
 
@@ -242,124 +191,17 @@ class TicketAdmin(TenantScopedAdmin):
         return ticket
 
     def act_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        """Every button on the ticket page posts here; each calls one service."""
+        """Every button on the ticket page posts here: its form (admin_desk.ACTIONS) calls one service."""
         ticket = self._get_visible(request, pk)
         if request.method != "POST" or not self.has_change_permission(request, ticket):
             raise PermissionDenied
-        action = request.POST.get("action", "")
-        if action == "dispute" and is_merchant_staff(request.user):
-            raise PermissionDenied  # a merchant does not judge its own dispute
         try:
-            message = self._act(request, ticket, action)
+            message = admin_desk.bound_action(request, ticket).perform()
         except ValidationError as error:
             self.message_user(request, "; ".join(error.messages), messages.ERROR)
         else:
             self.message_user(request, message, messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:tickets_ticket_change", args=[ticket.pk]))
-
-    def _act(self, request: HttpRequest, ticket: Ticket, action: str) -> str:
-        # NUL characters cannot be stored in PostgreSQL text: drop them rather than fail.
-        post = {key: str(value).replace("\x00", "") for key, value in request.POST.items()}
-        user = request.user
-        if action in ("reply", "note"):
-            services.add_message(ticket, body=post.get("body", ""), author_kind=TicketEvent.Author.AGENT, author=user,
-                                 internal=action == "note")  # fmt: skip
-            return str(_("Reply sent.") if action == "reply" else _("Note added."))
-        if action == "assign_me":
-            services.assign_ticket(ticket, user, by=user)
-            return str(_("The ticket is yours."))
-        if action == "transfer":
-            department = scope(Department.objects.all(), user).filter(pk=_int_or_0(post.get("department"))).first()
-            if department is None:
-                raise ValidationError(_("Choose a department."))
-            services.transfer_ticket(ticket, department, by=user)
-            return str(_("Transferred to %(department)s.") % {"department": department.name})
-        if action == "status":
-            services.transition_ticket(ticket, post.get("status", ""), by=user, note=post.get("note", ""))
-            return str(_("Status changed."))
-        if action == "escalate":
-            services.escalate_ticket(ticket, reason="agent", by=user)
-            return str(_("Escalated."))
-        if action == "dispute":
-            services.resolve_dispute(ticket, post.get("outcome", ""), by=user)
-            return str(_("Dispute resolved; its outcome is recorded for the credit rating."))
-        if action == "refund":
-            if not user.has_perm("tickets.add_refundrequest") or ticket.order is None:
-                raise PermissionDenied
-            try:
-                amount = Decimal(post.get("amount", ""))
-            except InvalidOperation:
-                raise ValidationError(_("Enter an amount in yuan, such as 99.00.")) from None
-            request_ = refunds.request_refund(
-                ticket.order, amount, post.get("reason", "") or str(_("Requested by an agent")),
-                key=post.get("key", ""), requested_by=user, ticket=ticket,
-            )  # fmt: skip
-            decision = RefundRequest.Decision(request_.decision).label
-            return f"{decision}: {' '.join(refunds.explain(request_.reasons))}"
-        raise ValidationError(_("Unknown action."))
-
-
-def _int_or_0(value: str | None) -> int:
-    """A posted id; anything that is not one (text, a number past bigint) is 0, which matches no row."""
-    value = (value or "").strip()
-    return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else 0
-
-
-def _radio_nominate_url(request: HttpRequest, ticket: Ticket) -> str | None:
-    """The radio's nominate page for this ticket (radio is a higher app: found by URL name, never imported)."""
-    if not request.user.has_perm("radio.add_nomination"):
-        return None
-    return nominate_url("ticket", ticket.pk, request.get_full_path())
-
-
-STATUS_LABELS = dict(Ticket.Status.choices)
-PRIORITY_LABELS = dict(Ticket.Priority.choices)
-DECISION_LABELS = dict(RefundRequest.Decision.choices)
-DISPUTE_LABELS = dict(Order.Dispute.choices)
-SLA_LABELS = dict(Ticket.SLAState.choices)
-
-
-def label_event(event: TicketEvent) -> None:
-    """Codes stored on the timeline, put into words in the reader's language."""
-    data = event.data
-    if event.kind == TicketEvent.Kind.STATUS:
-        event.from_label = STATUS_LABELS.get(data.get("from"), data.get("from"))  # type: ignore[attr-defined]
-        event.to_label = STATUS_LABELS.get(data.get("to"), data.get("to"))  # type: ignore[attr-defined]
-        event.note_label = DISPUTE_LABELS.get(event.body, event.body)  # type: ignore[attr-defined]
-    elif event.kind == TicketEvent.Kind.PRIORITY:
-        event.from_label = PRIORITY_LABELS.get(data.get("from"), data.get("from"))  # type: ignore[attr-defined]
-        event.to_label = PRIORITY_LABELS.get(data.get("to"), data.get("to"))  # type: ignore[attr-defined]
-    elif event.kind == TicketEvent.Kind.SLA:
-        event.from_label = SLA_LABELS.get(data.get("from"), data.get("from"))  # type: ignore[attr-defined]
-        event.to_label = SLA_LABELS.get(data.get("to"), data.get("to"))  # type: ignore[attr-defined]
-    elif event.kind == TicketEvent.Kind.REFUND:
-        event.note_label = DECISION_LABELS.get(data.get("decision"), event.body)  # type: ignore[attr-defined]
-
-
-def sla_badge(ticket: Ticket, now: datetime) -> str:
-    """A short, coloured SLA label: time left to the nearer due, or how long ago it was missed."""
-    state = ticket.sla_state
-    if state in (Ticket.SLAState.NONE, Ticket.SLAState.MET) or not ticket.is_open:
-        return format_html('<span class="sla {}">{}</span>', state, ticket.get_sla_state_display())
-    if state == Ticket.SLAState.PAUSED:
-        return format_html('<span class="sla paused">{}</span>', _("Paused"))
-    due = ticket.first_response_due if ticket.first_response_at is None else ticket.resolution_due
-    if due is None:
-        return ""
-    minutes = int((due - now).total_seconds() // 60)
-    span = _duration(abs(minutes))
-    if minutes < 0:
-        return format_html('<span class="sla breached">{}</span>', _("%(span)s overdue") % {"span": span})
-    css = "at_risk" if state == Ticket.SLAState.AT_RISK else "ok"
-    return format_html('<span class="sla {}">{}</span>', css, _("%(span)s left") % {"span": span})
-
-
-def _duration(minutes: int) -> str:
-    if minutes >= 1440:
-        return str(_("%(d)sd %(h)sh") % {"d": minutes // 1440, "h": minutes % 1440 // 60})
-    if minutes >= 60:
-        return str(_("%(h)sh %(m)sm") % {"h": minutes // 60, "m": minutes % 60})
-    return str(_("%(m)sm") % {"m": minutes})
 
 
 class RefundForm(forms.ModelForm):

@@ -18,7 +18,7 @@ from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.utils import translation
 
-from qa import transcription
+from qa import recordings, transcription
 from qa.models import Recording, Transcript
 from qa.speech.funasr import FunASRBackend
 from qa.speech.openai_api import OpenAITranscriptionBackend
@@ -205,16 +205,16 @@ def test_a_chinese_call_is_transcribed_by_funasr_and_a_dead_engine_fails_it_with
     behaviour = Behaviour(script=["answer", "die"])
     with funasr_server(behaviour) as url:
         settings.QA_FUNASR_URL = url
-        ok = transcription.upload_recording(
+        ok = recordings.upload_recording(
             Recording(audio=ContentFile(stereo_call(), name="a.wav"), agent=agent, consumer=consumer, language="zh")
         )
-        assert transcription.transcribe_recording(ok.pk) == "failed"  # the 2nd channel's session died 3 times
+        assert recordings.transcribe_recording(ok.pk) == "failed"  # the 2nd channel's session died 3 times
         ok.refresh_from_db()
         assert ok.failure_reason.startswith("FunASR failed after 3 attempts: the server closed the connection")
         behaviour.script[:] = ["answer"]
         behaviour.received.clear()
-        transcription.retry_recording(ok)
-        assert transcription.transcribe_recording(ok.pk) == "done"
+        recordings.retry_recording(ok)
+        assert recordings.transcribe_recording(ok.pk) == "done"
     transcript = Transcript.objects.get(recording=ok)
     assert (transcript.language, transcript.source) == ("zh", "recogniser")
     assert [(s.speaker, s.text) for s in transcript.segments.order_by("seq")] == [

@@ -15,10 +15,12 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
+from core import roles
 from radio import audio, services, speech
 from radio.models import Channel, Digest, DigestItem, Subscription
 from tests.radio import factories as rf
@@ -154,3 +156,38 @@ def test_a_silent_recording_is_refused(agent: User, supervisor: User, settings: 
     assert audio.render_digest_audio(digest_id) == Digest.Audio.FAILED
     digest = Digest.objects.get(pk=digest_id)
     assert not digest.audio and "silence" in digest.audio_error
+
+
+@pytest.mark.django_db
+def test_digest_audio_is_served_in_byte_ranges_so_that_the_player_can_seek(
+    client_for: Callable[[User], Client], agent: User, supervisor: User, business: User, make_user: Callable[..., User]
+) -> None:
+    logistics = rf.channel("logistics", "快递与配送")
+    Subscription.objects.create(user=business, channel=logistics)
+    rf.approved(agent, supervisor, [logistics], quote="快递三天没动了")
+    (digest_id,) = services.build_digests()
+    digest = Digest.objects.get(pk=digest_id)
+    data = bytes(range(256)) * 4  # the bytes stand for the recording: only their order matters here
+    digest.audio.save("digest.wav", ContentFile(data), save=False)
+    digest.audio_status = Digest.Audio.READY
+    digest.save(update_fields=["audio", "audio_status"])
+    url = reverse("radio:audio", args=[digest_id])
+    client = client_for(business)
+
+    whole = client.get(url)
+    assert (whole.status_code, whole["Accept-Ranges"], whole["Content-Type"]) == (200, "bytes", "audio/wav")
+    assert (whole["Cache-Control"], streamed(whole)) == ("private, max-age=3600", data)
+    part = client.get(url, headers={"Range": "bytes=300-309"})
+    assert (part.status_code, part["Content-Range"], part["Content-Length"]) == (206, "bytes 300-309/1024", "10")
+    assert (part["Content-Type"], part["Cache-Control"], streamed(part)) == ("audio/wav", "private, max-age=3600",
+                                                                              data[300:310])  # fmt: skip
+    tail = client.get(url, headers={"Range": "bytes=-4"})
+    assert (tail.status_code, tail["Content-Range"], streamed(tail)) == (206, "bytes 1020-1023/1024", data[-4:])
+    beyond = client.get(url, headers={"Range": "bytes=2000-"})
+    assert (beyond.status_code, beyond["Content-Range"]) == (416, "bytes */1024")
+    stranger = client_for(make_user("biz2", roles.BUSINESS))  # follows no channel: the audio is not there for them
+    assert stranger.get(url, headers={"Range": "bytes=0-9"}).status_code == 404
+
+
+def streamed(response: Any) -> bytes:
+    return b"".join(response.streaming_content)

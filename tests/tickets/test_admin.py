@@ -96,6 +96,32 @@ def test_agent_replies_with_a_canned_reply_and_refunds_instantly_from_the_ticket
     assert kinds == ["created", "assignment", "message", "status", "refund", "status"]
 
 
+def test_each_button_calls_its_service_and_says_what_happened(
+    dept: Department, agent: User, client_for: Callable[[User], Client]
+) -> None:
+    (ticket,) = open_tickets(dept, 1)
+    client = client_for(agent)
+    url = f"/admin/tickets/ticket/{ticket.pk}/act/"
+
+    def press(**data: str) -> tuple[str, str]:
+        response = client.post(url, data, follow=True, headers={"Accept-Language": "en"})
+        (message,) = list(response.context["messages"])
+        return message.level_tag, str(message)
+
+    assert press(action="note", body="  内部\x00备注 ") == ("success", "Note added.")
+    assert press(action="reply", body="您好") == ("success", "Reply sent.")
+    assert press(action="escalate") == ("success", "Escalated.")
+    assert press(action="assign_me") == ("success", "The ticket is yours.")
+    assert press(action="status", status="pending", note="等顾客回复") == ("success", "Status changed.")
+    assert press(action="transfer", department="") == ("error", "Choose a department.")
+    assert press(action="nonsense") == ("error", "Unknown action.")
+    assert client.post(url, {"action": "refund", "amount": "1", "key": "k"}).status_code == 403  # no order to refund
+    note, reply = TicketEvent.objects.filter(ticket=ticket, kind__in=["note", "message"]).order_by("id")
+    assert (note.kind, note.body, reply.kind, reply.body) == ("note", "内部备注", "message", "您好")
+    ticket.refresh_from_db()
+    assert (ticket.assignee, ticket.status, ticket.escalated_at is not None) == (agent, "pending", True)
+
+
 def test_restricted_consumer_refund_goes_to_the_manual_queue(
     dept: Department, agent: User, supervisor: User, client_for: Callable[[User], Client]
 ) -> None:

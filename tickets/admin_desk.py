@@ -1,0 +1,298 @@
+"""The ticket page of the admin (the agent's desk): what it shows, and its buttons as small forms.
+
+Every button posts to ``TicketAdmin.act_view`` with an ``action``; ``ACTIONS`` maps the action to its
+form, whose ``act`` calls one service and says what happened.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar
+
+from django import forms
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from core.links import nominate_url
+from core.privacy import shown
+from core.tenancy import is_merchant_staff, scope
+from crm.models import Order, RiskFlag
+from tickets import refunds, services
+from tickets.models import CannedReply, Department, RefundRequest, Ticket, TicketEvent
+
+TIMELINE_LIMIT = 200  # events shown on a ticket page; a longer history is summarised
+
+
+# --- What the page shows ---------------------------------------------------------------------------
+
+
+def page_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
+    """The ticket page's own context: the timeline, the reply box, the consumer, the order and the buttons."""
+    user = request.user
+    merchant_side = is_merchant_staff(user)
+    return {
+        "title": f"#{ticket.pk} {shown(ticket.subject, user)}",
+        "ticket": ticket,
+        "events": timeline(ticket, with_notes=not merchant_side),
+        "transitions": sorted(services.TRANSITIONS[ticket.status]),
+        "status_labels": dict(Ticket.Status.choices),
+        "canned": [
+            (reply.title, services.render_canned_reply(reply, ticket, user)) for reply in canned_replies(ticket)
+        ],
+        # Departments are the marketplace's teams: merchant staff are offered none (core.tenancy).
+        "departments": scope(Department.objects.exclude(pk=ticket.department_id), user),
+        "flags": live_flags(ticket) if user.has_perm("crm.view_riskflag") else [],
+        "show_consumer": user.has_perm("crm.view_consumer"),
+        "can_resolve_dispute": not merchant_side,
+        "sla": sla_badge(ticket, timezone.now()),
+        "radio_nominate_url": radio_nominate_url(request, ticket),
+        **order_panel(ticket, user),
+    }
+
+
+def timeline(ticket: Ticket, *, with_notes: bool) -> list[TicketEvent]:
+    """The latest TIMELINE_LIMIT events, oldest first, labelled; internal notes are the marketplace's only."""
+    events = TicketEvent.objects.filter(ticket=ticket).select_related("author").order_by("-created_at", "-id")
+    if not with_notes:
+        events = events.exclude(kind=TicketEvent.Kind.NOTE)
+    shown = list(events[:TIMELINE_LIMIT])[::-1]
+    for event in shown:
+        label_event(event)
+    return shown
+
+
+def canned_replies(ticket: Ticket) -> QuerySet[CannedReply]:
+    """The active replies of the ticket's department and those for every department."""
+    return CannedReply.objects.filter(Q(department__isnull=True) | Q(department=ticket.department_id), active=True)
+
+
+def live_flags(ticket: Ticket) -> QuerySet[RiskFlag]:
+    return RiskFlag.objects.filter(consumer=ticket.consumer_id, status__in=["open", "confirmed"])
+
+
+def order_panel(ticket: Ticket, user: Any) -> dict[str, Any]:
+    """The order box: the order, its refunds, and the refund form's permission and one-time key."""
+    order = ticket.order
+    return {
+        "order": order,
+        "refunds": RefundRequest.objects.filter(order=order).order_by("-created_at") if order else [],
+        "refund_key": uuid.uuid4().hex,
+        "can_refund": user.has_perm("tickets.add_refundrequest") and order is not None,
+        "is_dispute": ticket.kind == Ticket.Kind.DISPUTE and order is not None,
+    }
+
+
+def radio_nominate_url(request: HttpRequest, ticket: Ticket) -> str | None:
+    """The radio's nominate page for this ticket (radio is a higher app: found by URL name, never imported)."""
+    if not request.user.has_perm("radio.add_nomination"):
+        return None
+    return nominate_url("ticket", ticket.pk, request.get_full_path())
+
+
+STATUS_LABELS = dict(Ticket.Status.choices)
+PRIORITY_LABELS = dict(Ticket.Priority.choices)
+DECISION_LABELS = dict(RefundRequest.Decision.choices)
+DISPUTE_LABELS = dict(Order.Dispute.choices)
+SLA_LABELS = dict(Ticket.SLAState.choices)
+CHANGE_LABELS: dict[str, dict[Any, Any]] = {
+    TicketEvent.Kind.STATUS: STATUS_LABELS,
+    TicketEvent.Kind.PRIORITY: PRIORITY_LABELS,
+    TicketEvent.Kind.SLA: SLA_LABELS,
+}
+
+
+def label_event(event: TicketEvent) -> None:
+    """Codes stored on the timeline, put into words in the reader's language."""
+    data = event.data
+    labels = CHANGE_LABELS.get(event.kind)
+    if labels is not None:
+        event.from_label = labels.get(data.get("from"), data.get("from"))  # type: ignore[attr-defined]
+        event.to_label = labels.get(data.get("to"), data.get("to"))  # type: ignore[attr-defined]
+    if event.kind == TicketEvent.Kind.STATUS:
+        event.note_label = DISPUTE_LABELS.get(event.body, event.body)  # type: ignore[attr-defined]
+    elif event.kind == TicketEvent.Kind.REFUND:
+        event.note_label = DECISION_LABELS.get(data.get("decision"), event.body)  # type: ignore[attr-defined]
+
+
+def sla_badge(ticket: Ticket, now: datetime) -> str:
+    """A short, coloured SLA label: time left to the nearer due, or how long ago it was missed."""
+    state = ticket.sla_state
+    if state in (Ticket.SLAState.NONE, Ticket.SLAState.MET) or not ticket.is_open:
+        return format_html('<span class="sla {}">{}</span>', state, ticket.get_sla_state_display())
+    if state == Ticket.SLAState.PAUSED:
+        return format_html('<span class="sla paused">{}</span>', _("Paused"))
+    due = ticket.first_response_due if ticket.first_response_at is None else ticket.resolution_due
+    if due is None:
+        return ""
+    minutes = int((due - now).total_seconds() // 60)
+    if minutes < 0:
+        return format_html(
+            '<span class="sla breached">{}</span>', _("%(span)s overdue") % {"span": _duration(-minutes)}
+        )
+    css = "at_risk" if state == Ticket.SLAState.AT_RISK else "ok"
+    return format_html('<span class="sla {}">{}</span>', css, _("%(span)s left") % {"span": _duration(minutes)})
+
+
+def _duration(minutes: int) -> str:
+    if minutes >= 1440:
+        return str(_("%(d)sd %(h)sh") % {"d": minutes // 1440, "h": minutes % 1440 // 60})
+    if minutes >= 60:
+        return str(_("%(h)sh %(m)sm") % {"h": minutes // 60, "m": minutes % 60})
+    return str(_("%(m)sm") % {"m": minutes})
+
+
+# --- The buttons -------------------------------------------------------------------------------------
+
+
+class DeskAction(forms.Form):
+    """One button of the ticket page, bound to what it posted: ``act`` calls one service and returns the
+    message for the agent. Fields are optional and unstripped: the services judge the values and say why."""
+
+    def __init__(self, data: dict[str, str], *, ticket: Ticket, user: Any) -> None:
+        super().__init__(data)
+        self.ticket = ticket
+        self.user = user
+
+    @classmethod
+    def permitted(cls, user: Any, ticket: Ticket) -> bool:
+        return True
+
+    def perform(self) -> str:
+        if not self.is_valid():
+            raise ValidationError([message for errors in self.errors.values() for message in errors])
+        return self.act()
+
+    def act(self) -> str:
+        raise NotImplementedError
+
+
+def _text(**kwargs: Any) -> forms.CharField:
+    return forms.CharField(required=False, strip=False, **kwargs)
+
+
+class ReplyAction(DeskAction):
+    body = _text()
+    internal: ClassVar[bool] = False
+
+    def act(self) -> str:
+        services.add_message(self.ticket, body=self.cleaned_data["body"], author_kind=TicketEvent.Author.AGENT,
+                             author=self.user, internal=self.internal)  # fmt: skip
+        return str(_("Reply sent."))
+
+
+class NoteAction(ReplyAction):
+    internal = True
+
+    def act(self) -> str:
+        super().act()
+        return str(_("Note added."))
+
+
+class AssignMeAction(DeskAction):
+    def act(self) -> str:
+        services.assign_ticket(self.ticket, self.user, by=self.user)
+        return str(_("The ticket is yours."))
+
+
+class TransferAction(DeskAction):
+    department = _text()
+
+    def clean_department(self) -> Department:
+        department = scope(Department.objects.all(), self.user).filter(pk=_int_or_0(self.cleaned_data["department"]))
+        if (found := department.first()) is None:
+            raise ValidationError(_("Choose a department."))
+        return found
+
+    def act(self) -> str:
+        department = self.cleaned_data["department"]
+        services.transfer_ticket(self.ticket, department, by=self.user)
+        return str(_("Transferred to %(department)s.") % {"department": department.name})
+
+
+class StatusAction(DeskAction):
+    status = _text()
+    note = _text()
+
+    def act(self) -> str:
+        services.transition_ticket(self.ticket, self.cleaned_data["status"], by=self.user,
+                                   note=self.cleaned_data["note"])  # fmt: skip
+        return str(_("Status changed."))
+
+
+class EscalateAction(DeskAction):
+    def act(self) -> str:
+        services.escalate_ticket(self.ticket, reason="agent", by=self.user)
+        return str(_("Escalated."))
+
+
+class DisputeAction(DeskAction):
+    outcome = _text()
+
+    @classmethod
+    def permitted(cls, user: Any, ticket: Ticket) -> bool:
+        return not is_merchant_staff(user)  # a merchant does not judge its own dispute
+
+    def act(self) -> str:
+        services.resolve_dispute(self.ticket, self.cleaned_data["outcome"], by=self.user)
+        return str(_("Dispute resolved; its outcome is recorded for the credit rating."))
+
+
+class RefundAction(DeskAction):
+    amount = _text()
+    reason = _text()
+    key = _text()
+
+    @classmethod
+    def permitted(cls, user: Any, ticket: Ticket) -> bool:
+        return bool(user.has_perm("tickets.add_refundrequest")) and ticket.order is not None
+
+    def clean_amount(self) -> Decimal:
+        try:
+            return Decimal(self.cleaned_data["amount"])
+        except InvalidOperation:
+            raise ValidationError(_("Enter an amount in yuan, such as 99.00.")) from None
+
+    def act(self) -> str:
+        assert self.ticket.order is not None  # permitted() holds
+        reason = self.cleaned_data["reason"] or str(_("Requested by an agent"))
+        decided = refunds.request_refund(
+            self.ticket.order, self.cleaned_data["amount"], reason,
+            key=self.cleaned_data["key"], requested_by=self.user, ticket=self.ticket,
+        )  # fmt: skip
+        return f"{RefundRequest.Decision(decided.decision).label}: {' '.join(refunds.explain(decided.reasons))}"
+
+
+ACTIONS: dict[str, type[DeskAction]] = {
+    "reply": ReplyAction,
+    "note": NoteAction,
+    "assign_me": AssignMeAction,
+    "transfer": TransferAction,
+    "status": StatusAction,
+    "escalate": EscalateAction,
+    "dispute": DisputeAction,
+    "refund": RefundAction,
+}
+
+
+def bound_action(request: HttpRequest, ticket: Ticket) -> DeskAction:
+    """The form of the button that was pressed, bound to its post (PermissionDenied if the user may not).
+    NUL characters cannot be stored in PostgreSQL text: they are dropped rather than failed on."""
+    action = ACTIONS.get(str(request.POST.get("action", "")))
+    if action is None:
+        raise ValidationError(_("Unknown action."))
+    if not action.permitted(request.user, ticket):
+        raise PermissionDenied
+    post = {key: str(value).replace("\x00", "") for key, value in request.POST.items()}
+    return action(post, ticket=ticket, user=request.user)
+
+
+def _int_or_0(value: str | None) -> int:
+    """A posted id; anything that is not one (text, a number past bigint) is 0, which matches no row."""
+    value = (value or "").strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else 0
