@@ -1,7 +1,8 @@
 """The bot (小蜜): greets, opens with a proactive message, answers from the knowledge base, and acts on
 a few service intents with real data (where is my order, refund it, talk to a person).
 
-It decides; it does not store. ``tickets.chat.services`` stores what it says and hands off when told.
+It decides; it stores nothing. What it decides to do (a refund) it returns as an action in its ``Reply``;
+``chat.services`` carries the action out, stores what the bot says and hands off when told.
 Every text is in the chat's language (the caller wraps calls in ``translation.override``).
 """
 
