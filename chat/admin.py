@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -15,7 +17,7 @@ from django.utils.html import format_html
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from chat import knowledge
+from chat import tasks
 from chat.models import ChatSession, KnowledgeArticle, ProactiveRule
 from core.tenancy import TenantScopedAdmin, is_merchant_staff
 
@@ -78,8 +80,6 @@ class ChatSessionAdmin(TenantScopedAdmin):
 
 
 def _max_chars() -> int:
-    from django.conf import settings
-
     return int(settings.CHAT_MAX_MESSAGE_CHARS)
 
 
@@ -99,22 +99,22 @@ class KnowledgeArticleAdmin(TenantScopedAdmin):
 
     def save_model(self, request: HttpRequest, obj: KnowledgeArticle, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        knowledge.article_changed(obj.pk)
+        _reindex_later(obj.pk)
 
     def delete_model(self, request: HttpRequest, obj: KnowledgeArticle) -> None:
         pk = obj.pk
         super().delete_model(request, obj)
-        knowledge.article_changed(pk)
+        _reindex_later(pk)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[KnowledgeArticle]) -> None:
         pks = list(queryset.values_list("pk", flat=True))
         super().delete_queryset(request, queryset)
         for pk in pks:
-            knowledge.article_changed(pk)
+            _reindex_later(pk)
 
     @admin.action(description=_("Rebuild the bot's search index"), permissions=["change"])
     def rebuild_index(self, request: HttpRequest, queryset: QuerySet[KnowledgeArticle]) -> None:
-        knowledge.rebuild_later()
+        transaction.on_commit(tasks.index_knowledge_base.delay)
         self.message_user(request, _("The index is being rebuilt; the bot uses it within seconds."))
 
 
@@ -125,6 +125,11 @@ class ProactiveRuleAdmin(TenantScopedAdmin):
     search_fields = ("name", "message")
     list_select_related = ()
     list_editable = ("priority", "active")
+
+
+def _reindex_later(article_id: int) -> None:
+    """Once the change is committed, through the index's single writer (the Celery ``search`` queue)."""
+    transaction.on_commit(partial(tasks.index_knowledge_article.delay, article_id))
 
 
 CONSOLE_STRINGS = {

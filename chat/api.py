@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -33,8 +34,6 @@ class PlatformKeyAuthentication(authentication.BaseAuthentication):
             return None
         if not platform_key_matches(key.strip()):
             raise exceptions.AuthenticationFailed(_("Invalid API key."))
-        from django.contrib.auth.models import AnonymousUser
-
         return AnonymousUser(), PLATFORM
 
     def authenticate_header(self, request: Request) -> str:

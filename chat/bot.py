@@ -1,7 +1,8 @@
 """The bot (小蜜): greets, opens with a proactive message, answers from the knowledge base, and acts on
 a few service intents with real data (where is my order, refund it, talk to a person).
 
-It decides; it does not store. ``tickets.chat.services`` stores what it says and hands off when told.
+It decides; it stores nothing. What it decides to do (a refund) it returns as an action in its ``Reply``;
+``chat.services`` carries the action out, stores what the bot says and hands off when told.
 Every text is in the chat's language (the caller wraps calls in ``translation.override``).
 """
 
@@ -21,7 +22,7 @@ from chat import knowledge
 from chat.models import ChatSession, ProactiveRule
 from crm.models import Consumer, Order
 from tickets import refunds
-from tickets.models import RefundRequest, Ticket
+from tickets.models import RefundRequest
 
 Handoff = ChatSession.Handoff
 
@@ -57,9 +58,19 @@ RECENT_ORDERS = 5
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
+@dataclass(frozen=True)
+class Refund:
+    """An action the bot decided on: refund ``amount`` of the consumer's ``order`` under the idempotency ``key``."""
+
+    order: Order
+    amount: Decimal
+    key: str
+
+
 @dataclass
 class Reply:
-    """What the bot says, and what it decided: the intent, whether it missed, whether a person should take over."""
+    """What the bot says, and what it decided: the intent, whether it missed, whether a person should take over,
+    and an action for the services to carry out (then the reply's words come from its outcome)."""
 
     text: str
     intent: str
@@ -67,6 +78,7 @@ class Reply:
     handoff: str = ""
     suggestions: list[str] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
+    action: Refund | None = None
 
 
 def _has(text: str, zh: tuple[str, ...], en: tuple[str, ...]) -> bool:
@@ -143,7 +155,7 @@ def respond(chat: ChatSession, text: str, *, now: datetime, queued: bool = False
         return _to_person(Handoff.ASKED, queued, staffed, _("Of course, I am bringing in an agent for you."))
     if _has(lowered, REFUND, REFUND_EN):
         with transaction.atomic():  # a savepoint: a failure here must not poison the caller's transaction
-            return _refund(chat, text, now)
+            return _refund(chat, text)
     if _has(lowered, WHERE_IS_ORDER, WHERE_IS_ORDER_EN):
         with transaction.atomic():
             return _orders(chat, text)
@@ -199,7 +211,7 @@ def _orders(chat: ChatSession, text: str) -> Reply:
     return Reply("\n".join(lines), "order_status", data={"orders": [o.order_no for o in orders]})
 
 
-def _refund(chat: ChatSession, text: str, now: datetime) -> Reply:
+def _refund(chat: ChatSession, text: str) -> Reply:
     mentioned = _mentioned_orders(chat, text)
     if not mentioned:
         candidates = [
@@ -216,22 +228,30 @@ def _refund(chat: ChatSession, text: str, now: datetime) -> Reply:
     order = mentioned[0]
     key = f"chat-{chat.pk}-{order.pk}"
     decided = RefundRequest.objects.filter(idempotency_key=key).first()
-    if decided is None:
-        left = order.amount - order.refunded_amount
-        if left <= Decimal("0"):
-            return Reply(_("Order %(order)s is already fully refunded.") % {"order": order.order_no}, "refund")
-        decided = refunds.request_refund(order, left, str(_("Asked in live chat")), key=key,
-                                         ticket=Ticket(pk=chat.ticket_id), now=now)  # fmt: skip
-    params = {"order": order.order_no, "amount": decided.amount}
+    if decided is not None:  # asked again: the first decision stands
+        return refund_reply(decided, order)
+    left = order.amount - order.refunded_amount
+    if left <= Decimal("0"):
+        return Reply(_("Order %(order)s is already fully refunded.") % {"order": order.order_no}, "refund")
+    return Reply("", "refund", action=Refund(order, left, key), data={"order": order.order_no})
+
+
+def refund_reply(decided: RefundRequest, order: Order) -> Reply:
+    """The bot's answer once a refund it asked for is decided."""
+    return Reply(refund_said(decided, order.order_no), "refund",
+                 data={"refund": decided.pk, "decision": decided.decision, "order": order.order_no})  # fmt: skip
+
+
+def refund_said(decided: RefundRequest, order_no: str) -> str:
+    """What the consumer is told about a refund decision, by the bot or after an agent's refund: said in one place."""
+    params = {"order": order_no, "amount": Decimal(decided.amount)}
     D = RefundRequest.Decision
     if decided.decision == D.INSTANT:
-        said = _("Done: %(amount)s yuan for order %(order)s is refunded instantly, back to how you paid.") % params
-    elif decided.decision in (D.MANUAL,):
-        said = _("Your refund of %(amount)s yuan for order %(order)s is submitted for review; we will let you "
+        return _("Done: %(amount)s yuan for order %(order)s is refunded instantly, back to how you paid.") % params
+    if decided.decision == D.MANUAL:
+        return _("Your refund of %(amount)s yuan for order %(order)s is submitted for review; we will let you "
                  "know the result.") % params  # fmt: skip
-    elif decided.decision == D.APPROVED:
-        said = _("Your refund of %(amount)s yuan for order %(order)s was approved.") % params
-    else:
-        said = _("Order %(order)s cannot be refunded: %(why)s") % {
-            "order": order.order_no, "why": " ".join(refunds.explain(decided.reasons))}  # fmt: skip
-    return Reply(said, "refund", data={"refund": decided.pk, "decision": decided.decision, "order": order.order_no})
+    if decided.decision == D.APPROVED:
+        return _("Your refund of %(amount)s yuan for order %(order)s was approved.") % params
+    return _("Order %(order)s cannot be refunded: %(why)s") % {
+        "order": order_no, "why": " ".join(refunds.explain(decided.reasons))}  # fmt: skip

@@ -2,7 +2,7 @@
 
 The protocol is documented in docs/chat-protocol.md. Both sockets answer every malformed frame with an
 ``error`` frame and carry on; database work runs in Channels' database thread and what it publishes
-is sent from here after it commits (``outbox.collecting``).
+is sent from here after it commits (``core.realtime.collecting``).
 """
 
 from __future__ import annotations
@@ -28,12 +28,14 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from chat import knowledge, selectors, services
+from chat.groups import AGENTS, agent_group, consumer_group, staff_group
 from chat.models import ChatSession, Language
-from chat.outbox import AGENTS, agent_group, collecting, consumer_group, staff_group
 from chat.tokens import read_token
 from core.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from core.privacy import masked_frame, sees_pii
+from core.realtime import collecting
 from core.tenancy import is_merchant_staff
+from tickets import services as ticket_services
 from tickets.models import AgentProfile, Department
 
 log = logging.getLogger(__name__)
@@ -516,6 +518,4 @@ class AgentChatConsumer(ChatSocket):
         return department
 
     def _set_available(self, available: bool) -> AgentProfile:
-        from tickets import services as ticket_services
-
         return ticket_services.set_availability(self.user, available)

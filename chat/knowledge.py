@@ -1,7 +1,7 @@
 """The bot's knowledge base as a Whoosh index: BM25 over jieba's words (DESIGN.md §7).
 
 Articles are indexed by one writer (the ``search`` Celery queue: ``chat.tasks.index_knowledge_article``,
-enqueued on commit when an article changes); ``rebuild_index`` rebuilds it whole (``manage.py
+which the admin enqueues on commit when an article changes); ``rebuild_index`` rebuilds it whole (``manage.py
 reindex_knowledge``). The ASGI process only reads: ``search`` keeps one searcher open and refreshes it
 when the index has changed, checking at most every ``REFRESH_SECONDS``.
 
@@ -17,7 +17,6 @@ import threading
 import time
 from dataclasses import dataclass
 
-from django.db import transaction
 from whoosh import query as q
 from whoosh.fields import ID, STORED, TEXT, Schema
 from whoosh.searching import Searcher
@@ -56,19 +55,6 @@ def _document(article: KnowledgeArticle) -> dict[str, str]:
     content = "\n".join([article.title, article.title, article.questions, article.answer])
     return {"id": str(article.pk), "language": article.language, "title": article.title, "answer": article.answer,
             "content": content}  # fmt: skip
-
-
-def article_changed(article_id: int) -> None:
-    """Re-index an article once the change is committed, through the index's single writer (Celery ``search`` queue)."""
-    from chat.tasks import index_knowledge_article
-
-    transaction.on_commit(lambda: index_knowledge_article.delay(article_id))
-
-
-def rebuild_later() -> None:
-    from chat.tasks import index_knowledge_base
-
-    transaction.on_commit(index_knowledge_base.delay)
 
 
 def index_article(article_id: int) -> bool:

@@ -1,4 +1,4 @@
-"""Every change to a live chat, one function each. Frames go out only after commit (``outbox.publish``).
+"""Every change to a live chat, one function each. Frames go out only after commit (``groups.send_frame``).
 
 The flow (DESIGN.md §6.1): a consumer's socket starts or resumes their one live chat
 (``start_chat``) → the bot greets and may open with a proactive message → each consumer message is
@@ -11,22 +11,20 @@ with the bot alone is resolved when idle (``end_idle_chats``).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from chat import bot
+from chat.groups import AGENTS, agent_group, consumer_group, send_frame, staff_group
 from chat.models import ChatSession
-from chat.outbox import AGENTS, agent_group, consumer_group, publish, staff_group
 from core.tenancy import is_merchant_staff
 from crm.models import Consumer, Order
 from tickets import refunds, services, sla
@@ -102,40 +100,16 @@ def visible_messages(consumer_id: int, after: int = 0, limit: int = 200) -> list
 # --- the consumer's side --------------------------------------------------------------------------
 
 
-# The hot path of every consumer message: the live chat, locked, with its ticket's status, in one statement
-# written out (compiling the equivalent ORM query cost more CPU than running it).
-_LIVE_SQL = """
-    SELECT c.id, c.ticket_id, c.state, c.language, c.agent_id, c.bot_misses, c.handoff_reason, c.queue_rank,
-           c.callback, c.priority_routing, c.summary, c.queued_at, c.accepted_at, c.answered_at, c.created_at,
-           c.last_activity_at, t.status
-      FROM chat_chatsession c JOIN tickets_ticket t ON t.id = c.ticket_id
-     WHERE c.consumer_id = %s AND c.state IN ('bot', 'waiting', 'active')
-       FOR UPDATE OF c
-"""
-
-
 def _live(consumer_id: int) -> ChatSession | None:
-    """The consumer's live chat, locked until the transaction ends; its ``ticket`` carries only pk and status."""
-    with connection.cursor() as cursor:
-        cursor.execute(_LIVE_SQL, [consumer_id])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    (pk, ticket_id, state, language, agent_id, misses, reason, rank, callback, priority, summary, queued_at,
-     accepted_at, answered_at, created_at, last_activity_at, status) = row  # fmt: skip
-    chat = ChatSession(
-        pk=pk, ticket_id=ticket_id, consumer_id=consumer_id, state=state, language=language, agent_id=agent_id,
-        bot_misses=misses, handoff_reason=reason, queue_rank=rank, callback=callback, priority_routing=priority,
-        summary=json.loads(summary) if isinstance(summary, str) else summary, queued_at=queued_at,
-        accepted_at=accepted_at, answered_at=answered_at, created_at=created_at, last_activity_at=last_activity_at,
-    )  # fmt: skip
-    chat._state.adding = False
-    chat._state.db = "default"
-    ticket = Ticket(pk=ticket_id, status=status)
-    ticket._state.adding = False
-    ticket._state.db = "default"
-    chat.ticket = ticket
-    return chat
+    """The consumer's live chat with its ticket, the chat locked until the transaction ends: the hot path of every
+    consumer message, one statement (the one-live-chat constraint makes it the only row). The ORM costs about a
+    millisecond of CPU more than the same statement written out (measured: ~1.2 ms against ~0.3 ms)."""
+    return (
+        ChatSession.objects.filter(consumer_id=consumer_id, state__in=LIVE)
+        .select_related("ticket")
+        .select_for_update(of=("self",))
+        .first()
+    )
 
 
 def _say(chat: ChatSession, text: str, author_kind: str, now: datetime, **data: Any) -> TicketEvent:
@@ -145,7 +119,7 @@ def _say(chat: ChatSession, text: str, author_kind: str, now: datetime, **data: 
         data={k: v for k, v in data.items() if v not in (None, [], {})}, created_at=now,
     )  # fmt: skip
     frame = message_frame(chat, event)
-    publish(consumer_group(chat.consumer_id), frame)
+    send_frame(consumer_group(chat.consumer_id), frame)
     _to_staff(chat, frame)
     return event
 
@@ -154,7 +128,7 @@ def _to_staff(chat: ChatSession, frame: dict[str, Any]) -> None:
     # Consoles follow a chat from its handoff on (they load its history then): while the bot talks alone,
     # nobody is in the staff group, and an empty group's send would still cost a Redis round trip per message.
     if chat.state != State.BOT:
-        publish(staff_group(chat.pk), frame)
+        send_frame(staff_group(chat.pk), frame)
 
 
 def start_chat(consumer_id: int, language: str, *, now: datetime | None = None) -> tuple[ChatSession, bool]:
@@ -211,7 +185,7 @@ def consumer_message(consumer_id: int, language: str, text: str, *, now: datetim
                 raise
     event = _consumer_says(chat, text, now)
     frame = message_frame(chat, event)
-    publish(consumer_group(consumer_id), frame)
+    send_frame(consumer_group(consumer_id), frame)
     _to_staff(chat, frame)
     fields = ["last_activity_at", "summary"]
     chat.last_activity_at = now
@@ -225,10 +199,12 @@ def consumer_message(consumer_id: int, language: str, text: str, *, now: datetim
             fields = []
         else:
             try:
-                # The bot's own database work runs in savepoints (bot.py), so a failure there leaves this
+                # The bot's reads and the action it asks for run in savepoints, so a failure there leaves this
                 # transaction usable for the handoff; the knowledge-base path touches no table at all.
                 with translation.override(chat.language):
                     reply = bot.respond(chat, event.body, now=now, queued=queued, staffed=staffed)
+                    if reply.action is not None:
+                        reply = _carry_out(chat, reply.action, now)
             except Exception:
                 log.exception("the bot failed on chat %s; handing off", chat.pk)
                 _handoff(chat, Handoff.BOT_ERROR, now, staffed)
@@ -251,6 +227,14 @@ def consumer_message(consumer_id: int, language: str, text: str, *, now: datetim
     if fields:
         chat.save(update_fields=fields)
     return event
+
+
+def _carry_out(chat: ChatSession, action: bot.Refund, now: datetime) -> bot.Reply:
+    """Do what the bot decided (a refund through the instant-refund policy) and answer with the outcome."""
+    with transaction.atomic():  # a savepoint: a failure here must not poison the caller's transaction
+        decided = refunds.request_refund(action.order, action.amount, str(_("Asked in live chat")), key=action.key,
+                                         ticket=chat.ticket, now=now)  # fmt: skip
+    return bot.refund_reply(decided, action.order)
 
 
 def _consumer_says(chat: ChatSession, text: str, now: datetime) -> TicketEvent:
@@ -315,7 +299,7 @@ def _handoff(chat: ChatSession, reason: str, now: datetime, staffed: bool) -> No
         else:
             text = _("You are in the queue for an agent; I will tell you your place as it moves.")
         _say(chat, text, Author.SYSTEM, now, code="callback" if chat.callback else "queued")
-    publish(consumer_group(chat.consumer_id), _state_frame(chat))
+    send_frame(consumer_group(chat.consumer_id), _state_frame(chat))
     announce_queue(new=chat.pk)
 
 
@@ -335,9 +319,9 @@ def announce_queue(new: int | None = None) -> None:
             totals[department] = totals.get(department, 0) + 1
         for pk, consumer, department, callback in rows:
             places[department] = places.get(department, 0) + 1
-            publish(consumer_group(consumer), {"type": "queue", "chat": pk, "position": places[department],
+            send_frame(consumer_group(consumer), {"type": "queue", "chat": pk, "position": places[department],
                                                "waiting": totals[department], "callback": callback})  # fmt: skip
-        publish(AGENTS, {"type": "queue.changed", "new": new, "at": time.time()}, handler="chat.queue_changed")
+        send_frame(AGENTS, {"type": "queue.changed", "new": new, "at": time.time()}, handler="chat.queue_changed")
 
     transaction.on_commit(send)
 
@@ -365,10 +349,10 @@ def _end(chat: ChatSession, by: Any, now: datetime, note: str) -> None:
         _say(chat, _("This conversation has ended. Send a message any time to start a new one."), Author.SYSTEM,
              now, code="ended")  # fmt: skip
     frame = _state_frame(chat)
-    publish(consumer_group(chat.consumer_id), frame)
-    publish(staff_group(chat.pk), frame)
+    send_frame(consumer_group(chat.consumer_id), frame)
+    send_frame(staff_group(chat.pk), frame)
     if chat.agent_id:
-        publish(agent_group(chat.agent_id), {"type": "chat.closed", "chat": chat.pk}, handler="chat.unfollow")
+        send_frame(agent_group(chat.agent_id), {"type": "chat.closed", "chat": chat.pk}, handler="chat.unfollow")
     if was_waiting:
         announce_queue()
 
@@ -417,8 +401,8 @@ def accept_chat(chat_id: int, agent: Any, *, now: datetime | None = None) -> Cha
     name = agent.first_name or agent.get_username()
     with translation.override(chat.language):
         _say(chat, _("Agent %(name)s is here to help you.") % {"name": name}, Author.SYSTEM, now, code="joined")
-    publish(consumer_group(chat.consumer_id), _state_frame(chat, name))
-    publish(agent_group(agent.pk), {"type": "chat.follow", "chat": chat.pk}, handler="chat.follow")
+    send_frame(consumer_group(chat.consumer_id), _state_frame(chat, name))
+    send_frame(agent_group(agent.pk), {"type": "chat.follow", "chat": chat.pk}, handler="chat.follow")
     announce_queue()
     return chat
 
@@ -442,10 +426,10 @@ def agent_message(chat_id: int, agent: Any, text: str, *, internal: bool = False
     if internal:
         frame["message"]["internal"] = True
     else:
-        publish(consumer_group(chat.consumer_id), frame)
+        send_frame(consumer_group(chat.consumer_id), frame)
         if chat.answered_at is None:
             chat.answered_at = now
-    publish(staff_group(chat.pk), frame)
+    send_frame(staff_group(chat.pk), frame)
     chat.last_activity_at = now
     chat.save(update_fields=["answered_at", "last_activity_at"])
     return event
@@ -476,8 +460,8 @@ def transfer_chat(chat_id: int, agent: Any, *, to_agent: Any = None, to_departme
             name = to_agent.first_name or to_agent.get_username()
             _say(chat, _("You are now talking to agent %(name)s.") % {"name": name}, Author.SYSTEM, now,
                  code="transferred")  # fmt: skip
-            publish(consumer_group(chat.consumer_id), _state_frame(chat, name))
-            publish(agent_group(to_agent.pk), {"type": "chat.follow", "chat": chat.pk}, handler="chat.follow")
+            send_frame(consumer_group(chat.consumer_id), _state_frame(chat, name))
+            send_frame(agent_group(to_agent.pk), {"type": "chat.follow", "chat": chat.pk}, handler="chat.follow")
         else:
             assert to_department is not None
             services.transfer_ticket(chat.ticket, to_department, by=agent, now=now)
@@ -489,9 +473,9 @@ def transfer_chat(chat_id: int, agent: Any, *, to_agent: Any = None, to_departme
                                      "last_activity_at"])  # fmt: skip
             _say(chat, _("You are being transferred to %(department)s; please wait a moment.")
                  % {"department": to_department.name}, Author.SYSTEM, now, code="transferred")  # fmt: skip
-            publish(consumer_group(chat.consumer_id), _state_frame(chat))
+            send_frame(consumer_group(chat.consumer_id), _state_frame(chat))
             announce_queue(new=chat.pk)
-    publish(agent_group(agent.pk), {"type": "chat.closed", "chat": chat.pk}, handler="chat.unfollow")
+    send_frame(agent_group(agent.pk), {"type": "chat.closed", "chat": chat.pk}, handler="chat.unfollow")
     return chat
 
 
@@ -522,17 +506,8 @@ def refund_in_chat(chat_id: int, agent: Any, order_no: str, amount: Any, *, key:
                                      ticket=chat.ticket, now=now)  # fmt: skip
     if retried:
         return request
-    decision = RefundRequest.Decision(request.decision)
     with translation.override(chat.language):
-        params = {"order": order.order_no, "amount": Decimal(request.amount)}
-        if decision == RefundRequest.Decision.INSTANT:
-            text = _("Done: %(amount)s yuan for order %(order)s is refunded instantly, back to how you paid.") % params
-        elif decision == RefundRequest.Decision.MANUAL:
-            text = _("Your refund of %(amount)s yuan for order %(order)s is submitted for review; we will let you "
-                     "know the result.") % params  # fmt: skip
-        else:
-            text = _("Order %(order)s cannot be refunded: %(why)s") % {
-                "order": order.order_no, "why": " ".join(refunds.explain(request.reasons))}  # fmt: skip
+        text = bot.refund_said(request, order.order_no)
         _say(chat, text, Author.SYSTEM, now, code="refund")
     return request
 
@@ -565,9 +540,9 @@ def requeue_unanswered(now: datetime | None = None) -> int:
             with translation.override(chat.language):
                 _say(chat, _("Sorry for the wait: you are back in the queue and the next free agent will answer."),
                      Author.SYSTEM, now, code="requeued")  # fmt: skip
-            publish(consumer_group(chat.consumer_id), _state_frame(chat))
+            send_frame(consumer_group(chat.consumer_id), _state_frame(chat))
             if agent_id:
-                publish(agent_group(agent_id), {"type": "chat.closed", "chat": chat.pk, "reason": "timeout"},
+                send_frame(agent_group(agent_id), {"type": "chat.closed", "chat": chat.pk, "reason": "timeout"},
                         handler="chat.unfollow")  # fmt: skip
             announce_queue(new=chat.pk)
             done += 1

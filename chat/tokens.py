@@ -7,6 +7,7 @@ import hmac
 from django.conf import settings
 from django.core import signing
 
+# Kept from when live chat lived in tickets/chat/: a new salt would void every token already issued.
 SALT = "tickets.chat.consumer"
 
 
