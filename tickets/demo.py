@@ -17,8 +17,8 @@ from __future__ import annotations
 import json
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import accumulate
 from random import Random
@@ -30,7 +30,7 @@ from django.db.models import Exists, F, OuterRef, Q
 
 from core.seeding import SeedContext, copy_rows
 from crm.models import Consumer, CreditTier, Order, RiskFlag
-from tickets import refunds, sla
+from tickets import clocks, refunds, sla
 from tickets.chat import demo as chat_demo
 from tickets.models import AgentProfile, CannedReply, Department, SLAPolicy, Ticket, TicketEvent
 
@@ -46,8 +46,7 @@ Event, Author = TicketEvent.Kind, TicketEvent.Author
 # Plain strings for the ticket loop: reading an enum member costs a descriptor call each time.
 NEW, OPEN, PENDING, RESOLVED, CLOSED = (s.value for s in (Status.NEW, Status.OPEN, Status.PENDING, Status.RESOLVED,
                                                             Status.CLOSED))  # fmt: skip
-NO_SLA, PAUSED, BREACHED, MET, AT_RISK, ON_TRACK = (s.value for s in (State.NONE, State.PAUSED, State.BREACHED,
-                                                                      State.MET, State.AT_RISK, State.OK))  # fmt: skip
+NO_SLA = State.NONE.value
 
 DEPARTMENTS = (
     ("after-sales", "售后"),
@@ -222,53 +221,6 @@ class _Forced:
     amount: Decimal
 
 
-class BusinessClock:
-    """Business time as a number: the business seconds since the first day the demo covers.
-
-    Built once from ``tickets.sla.business_hours()`` (the same windows, so the same answers as
-    ``sla.add_business_minutes``; the tests compare them) so that a million tickets' dues and states
-    cost a bisect each, where ``tickets.sla`` walks calendar days and rereads the settings per call
-    (about 15 µs, four times per ticket). Outside its days it asks ``tickets.sla``.
-    """
-
-    def __init__(self, first: date, last: date) -> None:
-        hours = sla.business_hours()
-        self.opens: list[int] = []
-        self.before: list[int] = []  # business seconds before each window opens
-        self.through: list[int] = []  # ... and by the time it closes
-        total = 0
-        day = first
-        while day <= last:
-            window = hours.window(day)
-            if window is not None:
-                opens, closes = int(window[0].timestamp()), int(window[1].timestamp())
-                self.opens.append(opens)
-                self.before.append(total)
-                total += closes - opens
-                self.through.append(total)
-            day += timedelta(days=1)
-
-    def business(self, at: int) -> int:
-        """Business seconds before the instant ``at`` (epoch seconds)."""
-        i = bisect_right(self.opens, at) - 1
-        if i < 0:
-            raise ValueError("before the clock's first day")
-        return min(self.before[i] + at - self.opens[i], self.through[i])
-
-    def instant(self, business: int) -> int:
-        """The earliest instant with ``business`` (> 0) business seconds before it: a closing, not the next opening."""
-        j = bisect_left(self.through, business)
-        return self.opens[j] + business - self.before[j]
-
-    def add(self, at: int, minutes: int) -> int:
-        """``sla.add_business_minutes`` on epoch seconds."""
-        if self.opens and at >= self.opens[0]:
-            target = self.business(at) + minutes * 60
-            if target <= self.through[-1]:
-                return self.instant(target)
-        return int(sla.add_business_minutes(datetime.fromtimestamp(at, UTC), minutes).timestamp())
-
-
 class _Plan(NamedTuple):
     consumer_id: int
     kind: str
@@ -298,8 +250,11 @@ def seed_tickets(ctx: SeedContext, count: int | None = None) -> dict[str, int]:
     if not consumer_ids or total <= 0:
         return {"tickets": 0, "ticket events": 0}
     now = int(ctx.now.timestamp())
-    clock = BusinessClock(
-        (ctx.now - timedelta(days=HISTORY_DAYS + 10)).date(), (ctx.now + timedelta(days=HISTORY_DAYS)).date()
+    # The seeder asks for a million dues and states: tickets.sla's hours worked out once for the span.
+    clock = sla.Timetable(
+        sla.business_hours(),
+        (ctx.now - timedelta(days=HISTORY_DAYS + 10)).date(),
+        (ctx.now + timedelta(days=HISTORY_DAYS)).date(),
     )
     users = dict(get_user_model().objects.filter(username__in=("agent", "supervisor")).values_list("username", "pk"))
     names = dict(get_user_model().objects.filter(pk__in=users.values()).values_list("pk", "first_name"))
@@ -364,7 +319,7 @@ def _policy_table() -> dict[tuple[str, int, int | None], _Policy | None]:
     for kind in Kind.values:
         for priority in Priority.values:
             for tier in tiers:
-                policy = sla.policy_for(Ticket(kind=kind, priority=priority, tier_id=tier))
+                policy = clocks.policy_for(Ticket(kind=kind, priority=priority, tier_id=tier))
                 table[(kind, priority, tier)] = (
                     _Policy(policy.pk, policy.first_response_minutes, policy.resolution_minutes) if policy else None
                 )
@@ -408,13 +363,14 @@ def _tiers_and_orders(plans: list[_Plan]) -> dict[int, tuple[int | None, list[_O
 class _TicketMaker:
     """Draws one ticket and its timeline at a time; all times are epoch seconds until written."""
 
-    def __init__(self, ctx: SeedContext, clock: BusinessClock, now: int, users: dict[str, int],
+    def __init__(self, ctx: SeedContext, clock: sla.Timetable, now: int, users: dict[str, int],
                  names: dict[int, str], departments: dict[str, int],
                  policies: dict[tuple[str, int, int | None], _Policy | None]) -> None:  # fmt: skip
         self.rnd = ctx.random
         self.clock = clock
         self.now = now
-        self.business_now = clock.business(now)
+        self.now_at = _at(now)
+        self.business_now = self._business(now)
         self.agent = users.get("agent")
         self.supervisor = users.get("supervisor")
         self.names = names
@@ -428,7 +384,6 @@ class _TicketMaker:
         self.status_weights = list(accumulate(share for share, _mean, _oldest in STATUSES.values()))
         self.channels = [str(channel) for channel in CHANNELS]
         self.priorities = [int(priority) for priority in Priority.values]
-        self.risk_floor = sla.AT_RISK_FLOOR.total_seconds()
         self.phone = Ticket.Channel.PHONE.value
         self.opened_by_agent, self.opened_by_consumer = Author.AGENT.value, Author.CONSUMER.value
         self.created, self.message = Event.CREATED.value, Event.MESSAGE.value
@@ -473,24 +428,23 @@ class _TicketMaker:
         policy = self.policies[(kind, priority, tier_id)]
         assignee = self._assignee(status) if demo is None else self.agent
 
-        first_due = resolution_due = answered = resolved = paused = None
-        if policy is not None:
-            first_due = self.clock.add(created, policy.first)
-            resolution_due = self.clock.add(created, policy.resolution)
+        answered = resolved = paused = None
+        clock = None if policy is None else sla.started(self.clock, _at(created), policy.first, policy.resolution)
         if status != NEW:
             answered = self._after(created, policy.first if policy else 60, LATE_RESPONSE)
         if status in (RESOLVED, CLOSED):
             resolved = self._after(answered or created, policy.resolution if policy else 1440, LATE_RESOLUTION)
         if status == PENDING and policy is not None:
             paused = answered
-        state = self._state(status, policy, answered, resolved, paused, first_due, resolution_due)
+        state = self._state(clock, answered, resolved, paused)
         updated = max(x for x in (created, answered, resolved) if x is not None)
 
         at = _instant
         tickets.append((
             pk, subject, kind, channel, status, priority, self.departments[department], assignee, consumer_id, tier_id,
             order.id if order else None, order.merchant_id if order else None, at(created), at(updated), at(answered),
-            at(resolved), policy.id if policy else None, at(first_due), at(resolution_due), state, at(paused), None,
+            at(resolved), policy.id if policy else None, clock and clock.first_response_due,
+            clock and clock.resolution_due, state, at(paused), None,
         ))  # fmt: skip
         consumer = self.opened_by_consumer
         opener, opened_by = (
@@ -523,34 +477,30 @@ class _TicketMaker:
         """When a response or resolution came: mostly within its target, some late, never after now."""
         rnd = self.rnd
         share = rnd.uniform(1.05, 2.5) if rnd.random() < late_share else rnd.uniform(0.05, 0.9)
-        begin = self.clock.business(start)
+        begin = self._business(start)
         business = begin + max(60, int(target_minutes * 60 * share))
         if business < self.business_now:
-            return self.clock.instant(business)
+            return self._instant(business)
         if begin < self.business_now:  # the clock ran out: an answer before now, inside business hours
-            return self.clock.instant(rnd.randint(begin + 1, self.business_now))
+            return self._instant(rnd.randint(begin + 1, self.business_now))
         return start + int((self.now - start) * rnd.uniform(0.1, 0.9))  # after hours: the late shift answered
 
-    def _state(self, status: str, policy: _Policy | None, answered: int | None, resolved: int | None,
-               paused: int | None, first_due: int | None, resolution_due: int | None) -> str:  # fmt: skip
-        """The SLA state tickets.sla would give (stop_clock for settled tickets, state_at for open ones)."""
-        if policy is None or first_due is None or resolution_due is None:
+    def _business(self, at: int) -> int:
+        """Business seconds from the timetable's first opening to the instant ``at`` (epoch seconds)."""
+        return int(self.clock.business(_at(at)).total_seconds())
+
+    def _instant(self, business: int) -> int:
+        """The instant (epoch seconds) with ``business`` business seconds before it."""
+        return int(self.clock.instant(timedelta(seconds=business)).timestamp())
+
+    def _state(self, clock: sla.Clock | None, answered: int | None, resolved: int | None, paused: int | None) -> str:
+        """The SLA state the services give: settled for a resolved ticket, else the state now (paused if waiting)."""
+        if clock is None:
             return NO_SLA
-        if paused is not None:
-            return PAUSED
-        at = resolved if resolved is not None else self.now
-        if (answered if answered is not None else at) > first_due or at > resolution_due:
-            return BREACHED
+        clock = replace(clock, first_response_at=_instant(answered), paused_at=_instant(paused))
         if resolved is not None:
-            return MET
-        pending = [(resolution_due, policy.resolution)]
-        if answered is None:
-            pending.append((first_due, policy.first))
-        for due, minutes in pending:
-            within = max(self.risk_floor, minutes * 60 * sla.AT_RISK_SHARE)
-            if self.clock.business(due) - self.business_now <= within:
-                return AT_RISK
-        return ON_TRACK
+            return sla.settled(self.clock, clock, _at(resolved))[1]
+        return sla.state(self.clock, clock, self.now_at)
 
 
 def _pick(rnd: Random, items: Sequence[T], cum_weights: Sequence[float]) -> T:
@@ -558,8 +508,12 @@ def _pick(rnd: Random, items: Sequence[T], cum_weights: Sequence[float]) -> T:
     return items[bisect_right(cum_weights, rnd.random() * cum_weights[-1])]
 
 
+def _at(at: int) -> datetime:
+    return datetime.fromtimestamp(at, UTC)
+
+
 def _instant(at: int | None) -> datetime | None:
-    return None if at is None else datetime.fromtimestamp(at, UTC)
+    return None if at is None else _at(at)
 
 
 # --- the demo refunds --------------------------------------------------------------------------

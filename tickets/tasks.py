@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from tickets import sla
+from tickets import escalation
 from tickets.chat import knowledge
 from tickets.chat import services as chat
 
@@ -10,7 +10,7 @@ from tickets.chat import services as chat
 @shared_task
 def check_sla() -> dict[str, int]:
     """Beat, every minute: mark tickets at risk or breached, and escalate the newly breached."""
-    return sla.check_sla()
+    return escalation.check_sla()
 
 
 @shared_task

@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 
 from core.tenancy import is_merchant_staff
 from crm.models import Consumer, Order
-from tickets import refunds, services, sla
+from tickets import clocks, refunds, services, sla
 from tickets.chat import bot
 from tickets.chat.outbox import AGENTS, agent_group, consumer_group, publish, staff_group
 from tickets.models import AgentProfile, ChatSession, Department, RefundRequest, Ticket, TicketEvent
@@ -299,7 +299,7 @@ def _handoff(chat: ChatSession, reason: str, now: datetime, staffed: bool) -> No
     chat.save(update_fields=["state", "handoff_reason", "queued_at", "callback", "queue_rank", "last_activity_at",
                              "summary", "bot_misses"])  # fmt: skip
     ticket = Ticket.objects.select_for_update().get(pk=chat.ticket_id)
-    sla.start_clock(ticket, now)  # the agents' first-response clock starts at the handoff
+    clocks.start_clock(ticket, now)  # the agents' first-response clock starts at the handoff
     ticket.updated_at = now
     if reason == Handoff.ANGER and ticket.kind == Ticket.Kind.CONSULTATION:
         ticket.kind = Ticket.Kind.COMPLAINT
