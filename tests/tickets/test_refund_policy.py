@@ -13,11 +13,23 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from crm.models import CreditTier, Order, RiskFlag
 from tests.crm import factories as f
-from tickets.models import RefundRequest
-from tickets.refunds import REFUND_WINDOW_DAYS, KeyReused, Tier, Verdict, policy, replay, request_refund
+from tickets.models import Department, RefundRequest, Ticket, TicketEvent
+from tickets.refunds import (
+    REFUND_WINDOW_DAYS,
+    KeyReused,
+    Tier,
+    Verdict,
+    explain,
+    policy,
+    replay,
+    request_refund,
+    review_refund,
+)
+from tickets.services import open_ticket
 
 D = RefundRequest.Decision
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -303,3 +315,65 @@ def test_replay_refuses_a_bad_key_or_amount(key: str, amount: str, field: str) -
         replay(key, order, amount)
     assert list(error.value.message_dict) == [field]
     assert not isinstance(error.value, KeyReused)
+
+
+# --- what the stored decision says: reasons in words, the timeline, the review ------------------------
+
+
+def test_reasons_read_in_words_with_and_without_parameters() -> None:
+    with translation.override("en"):
+        assert explain(
+            [{"code": "no_tier"}, {"code": "over_merchant_cap", "params": {"cap": "9.00"}}, {"code": "?"}]
+        ) == [
+            "The consumer has no credit tier yet.",
+            "The merchant caps instant refunds at 9.00 yuan.",
+        ]
+
+
+@pytest.mark.django_db
+def test_a_reused_key_is_refused_with_its_own_message() -> None:
+    order = f.order(f.consumer(tier=tier("88VIP")), f.merchant(), "100.00")
+    request_refund(order, Decimal("10.00"), "x", key="k")
+    with translation.override("en"), pytest.raises(KeyReused) as error:
+        replay("k", order, "20.00")
+    assert error.value.message_dict == {"idempotency_key": ["This key was used for another refund request."]}
+
+
+@pytest.mark.django_db
+def test_a_refund_on_a_ticket_is_written_on_its_timeline(agent: Any) -> None:
+    who = f.consumer(tier=tier("88VIP"))
+    order = f.order(who, f.merchant(), "100.00", status="delivered")
+    ticket = open_ticket(who, subject="退款", department=Department.objects.create(code="r", name="退款"), order=order)
+    refund = request_refund(order, Decimal("10.00"), "破损", key="t", requested_by=agent, ticket=ticket, now=NOW)
+    event = TicketEvent.objects.get(ticket=ticket, kind=TicketEvent.Kind.REFUND)
+    assert (event.author_kind, event.author, event.created_at) == (TicketEvent.Author.AGENT, agent, NOW)
+    assert event.data == {"refund": refund.pk, "amount": "10.00", "decision": D.INSTANT, "reasons": refund.reasons}
+    assert event.body == "已即时退款"  # the decision's label, in the language of the request
+    assert Ticket.objects.get(pk=ticket.pk).updated_at == NOW
+    request_refund(order, Decimal("5.00"), "x", key="system", ticket=ticket, now=NOW)
+    assert (
+        TicketEvent.objects.filter(ticket=ticket, kind="refund").latest("pk").author_kind == TicketEvent.Author.SYSTEM
+    )
+
+
+@pytest.mark.django_db
+def test_a_review_decides_once_and_only_an_approval_refunds(supervisor: Any) -> None:
+    order = f.order(f.consumer(), f.merchant(), "100.00", status="delivered")
+    approved = review_refund(request_refund(order, Decimal("30.00"), "x", key="a", now=NOW), approve=True,
+                             by=supervisor, now=NOW + timedelta(hours=1))  # fmt: skip
+    row = RefundRequest.objects.get(pk=approved.pk)
+    assert (row.decision, row.decided_at, row.decided_by) == (D.APPROVED, NOW + timedelta(hours=1), supervisor)
+    assert row.reasons == [{"code": "no_tier"}, {"code": "reviewed", "params": {"by": "supervisor1"}}]
+    order.refresh_from_db()
+    assert order.refunded_amount == Decimal("30.00")
+    rejected = review_refund(request_refund(order, Decimal("20.00"), "x", key="r", now=NOW), approve=False,
+                             by=supervisor, now=NOW)  # fmt: skip
+    assert RefundRequest.objects.get(pk=rejected.pk).decision == D.REJECTED
+    order.refresh_from_db()
+    assert order.refunded_amount == Decimal("30.00")
+    for decided in (approved, rejected):
+        with translation.override("en"), pytest.raises(ValidationError) as error:
+            review_refund(decided, approve=True, by=supervisor)
+        assert error.value.message_dict == {"decision": ["This refund request is already decided."]}
+    order.refresh_from_db()
+    assert order.refunded_amount == Decimal("30.00")
