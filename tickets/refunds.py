@@ -38,6 +38,8 @@ from tickets.models import RefundRequest, Ticket, TicketEvent
 
 REFUND_WINDOW_DAYS = 15
 D = RefundRequest.Decision
+# Reasons that hold a refundable request for a supervisor: any one of them means manual review.
+HOLDS = frozenset({"no_tier", "over_tier_limit", "risk_flag", "merchant_no_instant", "over_merchant_cap"})
 
 # Reason codes -> text shown to agents (in their language) with the stored parameters.
 REASONS = {
@@ -108,21 +110,17 @@ def policy(
         return Verdict(D.REJECTED, reasons)
     if tier is None:
         reasons.append({"code": "no_tier"})
-        instant = False
     else:
-        instant = amount <= tier.instant_limit
-        code = "within_tier_limit" if instant else "over_tier_limit"
+        code = "within_tier_limit" if amount <= tier.instant_limit else "over_tier_limit"
         reasons.append({"code": code, "params": {"tier": tier.name, "limit": str(tier.instant_limit)}})
     if risk_blocked:
         reasons.append({"code": "risk_flag"})
-        instant = False
     if not merchant_instant:
         reasons.append({"code": "merchant_no_instant"})
-        instant = False
     elif merchant_cap is not None and amount > merchant_cap:
         reasons.append({"code": "over_merchant_cap", "params": {"cap": str(merchant_cap)}})
-        instant = False
-    return Verdict(D.INSTANT if instant else D.MANUAL, reasons)
+    held = any(reason["code"] in HOLDS for reason in reasons)
+    return Verdict(D.MANUAL if held else D.INSTANT, reasons)
 
 
 def replay(key: str, order: Order, amount: object) -> RefundRequest | None:

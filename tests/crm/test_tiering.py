@@ -42,3 +42,7 @@ def test_the_case_names_the_score_column_it_is_given() -> None:
     assert tier_case([(1, 100), (2, 200)], score="x.points") == (
         "CASE WHEN x.points >= 200 THEN 2 WHEN x.points >= 100 THEN 1 ELSE NULL END"
     )
+
+
+def test_the_case_reads_the_rating_s_score_column_by_default() -> None:
+    assert tier_case([(5, 0)]) == "CASE WHEN s.score >= 0 THEN 5 ELSE NULL END"
