@@ -7,7 +7,7 @@ June 2025: Monday the 2nd to Sunday the 8th, then Monday the 9th. Business hours
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -590,3 +590,63 @@ def test_a_timetable_counts_from_its_first_opening() -> None:
     assert table.instant(timedelta(hours=12, minutes=1)) == at(TUE, 9, 1)
     with pytest.raises(ValueError):
         table.business(at(MON, 8))
+
+
+# --- the settings, read exactly ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("hours", "opens", "closes"),
+    [
+        ("23:00-24:00", time(23), None),
+        ("00:00-23:59", time(0), time(23, 59)),
+        (" 8:05 - 9:06 ", time(8, 5), time(9, 6)),
+    ],
+)
+def test_the_widest_and_narrowest_hours_are_read_exactly(settings: Any, hours: str, opens: time, closes: time) -> None:
+    settings.SUPPORT_HOURS, settings.SUPPORT_WEEKDAYS = hours, "0-6"
+    assert sla.business_hours() == sla.BusinessHours(opens, closes, frozenset(range(7)), SH)
+
+
+@pytest.mark.parametrize(("weekdays", "days"), [("6", {6}), ("0-6", set(range(7))), ("2-2,5", {2, 5}), ("0", {0})])
+def test_weekdays_are_read_exactly(settings: Any, weekdays: str, days: set[int]) -> None:
+    settings.SUPPORT_WEEKDAYS = weekdays
+    assert sla.business_hours().weekdays == days
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("SUPPORT_HOURS", "9-21",
+         "SUPPORT_HOURS must look like “09:00-21:00” (an end of 24:00 is midnight), not “9-21”."),
+        ("SUPPORT_HOURS", "24:00-24:00",
+         "SUPPORT_HOURS must look like “09:00-21:00” (an end of 24:00 is midnight), not “24:00-24:00”."),
+        ("SUPPORT_HOURS", "21:00-09:00",
+         "SUPPORT_HOURS must open before it closes on the same day, not “21:00-09:00”."),
+        ("SUPPORT_WEEKDAYS", "0-7",
+         "SUPPORT_WEEKDAYS must list days 0 (Monday) to 6 and ranges such as “0-4,6”, not “0-7”."),
+    ],
+)  # fmt: skip
+def test_bad_settings_are_refused_in_so_many_words(settings: Any, name: str, value: str, message: str) -> None:
+    setattr(settings, name, value)
+    with translation.override("en"), pytest.raises(ValueError) as error:
+        sla.business_hours()
+    assert str(error.value) == message
+
+
+def test_naive_datetimes_and_negative_minutes_are_refused_in_so_many_words() -> None:
+    hours = sla.business_hours()
+    with translation.override("en"):
+        for call in (lambda: hours.add(datetime(2025, 6, 2, 10), timedelta(1)),
+                     lambda: hours.between(at(MON, 10), datetime(2025, 6, 2, 11))):  # fmt: skip
+            with pytest.raises(ValueError) as naive:
+                call()
+            assert str(naive.value) == "SLA arithmetic needs timezone-aware datetimes."
+        with pytest.raises(ValueError) as negative:
+            hours.add(at(MON, 10), timedelta(minutes=-1))
+        assert str(negative.value) == "Cannot add a negative number of business minutes."
+
+
+def test_the_default_hours_are_nine_to_nine_every_day(settings: Any) -> None:
+    del settings.SUPPORT_HOURS, settings.SUPPORT_WEEKDAYS
+    assert sla.business_hours() == sla.BusinessHours(time(9), time(21), frozenset(range(7)), SH)
