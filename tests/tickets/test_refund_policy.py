@@ -377,3 +377,20 @@ def test_a_review_decides_once_and_only_an_approval_refunds(supervisor: Any) -> 
         assert error.value.message_dict == {"decision": ["This refund request is already decided."]}
     order.refresh_from_db()
     assert order.refunded_amount == Decimal("30.00")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("key", "amount", "message"),
+    [
+        ("", "1", {"idempotency_key": ["An idempotency key of 1 to 64 characters is required."]}),
+        ("k", "abc", {"amount": ["Enter an amount in yuan, such as 99.00."]}),
+        ("k", "1.001", {"amount": ["Enter an amount of yuan above 0 with at most two decimals, such as 99.00."]}),
+    ],
+)
+def test_a_bad_key_or_amount_is_refused_in_so_many_words(key: str, amount: str, message: dict[str, list[str]]) -> None:
+    order = f.order(f.consumer(tier=tier("88VIP")), f.merchant(), "100.00")
+    with translation.override("en"), pytest.raises(ValidationError) as error:
+        request_refund(order, amount, "x", key=key)  # type: ignore[arg-type]
+    assert error.value.message_dict == message
+    assert not RefundRequest.objects.exists()
