@@ -28,6 +28,7 @@ from tickets.refunds import (
     replay,
     request_refund,
     review_refund,
+    valid_amount,
 )
 from tickets.services import open_ticket
 
@@ -394,3 +395,11 @@ def test_a_bad_key_or_amount_is_refused_in_so_many_words(key: str, amount: str, 
         request_refund(order, amount, "x", key=key)  # type: ignore[arg-type]
     assert error.value.message_dict == message
     assert not RefundRequest.objects.exists()
+
+
+def test_amounts_up_to_ten_digits_of_yuan_are_taken_and_no_more() -> None:
+    assert valid_amount("9999999999.99") == Decimal("9999999999.99")
+    assert valid_amount(" 0.01 ") == Decimal("0.01")
+    for refused in ("10000000000", "10000000000.00", "0", "0.001"):
+        with pytest.raises(ValidationError):
+            valid_amount(refused)

@@ -7,6 +7,8 @@ June 2025: Monday the 2nd to Sunday the 8th, then Monday the 9th. Business hours
 from __future__ import annotations
 
 import threading
+import time as pytime
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -650,3 +652,34 @@ def test_naive_datetimes_and_negative_minutes_are_refused_in_so_many_words() -> 
 def test_the_default_hours_are_nine_to_nine_every_day(settings: Any) -> None:
     del settings.SUPPORT_HOURS, settings.SUPPORT_WEEKDAYS
     assert sla.business_hours() == sla.BusinessHours(time(9), time(21), frozenset(range(7)), SH)
+
+
+def test_a_started_clock_carries_its_dues_and_its_policy_s_targets() -> None:
+    hours = sla.business_hours()
+    assert sla.started(hours, at(MON, 10), 60, 480) == sla.Clock(at(MON, 11), at(MON, 18), None, None, 60, 480)
+    long = sla.started(hours, at(MON, 10), 60, 5000)  # at risk with 1,000 business minutes left
+    answered = sla.Clock(long.first_response_due, long.resolution_due, at(MON, 10, 5), None, 60, 5000)
+    assert sla.state(hours, answered, at(WED, 9)) == S.OK
+    assert sla.state(hours, replace(answered, first_response_minutes=None), at(MON, 10, 31)) == S.OK
+    first = sla.started(hours, at(MON, 10), 1000, 5000)  # the first response is at risk 200 minutes before
+    assert sla.state(hours, first, at(TUE, 11, 20)) == S.AT_RISK
+
+
+def test_the_business_time_between_needs_aware_instants_at_both_ends() -> None:
+    hours = sla.business_hours()
+    for a, b in ((datetime(2025, 6, 2, 10), at(MON, 11)), (at(MON, 10), datetime(2025, 6, 2, 11))):
+        with pytest.raises(ValueError):
+            hours.between(a, b)
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Etc/GMT+12", "UTC"])  # UTC+14, UTC-12
+def test_business_time_does_not_depend_on_the_machine_s_zone(monkeypatch: pytest.MonkeyPatch, zone: str) -> None:
+    monkeypatch.setenv("TZ", zone)
+    pytime.tzset()
+    try:
+        hours = sla.business_hours()
+        assert hours.between(at(MON, 20), at(TUE, 10)) == timedelta(minutes=120)
+        assert hours.add(at(MON, 20), timedelta(minutes=120)) == at(TUE, 10)
+    finally:
+        monkeypatch.undo()
+        pytime.tzset()
