@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time as pytime
 from dataclasses import replace
-from datetime import datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,6 +32,7 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
 
 
 MON, TUE, WED, THU, FRI, SAT, SUN, NEXT_MON = 2, 3, 4, 5, 6, 7, 8, 9
+MON_DATE = date(2025, 6, 2)
 
 
 # --- add_business_minutes ---------------------------------------------------------------------------
@@ -679,7 +680,9 @@ def test_business_time_does_not_depend_on_the_machine_s_zone(monkeypatch: pytest
     try:
         hours = sla.business_hours()
         assert hours.between(at(MON, 20), at(TUE, 10)) == timedelta(minutes=120)
-        assert hours.add(at(MON, 20), timedelta(minutes=120)) == at(TUE, 10)
+        due = hours.add(at(MON, 20), timedelta(minutes=120))
+        assert (due, due.utcoffset()) == (at(TUE, 10), timedelta(hours=8))
+        assert hours.window(MON_DATE) == (datetime(2025, 6, 2, 1, tzinfo=UTC), datetime(2025, 6, 2, 13, tzinfo=UTC))
     finally:
         monkeypatch.undo()
         pytime.tzset()
