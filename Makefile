@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 
-.PHONY: run test stop check pytest browser catalogues messages lint format clean
+.PHONY: run test stop check pytest browser catalogues messages lint format clean mutation
 
 run: $(VENV)/.installed catalogues
 	DEBUG=$${DEBUG:-1} $(MANAGE) serve
@@ -25,6 +25,10 @@ check:
 
 pytest:
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Mutation testing of the refund policy, the SLA arithmetic and the credit tiering (README); not part of test.
+mutation: $(VENV)/.installed-test catalogues
+	$(PY) bench/mutation.py
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

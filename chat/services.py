@@ -27,7 +27,7 @@ from chat.groups import AGENTS, agent_group, consumer_group, send_frame, staff_g
 from chat.models import ChatSession
 from core.tenancy import is_merchant_staff
 from crm.models import Consumer, Order
-from tickets import refunds, services, sla
+from tickets import clocks, refunds, services, sla
 from tickets.models import AgentProfile, Department, RefundRequest, Ticket, TicketEvent
 
 log = logging.getLogger(__name__)
@@ -284,7 +284,7 @@ def _handoff(chat: ChatSession, reason: str, now: datetime, staffed: bool) -> No
     chat.save(update_fields=["state", "handoff_reason", "queued_at", "callback", "queue_rank", "last_activity_at",
                              "summary", "bot_misses"])  # fmt: skip
     ticket = Ticket.objects.select_for_update().get(pk=chat.ticket_id)
-    sla.start_clock(ticket, now)  # the agents' first-response clock starts at the handoff
+    clocks.start_clock(ticket, now)  # the agents' first-response clock starts at the handoff
     ticket.updated_at = now
     if reason == Handoff.ANGER and ticket.kind == Ticket.Kind.CONSULTATION:
         ticket.kind = Ticket.Kind.COMPLAINT

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from crm.indicators import BASE_SCORE, INDICATORS, Indicator
 from crm.models import CreditTier
+from crm.tiering import tier_case
 
 SOURCES: dict[str, tuple[str, str, str]] = {
     # source: (table, alias, consumer id column)
@@ -145,11 +146,7 @@ def _gather(source: str, indicators: Sequence[Indicator], now_sql: str) -> None:
 
 def _tier_case() -> str:
     """The tier table as a CASE over the score, read once per run so every consumer sees the same tiers."""
-    tiers = list(CreditTier.objects.order_by("-min_score").values_list("pk", "min_score"))
-    if not tiers:
-        return "NULL::bigint"
-    whens = " ".join(f"WHEN s.score >= {int(minimum)} THEN {int(pk)}" for pk, minimum in tiers)
-    return f"CASE {whens} ELSE NULL END"
+    return tier_case(CreditTier.objects.values_list("pk", "min_score"))
 
 
 def _score_sql(indicators: Sequence[Indicator], sources: Sequence[str], tier_case: str) -> str:

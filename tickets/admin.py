@@ -220,10 +220,11 @@ class RefundForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        used = RefundRequest.objects.filter(idempotency_key=data.get("idempotency_key")).first()
-        order_pk = getattr(data.get("order"), "pk", None)
-        if used is not None and (used.order_id != order_pk or used.amount != data.get("amount")):
-            raise ValidationError(_("This form was already used for another refund; reload the page."))
+        if all(data.get(field) is not None for field in ("idempotency_key", "order", "amount")):
+            try:
+                refunds.replay(data["idempotency_key"], data["order"], data["amount"])
+            except refunds.KeyReused:
+                raise ValidationError(_("This form was already used for another refund; reload the page.")) from None
         return data
 
 

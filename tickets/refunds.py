@@ -9,6 +9,9 @@ Policy, in order (every decision stores the reasons that led to it, as codes wit
    amount. The refund is recorded on the order at once (crm.services.record_refund).
 3. **Manual review** otherwise; a supervisor approves or rejects it later.
 
+``policy()`` decides on plain values and stores nothing; ``request_refund`` gathers the facts under the
+order's row lock, asks it, and stores the decision. ``replay()`` is the one answer to "was this key used?".
+
 Exactly once: the same key returns the same request and decision (a different order or amount
 under a used key is an error); concurrent requests for one order are serialised on the order row,
 so together they never refund more than the order's amount. The unique key is the last line of
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -35,6 +38,8 @@ from tickets.models import RefundRequest, Ticket, TicketEvent
 
 REFUND_WINDOW_DAYS = 15
 D = RefundRequest.Decision
+# Reasons that hold a refundable request for a supervisor: any one of them means manual review.
+HOLDS = frozenset({"no_tier", "over_tier_limit", "risk_flag", "merchant_no_instant", "over_merchant_cap"})
 
 # Reason codes -> text shown to agents (in their language) with the stored parameters.
 REASONS = {
@@ -59,6 +64,79 @@ class KeyReused(ValidationError):
     pass
 
 
+class Tier(NamedTuple):
+    """A credit tier as the policy sees it: its name (for the reasons) and its instant refund limit."""
+
+    name: str
+    instant_limit: Decimal
+
+
+class Verdict(NamedTuple):
+    """What the policy decided: instant, manual or rejected, and the reasons (codes with parameters)."""
+
+    decision: str
+    reasons: list[dict[str, Any]]
+
+
+def policy(
+    *,
+    amount: Decimal,
+    left: Decimal,
+    order_status: str,
+    delivered_at: datetime | None,
+    now: datetime,
+    tier: Tier | None,
+    risk_blocked: bool,
+    merchant_instant: bool,
+    merchant_cap: Decimal | None,
+) -> Verdict:
+    """The refund policy on plain values (the module docstring): no query, no write.
+
+    ``left`` is what may still be refunded on the order: its amount less what is refunded already and
+    what manual reviews reserve. Every reason that applies is given, in a fixed order.
+    """
+    reasons: list[dict[str, Any]] = []
+    if amount > left:
+        reasons.append({"code": "exceeds_refundable", "params": {"left": str(max(left, Decimal("0.00")))}})
+    if order_status == Order.Status.CANCELLED:
+        reasons.append({"code": "order_cancelled"})
+    elif (
+        order_status == Order.Status.COMPLETED
+        and delivered_at is not None
+        and delivered_at < now - timedelta(days=REFUND_WINDOW_DAYS)
+    ):
+        reasons.append({"code": "window_closed", "params": {"days": REFUND_WINDOW_DAYS}})
+    if reasons:
+        return Verdict(D.REJECTED, reasons)
+    if tier is None:
+        reasons.append({"code": "no_tier"})
+    else:
+        code = "within_tier_limit" if amount <= tier.instant_limit else "over_tier_limit"
+        reasons.append({"code": code, "params": {"tier": tier.name, "limit": str(tier.instant_limit)}})
+    if risk_blocked:
+        reasons.append({"code": "risk_flag"})
+    if not merchant_instant:
+        reasons.append({"code": "merchant_no_instant"})
+    elif merchant_cap is not None and amount > merchant_cap:
+        reasons.append({"code": "over_merchant_cap", "params": {"cap": str(merchant_cap)}})
+    held = any(reason["code"] in HOLDS for reason in reasons)
+    return Verdict(D.MANUAL if held else D.INSTANT, reasons)
+
+
+def replay(key: str, order: Order, amount: object) -> RefundRequest | None:
+    """The request already made under ``key`` (a retry: it is answered with its first decision), or None.
+
+    The one place that decides what a used key means, for every caller (the API, the admin, the chat).
+    Refuses a key that is not 1 to 64 characters and an amount that is not one (ValidationError), and a
+    key already used for another order or amount (KeyReused).
+    """
+    if not key or len(key) > 64:
+        raise ValidationError({"idempotency_key": _("An idempotency key of 1 to 64 characters is required.")})
+    value = valid_amount(amount)
+    existing = RefundRequest.objects.filter(idempotency_key=key).first()
+    return None if existing is None else _same_request(existing, order, value)
+
+
 def request_refund(
     order: Order,
     amount: Decimal,
@@ -69,21 +147,19 @@ def request_refund(
     ticket: Ticket | None = None,
     now: datetime | None = None,
 ) -> RefundRequest:
-    """Decide a refund request now. Safe to retry with the same key; safe to race."""
-    if not key or len(key) > 64:
-        raise ValidationError({"idempotency_key": _("An idempotency key of 1 to 64 characters is required.")})
-    amount = _valid_amount(amount)
-    existing = RefundRequest.objects.filter(idempotency_key=key).first()
+    """Decide a refund request now and store it. Safe to retry with the same key; safe to race."""
+    existing = replay(key, order, amount)
     if existing is not None:
-        return _same_request(existing, order, amount)
+        return existing
+    value = valid_amount(amount)
     try:
-        return _decide(order, Decimal(amount), reason, key=key, requested_by=requested_by, ticket=ticket, now=now)
+        return _decide(order, value, reason, key=key, requested_by=requested_by, ticket=ticket, now=now)
     except IntegrityError:
         # Another request with this key won the race; answer with its decision.
-        return _same_request(RefundRequest.objects.get(idempotency_key=key), order, amount)
+        return _same_request(RefundRequest.objects.get(idempotency_key=key), order, value)
 
 
-def _valid_amount(amount: Any) -> Decimal:
+def valid_amount(amount: object) -> Decimal:
     """A finite amount of yuan with at most two decimals and at most 10 digits before the point."""
     try:
         value = Decimal(str(amount).strip())
@@ -97,7 +173,7 @@ def _valid_amount(amount: Any) -> Decimal:
 
 
 def _same_request(existing: RefundRequest, order: Order, amount: Decimal) -> RefundRequest:
-    if existing.order_id != order.pk or existing.amount != Decimal(amount):
+    if existing.order_id != order.pk or existing.amount != amount:
         raise KeyReused({"idempotency_key": _("This key was used for another refund request.")})
     return existing
 
@@ -105,54 +181,25 @@ def _same_request(existing: RefundRequest, order: Order, amount: Decimal) -> Ref
 @transaction.atomic
 def _decide(order: Order, amount: Decimal, reason: str, *, key: str, requested_by: Any, ticket: Ticket | None,
             now: datetime | None) -> RefundRequest:  # fmt: skip
+    """Gather the policy's facts under the order's row lock, decide, store, and refund at once if instant."""
     now = now or timezone.now()
     order = Order.objects.select_for_update(of=("self",)).select_related("consumer__tier", "merchant").get(pk=order.pk)
     # Pending manual requests reserve their amount, so approvals later cannot exceed the order either.
     reserved = RefundRequest.objects.filter(order=order, decision=D.MANUAL).aggregate(s=Sum("amount"))["s"] or 0
-    left = order.amount - order.refunded_amount - reserved
-    reasons: list[dict[str, Any]] = []
-    if amount > left:
-        reasons.append({"code": "exceeds_refundable", "params": {"left": str(max(left, Decimal("0.00")))}})
-    if order.status == Order.Status.CANCELLED:
-        reasons.append({"code": "order_cancelled"})
-    elif (
-        order.delivered_at
-        and order.delivered_at < now - timedelta(days=REFUND_WINDOW_DAYS)
-        and (order.status == Order.Status.COMPLETED)
-    ):
-        reasons.append({"code": "window_closed", "params": {"days": REFUND_WINDOW_DAYS}})
-    if reasons:
-        decision = D.REJECTED
-    else:
-        decision = D.INSTANT
-        tier = order.consumer.tier
-        if tier is None:
-            reasons.append({"code": "no_tier"})
-            decision = D.MANUAL
-        elif amount > tier.instant_refund_limit:
-            reasons.append(
-                {"code": "over_tier_limit", "params": {"tier": tier.name, "limit": str(tier.instant_refund_limit)}}
-            )
-            decision = D.MANUAL
-        else:
-            reasons.append(
-                {"code": "within_tier_limit", "params": {"tier": tier.name, "limit": str(tier.instant_refund_limit)}}
-            )
-        if instant_refund_blocked(order.consumer):
-            reasons.append({"code": "risk_flag"})
-            decision = D.MANUAL
-        if not order.merchant.instant_refunds:
-            reasons.append({"code": "merchant_no_instant"})
-            decision = D.MANUAL
-        elif order.merchant.instant_refund_cap is not None and amount > order.merchant.instant_refund_cap:
-            reasons.append({"code": "over_merchant_cap", "params": {"cap": str(order.merchant.instant_refund_cap)}})
-            decision = D.MANUAL
+    tier = order.consumer.tier
+    verdict = policy(
+        amount=amount, left=order.amount - order.refunded_amount - reserved, order_status=order.status,
+        delivered_at=order.delivered_at, now=now,
+        tier=None if tier is None else Tier(tier.name, tier.instant_refund_limit),
+        risk_blocked=instant_refund_blocked(order.consumer), merchant_instant=order.merchant.instant_refunds,
+        merchant_cap=order.merchant.instant_refund_cap,
+    )  # fmt: skip
     request = RefundRequest.objects.create(
         idempotency_key=key, order=order, consumer_id=order.consumer_id, merchant_id=order.merchant_id, ticket=ticket,
-        amount=amount, reason=reason[:200], decision=decision, reasons=reasons, requested_by=requested_by,
-        created_at=now, decided_at=now if decision != D.MANUAL else None,
+        amount=amount, reason=reason[:200], decision=verdict.decision, reasons=verdict.reasons,
+        requested_by=requested_by, created_at=now, decided_at=now if verdict.decision != D.MANUAL else None,
     )  # fmt: skip
-    if decision == D.INSTANT:
+    if verdict.decision == D.INSTANT:
         record_refund(order, amount, at=now)
     _timeline(request, requested_by, now)
     return request

@@ -16,7 +16,7 @@ from core.realtime import role_group, send_event, user_group
 from core.roles import SUPERVISOR
 from crm.models import Consumer, Order
 from crm.services import record_dispute_outcome
-from tickets import sla
+from tickets import clocks
 from tickets.models import OPEN_STATUSES, AgentProfile, CannedReply, Department, Ticket, TicketEvent
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -73,7 +73,7 @@ def open_ticket(
         consumer=consumer, tier_id=consumer.tier_id, order=order, merchant_id=order.merchant_id if order else None,
         created_at=now, updated_at=now,
     )  # fmt: skip
-    sla.start_clock(ticket, now)
+    clocks.start_clock(ticket, now)
     ticket.full_clean(exclude=["assignee", "sla_policy", "order", "merchant", "tier", "consumer", "department"])
     ticket.save()
     _event(ticket, TicketEvent.Kind.CREATED, author_kind=author_kind, author=author, now=now,
@@ -108,15 +108,15 @@ def transition_ticket(
         )
     before = ticket.status
     if to == S.PENDING:
-        sla.pause_clock(ticket, now)
+        clocks.pause_clock(ticket, now)
     elif before == S.PENDING:
-        sla.resume_clock(ticket, now)
+        clocks.resume_clock(ticket, now)
     if to == S.RESOLVED:
-        sla.stop_clock(ticket, now)
+        clocks.stop_clock(ticket, now)
         ticket.resolved_at = now
     if before == S.RESOLVED and to == S.OPEN:  # reopened: the resolution clock runs again
         ticket.resolved_at = None
-        sla.start_clock(ticket, now)
+        clocks.start_clock(ticket, now)
     ticket.status = to
     ticket.updated_at = now
     ticket.save()
@@ -155,10 +155,10 @@ def add_message(
     if not internal and author_kind == Author.CONSUMER and ticket.status in (S.PENDING, S.RESOLVED):
         before = ticket.status
         if before == S.PENDING:
-            sla.resume_clock(ticket, now)
+            clocks.resume_clock(ticket, now)
         else:  # reopened after it was resolved: the resolution clock starts again
             ticket.resolved_at = None
-            sla.start_clock(ticket, now)
+            clocks.start_clock(ticket, now)
             fields += ["resolved_at", "sla_policy"]
         fields += ["first_response_due", "resolution_due", "sla_state", "paused_at"]
         ticket.status = S.OPEN

@@ -1,8 +1,12 @@
-"""SLA clocks: business-hours arithmetic, pausing while we wait on the consumer, and the every-minute check.
+"""SLA arithmetic: business minutes over the staffed hours, dues, pauses and states. Values in, values out.
+
+Nothing here reads or writes the database: ``tickets.clocks`` applies these functions to a ticket's fields
+and finds its policy, and ``tickets.escalation`` is the every-minute check that stores what changed.
 
 Business hours are ``SUPPORT_HOURS`` ("09:00-21:00", local time in ``TIME_ZONE``; an end of "24:00" is
-midnight) on ``SUPPORT_WEEKDAYS`` ("0-6", Monday is 0; "0-4", "0,2,4", "0-4,6"). Both are read, and
-checked, on every call, so a changed setting needs no restart.
+midnight) on ``SUPPORT_WEEKDAYS`` ("0-6", Monday is 0; "0-4", "0,2,4", "0-4,6"). ``business_hours()``
+reads and checks both on every call, so a changed setting needs no restart; everything else takes the
+hours as a value (a ``Calendar``: ``BusinessHours``, or a ``Timetable`` precomputed over a span of days).
 
 Dues are instants. The clock only runs in business hours: a ticket opened at night is due a number of
 business minutes after the next opening, and the business minutes a ticket spends waiting on the
@@ -12,20 +16,16 @@ consumer are added to its dues when it comes back.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Case, IntegerField, Max, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from tickets.models import OPEN_STATUSES, SLAPolicy, Ticket, TicketEvent
-
-if TYPE_CHECKING:
-    from collections.abc import Iterable
+from tickets.models import Ticket
 
 State = Ticket.SLAState
 # A pending target is at risk when at most this much business time is left, or this share of its
@@ -33,9 +33,18 @@ State = Ticket.SLAState
 AT_RISK_FLOOR = timedelta(minutes=30)
 AT_RISK_SHARE = 0.2
 DAY = timedelta(days=1)
+ZERO = timedelta(0)
 
 _HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 _WEEKDAYS = re.compile(r"^\s*(\d)\s*(?:-\s*(\d)\s*)?$")
+
+
+class Calendar(Protocol):
+    """Business time: what ``BusinessHours`` and ``Timetable`` both answer, the same way."""
+
+    def add(self, start: datetime, amount: timedelta) -> datetime: ...
+
+    def between(self, a: datetime, b: datetime) -> timedelta: ...
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,96 @@ class BusinessHours:
             closes = datetime.combine(day, self.closes, tzinfo=self.tz)
         # Aware arithmetic between datetimes sharing a tzinfo ignores their offsets: work in UTC.
         return opens.astimezone(UTC), closes.astimezone(UTC)
+
+    def add(self, start: datetime, amount: timedelta) -> datetime:
+        """The earliest instant ``amount`` of business time after ``start``; ``start`` itself for zero.
+
+        Counting begins at the next opening; a count that runs out exactly at a closing returns that
+        closing. Steps a calendar day at a time; the result is in the zone of the hours.
+        """
+        _require_aware(start)
+        if amount < ZERO:
+            raise ValueError(_("Cannot add a negative number of business minutes."))
+        if not amount:
+            return start
+        at = start.astimezone(UTC)
+        day = start.astimezone(self.tz).date()
+        while True:  # one step per calendar day; there is at least one open weekday, so it ends
+            window = self.window(day)
+            if window is not None:
+                begin, end = max(at, window[0]), window[1]
+                if begin < end:
+                    if amount <= end - begin:
+                        return (begin + amount).astimezone(self.tz)
+                    amount -= end - begin
+            day += DAY
+
+    def between(self, a: datetime, b: datetime) -> timedelta:
+        """The business time in [a, b); zero when b <= a."""
+        _require_aware(a, b)
+        total = ZERO
+        if b <= a:
+            return total
+        a, b = a.astimezone(UTC), b.astimezone(UTC)
+        day, last = a.astimezone(self.tz).date(), b.astimezone(self.tz).date()
+        while day <= last:
+            window = self.window(day)
+            if window is not None:
+                begin, end = max(a, window[0]), min(b, window[1])
+                if begin < end:
+                    total += end - begin
+            day += DAY
+        return total
+
+
+class Timetable:
+    """``BusinessHours`` worked out once for the days ``first`` to ``last``: the same answers by bisection.
+
+    For a million dues at a time (the demo's seeder), where ``BusinessHours`` walks calendar days on each
+    call. Instants outside the span are asked of the hours themselves.
+    """
+
+    def __init__(self, hours: BusinessHours, first: date, last: date) -> None:
+        self.hours = hours
+        self.opens: list[datetime] = []
+        self.before: list[timedelta] = []  # business time before each window opens
+        self.through: list[timedelta] = []  # ... and by the time it closes
+        total = ZERO
+        day = first
+        while day <= last:
+            window = hours.window(day)
+            if window is not None:
+                self.opens.append(window[0])
+                self.before.append(total)
+                total += window[1] - window[0]
+                self.through.append(total)
+            day += DAY
+        self.closes = self.opens[-1] + (self.through[-1] - self.before[-1]) if self.opens else None
+
+    def business(self, at: datetime) -> timedelta:
+        """Business time from the span's first opening to ``at`` (inside the span)."""
+        i = bisect_right(self.opens, at) - 1
+        if i < 0:
+            raise ValueError("before the timetable's first day")
+        return min(self.before[i] + (at - self.opens[i]), self.through[i])
+
+    def instant(self, business: timedelta) -> datetime:
+        """The earliest instant with ``business`` (> 0, inside the span) before it: a closing, not the next opening."""
+        j = bisect_left(self.through, business)
+        return (self.opens[j] + (business - self.before[j])).astimezone(self.hours.tz)
+
+    def _inside(self, *instants: datetime) -> bool:
+        return self.closes is not None and all(self.opens[0] <= at <= self.closes for at in instants)
+
+    def add(self, start: datetime, amount: timedelta) -> datetime:
+        if self._inside(start) and ZERO < amount <= self.through[-1] - self.business(start):
+            return self.instant(self.business(start) + amount)
+        return self.hours.add(start, amount)
+
+    def between(self, a: datetime, b: datetime) -> timedelta:
+        if self._inside(a, b):
+            return max(ZERO, self.business(b) - self.business(a))
+        return self.hours.between(a, b)
 
 
 def business_hours() -> BusinessHours:
@@ -102,276 +201,130 @@ def _require_aware(*instants: datetime) -> None:
         raise ValueError(_("SLA arithmetic needs timezone-aware datetimes."))
 
 
-def _add(hours: BusinessHours, start: datetime, amount: timedelta) -> datetime:
-    """The earliest instant ``amount`` of business time after ``start``; ``start`` itself for zero."""
-    if amount < timedelta(0):
-        raise ValueError(_("Cannot add a negative number of business minutes."))
-    if not amount:
-        return start
-    at = start.astimezone(UTC)
-    day = start.astimezone(hours.tz).date()
-    while True:  # one step per calendar day; there is at least one open weekday, so it ends
-        window = hours.window(day)
-        if window is not None:
-            begin, end = max(at, window[0]), window[1]
-            if begin < end:
-                if amount <= end - begin:
-                    return (begin + amount).astimezone(hours.tz)
-                amount -= end - begin
-        day += DAY
-
-
-def _between(hours: BusinessHours, a: datetime, b: datetime) -> timedelta:
-    """The business time in [a, b); zero when b <= a."""
-    total = timedelta(0)
-    if b <= a:
-        return total
-    a, b = a.astimezone(UTC), b.astimezone(UTC)
-    day, last = a.astimezone(hours.tz).date(), b.astimezone(hours.tz).date()
-    while day <= last:
-        window = hours.window(day)
-        if window is not None:
-            begin, end = max(a, window[0]), min(b, window[1])
-            if begin < end:
-                total += end - begin
-        day += DAY
-    return total
-
-
 def add_business_minutes(start: datetime, minutes: int) -> datetime:
-    """The instant ``minutes`` business minutes after ``start`` (aware, in TIME_ZONE).
+    """The instant ``minutes`` business minutes after ``start`` (aware, in TIME_ZONE), under the settings' hours.
 
     Outside business hours counting begins at the next opening. A count that runs out exactly at a
     closing returns that closing, not the next opening; ``minutes=0`` returns ``start`` unchanged.
-    Negative minutes and naive datetimes raise ValueError. Steps a calendar day at a time.
+    Negative minutes and naive datetimes raise ValueError.
     """
-    _require_aware(start)
-    return _add(business_hours(), start, timedelta(minutes=minutes))
+    return business_hours().add(start, timedelta(minutes=minutes))
 
 
 def business_minutes_between(a: datetime, b: datetime) -> float:
-    """The business minutes in [a, b); 0 when b <= a."""
-    _require_aware(a, b)
-    return _between(business_hours(), a, b).total_seconds() / 60
+    """The business minutes in [a, b) under the settings' hours; 0 when b <= a."""
+    return business_hours().between(a, b).total_seconds() / 60
 
 
-def policy_for(ticket: Ticket) -> SLAPolicy | None:
-    """The most specific active policy for the ticket's kind, priority and tier, in one query.
+# --- a ticket's clock as values ---------------------------------------------------------------------
 
-    A blank field on a policy matches anything; the policy matching on the most non-blank fields wins,
-    and the lowest id among equally specific ones.
+
+@dataclass(frozen=True)
+class Clock:
+    """A ticket's SLA clock: its dues, its first response, the start of a pause, and its policy's targets.
+
+    The targets (minutes) decide when a pending due is at risk; ``None`` once the policy is deleted.
     """
-    tier = Q(tier__isnull=True) if ticket.tier_id is None else Q(tier__isnull=True) | Q(tier_id=ticket.tier_id)
-    one, zero = Value(1), Value(0)
-    return (
-        SLAPolicy.objects.filter(Q(kind="") | Q(kind=ticket.kind), tier, active=True)
-        .filter(Q(priority__isnull=True) | Q(priority=ticket.priority))
-        .annotate(
-            specificity=Case(When(kind="", then=zero), default=one, output_field=IntegerField())
-            + Case(When(priority__isnull=True, then=zero), default=one, output_field=IntegerField())
-            + Case(When(tier__isnull=True, then=zero), default=one, output_field=IntegerField())
-        )
-        .order_by("-specificity", "pk")
-        .first()
+
+    first_response_due: datetime | None = None
+    resolution_due: datetime | None = None
+    first_response_at: datetime | None = None
+    paused_at: datetime | None = None
+    first_response_minutes: int | None = None
+    resolution_minutes: int | None = None
+
+    @property
+    def has_dues(self) -> bool:
+        return self.first_response_due is not None or self.resolution_due is not None
+
+
+def started(calendar: Calendar, now: datetime, first_response_minutes: int, resolution_minutes: int) -> Clock:
+    """A clock started at ``now`` under a policy of these targets: both dues, nothing answered, not paused."""
+    return Clock(
+        first_response_due=calendar.add(now, timedelta(minutes=first_response_minutes)),
+        resolution_due=calendar.add(now, timedelta(minutes=resolution_minutes)),
+        first_response_minutes=first_response_minutes,
+        resolution_minutes=resolution_minutes,
     )
 
 
-def start_clock(ticket: Ticket, now: datetime) -> None:
-    """Apply the ticket's policy from ``now``: both dues, and the state they give (normally "ok").
-
-    Without a policy the ticket has no dues and its state is "none". Does not save.
-    """
-    policy = policy_for(ticket)
-    ticket.sla_policy = policy
-    ticket.paused_at = None
-    if policy is None:
-        ticket.first_response_due = ticket.resolution_due = None
-        ticket.sla_state = State.NONE
-        return
-    hours = business_hours()
-    ticket.first_response_due = _add(hours, now, timedelta(minutes=policy.first_response_minutes))
-    ticket.resolution_due = _add(hours, now, timedelta(minutes=policy.resolution_minutes))
-    ticket.sla_state = _state(hours, ticket, now)
+def paused(clock: Clock, now: datetime) -> Clock:
+    """The clock stopped at ``now`` while the ticket waits on the consumer; unchanged without dues or if paused."""
+    if not clock.has_dues or clock.paused_at is not None:
+        return clock
+    return replace(clock, paused_at=now)
 
 
-def pause_clock(ticket: Ticket, now: datetime) -> None:
-    """Stop the clock while the ticket waits on the consumer: a ticket with dues, not paused yet. Does not save."""
-    if _has_dues(ticket) and ticket.paused_at is None:
-        ticket.paused_at = now
-        ticket.sla_state = State.PAUSED
-
-
-def resume_clock(ticket: Ticket, now: datetime) -> None:
-    """Restart a paused clock: the dues move later by the business minutes spent paused. Does not save.
+def resumed(calendar: Calendar, clock: Clock, now: datetime) -> Clock:
+    """A paused clock running again at ``now``: the dues move later by the business time spent paused.
 
     Each due moves so that the business time left to it (or past it, for one already missed) is what
     it was when the clock stopped. The first-response due moves only if there has been no response.
     """
-    if ticket.paused_at is None:
-        return
-    hours = business_hours()
-    _shift_for_pause(hours, ticket, now)
-    ticket.sla_state = _state(hours, ticket, now)
+    if clock.paused_at is None:
+        return clock
+    waited = calendar.between(clock.paused_at, now)
+    first_due, resolution_due = clock.first_response_due, clock.resolution_due
+    if first_due is not None and clock.first_response_at is None:
+        first_due = calendar.add(first_due, waited)
+    if resolution_due is not None:
+        resolution_due = calendar.add(resolution_due, waited)
+    return replace(clock, first_response_due=first_due, resolution_due=resolution_due, paused_at=None)
 
 
-def stop_clock(ticket: Ticket, now: datetime) -> None:
-    """Settle the SLA when the ticket is resolved at ``now``. Does not save.
-
-    "met" if it is resolved by its resolution due and its first response (if one was due) came in
-    time; "breached" otherwise; a ticket without dues keeps "none". A ticket resolved while paused
-    first has its dues moved for the pause, so waiting on the consumer never counts against it.
-    """
-    hours = business_hours()
-    _shift_for_pause(hours, ticket, now)
-    if not _has_dues(ticket):
-        ticket.sla_state = State.NONE
-    elif _breached(ticket, now):
-        ticket.sla_state = State.BREACHED
-    else:
-        ticket.sla_state = State.MET
-
-
-def state_at(ticket: Ticket, now: datetime) -> str:
-    """The SLA state of an open ticket at ``now``.
-
-    "none" without dues; "paused" while paused; "breached" once a due has passed unmet (a first
-    response after its due stays a breach); "at_risk" when a pending target has at most
-    max(30, 20% of its policy minutes) business minutes left; "ok" otherwise.
-    """
-    return _state(business_hours(), ticket, now)
-
-
-def _has_dues(ticket: Ticket) -> bool:
-    return ticket.first_response_due is not None or ticket.resolution_due is not None
-
-
-def _shift_for_pause(hours: BusinessHours, ticket: Ticket, now: datetime) -> None:
-    if ticket.paused_at is None:
-        return
-    paused = _between(hours, ticket.paused_at, now)
-    if ticket.first_response_due is not None and ticket.first_response_at is None:
-        ticket.first_response_due = _add(hours, ticket.first_response_due, paused)
-    if ticket.resolution_due is not None:
-        ticket.resolution_due = _add(hours, ticket.resolution_due, paused)
-    ticket.paused_at = None
-
-
-def _breached(ticket: Ticket, now: datetime) -> bool:
-    first_due, answered = ticket.first_response_due, ticket.first_response_at
+def breached(clock: Clock, now: datetime) -> bool:
+    """A due has passed unmet by ``now``: a first response after its due stays a breach."""
+    first_due, answered = clock.first_response_due, clock.first_response_at
     if first_due is not None and (answered or now) > first_due:
         return True
-    return ticket.resolution_due is not None and now > ticket.resolution_due
+    return clock.resolution_due is not None and now > clock.resolution_due
 
 
-def _state(hours: BusinessHours, ticket: Ticket, now: datetime) -> str:
-    if not _has_dues(ticket):
+def state(calendar: Calendar, clock: Clock, now: datetime) -> str:
+    """The SLA state of an open ticket's clock at ``now``.
+
+    "none" without dues; "paused" while paused; "breached" once a due has passed unmet; "at_risk" when a
+    pending target has at most max(30, 20% of its policy minutes) business minutes left; "ok" otherwise.
+    """
+    if not clock.has_dues:
         return State.NONE
-    if ticket.paused_at is not None:
+    if clock.paused_at is not None:
         return State.PAUSED
-    if _breached(ticket, now):
+    if breached(clock, now):
         return State.BREACHED
-    policy = ticket.sla_policy
     pending: list[tuple[datetime, int | None]] = []
-    if ticket.first_response_due is not None and ticket.first_response_at is None:
-        pending.append((ticket.first_response_due, policy.first_response_minutes if policy else None))
-    if ticket.resolution_due is not None:
-        pending.append((ticket.resolution_due, policy.resolution_minutes if policy else None))
+    if clock.first_response_due is not None and clock.first_response_at is None:
+        pending.append((clock.first_response_due, clock.first_response_minutes))
+    if clock.resolution_due is not None:
+        pending.append((clock.resolution_due, clock.resolution_minutes))
     for due, target in pending:
-        if _between(hours, now, due) <= _at_risk_within(target):
+        if calendar.between(now, due) <= at_risk_within(target):
             return State.AT_RISK
     return State.OK
 
 
-def _at_risk_within(target_minutes: int | None) -> timedelta:
-    # A ticket whose policy has since been deleted keeps its dues; only the floor applies to it.
+def settled(calendar: Calendar, clock: Clock, now: datetime) -> tuple[Clock, str]:
+    """The clock of a ticket resolved at ``now`` and its final state.
+
+    "met" if resolved by its resolution due with its first response (if one was due) in time; "breached"
+    otherwise; "none" without dues. A ticket resolved while paused first has its dues moved for the
+    pause, so waiting on the consumer never counts against it.
+    """
+    clock = resumed(calendar, clock, now)
+    if not clock.has_dues:
+        return clock, State.NONE
+    return clock, State.BREACHED if breached(clock, now) else State.MET
+
+
+def at_risk_within(target_minutes: int | None) -> timedelta:
+    """How much business time left makes a due at risk; a ticket whose policy is gone gets the floor only."""
     return max(AT_RISK_FLOOR, timedelta(minutes=target_minutes or 0) * AT_RISK_SHARE)
 
 
-def _candidates(hours: BusinessHours, now: datetime) -> Q:
-    """Open, running clocks whose state may change now: a pending due close enough to be at risk (or
-    past), or marked at risk already (a reply or a pause may have made it safe again).
+def horizon(calendar: Calendar, now: datetime, longest_target_minutes: int) -> datetime:
+    """No due later than this can be at risk at ``now`` under any policy whose targets are at most this long.
 
-    Breached is final until a service restarts the clock, so those rows are never read again.
+    The extra minute also takes in dues between a closing and the next opening, which are all the same
+    business time away.
     """
-    longest = SLAPolicy.objects.aggregate(
-        first=Max("first_response_minutes"), resolution=Max("resolution_minutes")
-    ).values()
-    # No due later than this can be at risk under any policy. The extra minute also takes in dues
-    # between a closing and the next opening, which are all the same business time away.
-    horizon = _add(hours, now, _at_risk_within(max((m or 0 for m in longest), default=0)) + timedelta(minutes=1))
-    return (
-        Q(status__in=OPEN_STATUSES, paused_at__isnull=True)
-        & (Q(first_response_due__isnull=False) | Q(resolution_due__isnull=False))
-        & ~Q(sla_state=State.BREACHED)
-        & (
-            Q(first_response_at__isnull=True, first_response_due__lte=horizon)
-            | Q(resolution_due__lte=horizon)
-            | Q(sla_state=State.AT_RISK)
-        )
-    )
-
-
-_FIELDS = (
-    "sla_state", "first_response_due", "resolution_due", "first_response_at", "paused_at", "escalated_at",
-    "sla_policy__first_response_minutes", "sla_policy__resolution_minutes",
-)  # fmt: skip
-
-
-def _changes(hours: BusinessHours, tickets: Iterable[Ticket], now: datetime) -> dict[int, tuple[Ticket, str]]:
-    changed = {}
-    for ticket in tickets:
-        state = _state(hours, ticket, now)
-        if state != ticket.sla_state:
-            changed[ticket.pk] = (ticket, state)
-    return changed
-
-
-def check_sla(now: datetime | None = None) -> dict[str, int]:
-    """The every-minute job: move running clocks to "ok", "at_risk" or "breached", and escalate the
-    newly breached.
-
-    Reads only the candidates (see ``_candidates``) without locks, then locks just the rows whose state
-    changes with ``skip_locked`` and recomputes them from the locked rows: a row an agent (or another
-    run) holds is left for the next minute, and a row another run already marked is not escalated
-    twice. One UPDATE per new state; ``escalate_ticket`` per newly breached ticket not yet escalated.
-    Returns how many tickets became at risk, became breached, and were escalated.
-    """
-    from tickets.services import escalate_ticket
-
-    now = now or timezone.now()
-    hours = business_hours()
-    counts = {State.AT_RISK.value: 0, State.BREACHED.value: 0, "escalated": 0}
-    tickets = Ticket.objects.select_related("sla_policy").only(*_FIELDS)
-    changed = _changes(hours, tickets.filter(_candidates(hours, now)).iterator(chunk_size=2000), now)
-    if not changed:
-        return counts
-    with transaction.atomic():
-        locked = (
-            tickets.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk__in=list(changed), status__in=OPEN_STATUSES, paused_at__isnull=True)
-            .order_by("pk")
-        )
-        changed = _changes(hours, locked, now)
-        by_state: dict[str, list[int]] = {}
-        for pk, (_ticket, state) in changed.items():
-            by_state.setdefault(state, []).append(pk)
-        for state, pks in sorted(by_state.items()):
-            Ticket.objects.filter(pk__in=pks).update(sla_state=state)
-            if state in counts:
-                counts[state] = len(pks)
-        # Nothing on a ticket changes without a timeline entry: one insert for every change.
-        TicketEvent.objects.bulk_create(
-            TicketEvent(
-                ticket_id=pk,
-                kind=TicketEvent.Kind.SLA,
-                author_kind=TicketEvent.Author.SYSTEM,
-                data={"from": ticket.sla_state, "to": state},
-                created_at=now,
-            )
-            for pk, (ticket, state) in changed.items()
-        )
-        for ticket, state in changed.values():
-            if state == State.BREACHED and ticket.escalated_at is None:
-                escalate_ticket(ticket, reason="sla_breached", now=now)
-                counts["escalated"] += 1
-    return counts
+    return calendar.add(now, at_risk_within(longest_target_minutes) + timedelta(minutes=1))

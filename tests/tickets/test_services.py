@@ -214,20 +214,20 @@ def test_the_sla_check_escalates_a_breached_ticket_and_writes_it_on_the_timeline
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
-    from tickets import sla
+    from tickets import escalation
     from tickets.models import SLAPolicy
 
     SLAPolicy.objects.create(name="快", first_response_minutes=30, resolution_minutes=240)
     opened = datetime(2026, 6, 1, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
     ticket = services.open_ticket(f.consumer(), subject="急", department=dept, now=opened)
     assert ticket.first_response_due == opened + timedelta(minutes=30)
-    counts = sla.check_sla(now=opened + timedelta(hours=1))
+    counts = escalation.check_sla(now=opened + timedelta(hours=1))
     ticket.refresh_from_db()
     assert counts["breached"] == 1 and counts["escalated"] == 1
     assert (ticket.sla_state, ticket.priority) == ("breached", Ticket.Priority.HIGH)
     sla_events = TicketEvent.objects.filter(ticket=ticket, kind="sla").values_list("data", flat=True)
     assert list(sla_events) == [{"from": "at_risk", "to": "breached"}]  # 30 minutes is at risk from the start
-    assert sla.check_sla(now=opened + timedelta(hours=2))["escalated"] == 0  # once only
+    assert escalation.check_sla(now=opened + timedelta(hours=2))["escalated"] == 0  # once only
 
 
 @pytest.mark.django_db(transaction=True)
