@@ -12,10 +12,11 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from core.api import no_such
 from crm.models import Consumer
 from qa.models import Recording, Transcript
 from tickets.models import Ticket
-from tickets.serializers import ScopedPrimaryKeyRelatedField, ScopedSlugRelatedField, no_such
+from tickets.serializers import ScopedPrimaryKeyRelatedField, ScopedSlugRelatedField
 
 
 class RecordingSerializer(serializers.ModelSerializer[Recording]):

@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from core.api import no_such
 from core.tenancy import is_merchant_staff, scope
 from crm.models import Consumer, CreditTier, Order
 from merchants.models import Merchant
@@ -45,11 +46,6 @@ def _scoped(queryset: QuerySet[Any] | None, context: dict[str, Any]) -> QuerySet
     assert queryset is not None, "a writable related field has a queryset"
     request = context.get("request")
     return scope(queryset, request.user if request else None)
-
-
-def no_such(what: Any) -> dict[str, Any]:
-    # One message for "does not exist" and "not yours", so that merchant staff cannot probe other shops.
-    return {"does_not_exist": what, "invalid": what, "incorrect_type": what}
 
 
 class UserSerializer(serializers.ModelSerializer[User]):
