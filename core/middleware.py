@@ -73,11 +73,13 @@ class ApiErrorMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         error = api_error(exception)
-        if error is not None and error.status in (401, 403):
+        logged = error is not None and error.status in (401, 403)
+        if logged:
             log_denied(request, error)
         if is_api(request):
             if error is None:
                 server_log.error("Internal Server Error: %s", request.path, exc_info=exception)
+                logged = True
                 error = ApiError(500, "server_error", gettext("A server error occurred."))
             response: HttpResponse = error.json_response()
         elif error is not None and error.status == 503:
@@ -87,7 +89,7 @@ class ApiErrorMiddleware:
             response = defaults.permission_denied(request, exception)
         else:
             return None  # Django's own handling: its 404 and 400 pages, a logged 500
-        if error is None or error.status in (401, 403):
+        if logged:
             response._has_been_logged = True  # type: ignore[attr-defined]  # logged above, once
         return response
 

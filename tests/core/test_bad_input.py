@@ -95,9 +95,7 @@ def test_five_thousand_nested_arrays_are_a_400_not_a_recursion_error(
 ) -> None:
     body = "[" * 5000 + "]" * 5000
 
-    response = client_for(superuser).post(
-        "/api/transcripts/import/", body, content_type="application/json", headers=EN
-    )
+    response = client_for(superuser).post("/api/transcripts/import/", body, content_type="application/json", headers=EN)
 
     assert (response.status_code, response.json()) == (
         400,
