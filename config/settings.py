@@ -360,6 +360,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every operation declares the errors core.api answers with (core/schema.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.schema.declare_errors"],
     # Several models have a "kind" or "status": name each choice set after its model.
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "crm.models.Order.Status",

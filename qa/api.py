@@ -15,12 +15,12 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api import service_errors
 from core.exceptions import Conflict
+from core.pagination import CursorPagination
 from core.parsers import FormParser, JSONParser, MultiPartParser, PlainTextParser
 from core.permissions import ModelPermissions
 from core.tenancy import TenantScopedQuerysetMixin
@@ -44,8 +44,6 @@ class RecordingFilter(django_filters.FilterSet):
 
 class RecordingPagination(CursorPagination):
     ordering = ("-created_at", "-id")
-    page_size_query_param = "page_size"
-    max_page_size = 100
 
 
 class ChangeRecordingPermission(ModelPermissions):

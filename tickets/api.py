@@ -16,12 +16,12 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api import service_errors
 from core.exceptions import Conflict
+from core.pagination import CursorPagination
 from core.permissions import ModelPermissions
 from core.tenancy import TenantScopedQuerysetMixin
 from tickets.models import RefundRequest, Ticket, TicketEvent
@@ -84,14 +84,10 @@ class TicketFilter(django_filters.FilterSet):
 
 class TicketPagination(CursorPagination):
     ordering = ("-updated_at", "-id")
-    page_size_query_param = "page_size"
-    max_page_size = 100
 
 
 class RefundPagination(CursorPagination):
     ordering = ("-created_at", "-id")
-    page_size_query_param = "page_size"
-    max_page_size = 100
 
 
 # Views carry extend_schema texts rather than docstrings: drf-spectacular publishes either, and these translate.

@@ -1,0 +1,54 @@
+"""How many PostgreSQL connections the processes `serve` starts may hold, and whether the server has them.
+
+Every process keeps its own pool (settings DB_POOL_*): the web process up to DB_POOL_MAX, each Celery
+process (which runs one task at a time) up to CELERY_DB_POOL_MAX. Their sum must fit in the server's
+max_connections less the slots it keeps for superusers, or a busy moment ends in "too many clients".
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from django.conf import settings
+from django.db import connection
+
+# A Celery process holds one connection while a task runs; a second one covers its own bookkeeping.
+CELERY_DB_POOL_MAX = 2
+
+
+def celery_environment() -> dict[str, str]:
+    return {**os.environ, "DB_POOL_MIN": "0", "DB_POOL_MAX": str(CELERY_DB_POOL_MAX)}
+
+
+def web_environment() -> dict[str, str]:
+    """Daphne's thread pool for synchronous work agrees with the pool: no more threads than connections."""
+    environment = dict(os.environ)
+    environment.setdefault("ASGI_THREADS", str(max(settings.DB_POOL_MAX, 1)))
+    return environment
+
+
+def connections_needed(celery_processes: int) -> dict[str, int]:
+    return {"web": settings.DB_POOL_MAX, "celery": celery_processes * CELERY_DB_POOL_MAX}
+
+
+def connections_available() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int"
+        )
+        row = cursor.fetchone()
+    connection.close()
+    return int(row[0]) if row else 0
+
+
+def shortfall(needed: Mapping[str, int], available: int) -> str | None:
+    """A message naming the settings to change when the pools could exceed the server, else None."""
+    total = sum(needed.values())
+    if settings.DB_POOL_MAX <= 0 or total <= available:
+        return None
+    parts = ", ".join(f"{name} {count}" for name, count in needed.items())
+    return (
+        f"The connection pools may hold {total} PostgreSQL connections ({parts}) but the server allows"
+        f" {available}: lower DB_POOL_MAX or raise max_connections (EMBEDDED_PG_MAX_CONNECTIONS)."
+    )
