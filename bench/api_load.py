@@ -100,6 +100,8 @@ def make_scratch_database(env: dict[str, str]) -> None:
             admin.execute(f'CREATE DATABASE "{DB_NAME}"')
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v0", "--skip-checks"], env=env, check=True, cwd=ROOT)
+    # DEBUG=0 serves the admin's static files from the manifest, as serve does after collectstatic.
+    subprocess.run([*manage, "collectstatic", "--noinput", "-v0", "--skip-checks"], env=env, check=True, cwd=ROOT)
     subprocess.run([*manage, "seed_demo", "--quiet", "--skip-checks"], env={**env, "DEBUG": "1"}, check=True, cwd=ROOT,
                    stdout=subprocess.DEVNULL)  # fmt: skip
 
@@ -124,6 +126,10 @@ def prepare(env: dict[str, str]) -> tuple[str, list[str]]:
     client = Client()
     client.force_login(user)
     orders = list(Order.objects.order_by("pk").values_list("order_no", flat=True)[:500])
+    from django.db import connection
+
+    connection.close()
+    connection.close_pool()  # this process's own connections must not count as the server's
     return client.cookies["sessionid"].value, orders
 
 
@@ -234,7 +240,9 @@ async def watch_connections(database: str, stop: float, stats: Stats) -> None:
                          autocommit=True) as conn:  # fmt: skip
         while time.monotonic() < stop:
             row = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [database]
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND backend_type = 'client backend'"
+                " AND pid <> pg_backend_pid()",
+                [database],
             ).fetchone()
             stats.max_connections = max(stats.max_connections, int(row[0]) if row else 0)
             await asyncio.sleep(0.1)

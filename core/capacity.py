@@ -1,8 +1,9 @@
 """How many PostgreSQL connections the processes `serve` starts may hold, and whether the server has them.
 
-Every process keeps its own pool (settings DB_POOL_*): the web process up to DB_POOL_MAX, each Celery
-process (which runs one task at a time) up to CELERY_DB_POOL_MAX. Their sum must fit in the server's
-max_connections less the slots it keeps for superusers, or a busy moment ends in "too many clients".
+The web process keeps a pool of up to DB_POOL_MAX connections (settings DB_POOL_*). A Celery process runs
+one task at a time and keeps one plain connection, no pool: a pool's threads would not survive the fork
+of Celery's prefork workers. The sum must fit in the server's max_connections less the slots it keeps
+for superusers, or a busy moment ends in "too many clients".
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from collections.abc import Mapping
 from django.conf import settings
 from django.db import connection
 
-# A Celery process holds one connection while a task runs; a second one covers its own bookkeeping.
-CELERY_DB_POOL_MAX = 2
+# Connections one Celery process holds: its one thread's.
+CELERY_CONNECTIONS = 1
 
 
 def celery_environment() -> dict[str, str]:
-    return {**os.environ, "DB_POOL_MIN": "0", "DB_POOL_MAX": str(CELERY_DB_POOL_MAX)}
+    return {**os.environ, "DB_POOL_MAX": "0"}
 
 
 def web_environment() -> dict[str, str]:
@@ -29,7 +30,7 @@ def web_environment() -> dict[str, str]:
 
 
 def connections_needed(celery_processes: int) -> dict[str, int]:
-    return {"web": settings.DB_POOL_MAX, "celery": celery_processes * CELERY_DB_POOL_MAX}
+    return {"web": settings.DB_POOL_MAX, "celery": celery_processes * CELERY_CONNECTIONS}
 
 
 def connections_available() -> int:

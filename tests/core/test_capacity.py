@@ -14,9 +14,9 @@ from core import capacity, embedded
 def test_the_default_pools_of_serve_and_two_test_workers_fit_in_the_embedded_server() -> None:
     available = capacity.connections_available()
     serve = sum(capacity.connections_needed(5).values())
-    tests = 2 * settings.DB_POOL_MAX + capacity.CELERY_DB_POOL_MAX  # two xdist workers and a test's Celery worker
+    tests = 4 * settings.DB_POOL_MAX  # two xdist workers and a test Celery worker beside each
 
-    assert (serve, available) == (30, embedded.PG_MAX_CONNECTIONS - 3)
+    assert (serve, available) == (25, embedded.PG_MAX_CONNECTIONS - 3)
     assert serve + tests < available
     assert capacity.shortfall(capacity.connections_needed(5), available) is None
 
@@ -24,14 +24,14 @@ def test_the_default_pools_of_serve_and_two_test_workers_fit_in_the_embedded_ser
 def test_serve_names_the_settings_when_the_pools_exceed_the_server(settings: Settings) -> None:
     settings.DB_POOL_MAX = 190
 
-    assert capacity.shortfall(capacity.connections_needed(5), 197) == (
-        "The connection pools may hold 200 PostgreSQL connections (web 190, celery 10) but the server allows 197:"
+    assert capacity.shortfall(capacity.connections_needed(5), 194) == (
+        "The connection pools may hold 195 PostgreSQL connections (web 190, celery 5) but the server allows 194:"
         " lower DB_POOL_MAX or raise max_connections (EMBEDDED_PG_MAX_CONNECTIONS)."
     )
 
 
-def test_celery_processes_get_a_small_pool_and_daphne_as_many_threads_as_connections() -> None:
-    assert (capacity.celery_environment()["DB_POOL_MIN"], capacity.celery_environment()["DB_POOL_MAX"]) == ("0", "2")
+def test_celery_processes_get_no_pool_and_daphne_as_many_threads_as_connections() -> None:
+    assert capacity.celery_environment()["DB_POOL_MAX"] == "0"
     assert capacity.web_environment()["ASGI_THREADS"] == str(settings.DB_POOL_MAX)
 
 
