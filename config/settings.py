@@ -148,7 +148,8 @@ DB_POOL_MAX = env_int("DB_POOL_MAX", 20)
 DB_POOL_TIMEOUT = float(env_str("DB_POOL_TIMEOUT", "10"))
 DB_POOL_RETRY_AFTER = env_int("DB_POOL_RETRY_AFTER", 2)
 if DB_POOL_MAX > 0:
-    _options = dict(_database["OPTIONS"]) if isinstance(_database.get("OPTIONS"), dict) else {}
+    _given = _database.get("OPTIONS")
+    _options: dict[str, object] = dict(_given) if isinstance(_given, dict) else {}
     _options["pool"] = {
         "min_size": min(DB_POOL_MIN, DB_POOL_MAX),
         "max_size": DB_POOL_MAX,

@@ -103,16 +103,17 @@ def api_error(exc: BaseException) -> ApiError | None:
     if not isinstance(exc, exceptions.APIException):
         return None
     headers = {}
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        headers["Retry-After"] = str(int(exc.wait))
+    wait = getattr(exc, "wait", None)  # Throttled's
+    if wait is not None:
+        headers["Retry-After"] = str(int(wait))
     if isinstance(exc, exceptions.ValidationError):
-        detail = exc.detail
-        errors = detail if isinstance(detail, dict) else {api_settings.NON_FIELD_ERRORS_KEY: detail}
-        return ApiError(exc.status_code, "invalid", gettext("Invalid input."), errors=errors)
+        fields = exc.detail
+        by_field = fields if isinstance(fields, dict) else {api_settings.NON_FIELD_ERRORS_KEY: fields}
+        return ApiError(exc.status_code, "invalid", gettext("Invalid input."), errors=dict(by_field))
     detail = exc.detail
     code = getattr(detail, "code", None) or exc.default_code
-    errors = getattr(exc, "errors", None) or None
-    return ApiError(exc.status_code, str(code), str(detail), errors=errors, headers=headers)
+    extra = getattr(exc, "errors", None) or None
+    return ApiError(exc.status_code, str(code), str(detail), errors=extra, headers=headers)
 
 
 def log_denied(request: Any, error: ApiError) -> None:

@@ -73,9 +73,10 @@ class ApiErrorMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         error = api_error(exception)
-        logged = error is not None and error.status in (401, 403)
-        if logged:
+        logged = False
+        if error is not None and error.status in (401, 403):
             log_denied(request, error)
+            logged = True
         if is_api(request):
             if error is None:
                 server_log.error("Internal Server Error: %s", request.path, exc_info=exception)

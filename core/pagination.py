@@ -20,7 +20,7 @@ MAX_PAGE_SIZE = 100
 class CursorPagination(pagination.CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = MAX_PAGE_SIZE
-    page_size_query_description = _("Rows per page, 1 to 100 (default 50).")
+    page_size_query_description = _("Rows per page, 1 to 100 (default 50).")  # type: ignore[assignment]
 
     def get_page_size(self, request: Request) -> int:
         raw = request.query_params.get(self.page_size_query_param) if self.page_size_query_param else None

@@ -20,7 +20,7 @@ from merchants.serializers import MerchantSerializer, ScoreHistoryQuerySerialize
 
 class MerchantPagination(CursorPagination):
     ordering = "code"  # unique, so the cursor is stable
-    page_size_query_param = None
+    page_size_query_param = None  # type: ignore[assignment]  # pages of 50, no choice
 
 
 # Views carry extend_schema texts rather than docstrings: drf-spectacular publishes either, and these translate.

@@ -63,7 +63,7 @@ def _in_pool(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         connection.close_if_unusable_or_obsolete()
         raise
     finally:
-        if connection.pool is not None:
+        if getattr(connection, "pool", None) is not None:
             connection.close()  # back to the process's pool (settings DB_POOL_*), not held while idle
 
 
