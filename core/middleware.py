@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import Callable
 
+from django.core import signals
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 from django.utils.translation import gettext
@@ -79,6 +80,8 @@ class ApiErrorMiddleware:
             logged = True
         if is_api(request):
             if error is None:
+                # As Django's own 500 handling does: error reporters (and the test client) hear of it.
+                signals.got_request_exception.send(sender=None, request=request)
                 server_log.error("Internal Server Error: %s", request.path, exc_info=exception)
                 logged = True
                 error = ApiError(500, "server_error", gettext("A server error occurred."))
