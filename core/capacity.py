@@ -39,8 +39,15 @@ def connections_available() -> int:
             "SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int"
         )
         row = cursor.fetchone()
-    connection.close()
     return int(row[0]) if row else 0
+
+
+def release_connections() -> None:
+    """The supervisor itself needs no connection while its children run: close them and its pool."""
+    connection.close()
+    close_pool = getattr(connection, "close_pool", None)  # PostgreSQL's wrapper has one
+    if close_pool is not None:
+        close_pool()
 
 
 def shortfall(needed: Mapping[str, int], available: int) -> str | None:

@@ -66,6 +66,7 @@ class Command(BaseCommand):
             problem = capacity.shortfall(capacity.connections_needed(5), capacity.connections_available())
             if problem:
                 raise CommandError(problem)
+            capacity.release_connections()
             for name, command in commands.items():
                 environment = capacity.web_environment() if name == "web" else capacity.celery_environment()
                 # Own session: the terminal's Ctrl-C reaches only us, and we stop the children in order.
