@@ -66,6 +66,9 @@ def _in_pool(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     except DatabaseError:
         connection.close_if_unusable_or_obsolete()
         raise
+    finally:
+        if getattr(connection, "pool", None) is not None:
+            connection.close()  # back to the process's pool (settings DB_POOL_*), not held while idle
 
 
 def database_sync_to_async(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -101,6 +101,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: errors under /api/ are JSON and a busy database a 503, whatever made them (core/middleware.py).
+    "core.middleware.ApiErrorMiddleware",
+    "core.middleware.RefuseControlCharactersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -135,10 +138,30 @@ TEMPLATES = [
 # --- Data stores: PostgreSQL and Redis, embedded under var/ unless URLs are given -------------
 
 DATABASE_URL = env_str("DATABASE_URL")
+_database = database_from_url(DATABASE_URL) if DATABASE_URL else embedded.database_settings()
+# Each process keeps a bounded pool of connections (psycopg_pool through Django): a request waits up to
+# DB_POOL_TIMEOUT seconds for one, then gets 503 with Retry-After (core/api.py). Every process that
+# uses the database has a pool of its own, so pool size x processes must stay under PostgreSQL's
+# max_connections: `serve` checks it at start. DB_POOL_MAX=0 turns pooling off (one connection per
+# thread, kept DB_CONN_MAX_AGE seconds).
+DB_POOL_MIN = env_int("DB_POOL_MIN", 2)
+DB_POOL_MAX = env_int("DB_POOL_MAX", 20)
+DB_POOL_TIMEOUT = float(env_str("DB_POOL_TIMEOUT", "10"))
+DB_POOL_RETRY_AFTER = env_int("DB_POOL_RETRY_AFTER", 2)
+if DB_POOL_MAX > 0:
+    _given = _database.get("OPTIONS")
+    _options: dict[str, object] = dict(_given) if isinstance(_given, dict) else {}
+    _options["pool"] = {
+        "min_size": min(DB_POOL_MIN, DB_POOL_MAX),
+        "max_size": DB_POOL_MAX,
+        "timeout": DB_POOL_TIMEOUT,
+    }
+    _database["OPTIONS"] = _options
 DATABASES = {
     "default": {
-        **(database_from_url(DATABASE_URL) if DATABASE_URL else embedded.database_settings()),
-        "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 60),
+        **_database,
+        # A pool and persistent connections exclude each other (the pool keeps them).
+        "CONN_MAX_AGE": 0 if DB_POOL_MAX > 0 else env_int("DB_CONN_MAX_AGE", 60),
         "CONN_HEALTH_CHECKS": True,
     }
 }
@@ -338,7 +361,17 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 50,
+    # One size limit, a bounded JSON depth and no NUL for every parser (core/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser", "core.parsers.FormParser", "core.parsers.MultiPartParser"],
+    # Every error is JSON with a code and a message (core/api.py).
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
 }
+# Largest request body any API parser reads (413 past it), and Django's limit for form fields likewise;
+# uploaded files have limits of their own (QA_RECORDING_MAX_MB).
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 5 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+# Deepest nesting of arrays and objects accepted in a JSON body.
+API_JSON_MAX_DEPTH = env_int("API_JSON_MAX_DEPTH", 32)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Service Desk API",
     "DESCRIPTION": "Customer-service CRM and ticketing for a marketplace.",
@@ -348,6 +381,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every operation declares the errors core.api answers with (core/schema.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.schema.declare_errors"],
     # Several models have a "kind" or "status": name each choice set after its model.
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "crm.models.Order.Status",

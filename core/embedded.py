@@ -24,6 +24,8 @@ REDIS_DIR = VAR_DIR / "redis"
 DATABASE_NAME = "servicedesk"
 # The kernel's limit for a unix socket path is 108 bytes including the terminating NUL.
 _SOCKET_PATH_LIMIT = 107
+# Room for every process's pool (serve checks pool size x processes against it) plus tests and psql.
+PG_MAX_CONNECTIONS = int(os.environ.get("EMBEDDED_PG_MAX_CONNECTIONS") or 200)
 
 
 class EmbeddedServerError(RuntimeError):
@@ -114,6 +116,7 @@ def start_postgres() -> bool:
     pgserver = _import_pgserver()
     # cleanup_mode=None: the server outlives this process; stop_postgres() stops it.
     pgserver.get_server(PG_DATA, cleanup_mode=None)
+    _ensure_max_connections()
     _ensure_database()
     return True
 
@@ -123,6 +126,20 @@ def stop_postgres() -> None:
         result = _pg_ctl("stop", "-m", "fast", "-w")
         if result.returncode != 0:
             raise EmbeddedServerError(f"pg_ctl stop failed: {result.stderr.strip()}")
+
+
+def _ensure_max_connections() -> None:
+    """Give the server just started PG_MAX_CONNECTIONS (a restart: nobody is connected yet)."""
+    import psycopg
+
+    with psycopg.connect(host=str(pg_socket_dir()), user="postgres", dbname="postgres", autocommit=True) as conn:
+        row = conn.execute("SHOW max_connections").fetchone()
+        if row is not None and int(row[0]) == PG_MAX_CONNECTIONS:
+            return
+        conn.execute(f"ALTER SYSTEM SET max_connections = {int(PG_MAX_CONNECTIONS)}")
+    result = _pg_ctl("restart", "-w", "-m", "fast", "-l", str(PG_DATA / "log"))
+    if result.returncode != 0:
+        raise EmbeddedServerError(f"pg_ctl restart failed: {result.stderr.strip()}")
 
 
 def _ensure_database() -> None:

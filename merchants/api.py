@@ -7,10 +7,10 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.pagination import CursorPagination
 from core.permissions import ModelPermissions
 from core.tenancy import TenantScopedQuerysetMixin
 from merchants.models import Merchant
@@ -20,6 +20,7 @@ from merchants.serializers import MerchantSerializer, ScoreHistoryQuerySerialize
 
 class MerchantPagination(CursorPagination):
     ordering = "code"  # unique, so the cursor is stable
+    page_size_query_param = None  # type: ignore[assignment]  # pages of 50, no choice
 
 
 # Views carry extend_schema texts rather than docstrings: drf-spectacular publishes either, and these translate.

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Mapping
 from typing import Any
 
 import django_filters
@@ -16,40 +15,22 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import ParseError
-from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api import service_errors
+from core.exceptions import Conflict
+from core.pagination import CursorPagination
+from core.parsers import FormParser, JSONParser, MultiPartParser, PlainTextParser
 from core.permissions import ModelPermissions
 from core.tenancy import TenantScopedQuerysetMixin
 from qa.importing import Imported, import_document, import_text
 from qa.models import Recording, Transcript
 from qa.recordings import retry_recording, upload_recording
 from qa.serializers import ImportedSerializer, RecordingSerializer, UploadRecordingSerializer
-from tickets.api import service_errors
 
 RECORDINGS = Recording.objects.select_related("agent", "consumer", "uploaded_by", "transcript")
 TEXT_METADATA = ("external_id", "agent", "consumer", "ticket", "recording", "started_at", "language", "duration")
-
-
-class PlainTextParser(BaseParser):
-    """text/plain bodies, as a str (UTF-8 unless the request names another charset)."""
-
-    media_type = "text/plain"
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
-        charset = "utf-8"
-        match = re.search(r"charset=([\w-]+)", media_type or "")
-        if match:
-            charset = match[1]
-        try:
-            return stream.read().decode(charset) if stream is not None else ""
-        except (UnicodeDecodeError, LookupError) as error:
-            raise ParseError(
-                _("The body is not %(charset)s text: %(error)s") % {"charset": charset, "error": error}
-            ) from None
 
 
 class RecordingFilter(django_filters.FilterSet):
@@ -63,8 +44,6 @@ class RecordingFilter(django_filters.FilterSet):
 
 class RecordingPagination(CursorPagination):
     ordering = ("-created_at", "-id")
-    page_size_query_param = "page_size"
-    max_page_size = 100
 
 
 class ChangeRecordingPermission(ModelPermissions):
@@ -155,7 +134,7 @@ class RecordingRetryView(TenantScopedQuerysetMixin, generics.GenericAPIView[Reco
             message = _("Only a failed recording can be retried; this one is “%(status)s”.") % {
                 "status": recording.get_status_display()
             }
-            return Response({"status": [message]}, status=status.HTTP_409_CONFLICT)
+            raise Conflict(message, {"status": [message]})
         body = self.get_serializer(RECORDINGS.get(pk=recording.pk)).data
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
@@ -195,7 +174,7 @@ class TranscriptImportView(generics.GenericAPIView[Transcript]):
         else:
             outcome = import_document(request.data, user=request.user)
         if outcome.transcript is None:
-            return Response(_errors(outcome), status=status.HTTP_400_BAD_REQUEST)
+            raise serializers.ValidationError(_errors(outcome))
         body = {
             "id": outcome.transcript.pk,
             "external_id": outcome.transcript.external_id,

@@ -6,12 +6,9 @@ the result; the services' ValidationErrors become 400s naming the field.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import django_filters
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
@@ -19,10 +16,12 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api import service_errors
+from core.exceptions import Conflict
+from core.pagination import CursorPagination
 from core.permissions import ModelPermissions
 from core.tenancy import TenantScopedQuerysetMixin
 from tickets.models import RefundRequest, Ticket, TicketEvent
@@ -44,15 +43,6 @@ TICKET_DETAIL = TICKET_LIST.prefetch_related(
     Prefetch("events", queryset=TicketEvent.objects.select_related("author").order_by("created_at", "pk"))
 )
 REFUNDS = RefundRequest.objects.select_related("order", "consumer", "merchant", "requested_by", "decided_by")
-
-
-@contextmanager
-def service_errors() -> Iterator[None]:
-    """A service's ValidationError is the client's mistake: answer 400 with its field messages."""
-    try:
-        yield
-    except DjangoValidationError as error:
-        raise serializers.ValidationError(serializers.as_serializer_error(error)) from error
 
 
 def ticket_detail(pk: int, request: Request) -> dict[str, Any]:
@@ -94,14 +84,10 @@ class TicketFilter(django_filters.FilterSet):
 
 class TicketPagination(CursorPagination):
     ordering = ("-updated_at", "-id")
-    page_size_query_param = "page_size"
-    max_page_size = 100
 
 
 class RefundPagination(CursorPagination):
     ordering = ("-created_at", "-id")
-    page_size_query_param = "page_size"
-    max_page_size = 100
 
 
 # Views carry extend_schema texts rather than docstrings: drf-spectacular publishes either, and these translate.
@@ -256,13 +242,12 @@ class RefundListView(TenantScopedQuerysetMixin, generics.ListCreateAPIView[Refun
         form.is_valid(raise_exception=True)
         data = form.validated_data
         now = timezone.now()
-        try:
-            refund = request_refund(data["order"], data["amount"], data["reason"], key=data["idempotency_key"],
-                                    requested_by=request.user, ticket=data["ticket"], now=now)  # fmt: skip
-        except KeyReused as error:
-            return Response(serializers.as_serializer_error(error), status=status.HTTP_409_CONFLICT)
-        except DjangoValidationError as error:
-            raise serializers.ValidationError(serializers.as_serializer_error(error)) from error
+        with service_errors():
+            try:
+                refund = request_refund(data["order"], data["amount"], data["reason"], key=data["idempotency_key"],
+                                        requested_by=request.user, ticket=data["ticket"], now=now)  # fmt: skip
+            except KeyReused as error:
+                raise Conflict(error.messages[0], serializers.as_serializer_error(error)) from error
         # A decision made by this call carries this call's time; a replay returns the earlier one.
         replayed = refund.created_at != now
         body = RefundSerializer(REFUNDS.get(pk=refund.pk), context=self.get_serializer_context()).data

@@ -15,6 +15,7 @@ from django.contrib.auth.models import User
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from core.fields import StringField
 from core.privacy import ConsumerTextField
 from core.serializers import ScopedPrimaryKeyRelatedField, ScopedSlugRelatedField, no_such
 from core.tenancy import is_merchant_staff
@@ -51,10 +52,17 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
         slug_field="code", read_only=True
     )
     tier: serializers.SlugRelatedField[CreditTier] = serializers.SlugRelatedField(
-        slug_field="name", read_only=True, help_text=_("The consumer's tier when the ticket was opened.")
+        slug_field="name",
+        read_only=True,
+        allow_null=True,
+        help_text=_("The consumer's tier when the ticket was opened."),
     )
-    order: serializers.SlugRelatedField[Order] = serializers.SlugRelatedField(slug_field="order_no", read_only=True)
-    merchant: serializers.SlugRelatedField[Merchant] = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    order: serializers.SlugRelatedField[Order] = serializers.SlugRelatedField(
+        slug_field="order_no", read_only=True, allow_null=True
+    )
+    merchant: serializers.SlugRelatedField[Merchant] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True
+    )
     assignee = UserSerializer(read_only=True, allow_null=True)
     subject = ConsumerTextField(read_only=True)
 
@@ -108,8 +116,8 @@ class OpenTicketSerializer(serializers.Serializer[Any]):
         error_messages=no_such(_("No such consumer.")),
         help_text=_("The consumer's external id."),
     )
-    subject = serializers.CharField(max_length=200)
-    body = serializers.CharField(required=False, allow_blank=True, default="", help_text=_("The first message."))
+    subject = StringField(max_length=200)
+    body = StringField(required=False, allow_blank=True, default="", help_text=_("The first message."))
     kind = serializers.ChoiceField(choices=Ticket.Kind.choices, default=Ticket.Kind.CONSULTATION)
     channel = serializers.ChoiceField(choices=Ticket.Channel.choices, default=Ticket.Channel.WEB)
     priority = serializers.ChoiceField(choices=Ticket.Priority.choices, default=Ticket.Priority.NORMAL)
@@ -131,7 +139,7 @@ class OpenTicketSerializer(serializers.Serializer[Any]):
 
 
 class ReplySerializer(serializers.Serializer[Any]):
-    body = serializers.CharField()
+    body = StringField()
     internal = serializers.BooleanField(
         default=False, help_text=_("An internal note, which the consumer never sees, instead of a message.")
     )
@@ -139,7 +147,7 @@ class ReplySerializer(serializers.Serializer[Any]):
 
 class TransitionSerializer(serializers.Serializer[Any]):
     status = serializers.ChoiceField(choices=Ticket.Status.choices)
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = StringField(required=False, allow_blank=True, default="")
 
 
 class Reason(TypedDict):
@@ -154,9 +162,11 @@ class RefundSerializer(serializers.ModelSerializer[RefundRequest]):
     )
     merchant: serializers.SlugRelatedField[Merchant] = serializers.SlugRelatedField(slug_field="code", read_only=True)
     requested_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
     )
-    decided_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    decided_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     reasons = serializers.SerializerMethodField(help_text=_("The policy's reasons, as codes with their parameters."))
     explanations = serializers.SerializerMethodField(help_text=_("The reasons in the request's language."))
 
@@ -201,8 +211,8 @@ class RequestRefundSerializer(serializers.Serializer[Any]):
         error_messages={"min_value": _("The amount must be more than 0.")},
         help_text=_('Yuan, as a decimal string with at most 2 decimal places, e.g. "120.00".'),
     )
-    reason = serializers.CharField(max_length=200)
-    idempotency_key = serializers.CharField(
+    reason = StringField(max_length=200)
+    idempotency_key = StringField(
         max_length=64,
         required=False,
         help_text=_("Retrying with the same key returns the same decision. Or send the Idempotency-Key header."),

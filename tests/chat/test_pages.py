@@ -77,8 +77,8 @@ def test_no_key_is_accepted_while_none_is_configured(settings: Any) -> None:
 def test_an_unknown_consumer_is_a_400_naming_the_field(settings: Any) -> None:
     settings.CHAT_PLATFORM_API_KEY = "k"
     response = Client().post(URL, {"consumer": "nobody"}, HTTP_AUTHORIZATION="Api-Key k")
-    assert response.status_code == 400 and list(response.json()) == ["consumer"]
-    assert Client().post(URL, {}, HTTP_AUTHORIZATION="Api-Key k").json().keys() == {"consumer"}
+    assert response.status_code == 400 and list(response.json()["errors"]) == ["consumer"]
+    assert Client().post(URL, {}, HTTP_AUTHORIZATION="Api-Key k").json()["errors"].keys() == {"consumer"}
 
 
 def test_the_chat_token_command_prints_a_working_token_and_url() -> None:

@@ -155,7 +155,7 @@ def test_an_unknown_consumer_is_a_json_404(
     response = client_for(agent).get("/api/consumers/NOPE/", headers=EN)
 
     assert response.status_code == 404
-    assert response.json() == {"detail": "No Consumer matches the given query."}
+    assert response.json() == {"code": "not_found", "message": "No Consumer matches the given query."}
 
 
 def test_merchant_staff_cannot_see_consumers(

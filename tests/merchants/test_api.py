@@ -167,7 +167,7 @@ def test_an_unknown_merchant_is_a_json_404(
     for url in ("/api/merchants/NOPE/", "/api/merchants/NOPE/scores/"):
         response = client.get(url, headers=EN)
         assert response.status_code == 404
-        assert response.json() == {"detail": "No Merchant matches the given query."}
+        assert response.json() == {"code": "not_found", "message": "No Merchant matches the given query."}
 
 
 @pytest.mark.parametrize("suffix", ["", "scores/"])
@@ -275,7 +275,7 @@ def test_bad_days_is_a_400_naming_days(
     response = client_for(agent).get("/api/merchants/M001/scores/", {"days": days}, headers=EN)
 
     assert response.status_code == 400
-    assert response.json() == {"days": [message]}
+    assert response.json()["errors"] == {"days": [message]}
 
 
 # --- who may read ------------------------------------------------------------------------------------

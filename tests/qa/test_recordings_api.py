@@ -208,7 +208,7 @@ def test_bad_uploads_are_refused_naming_the_field_and_nothing_is_stored(
     with django_capture_on_commit_callbacks() as queued:
         response = upload(client_for(people["agent"]), **fields)
     assert response.status_code == 400
-    assert response.json() == errors
+    assert response.json()["errors"] == errors
     assert Recording.objects.count() == 0 and queued == []
 
 
@@ -217,7 +217,10 @@ def test_a_ticket_of_another_consumer_is_refused(
 ) -> None:
     f.consumer("C2")
     response = upload(client_for(people["agent"]), consumer="C2", ticket=ticket_a.pk)
-    assert (response.status_code, response.json()) == (400, {"ticket": ["This ticket is another consumer's."]})
+    assert (response.status_code, response.json()["errors"]) == (
+        400,
+        {"ticket": ["This ticket is another consumer's."]},
+    )
 
 
 def test_supervisors_upload_other_agents_calls(people: dict[str, User], client_for: Callable[[User], Client]) -> None:
@@ -273,7 +276,7 @@ def test_a_failed_recording_is_retried_and_anything_else_is_left_alone(
 
     with django_capture_on_commit_callbacks() as queued:
         response = client.post(f"/api/recordings/{done.pk}/retry/", headers=EN)
-    assert (response.status_code, response.json()) == (
+    assert (response.status_code, response.json()["errors"]) == (
         409,
         {"status": ["Only a failed recording can be retried; this one is “Transcribed”."]},
     )
@@ -343,7 +346,7 @@ def test_an_import_with_nothing_importable_is_400_with_messages_by_field(
     )
     response = post_json(client, "/api/transcripts/import/", doc)
     assert response.status_code == 400
-    assert response.json() == {
+    assert response.json()["errors"] == {
         "started_at": ['"soon" is not an ISO 8601 date and time like 2026-03-01T10:15:00+08:00.'],
         "segments": [
             "segment 1: text: This field is required.",
@@ -351,12 +354,12 @@ def test_an_import_with_nothing_importable_is_400_with_messages_by_field(
         ],
     }
     response = post_json(client, "/api/transcripts/import/", transcript_doc(agent="nobody"))
-    assert (response.status_code, response.json()) == (400, {"agent": ['No user has the username "nobody".']})
+    assert (response.status_code, response.json()["errors"]) == (400, {"agent": ['No user has the username "nobody".']})
     response = post_json(client, "/api/transcripts/import/", [1, 2])
-    assert response.status_code == 400 and list(response.json()) == ["document"]
+    assert response.status_code == 400 and list(response.json()["errors"]) == ["document"]
     response = client.post("/api/transcripts/import/", "{not json", content_type="application/json", headers=EN)
     assert response.status_code == 400
-    assert response.json()["detail"].startswith("JSON parse error")
+    assert response.json()["message"].startswith("JSON parse error")
     assert Transcript.objects.count() == 0
 
 
@@ -381,4 +384,7 @@ def test_a_plain_text_transcript_takes_its_metadata_from_the_query(
         "/api/transcripts/import/?external_id=t2", "agent: hi", content_type="text/plain", headers=EN
     )
     assert response.status_code == 400
-    assert response.json() == {"agent": ["This field is required."], "started_at": ["This field is required."]}
+    assert response.json()["errors"] == {
+        "agent": ["This field is required."],
+        "started_at": ["This field is required."],
+    }

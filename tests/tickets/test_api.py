@@ -216,7 +216,7 @@ def test_merchant_staff_cannot_refund_another_merchants_order(
 
     response = post(client, "/api/refunds/", refund_body(order_b, "10.00"))
 
-    assert (response.status_code, response.json()) == (400, {"order": ["No such order."]})
+    assert (response.status_code, response.json()["errors"]) == (400, {"order": ["No such order."]})
     order_b.refresh_from_db()
     assert (RefundRequest.objects.count(), order_b.refunded_amount) == (0, Decimal("0.00"))
     assert post(client, "/api/refunds/", refund_body(order_a, "10.00")).status_code == 201
@@ -231,7 +231,7 @@ def test_merchant_staff_cannot_open_a_ticket_on_another_merchants_order(
     response = post(client, "/api/tickets/", body)
 
     # Consumers and departments belong to no merchant, so merchant staff cannot name them either (core/tenancy.py).
-    assert (response.status_code, response.json()) == (
+    assert (response.status_code, response.json()["errors"]) == (
         400,
         {"consumer": ["No such consumer."], "department": ["No such department."], "order": ["No such order."]},
     )
@@ -321,7 +321,7 @@ def test_transition_moves_the_ticket_and_records_the_note(api: Client, ticket_a:
 def test_illegal_transition_is_refused_with_the_reason(api: Client, ticket_a: Ticket) -> None:
     response = post(api, f"/api/tickets/{ticket_a.pk}/transition/", {"status": "closed"})
 
-    assert (response.status_code, response.json()) == (
+    assert (response.status_code, response.json()["errors"]) == (
         400,
         {"status": ["A ticket that is “New” cannot become “Closed”."]},
     )
@@ -335,7 +335,10 @@ def test_reply_to_a_closed_ticket_is_refused(api: Client, ticket_a: Ticket) -> N
 
     response = post(api, f"/api/tickets/{ticket_a.pk}/reply/", {"body": "还在吗"})
 
-    assert (response.status_code, response.json()) == (400, {"body": ["This ticket is closed; open a new one."]})
+    assert (response.status_code, response.json()["errors"]) == (
+        400,
+        {"body": ["This ticket is closed; open a new one."]},
+    )
 
 
 @pytest.mark.parametrize(
@@ -361,7 +364,7 @@ def test_opening_a_ticket_with_bad_input_names_the_field(
 
     response = post(api, "/api/tickets/", body)
 
-    assert (response.status_code, response.json()) == (400, errors)
+    assert (response.status_code, response.json()["errors"]) == (400, errors)
     assert Ticket.objects.count() == 0
 
 
@@ -369,7 +372,7 @@ def test_opening_a_ticket_without_fields_names_each_missing_one(api: Client) -> 
     response = post(api, "/api/tickets/", {})
 
     required = ["This field is required."]
-    assert (response.status_code, response.json()) == (
+    assert (response.status_code, response.json()["errors"]) == (
         400,
         {"consumer": required, "subject": required, "department": required},
     )
@@ -387,7 +390,7 @@ def test_opening_a_ticket_without_fields_names_each_missing_one(api: Client) -> 
 def test_reply_with_bad_input_names_the_field(api: Client, ticket_a: Ticket, body: Any, errors: dict[str, Any]) -> None:
     response = post(api, f"/api/tickets/{ticket_a.pk}/reply/", body)
 
-    assert (response.status_code, response.json()) == (400, errors)
+    assert (response.status_code, response.json()["errors"]) == (400, errors)
     assert TicketEvent.objects.filter(ticket=ticket_a).count() == 2
 
 
@@ -396,19 +399,16 @@ def test_reply_with_bad_input_names_the_field(api: Client, ticket_a: Ticket, bod
     [
         ({}, {"status": ["This field is required."]}),
         ({"status": "archived"}, {"status": ['"archived" is not a valid choice.']}),
-        ({"status": "open", "note": 5}, None),
+        ({"status": "open", "note": 5}, {"note": ["Give text (a JSON string)."]}),
         ("open", {"non_field_errors": ["Invalid data. Expected a dictionary, but got str."]}),
     ],
 )
 def test_transition_with_bad_input_names_the_field(
-    api: Client, ticket_a: Ticket, body: Any, errors: dict[str, Any] | None
+    api: Client, ticket_a: Ticket, body: Any, errors: dict[str, Any]
 ) -> None:
     response = post(api, f"/api/tickets/{ticket_a.pk}/transition/", body)
 
-    if errors is None:  # DRF's CharField takes a number as its text
-        assert (response.status_code, response.json()["status"]) == (200, "open")
-    else:
-        assert (response.status_code, response.json()) == (400, errors)
+    assert (response.status_code, response.json()["errors"]) == (400, errors)
 
 
 @pytest.mark.parametrize("url", ["/api/tickets/", "/api/tickets/{pk}/reply/", "/api/tickets/{pk}/transition/",
@@ -417,7 +417,7 @@ def test_a_body_that_is_not_json_is_a_400(api: Client, ticket_a: Ticket, url: st
     response = api.post(url.format(pk=ticket_a.pk), "{not json", content_type=JSON, headers=EN)
 
     assert response.status_code == 400
-    assert response.json()["detail"].startswith("JSON parse error")
+    assert response.json()["message"].startswith("JSON parse error")
     assert (Ticket.objects.count(), TicketEvent.objects.count(), RefundRequest.objects.count()) == (1, 2, 0)
 
 
@@ -513,16 +513,14 @@ def test_ticket_list_filters_by_assignee_id(api: Client, many: dict[str, Ticket]
         ("status=lost", "status"),
         ("priority=9", "priority"),
         ("assignee=bob", "assignee"),
-        ("assignee=%00", "assignee"),
         ("sla_state=x", "sla_state"),
-        ("consumer=C-1%00", "consumer"),
     ],
 )
 def test_ticket_list_rejects_bad_filters(api: Client, many: dict[str, Ticket], query: str, field: str) -> None:
     response = api.get(f"/api/tickets/?{query}")
 
     assert response.status_code == 400
-    assert list(response.json()) == [field]
+    assert list(response.json()["errors"]) == [field]
 
 
 def test_ticket_list_is_newest_activity_first_in_cursor_pages(api: Client, many: dict[str, Ticket]) -> None:
@@ -649,8 +647,8 @@ def test_key_reused_for_another_amount_is_a_conflict(api: Client, order_a: Order
     other_order = post(api, "/api/refunds/", refund_body(order_b, "20.00"))
 
     conflict = {"idempotency_key": ["This key was used for another refund request."]}
-    assert (other_amount.status_code, other_amount.json()) == (409, conflict)
-    assert (other_order.status_code, other_order.json()) == (409, conflict)
+    assert (other_amount.status_code, other_amount.json()["errors"]) == (409, conflict)
+    assert (other_order.status_code, other_order.json()["errors"]) == (409, conflict)
     order_a.refresh_from_db()
     assert (RefundRequest.objects.count(), order_a.refunded_amount) == (1, Decimal("120.00"))
 
@@ -690,7 +688,7 @@ def test_refund_with_bad_input_names_the_field(
 ) -> None:
     response = post(api, "/api/refunds/", {**refund_body(order_a, "10.00"), **change})
 
-    assert (response.status_code, response.json()) == (400, errors)
+    assert (response.status_code, response.json()["errors"]) == (400, errors)
     order_a.refresh_from_db()
     assert (RefundRequest.objects.count(), order_a.refunded_amount) == (0, Decimal("0.00"))
 
@@ -699,7 +697,10 @@ def test_refund_without_a_key_or_fields_names_them(api: Client) -> None:
     response = post(api, "/api/refunds/", {})
 
     required = ["This field is required."]
-    assert (response.status_code, response.json()) == (400, {"order": required, "amount": required, "reason": required})
+    assert (response.status_code, response.json()["errors"]) == (
+        400,
+        {"order": required, "amount": required, "reason": required},
+    )
 
 
 @pytest.mark.parametrize(
@@ -717,7 +718,7 @@ def test_a_bad_idempotency_key_header_names_the_field(
 
     response = post(api, "/api/refunds/", body, **{"Idempotency-Key": header})
 
-    assert (response.status_code, response.json()) == (400, {"idempotency_key": errors})
+    assert (response.status_code, response.json()["errors"]) == (400, {"idempotency_key": errors})
     assert RefundRequest.objects.count() == 0
 
 
@@ -727,7 +728,7 @@ def test_refund_without_any_idempotency_key_is_refused(api: Client, order_a: Ord
 
     response = post(api, "/api/refunds/", body)
 
-    assert (response.status_code, response.json()) == (
+    assert (response.status_code, response.json()["errors"]) == (
         400,
         {"idempotency_key": ["An idempotency key of 1 to 64 characters is required."]},
     )
@@ -736,7 +737,10 @@ def test_refund_without_any_idempotency_key_is_refused(api: Client, order_a: Ord
 def test_refund_for_a_ticket_of_another_consumer_is_refused(api: Client, order_a: Order, ticket_b: Ticket) -> None:
     response = post(api, "/api/refunds/", refund_body(order_a, "10.00", ticket=ticket_b.pk))
 
-    assert (response.status_code, response.json()) == (400, {"ticket": ["This ticket is about another order."]})
+    assert (response.status_code, response.json()["errors"]) == (
+        400,
+        {"ticket": ["This ticket is about another order."]},
+    )
     assert RefundRequest.objects.count() == 0
 
 
@@ -776,7 +780,7 @@ def test_the_tickets_api_is_documented(api: Client) -> None:
     create_refund = paths["/api/refunds/"]["post"]
     assert "Idempotency-Key" in [p["name"] for p in create_refund["parameters"]]
     assert "A consumer is not a user of this API" in create_refund["description"]
-    assert set(create_refund["responses"]) == {"200", "201", "400", "409"}
+    assert set(create_refund["responses"]) == {"200", "201", "400", "403", "409", "413", "415", "503"}
 
 
 def test_refund_list_costs_the_same_queries_for_2_and_20_refunds(

@@ -8,9 +8,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from core import embedded
+from core import capacity, embedded
 from core.demo import ensure_demo_logins
 
 
@@ -62,9 +62,15 @@ class Command(BaseCommand):
                 "indexer": [*celery, "worker", "-l", "info", "-P", "solo", "-Q", "search", "-n", "indexer@%h"],
                 "beat": [*celery, "beat", "-l", "info"],
             }
+            # Celery processes: the worker's parent and its two children, the indexer, beat.
+            problem = capacity.shortfall(capacity.connections_needed(5), capacity.connections_available())
+            if problem:
+                raise CommandError(problem)
+            capacity.release_connections()
             for name, command in commands.items():
+                environment = capacity.web_environment() if name == "web" else capacity.celery_environment()
                 # Own session: the terminal's Ctrl-C reaches only us, and we stop the children in order.
-                children.append((name, subprocess.Popen(command, start_new_session=True)))
+                children.append((name, subprocess.Popen(command, start_new_session=True, env=environment)))
             self._print_banner(host, port, logins)
             while True:
                 for name, child in children:

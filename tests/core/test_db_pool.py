@@ -1,0 +1,82 @@
+"""A bounded connection pool: a request that cannot get a connection in time is a 503 with Retry-After."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+from django.db import connection, connections
+from django.test import Client
+
+EN = {"Accept-Language": "en"}
+BUSY = {"code": "unavailable", "message": "The service is busy; try again in a few seconds."}
+
+
+def test_every_process_has_a_bounded_pool_and_no_persistent_connections() -> None:
+    database = settings.DATABASES["default"]
+
+    assert database["OPTIONS"]["pool"] == {
+        "min_size": settings.DB_POOL_MIN,
+        "max_size": settings.DB_POOL_MAX,
+        "timeout": settings.DB_POOL_TIMEOUT,
+    }
+    assert database["CONN_MAX_AGE"] == 0
+    assert connection.pool is not None and connection.pool.max_size == settings.DB_POOL_MAX
+
+
+@pytest.fixture
+def pool_of_one(transactional_db: None) -> Iterator[threading.Event]:
+    """The pool shrunk to one connection, which another thread holds until the event is set."""
+    options = connection.settings_dict["OPTIONS"]
+    original = options["pool"]
+    connection.close()
+    connection.close_pool()
+    options["pool"] = {"min_size": 1, "max_size": 1, "timeout": 0.3}
+    release, held = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        connections["default"].ensure_connection()
+        held.set()
+        release.wait(10)
+        connections["default"].close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(10)
+    try:
+        yield release
+    finally:
+        release.set()
+        holder.join(10)
+        connection.close()
+        connection.close_pool()
+        options["pool"] = original
+
+
+@pytest.mark.parametrize("url", ["/api/tickets/", "/admin/tickets/ticket/"])
+def test_a_request_that_cannot_get_a_connection_is_a_503_with_retry_after(
+    url: str, pool_of_one: threading.Event
+) -> None:
+    client = Client(raise_request_exception=False)
+    client.cookies[settings.SESSION_COOKIE_NAME] = "x" * 32  # the session is read from the database
+
+    response = client.get(url, headers=EN)
+
+    assert (response.status_code, response["Retry-After"]) == (503, str(settings.DB_POOL_RETRY_AFTER))
+    if url.startswith("/api/"):
+        assert response.json() == BUSY
+    else:
+        assert response.content.decode() == BUSY["message"]
+
+
+def test_the_connection_comes_back_and_requests_are_answered_again(pool_of_one: threading.Event) -> None:
+    client = Client(raise_request_exception=False)
+    client.cookies[settings.SESSION_COOKIE_NAME] = "x" * 32
+    assert client.get("/api/tickets/", headers=EN).status_code == 503
+
+    pool_of_one.set()
+
+    response = client.get("/api/tickets/", headers=EN)
+    assert response.status_code == 403  # no such session, so not logged in: the database answered
