@@ -51,7 +51,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     "supervisor": [
         "crm.view_consumer",
+        "crm.add_consumer",
         "crm.change_consumer",
+        "crm.import_marketplace",
         "crm.view_consumer_pii",
         "crm.view_order",
         "crm.change_order",
@@ -64,6 +66,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "crm.view_riskflag",
         "crm.change_riskflag",
         "merchants.view_merchant",
+        "merchants.add_merchant",
         "merchants.change_merchant",
         "merchants.view_merchantscore",
         "django_celery_beat.view_periodictask",

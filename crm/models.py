@@ -59,7 +59,10 @@ class Consumer(models.Model):
     class Meta:
         verbose_name = _("consumer")
         verbose_name_plural = _("consumers")
-        permissions = [("view_consumer_pii", _("Can see consumers' full phone and ID numbers"))]
+        permissions = [
+            ("view_consumer_pii", _("Can see consumers' full phone and ID numbers")),
+            ("import_marketplace", _("Can import consumers, merchants, orders, reviews and merchant staff")),
+        ]
         indexes = [models.Index(fields=["tier", "credit_score"], name="crm_consumer_tier_score")]
 
     def __str__(self) -> str:
@@ -94,11 +97,17 @@ class Order(models.Model):
         CONSUMER_WON = "consumer_won", _("Won by the consumer")
         MERCHANT_WON = "merchant_won", _("Won by the merchant")
 
-    order_no = models.CharField(_("order number"), max_length=32, unique=True)
-    consumer = models.ForeignKey(Consumer, on_delete=models.PROTECT, related_name="orders", verbose_name=_("consumer"))
-    merchant = models.ForeignKey(
-        "merchants.Merchant", on_delete=models.PROTECT, related_name="orders", verbose_name=_("merchant")
+    # Unique through a constraint, not unique=True, so that PostgreSQL keeps no extra LIKE index; and the foreign
+    # keys have no index of their own (the (consumer, placed) and (merchant, placed) ones serve): every index
+    # costs each of the million rows an import writes.
+    order_no = models.CharField(_("order number"), max_length=32)
+    consumer = models.ForeignKey(
+        Consumer, on_delete=models.PROTECT, related_name="orders", verbose_name=_("consumer"), db_index=False
     )
+    merchant = models.ForeignKey(
+        "merchants.Merchant", on_delete=models.PROTECT, related_name="orders", verbose_name=_("merchant"),
+        db_index=False,
+    )  # fmt: skip
     item_title = models.CharField(_("item"), max_length=200)
     amount = models.DecimalField(
         _("amount (yuan)"), max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]
@@ -123,6 +132,7 @@ class Order(models.Model):
             models.Index(fields=["merchant", "-placed_at"], name="crm_order_merchant_placed"),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["order_no"], name="crm_order_order_no_unique"),
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="crm_order_amount_positive"),
             models.CheckConstraint(
                 condition=models.Q(refunded_amount__gte=0) & models.Q(refunded_amount__lte=models.F("amount")),
@@ -146,10 +156,14 @@ class Review(models.Model):
 
     order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="review", verbose_name=_("order"))
     # Copied from the order so that per-consumer and per-merchant queries need no join.
-    consumer = models.ForeignKey(Consumer, on_delete=models.CASCADE, related_name="reviews", verbose_name=_("consumer"))
-    merchant = models.ForeignKey(
-        "merchants.Merchant", on_delete=models.CASCADE, related_name="reviews", verbose_name=_("merchant")
+    # No index of their own: the (consumer, created) and (merchant, created) ones serve.
+    consumer = models.ForeignKey(
+        Consumer, on_delete=models.CASCADE, related_name="reviews", verbose_name=_("consumer"), db_index=False
     )
+    merchant = models.ForeignKey(
+        "merchants.Merchant", on_delete=models.CASCADE, related_name="reviews", verbose_name=_("merchant"),
+        db_index=False,
+    )  # fmt: skip
     item_stars = models.PositiveSmallIntegerField(_("item as described"), validators=STARS)
     service_stars = models.PositiveSmallIntegerField(_("service attitude"), validators=STARS)
     logistics_stars = models.PositiveSmallIntegerField(_("logistics"), validators=STARS)
