@@ -44,7 +44,8 @@ _MAX_AMOUNT = Decimal(10) ** 10  # DecimalField(max_digits=12, decimal_places=2)
 _CENTS = Decimal("0.01")
 _PLAIN_YUAN = re.compile(r"[0-9]{1,10}(\.[0-9]{1,2})?")
 _NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
-_PHONE = re.compile(r"\+?[0-9][0-9 -]{4,18}")
+# A mainland mobile (optionally +86) or a landline with its area code.
+_PHONE = re.compile(r"(\+?86[ -]?)?1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8}")
 _ID_NUMBER = re.compile(r"[0-9]{17}[0-9Xx]|[0-9]{15}")
 _FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 STAND_IN = datetime(2000, 1, 1, tzinfo=UTC)  # read in place of a bad moment, never stored
