@@ -17,6 +17,7 @@ from core.admin_actions import apply_to_each
 from core.paginator import CappedPaginator
 from core.tenancy import TenantScopedAdmin
 from core.text import mask_pii
+from crm import admin_patterns  # noqa: F401  (registers the risk patterns' admin)
 from crm.indicators import BASE_SCORE, INDICATORS
 from crm.models import Consumer, CreditRating, CreditTier, Order, Review, RiskFlag
 from crm.services import moderate_reviews, review_risk_flag
@@ -39,6 +40,8 @@ EVIDENCE_LABELS = {
     "phrases": _("phrases"),
     "copies": _("copies"),
     "text": _("text"),
+    "score": _("score"),
+    "patterns": _("patterns"),
 }
 
 

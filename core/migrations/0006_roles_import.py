@@ -3,7 +3,8 @@ from __future__ import annotations
 from django.db import migrations
 
 # The role table as it stood when this migration was written (core/roles.py explains why frozen).
-# Supervisors add consumers and merchants in the admin and import a marketplace's files (issue 11).
+# Supervisors add consumers and merchants in the admin, import a marketplace's files and edit the risk
+# patterns (issue 11).
 ROLES = {
     "agent": [
         "crm.view_consumer",
@@ -53,6 +54,10 @@ ROLES = {
         "crm.view_creditrating",
         "crm.view_riskflag",
         "crm.change_riskflag",
+        "crm.view_riskpattern",
+        "crm.add_riskpattern",
+        "crm.change_riskpattern",
+        "crm.view_riskpatternversion",
         "merchants.view_merchant",
         "merchants.add_merchant",
         "merchants.change_merchant",
@@ -148,11 +153,11 @@ def update_roles(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    """Supervisors may add consumers and merchants and import the marketplace."""
+    """Supervisors may add consumers and merchants, import the marketplace and edit risk patterns."""
 
     dependencies = [
         ("core", "0005_roles_qa_chat_radio"),
-        ("crm", "0005_import_indexes_and_permission"),
+        ("crm", "0007_seed_risk_patterns"),
     ]
 
     operations = [migrations.RunPython(update_roles, migrations.RunPython.noop)]

@@ -22,13 +22,15 @@ pytestmark = pytest.mark.django_db
 
 def negative_reviews(who: Consumer, shops: int, per_shop: int = 1, *, start_days_ago: float = 5,
                      spread_hours: float = 12,
-                     text: str = "质量太差了") -> list[Review]:  # fmt: skip
+                     text: str | None = None) -> list[Review]:  # fmt: skip
     made = []
     for s in range(shops):
         shop = f.merchant()
         for k in range(per_shop):
             at = NOW - timedelta(days=start_days_ago) + timedelta(hours=spread_hours * (s * per_shop + k))
-            made.append(f.review(f.order(who, shop, placed_at=at - timedelta(days=3)), (1, 2, 2), text, created_at=at))
+            # Different words each time unless given: a copied text is a rule of its own (duplicate_text).
+            words = text or f"第{s * per_shop + k}次买，质量太差了"
+            made.append(f.review(f.order(who, shop, placed_at=at - timedelta(days=3)), (1, 2, 2), words, created_at=at))
     return made
 
 
