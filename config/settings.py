@@ -275,7 +275,7 @@ RISK_LEVERAGE_DAYS = env_int("RISK_LEVERAGE_DAYS", 3)
 # punctuation are gone) RISK_DUPLICATE_COPIES times to RISK_DUPLICATE_SHOPS shops.
 RISK_DUPLICATE_COPIES = env_int("RISK_DUPLICATE_COPIES", 3)
 RISK_DUPLICATE_SHOPS = env_int("RISK_DUPLICATE_SHOPS", 2)
-RISK_DUPLICATE_MIN_CHARS = env_int("RISK_DUPLICATE_MIN_CHARS", 4)
+RISK_DUPLICATE_MIN_CHARS = env_int("RISK_DUPLICATE_MIN_CHARS", 2)
 # How far back the leverage and copied-text rules look, and the risk patterns (extortion, abuse): a year, so
 # that an extortion review just outside half a year is still seen.
 RISK_LOOKBACK_DAYS = env_int("RISK_LOOKBACK_DAYS", 180)

@@ -46,7 +46,8 @@ class RiskPatternAdmin(TenantScopedAdmin):
     search_fields = ("name", "terms")
     list_select_related = ()
     readonly_fields = ("version", "updated_at")
-    fields = ("name", "description", "flag", "match", "terms", "near_terms", "then_terms", "ordered", "distance",
+    fields = ("name", "description", "flag", "match", "terms", "near_terms", "then_terms", "except_terms", "ordered",
+              "distance",
               "weight", "active", "version", "updated_at")  # fmt: skip
 
     def save_model(self, request: HttpRequest, obj: RiskPattern, form: Any, change: bool) -> None:

@@ -291,6 +291,11 @@ class RiskPatternDefinition(models.Model):
         blank=True,
         help_text=_("Proximity, optional: one per line, within the distance after a near term (in that order)."),
     )
+    except_terms = models.TextField(
+        _("except"),
+        blank=True,
+        help_text=_("One per line: a match whose passage contains one of these does not count (不退款就算了)."),
+    )
     ordered = models.BooleanField(
         _("in this order"), default=False, help_text=_("Proximity: the near terms must come after the first terms.")
     )

@@ -9,6 +9,9 @@ punctuation or symbols, so "不 退 款" and "差*评" are "不退款" and "差�
   distance after the near term — "不给我退钱 … 就 … 差评", "退款 … 否则 … 差评";
 - *regex*: Python's ``re`` on the normalised text.
 
+A match whose passage holds one of the pattern's except-terms does not count ("不退款就算了，差评" is a
+complaint, not a threat).
+
 Pure: takes definitions and texts, returns hits; crm.risk stores what they mean.
 """
 
@@ -42,6 +45,7 @@ class Definition:
     terms: tuple[str, ...]
     near_terms: tuple[str, ...] = ()
     then_terms: tuple[str, ...] = ()
+    except_terms: tuple[str, ...] = ()
     ordered: bool = False
     distance: int = 12
     weight: int = 5
@@ -104,7 +108,7 @@ class Matcher:
         hits = []
         for definition, expressions in self.compiled:
             found = self._find(definition, expressions, prepared)
-            if found is not None:
+            if found is not None and not any(term in found for term in definition.except_terms):
                 hits.append(Hit(definition.pattern_id, definition.version, definition.name, definition.flag,
                                 definition.weight, found))  # fmt: skip
         return hits

@@ -148,6 +148,7 @@ def definition_of(pattern: Any) -> Definition:
         terms=(pattern.terms.strip(),) if regex else lines(pattern.terms),
         near_terms=lines(pattern.near_terms),
         then_terms=lines(pattern.then_terms),
+        except_terms=lines(pattern.except_terms),
         ordered=pattern.ordered,
         distance=pattern.distance,
         weight=pattern.weight,

@@ -151,7 +151,7 @@ def record_refund(order: Order, amount: Decimal, *, at: datetime | None = None) 
     return order
 
 
-_DEFINITION = ("match", "flag", "terms", "near_terms", "then_terms", "ordered", "distance", "weight")
+_DEFINITION = ("match", "flag", "terms", "near_terms", "then_terms", "except_terms", "ordered", "distance", "weight")
 
 
 def _check_pattern(pattern: RiskPattern) -> None:

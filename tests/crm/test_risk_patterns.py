@@ -60,7 +60,8 @@ def test_varied_extortion_wording_raises_an_extortion_flag_naming_the_pattern(te
 @pytest.mark.parametrize(
     "text",
     ["商家不给退款，差评", "质量太差，已经退款了，差评", "客服不处理问题，差评！", "不满意，退货了",
-     "好评返现活动不错", "商家拒绝退款，我已经投诉到平台了", "不退不换的东西别买，差评"],
+     "好评返现活动不错", "商家拒绝退款，我已经投诉到平台了", "不退不换的东西别买，差评",
+     "商家不退款就算了，还骂人，差评"],
 )  # fmt: skip
 def test_honest_complaints_about_refunds_raise_no_flag(text: str) -> None:
     who = reviewer(text)
@@ -155,3 +156,10 @@ def test_the_backtest_page_shows_what_the_patterns_find_and_writes_nothing(
     assert "RISK_PATTERN_LOOKBACK_DAYS" in page.content.decode()
     assert not RiskFlag.objects.exists()
     assert client_for(agent).get("/admin/crm/riskpattern/backtest/").status_code == 403
+
+
+def test_a_short_text_copied_to_several_shops_is_a_copied_text() -> None:
+    copier = reviewer("垃圾", "垃圾！", "垃 圾")
+    twice = reviewer("差差差", "差差差")
+    detect_risk_flags(now=NOW)
+    assert (flags(copier), flags(twice)) == ({"duplicate_text": "open"}, {})
