@@ -13,11 +13,12 @@ import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from django.apps import apps
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -134,6 +135,12 @@ def not_before(row: RowReader, name: str, moment: datetime | None, earlier: str,
             _("%(moment)s is before %(field)s (%(start)s).")
             % {"moment": _shown(moment), "field": earlier, "start": _shown(start)},
         )
+
+
+def _fetch(sql: str) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.fetchall()
 
 
 def _shown(moment: datetime) -> str:
@@ -302,17 +309,21 @@ def _load_reviews(rows: list[tuple[object, ...]]) -> ImportReport:
     does; a review imported again keeps its moderation.
     """
     stage(rows, _REVIEW_COLUMNS)
-    rejections = rejected_lines(
-        "SELECT s.line, s.order_no FROM import_stage s LEFT JOIN crm_order o ON o.order_no = s.order_no"
-        " WHERE o.id IS NULL",
-        "order_no",
-        lambda value: _("No order has the number %(value)s.") % {"value": show_value(value)},
-    ) + rejected_lines(
-        "SELECT s.line, o.placed_at FROM import_stage s JOIN crm_order o ON o.order_no = s.order_no"
-        " WHERE s.created_at < o.placed_at",
-        "created_at",
-        lambda placed: _("The review is dated before its order was placed (%(placed)s).") % {"placed": _shown(placed)},  # type: ignore[arg-type]
-    )
+    # One lookup of the orders for both checks: unknown order, or a review older than its order.
+    rejections = [
+        Rejection(line, "order_no", _("No order has the number %(value)s.") % {"value": show_value(order_no)})
+        if placed is None
+        else Rejection(
+            line,
+            "created_at",
+            _("The review is dated before its order was placed (%(placed)s).") % {"placed": _shown(placed)},
+        )
+        for line, order_no, placed in _fetch(
+            "SELECT s.line, s.order_no, o.placed_at FROM import_stage s"
+            " LEFT JOIN crm_order o ON o.order_no = s.order_no"
+            " WHERE o.id IS NULL OR s.created_at < o.placed_at ORDER BY s.line"
+        )
+    ]
     created, updated = upsert_counts(f"""
         INSERT INTO crm_review (order_id, consumer_id, merchant_id, {", ".join(_REVIEW_FIELDS)}, moderation)
         SELECT o.id, o.consumer_id, o.merchant_id, s.item_stars, s.service_stars, s.logistics_stars, s.text,
