@@ -303,6 +303,31 @@ QA_STEREO_SPEAKERS = env_list("QA_STEREO_SPEAKERS", "agent,consumer")
 # Largest recording accepted for upload, in megabytes.
 QA_RECORDING_MAX_MB = env_int("QA_RECORDING_MAX_MB", 500)
 
+# --- Malicious reviewers (crm/risk.py); shown on the risk patterns' backtest page -----------------------
+
+# A burst: at least RISK_BURST_REVIEWS negative reviews across RISK_BURST_SHOPS shops within RISK_BURST_DAYS,
+# looked for in the last RISK_BURST_LOOKBACK_DAYS.
+RISK_BURST_REVIEWS = env_int("RISK_BURST_REVIEWS", 5)
+RISK_BURST_SHOPS = env_int("RISK_BURST_SHOPS", 4)
+RISK_BURST_DAYS = env_int("RISK_BURST_DAYS", 7)
+RISK_BURST_LOOKBACK_DAYS = env_int("RISK_BURST_LOOKBACK_DAYS", 90)
+# Leverage: RISK_LEVERAGE_ORDERS orders where a refund was asked within RISK_LEVERAGE_DAYS of a negative review.
+RISK_LEVERAGE_ORDERS = env_int("RISK_LEVERAGE_ORDERS", 3)
+RISK_LEVERAGE_DAYS = env_int("RISK_LEVERAGE_DAYS", 3)
+# Copied texts: the same negative text (at least RISK_DUPLICATE_MIN_CHARS characters once spaces and
+# punctuation are gone) RISK_DUPLICATE_COPIES times to RISK_DUPLICATE_SHOPS shops.
+RISK_DUPLICATE_COPIES = env_int("RISK_DUPLICATE_COPIES", 3)
+RISK_DUPLICATE_SHOPS = env_int("RISK_DUPLICATE_SHOPS", 2)
+RISK_DUPLICATE_MIN_CHARS = env_int("RISK_DUPLICATE_MIN_CHARS", 2)
+# How far back the leverage and copied-text rules look, and the risk patterns (extortion, abuse): a year, so
+# that an extortion review just outside half a year is still seen.
+RISK_LOOKBACK_DAYS = env_int("RISK_LOOKBACK_DAYS", 180)
+RISK_PATTERN_LOOKBACK_DAYS = env_int("RISK_PATTERN_LOOKBACK_DAYS", 365)
+# A consumer's pattern score (the weights of the patterns their reviews match, summed) that raises a flag,
+# and the score at which an open (not yet decided) extortion flag already holds instant refunds.
+RISK_PATTERN_MIN_SCORE = env_int("RISK_PATTERN_MIN_SCORE", 5)
+RISK_HOLD_EXTORTION_SCORE = env_int("RISK_HOLD_EXTORTION_SCORE", 8)
+
 # --- The Nine O'Clock Radio (radio/) -----------------------------------------------------------
 
 # When the morning digests are built, local time (HH:MM in TIME_ZONE); installed into django-celery-beat

@@ -17,6 +17,7 @@ from core.admin_actions import apply_to_each
 from core.paginator import CappedPaginator
 from core.tenancy import TenantScopedAdmin
 from core.text import mask_pii
+from crm import admin_patterns  # noqa: F401  (registers the risk patterns' admin)
 from crm.indicators import BASE_SCORE, INDICATORS
 from crm.models import Consumer, CreditRating, CreditTier, Order, Review, RiskFlag
 from crm.services import moderate_reviews, review_risk_flag
@@ -39,6 +40,8 @@ EVIDENCE_LABELS = {
     "phrases": _("phrases"),
     "copies": _("copies"),
     "text": _("text"),
+    "score": _("score"),
+    "patterns": _("patterns"),
 }
 
 
@@ -92,8 +95,13 @@ class ConsumerAdmin(TenantScopedAdmin):
         (_("Reviews"), {"fields": ("recent_reviews",)}),
     )
 
+    # Adding (supervisors, crm.add_consumer): the identity the platform gave, typed once; nothing derived yet.
+    add_fieldsets = ((None, {"fields": ("external_id", "display_name", "phone", "id_number", "registered_at")}),)
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        # The platform owns identities: nobody edits them here.
+        if obj is None:
+            return ()
+        # The platform owns identities: nobody edits them here once the consumer exists.
         return (*self.readonly_fields, "external_id", "registered_at", "id_number")
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Any], search_term: str) -> Any:
@@ -114,6 +122,8 @@ class ConsumerAdmin(TenantScopedAdmin):
         return _swap_pii(self.list_display, request)
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return self.add_fieldsets
         return [(name, {**opts, "fields": _swap_pii(opts["fields"], request)}) for name, opts in self.fieldsets]
 
     @admin.display(description=_("phone"))
@@ -246,6 +256,9 @@ class OrderAdmin(TenantScopedAdmin):
         # Orders come from the platform; refunds and disputes change them through crm's services only.
         return [field.name for field in Order._meta.fields]
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # every field is read-only: orders come in through the import (docs/import-formats.md)
+
 
 @admin.register(Review)
 class ReviewAdmin(TenantScopedAdmin):
@@ -261,6 +274,9 @@ class ReviewAdmin(TenantScopedAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return (*self.fields, "text")  # moderation changes through the actions, which call crm's service
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # reviews come from consumers (record_review) or the import
 
     def get_list_display(self, request: HttpRequest) -> Any:
         return _swap_pii(self.list_display, request)

@@ -1,344 +1,74 @@
-"""Import orders and reviews from CSV or JSONL files; `manage.py import_orders` is the entry point.
+"""Import consumers, orders and reviews (docs/import-formats.md); merchants/importing.py adds merchants and staff.
 
-Files
-    CSV: UTF-8 (a byte-order mark is fine), comma-separated, the first line names the columns.
-    JSONL: UTF-8, one JSON object per line; blank lines are ignored.
-    Columns (or keys) not listed below are ignored. An empty value, or JSON null, means "not given".
-    Line numbers: in CSV the header is line 1 (a quoted value spanning lines numbers its row by its first
-    line); in JSONL the first line is line 1.
-
-Orders (--kind orders)
-    order_no            required; at most 32 characters; unique
-    consumer            required; external id of an existing consumer
-    merchant            required; code of an existing merchant
-    item_title          required; at most 200 characters
-    amount              required; yuan, greater than 0, at most 2 decimal places ("199.00")
-    status              required; paid, shipped, delivered, completed, cancelled or refunded
-    placed_at           required; ISO 8601 ("2026-03-01T10:15:00", "...+08:00", "...Z"); without an offset
-                        it is in the current time zone (Asia/Shanghai)
-    delivered_at, refund_requested_at, refunded_at, dispute_closed_at
-                        optional; as placed_at
-    refunded_amount     optional, default 0; yuan, from 0 to amount
-    returned            optional, default false; true/false, 1/0 or yes/no
-    dispute             optional, default none; open, consumer_won, merchant_won or empty
-
-Reviews (--kind reviews), created through crm.services.record_review
-    order_no            required; number of an existing order
-    item_stars, service_stars, logistics_stars
-                        required; whole numbers from 1 to 5
-    created_at          required; as placed_at
-    text                optional
-
-What happens to a row
-    Loaded, or skipped when its order (or the order's review) is already in the database, so running the
-    same file again is safe; or rejected, with its line number and the field at fault. A repeated
-    order_no inside one file is rejected on every line after the first.
-
-Whole-file problems (unreadable, not UTF-8, a CSV header without a required column) raise ImportFileError
-before anything is loaded. Rows are loaded in batches, each in its own transaction: if the database refuses
-a batch, nothing of it is written, the batches before it stay, ImportAborted is raised, and a rerun of the
-same file skips what is in and continues.
+Every kind goes through core.importing.import_file: rows are read and checked in Python (each problem named by
+line and field), then each batch is COPYed into a temporary table and upserted by its external id with one
+``INSERT ... ON CONFLICT ... DO UPDATE`` (rows that would not change are left alone), all in one transaction.
+References (an order's consumer and merchant, a review's order) are resolved in the database: a row whose
+reference is unknown is rejected under that field. Importing the same file again changes nothing.
 """
 
 from __future__ import annotations
 
-import csv
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from itertools import islice
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, TypeVar
+from typing import IO, Any
+from zoneinfo import ZoneInfo
 
 from django.apps import apps
-from django.core.exceptions import ValidationError
-from django.db import DatabaseError, models, transaction
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
-from tqdm import tqdm
 
 from core.importing import (
-    ImportFileError,
+    DEFAULT_BATCH_SIZE,
+    ImportReport,
     InvalidValue,
+    Kind,
+    Rejection,
+    RowReader,
     choice_value,
-    count_lines,
-    decode_json,
-    jsonl_lines,
+    import_file,
     moment_value,
-    read_field,
+    rejected_lines,
     show_value,
+    stage,
     text_value,
+    upsert_counts,
 )
-from crm.models import Consumer, Order, Review
-from crm.services import record_review
+from crm.models import Order
+from crm.services import NEGATIVE_STARS
 
-if TYPE_CHECKING:
-    from _csv import Reader
-
-DEFAULT_BATCH_SIZE = 1000
-FORMATS = ("csv", "jsonl")
-_EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-ROW = "row"  # the "field" of a problem with the whole row: malformed JSON, a wrong number of CSV values
-
-ORDER_REQUIRED = ("order_no", "consumer", "merchant", "item_title", "amount", "status", "placed_at")
-REVIEW_REQUIRED = ("order_no", "item_stars", "service_stars", "logistics_stars", "created_at")
-
-_INSERT_ROWS = 1000  # rows per INSERT: PostgreSQL takes at most 65,535 parameters in one statement
 _MAX_AMOUNT = Decimal(10) ** 10  # DecimalField(max_digits=12, decimal_places=2)
 _CENTS = Decimal("0.01")
+_PLAIN_YUAN = re.compile(r"[0-9]{1,10}(\.[0-9]{1,2})?")
 _NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+# A mainland mobile (optionally +86) or a landline with its area code.
+_PHONE = re.compile(r"(\+?86[ -]?)?1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8}")
+_ID_NUMBER = re.compile(r"[0-9]{17}[0-9Xx]|[0-9]{15}")
 _FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-_PLACEHOLDER_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+STAND_IN = datetime(2000, 1, 1, tzinfo=UTC)  # read in place of a bad moment, never stored
+_FUTURE_SLACK = timedelta(days=1)  # clocks differ; a moment more than a day ahead is a mistake
 
-T = TypeVar("T")
-R = TypeVar("R")
-
-
-@dataclass(frozen=True)
-class Rejection:
-    """One problem with one row: its line number, the field at fault (or ROW) and what is wrong."""
-
-    line: int
-    field: str
-    message: str
+# Naive times are in TIME_ZONE (docs/import-formats.md), fixed once rather than looked up per value.
+MOMENT = moment_value(zone=ZoneInfo(settings.TIME_ZONE))
+_id32 = text_value(32)
+_text = text_value()
+_status = choice_value(Order.Status.values)
+_dispute = choice_value(Order.Dispute.values)
+_title = text_value(200)
+_name64 = text_value(64)
 
 
-@dataclass
-class ImportReport:
-    """What an import did: rows loaded, rows skipped as already present, and the problems of rejected rows."""
-
-    loaded: int = 0
-    skipped: int = 0
-    rejections: list[Rejection] = field(default_factory=list)
-
-    @property
-    def rejected(self) -> int:
-        """Rejected rows; a row can have several problems."""
-        return len({rejection.line for rejection in self.rejections})
-
-    def add(self, other: ImportReport) -> None:
-        self.loaded += other.loaded
-        self.skipped += other.skipped
-        self.rejections.extend(other.rejections)
+# Converters of this app's values ----------------------------------------------------------------------------
 
 
-class ImportAborted(Exception):
-    """The database refused a batch: nothing of it was written, the batches before it were. Rerun to continue."""
-
-    def __init__(self, report: ImportReport, first_line: int, last_line: int, error: Exception) -> None:
-        self.report = report
-        self.first_line = first_line
-        self.last_line = last_line
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        super().__init__(
-            _(
-                "The database refused the rows on lines %(first)d to %(last)d (%(error)s); none of them was "
-                "written. The rows before them are loaded: fix the cause and import the same file again to continue."
-            )
-            % {"first": first_line, "last": last_line, "error": reason}
-        )
-
-
-def format_of(path: Path) -> str | None:
-    """The format a file's extension names (csv, jsonl), or None."""
-    return _EXTENSIONS.get(path.suffix.lower())
-
-
-def import_orders(
-    path: Path, *, fmt: str, batch_size: int = DEFAULT_BATCH_SIZE, progress: IO[str] | None = None
-) -> ImportReport:
-    """Load the orders in a file; `progress` is where a progress bar goes (None: no bar)."""
-    return _run(path, fmt, ORDER_REQUIRED, _parse_order, _load_orders, batch_size=batch_size, progress=progress)
-
-
-def import_reviews(
-    path: Path, *, fmt: str, batch_size: int = DEFAULT_BATCH_SIZE, progress: IO[str] | None = None
-) -> ImportReport:
-    """Load the reviews in a file, each through record_review; `progress` as for import_orders."""
-    return _run(path, fmt, REVIEW_REQUIRED, _parse_review, _load_reviews, batch_size=batch_size, progress=progress)
-
-
-def write_rejections(report: ImportReport, path: Path) -> None:
-    """Write the rejections as CSV: line, field, message."""
-    with path.open("w", encoding="utf-8", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(["line", "field", "message"])
-        writer.writerows([rejection.line, rejection.field, rejection.message] for rejection in report.rejections)
-
-
-# The run --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Record:
-    line: int
-    values: Mapping[str, object]
-
-
-def _run(
-    path: Path,
-    fmt: str,
-    required: Sequence[str],
-    parse: Callable[[_Record, dict[str, int]], R | list[Rejection]],
-    load: Callable[[list[R]], ImportReport],
-    *,
-    batch_size: int,
-    progress: IO[str] | None,
-) -> ImportReport:
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}")
-    if batch_size < 1:
-        raise ValueError("batch_size must be at least 1")
-    lines = count_lines(path)
-    report = ImportReport()
-    seen: dict[str, int] = {}  # order_no -> the line it first appeared on, to reject repeats within the file
-    with (
-        _records(path, fmt, required) as records,
-        tqdm(total=lines, unit="lines", file=progress, disable=progress is None, mininterval=0.5) as bar,
-    ):
-        for batch in _batches(records, batch_size):
-            outcome = ImportReport()
-            rows: list[R] = []
-            for item in batch:
-                parsed = [item] if isinstance(item, Rejection) else parse(item, seen)
-                if isinstance(parsed, list):
-                    outcome.rejections.extend(parsed)
-                else:
-                    rows.append(parsed)
-            try:
-                with transaction.atomic():
-                    outcome.add(load(rows))
-            except DatabaseError as error:
-                raise ImportAborted(report, batch[0].line, batch[-1].line, error) from error
-            outcome.rejections.sort(
-                key=lambda rejection: rejection.line
-            )  # stable: one row's problems stay in column order
-            report.add(outcome)
-            bar.update(max(0, batch[-1].line - bar.n))
-        bar.update(max(0, lines - bar.n))
-    return report
-
-
-def _batches(items: Iterator[T], size: int) -> Iterator[list[T]]:
-    while batch := list(islice(items, size)):
-        yield batch
-
-
-@contextmanager
-def _records(path: Path, fmt: str, required: Sequence[str]) -> Iterator[Iterator[_Record | Rejection]]:
-    if fmt == "csv":
-        with path.open(encoding="utf-8-sig", newline="") as text:
-            yield _csv_records(text, required)
-    else:
-        # Bytes, split at "\n" only, so that line numbers match what an editor shows.
-        with path.open("rb") as raw:
-            yield _jsonl_records(raw)
-
-
-def _csv_records(file: IO[str], required: Sequence[str]) -> Iterator[_Record | Rejection]:
-    """Check the header now, before anything is loaded; then yield the rows."""
-    reader = csv.reader(file)
-    try:
-        header = next(reader, None)
-    except csv.Error as error:
-        raise ImportFileError(_("The header line is not valid CSV: %(error)s.") % {"error": error}) from error
-    if header is None:
-        raise ImportFileError(_("The file is empty; its first line must name the columns."))
-    columns = [name.strip() for name in header]
-    missing = [name for name in required if name not in columns]
-    if missing:
-        raise ImportFileError(
-            ngettext(
-                "The header lacks the required column %(columns)s; nothing was loaded.",
-                "The header lacks the required columns %(columns)s; nothing was loaded.",
-                len(missing),
-            )
-            % {"columns": ", ".join(missing)}
-        )
-    repeated = sorted({name for name in columns if name and columns.count(name) > 1})
-    if repeated:
-        raise ImportFileError(
-            _("The header names a column more than once: %(columns)s; nothing was loaded.")
-            % {"columns": ", ".join(repeated)}
-        )
-    return _csv_rows(reader, columns)
-
-
-def _csv_rows(reader: Reader, columns: list[str]) -> Iterator[_Record | Rejection]:
-    end = reader.line_num  # the last line read so far; a row starts on the line after
-    while True:
-        try:
-            values = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as error:
-            yield Rejection(end + 1, ROW, _("Not valid CSV: %(error)s.") % {"error": error})
-            end = reader.line_num
-            continue
-        line, end = end + 1, reader.line_num
-        if not values:  # a blank line
-            continue
-        if len(values) != len(columns):
-            yield Rejection(
-                line,
-                ROW,
-                _("Expected %(expected)d values, one for each column of the header, found %(found)d.")
-                % {"expected": len(columns), "found": len(values)},
-            )
-            continue
-        yield _Record(line, dict(zip(columns, values, strict=True)))
-
-
-def _jsonl_records(file: IO[bytes]) -> Iterator[_Record | Rejection]:
-    for line, text in jsonl_lines(file):
-        try:
-            # Decimal, not float, so that amounts keep their exact digits.
-            values = decode_json(text, exact_decimals=True)
-        except InvalidValue as error:
-            yield Rejection(line, ROW, str(error))
-            continue
-        if not isinstance(values, dict):
-            yield Rejection(line, ROW, _('Each line must be one JSON object, like {"order_no": "..."}.'))
-            continue
-        yield _Record(line, values)
-
-
-# Reading one row ------------------------------------------------------------------------------------------
-
-
-class _Row:
-    """One record's values, read field by field.
-
-    A bad field is noted under its name and read as a harmless stand-in, so that every problem of a row is
-    reported at once; a row with any problem is never built.
-    """
-
-    def __init__(self, record: _Record) -> None:
-        self.line = record.line
-        self.values = record.values
-        self.rejections: list[Rejection] = []
-
-    def required(self, name: str, convert: Callable[[object], T], stand_in: T) -> T:
-        return self._read(name, convert, stand_in, required=True)
-
-    def optional(self, name: str, convert: Callable[[object], T], default: T) -> T:
-        return self._read(name, convert, default, required=False)
-
-    def reject(self, name: str, message: str) -> None:
-        self.rejections.append(Rejection(self.line, name, message))
-
-    def ok(self, *names: str) -> bool:
-        return not any(rejection.field in names for rejection in self.rejections)
-
-    def _read(self, name: str, convert: Callable[[object], T], default: T, *, required: bool) -> T:
-        return read_field(self.values, name, convert, default, required=required, reject=self.reject)
-
-
-def _yuan(value: object) -> Decimal:
+def yuan(value: object) -> Decimal:
     """A non-negative amount of yuan with at most 2 decimal places."""
+    if isinstance(value, str) and _PLAIN_YUAN.fullmatch(value):  # the usual "199.00", without the checks below
+        return Decimal(value).quantize(_CENTS)
     if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
         number = Decimal(value.strip())
     elif isinstance(value, int | Decimal) and not isinstance(value, bool):
@@ -355,13 +85,13 @@ def _yuan(value: object) -> Decimal:
 
 
 def _price(value: object) -> Decimal:
-    number = _yuan(value)
+    number = yuan(value)
     if number <= 0:
         raise InvalidValue(_("The amount must be greater than 0."))
     return number
 
 
-def _flag(value: object) -> bool:
+def flag(value: object) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, int | str) and str(value).strip().lower() in _FLAGS:
@@ -378,183 +108,279 @@ def _stars(value: object) -> int:
     return number
 
 
-def _order_no(row: _Row, seen: dict[str, int]) -> str:
-    order_no = row.required("order_no", text_value(32), "")
-    if order_no in seen:
+def _phone(value: object) -> str:
+    phone = text_value(20)(value)
+    if not _PHONE.fullmatch(phone):
+        raise InvalidValue(_("%(value)s is not a phone number.") % {"value": show_value(value)})
+    return phone
+
+
+def _id_number(value: object) -> str:
+    number = text_value(18)(value)
+    if not _ID_NUMBER.fullmatch(number):
+        raise InvalidValue(_("%(value)s is not an ID number of 18 (or 15) digits.") % {"value": show_value(value)})
+    return number.upper()
+
+
+def not_in_future(row: RowReader, name: str, moment: datetime | None) -> None:
+    if moment is not None and moment > row.now + _FUTURE_SLACK and row.ok(name):
+        row.reject(name, _("%(moment)s is in the future.") % {"moment": _shown(moment)})
+
+
+def not_before(row: RowReader, name: str, moment: datetime | None, earlier: str, start: datetime | None) -> None:
+    """Reject `name` if its moment comes before the `earlier` field's."""
+    if moment is not None and start is not None and row.ok(name, earlier) and moment < start:
         row.reject(
-            "order_no",
-            _("Order number %(order_no)s already appears on line %(line)d.")
-            % {"order_no": show_value(order_no), "line": seen[order_no]},
+            name,
+            _("%(moment)s is before %(field)s (%(start)s).")
+            % {"moment": _shown(moment), "field": earlier, "start": _shown(start)},
         )
-    elif order_no:
-        seen[order_no] = row.line
-    return order_no
+
+
+def _fetch(sql: str) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.fetchall()
+
+
+def _shown(moment: datetime) -> str:
+    return timezone.localtime(moment).isoformat()
+
+
+def merchant_table() -> str:
+    # By name: crm sits below merchants in the layering and must not import it (pyproject's import-linter).
+    return str(apps.get_model("merchants", "Merchant")._meta.db_table)
+
+
+# Consumers ------------------------------------------------------------------------------------------------
+
+_CONSUMER_COLUMNS = [("line", "int"), ("external_id", "text"), ("display_name", "text"), ("phone", "text"),
+                     ("id_number", "text"), ("registered_at", "timestamptz")]  # fmt: skip
+_CONSUMER_FIELDS = ("display_name", "phone", "id_number", "registered_at")
+
+
+def _parse_consumer(row: RowReader) -> tuple[object, ...]:
+    external_id = row.key("external_id", _id32)
+    display_name = row.required("display_name", _name64, "")
+    phone = row.optional("phone", _phone, "")
+    id_number = row.optional("id_number", _id_number, "")
+    registered_at = row.required("registered_at", MOMENT, STAND_IN)
+    not_in_future(row, "registered_at", registered_at)
+    return (row.line, external_id, display_name, phone, id_number, registered_at)
+
+
+def _load_consumers(rows: list[tuple[object, ...]]) -> ImportReport:
+    stage(rows, _CONSUMER_COLUMNS)
+    created, updated = upsert_counts(f"""
+        INSERT INTO crm_consumer (external_id, {", ".join(_CONSUMER_FIELDS)})
+        SELECT external_id, {", ".join(_CONSUMER_FIELDS)} FROM import_stage
+        ON CONFLICT (external_id) DO UPDATE SET {assign_all(_CONSUMER_FIELDS)}
+        WHERE {differs("crm_consumer", _CONSUMER_FIELDS)}
+        RETURNING (xmax = 0) AS inserted""")
+    return ImportReport(created=created, updated=updated, unchanged=len(rows) - created - updated)
+
+
+CONSUMERS: Kind[tuple[object, ...]] = Kind(
+    "consumers", ("external_id", "display_name", "registered_at"), _parse_consumer, _load_consumers
+)
 
 
 # Orders ---------------------------------------------------------------------------------------------------
 
+_ORDER_COLUMNS = [
+    ("line", "int"), ("order_no", "text"), ("consumer", "text"), ("merchant", "text"), ("item_title", "text"),
+    ("amount", "numeric"), ("status", "text"), ("placed_at", "timestamptz"), ("delivered_at", "timestamptz"),
+    ("refund_requested_at", "timestamptz"), ("refunded_at", "timestamptz"), ("refunded_amount", "numeric"),
+    ("returned", "boolean"), ("dispute", "text"), ("dispute_closed_at", "timestamptz"),
+]  # fmt: skip
+_ORDER_FIELDS = ("consumer_id", "merchant_id", *(name for name, _type in _ORDER_COLUMNS[4:]))
+_DELIVERED = {Order.Status.DELIVERED, Order.Status.COMPLETED}
+_NOT_DELIVERED = {Order.Status.PAID, Order.Status.SHIPPED}
+_CLOSED_DISPUTES = {Order.Dispute.CONSUMER_WON, Order.Dispute.MERCHANT_WON}
 
-@dataclass(frozen=True)
-class _OrderRow:
-    line: int
-    consumer: str  # external id
-    merchant: str  # code
-    order: Order  # unsaved, without its consumer and merchant until the batch resolves them
 
-
-def _parse_order(record: _Record, seen: dict[str, int]) -> _OrderRow | list[Rejection]:
-    row = _Row(record)
-    order_no = _order_no(row, seen)
-    consumer = row.required("consumer", text_value(32), "")
-    merchant = row.required("merchant", text_value(32), "")
-    item_title = row.required("item_title", text_value(200), "")
+def _parse_order(row: RowReader) -> tuple[object, ...]:
+    order_no = row.key("order_no", _id32)
+    consumer = row.required("consumer", _id32, "")
+    merchant = row.required("merchant", _id32, "")
+    item_title = row.required("item_title", _title, "")
     amount = row.required("amount", _price, Decimal(1))
-    status = row.required("status", choice_value(Order.Status.values), "")
-    placed_at = row.required("placed_at", moment_value(), _PLACEHOLDER_TIME)
-    delivered_at = row.optional("delivered_at", moment_value(), None)
-    refund_requested_at = row.optional("refund_requested_at", moment_value(), None)
-    refunded_at = row.optional("refunded_at", moment_value(), None)
-    refunded_amount = row.optional("refunded_amount", _yuan, Decimal("0.00"))
-    returned = row.optional("returned", _flag, False)
-    dispute = row.optional("dispute", choice_value(Order.Dispute.values), "")
-    dispute_closed_at = row.optional("dispute_closed_at", moment_value(), None)
-    if row.ok("amount", "refunded_amount") and refunded_amount > amount:
+    status = row.required("status", _status, "")
+    placed_at = row.required("placed_at", MOMENT, STAND_IN)
+    delivered_at = row.optional("delivered_at", MOMENT, None)
+    refund_requested_at = row.optional("refund_requested_at", MOMENT, None)
+    refunded_at = row.optional("refunded_at", MOMENT, None)
+    refunded_amount = row.optional("refunded_amount", yuan, Decimal("0.00"))
+    returned = row.optional("returned", flag, False)
+    dispute = row.optional("dispute", _dispute, "")
+    dispute_closed_at = row.optional("dispute_closed_at", MOMENT, None)
+    _check_order(row, amount, status, refunded_amount, dispute, dispute_closed_at)
+    not_in_future(row, "placed_at", placed_at)
+    for name, moment in (("delivered_at", delivered_at), ("refund_requested_at", refund_requested_at),
+                         ("dispute_closed_at", dispute_closed_at)):  # fmt: skip
+        not_before(row, name, moment, "placed_at", placed_at)
+    not_before(row, "refunded_at", refunded_at, "refund_requested_at", refund_requested_at)
+    not_before(row, "refunded_at", refunded_at, "placed_at", placed_at)
+    if row.ok("status", "delivered_at"):
+        if status in _DELIVERED and delivered_at is None:
+            row.reject("delivered_at", _("A %(status)s order needs the time it was delivered.") % {"status": status})
+        if status in _NOT_DELIVERED and delivered_at is not None:
+            row.reject("delivered_at", _("A %(status)s order has not been delivered yet.") % {"status": status})
+    if row.ok("refunded_amount", "refunded_at") and refunded_amount > 0 and refunded_at is None:
+        row.reject("refunded_at", _("A refunded amount needs the time it was refunded."))
+    return (row.line, order_no, consumer, merchant, item_title, amount, status, placed_at, delivered_at,
+            refund_requested_at, refunded_at, refunded_amount, returned, dispute, dispute_closed_at)  # fmt: skip
+
+
+def _check_order(
+    row: RowReader, amount: Decimal, status: str, refunded: Decimal, dispute: str, closed_at: datetime | None
+) -> None:
+    """The amounts, status and dispute of one order must agree with each other."""
+    if not row.ok("amount", "refunded_amount", "status"):
+        return
+    if refunded > amount:
         row.reject(
             "refunded_amount",
             _("The refunded amount %(refunded)s is more than the amount %(amount)s.")
-            % {"refunded": refunded_amount, "amount": amount},
+            % {"refunded": refunded, "amount": amount},
         )
-    if row.rejections:
-        return row.rejections
-    order = Order(
-        order_no=order_no,
-        item_title=item_title,
-        amount=amount,
-        status=status,
-        placed_at=placed_at,
-        delivered_at=delivered_at,
-        refund_requested_at=refund_requested_at,
-        refunded_at=refunded_at,
-        refunded_amount=refunded_amount,
-        returned=returned,
-        dispute=dispute,
-        dispute_closed_at=dispute_closed_at,
-    )
-    return _OrderRow(record.line, consumer, merchant, order)
+    elif status == Order.Status.REFUNDED and refunded == 0:
+        row.reject("refunded_amount", _("A refunded order needs the amount refunded, more than 0."))
+    elif refunded == amount and status not in {Order.Status.REFUNDED, Order.Status.CANCELLED}:
+        row.reject("status", _("The whole amount was refunded, so the status must be refunded or cancelled."))
+    if row.ok("dispute", "dispute_closed_at") and closed_at is not None and dispute not in _CLOSED_DISPUTES:
+        row.reject("dispute_closed_at", _("Only a dispute won by one side has a closing time."))
 
 
-def _merchant_model() -> type[models.Model]:
-    # By name: crm sits below merchants in the layering and must not import it (pyproject's import-linter).
-    return apps.get_model("merchants", "Merchant")
+def _load_orders(rows: list[tuple[object, ...]]) -> ImportReport:
+    """COPY the batch, reject unknown consumers and merchants, upsert the rest: five statements a batch."""
+    stage(rows, _ORDER_COLUMNS)
+    merchants = merchant_table()
+    rejections = rejected_lines(
+        "SELECT s.line, s.consumer FROM import_stage s LEFT JOIN crm_consumer c ON c.external_id = s.consumer"
+        " WHERE c.id IS NULL",
+        "consumer",
+        lambda value: _("No consumer has the external id %(value)s.") % {"value": show_value(value)},
+    ) + rejected_lines(
+        f"SELECT s.line, s.merchant FROM import_stage s LEFT JOIN {merchants} m ON m.code = s.merchant"
+        " WHERE m.id IS NULL",
+        "merchant",
+        lambda value: _("No merchant has the code %(value)s.") % {"value": show_value(value)},
+    )
+    staged = ", ".join(f"s.{name}" for name, _type in _ORDER_COLUMNS[4:])
+    created, updated = upsert_counts(f"""
+        INSERT INTO crm_order (order_no, {", ".join(_ORDER_FIELDS)})
+        SELECT s.order_no, c.id, m.id, {staged}
+        FROM import_stage s JOIN crm_consumer c ON c.external_id = s.consumer JOIN {merchants} m ON m.code = s.merchant
+        ON CONFLICT (order_no) DO UPDATE SET {assign_all(_ORDER_FIELDS)}
+        WHERE {differs("crm_order", _ORDER_FIELDS)}
+        RETURNING (xmax = 0) AS inserted""")
+    return batch_report(rows, created, updated, rejections)
 
 
-def _load_orders(rows: list[_OrderRow]) -> ImportReport:
-    """One query per model for the whole batch, and one INSERT per thousand new orders."""
-    outcome = ImportReport()
-    present = set(
-        Order.objects.filter(order_no__in=[row.order.order_no for row in rows]).values_list("order_no", flat=True)
-    )
-    fresh = [row for row in rows if row.order.order_no not in present]
-    outcome.skipped = len(rows) - len(fresh)
-    consumers = dict(
-        Consumer.objects.filter(external_id__in={row.consumer for row in fresh}).values_list("external_id", "pk")
-    )
-    merchants = dict(
-        _merchant_model()._default_manager.filter(code__in={row.merchant for row in fresh}).values_list("code", "pk")
-    )
-    new: list[Order] = []
-    for row in fresh:
-        consumer_id, merchant_id = consumers.get(row.consumer), merchants.get(row.merchant)
-        if consumer_id is None:
-            outcome.rejections.append(
-                Rejection(
-                    row.line,
-                    "consumer",
-                    _("No consumer has the external id %(value)s.") % {"value": show_value(row.consumer)},
-                )
-            )
-        if merchant_id is None:
-            outcome.rejections.append(
-                Rejection(
-                    row.line, "merchant", _("No merchant has the code %(value)s.") % {"value": show_value(row.merchant)}
-                )
-            )
-        if consumer_id is not None and merchant_id is not None:
-            row.order.consumer_id = consumer_id
-            row.order.merchant_id = merchant_id
-            new.append(row.order)
-    # ON CONFLICT DO NOTHING: an order another import committed since the check above is not an error.
-    # (It is then counted as loaded here; the database holds it once either way.)
-    Order.objects.bulk_create(new, batch_size=_INSERT_ROWS, ignore_conflicts=True)
-    outcome.loaded = len(new)
-    return outcome
+ORDERS: Kind[tuple[object, ...]] = Kind(
+    "orders",
+    ("order_no", "consumer", "merchant", "item_title", "amount", "status", "placed_at"),
+    _parse_order,
+    _load_orders,
+)
 
 
 # Reviews --------------------------------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class _ReviewRow:
-    line: int
-    order_no: str
-    item_stars: int
-    service_stars: int
-    logistics_stars: int
-    text: str
-    created_at: datetime
+_REVIEW_COLUMNS = [("line", "int"), ("order_no", "text"), ("item_stars", "smallint"), ("service_stars", "smallint"),
+                   ("logistics_stars", "smallint"), ("text", "text"), ("created_at", "timestamptz")]  # fmt: skip
+_REVIEW_FIELDS = ("item_stars", "service_stars", "logistics_stars", "text", "is_negative", "created_at")
 
 
-def _parse_review(record: _Record, seen: dict[str, int]) -> _ReviewRow | list[Rejection]:
-    row = _Row(record)
-    review = _ReviewRow(
-        line=record.line,
-        order_no=_order_no(row, seen),
-        item_stars=row.required("item_stars", _stars, 5),
-        service_stars=row.required("service_stars", _stars, 5),
-        logistics_stars=row.required("logistics_stars", _stars, 5),
-        created_at=row.required("created_at", moment_value(), _PLACEHOLDER_TIME),
-        text=row.optional("text", text_value(), ""),
+def _parse_review(row: RowReader) -> tuple[object, ...]:
+    order_no = row.key("order_no", _id32)
+    stars = [row.required(name, _stars, 5) for name in ("item_stars", "service_stars", "logistics_stars")]
+    created_at = row.required("created_at", MOMENT, STAND_IN)
+    not_in_future(row, "created_at", created_at)
+    text = row.optional("text", _text, "")
+    return (row.line, order_no, *stars, text, created_at)
+
+
+def _load_reviews(rows: list[tuple[object, ...]]) -> ImportReport:
+    """Reviews of orders in the database, written after the order was placed, upserted by order.
+
+    A new negative review of a consumer with a confirmed risk flag is held for moderation, as record_review
+    does; a review imported again keeps its moderation.
+    """
+    stage(rows, _REVIEW_COLUMNS)
+    # One lookup of the orders for both checks: unknown order, or a review older than its order.
+    rejections = [
+        Rejection(line, "order_no", _("No order has the number %(value)s.") % {"value": show_value(order_no)})
+        if placed is None
+        else Rejection(
+            line,
+            "created_at",
+            _("The review is dated before its order was placed (%(placed)s).") % {"placed": _shown(placed)},
+        )
+        for line, order_no, placed in _fetch(
+            "SELECT s.line, s.order_no, o.placed_at FROM import_stage s"
+            " LEFT JOIN crm_order o ON o.order_no = s.order_no"
+            " WHERE o.id IS NULL OR s.created_at < o.placed_at ORDER BY s.line"
+        )
+    ]
+    created, updated = upsert_counts(f"""
+        INSERT INTO crm_review (order_id, consumer_id, merchant_id, {", ".join(_REVIEW_FIELDS)}, moderation)
+        SELECT o.id, o.consumer_id, o.merchant_id, s.item_stars, s.service_stars, s.logistics_stars, s.text,
+               least(s.item_stars, s.service_stars, s.logistics_stars) <= {NEGATIVE_STARS}, s.created_at,
+               CASE WHEN least(s.item_stars, s.service_stars, s.logistics_stars) <= {NEGATIVE_STARS}
+                     AND EXISTS (SELECT 1 FROM crm_riskflag f WHERE f.consumer_id = o.consumer_id
+                                 AND f.status = 'confirmed') THEN 'held' ELSE 'published' END
+        FROM import_stage s JOIN crm_order o ON o.order_no = s.order_no
+        WHERE s.created_at >= o.placed_at
+        ON CONFLICT (order_id) DO UPDATE SET {assign_all(_REVIEW_FIELDS)}
+        WHERE {differs("crm_review", _REVIEW_FIELDS)}
+        RETURNING (xmax = 0) AS inserted""")
+    return batch_report(rows, created, updated, rejections)
+
+
+REVIEWS: Kind[tuple[object, ...]] = Kind(
+    "reviews", ("order_no", "item_stars", "service_stars", "logistics_stars", "created_at"), _parse_review,
+    _load_reviews,
+)  # fmt: skip
+
+KINDS: dict[str, Kind[tuple[object, ...]]] = {kind.name: kind for kind in (CONSUMERS, ORDERS, REVIEWS)}
+
+
+# Shared by the kinds --------------------------------------------------------------------------------------
+
+
+def assign_all(fields: tuple[str, ...]) -> str:
+    return ", ".join(f"{name} = EXCLUDED.{name}" for name in fields)
+
+
+def differs(table: str, fields: tuple[str, ...]) -> str:
+    """An upsert rewrites a row only when a value differs, so a rerun writes nothing."""
+    return (
+        f"({', '.join(f'{table}.{n}' for n in fields)}) IS DISTINCT FROM ({', '.join(f'EXCLUDED.{n}' for n in fields)})"
     )
-    return row.rejections or review
 
 
-# record_review's field names, as columns of the file
-_REVIEW_COLUMNS = {"order": "order_no", "__all__": ROW}
+def batch_report(
+    rows: list[tuple[object, ...]], created: int, updated: int, rejections: list[Rejection]
+) -> ImportReport:
+    rejected = len({rejection.line for rejection in rejections})
+    return ImportReport(created, updated, len(rows) - created - updated - rejected, rejections)
 
 
-def _load_reviews(rows: list[_ReviewRow]) -> ImportReport:
-    """The batch's orders and their existing reviews in one query each; then record_review per new review."""
-    outcome = ImportReport()
-    orders = Order.objects.select_related("consumer").in_bulk([row.order_no for row in rows], field_name="order_no")
-    reviewed = set(Review.objects.filter(order__in=list(orders.values())).values_list("order_id", flat=True))
-    for row in rows:
-        order = orders.get(row.order_no)
-        if order is None:
-            outcome.rejections.append(
-                Rejection(
-                    row.line, "order_no", _("No order has the number %(value)s.") % {"value": show_value(row.order_no)}
-                )
-            )
-            continue
-        if order.pk in reviewed:
-            outcome.skipped += 1
-            continue
-        try:
-            record_review(
-                order,
-                item_stars=row.item_stars,
-                service_stars=row.service_stars,
-                logistics_stars=row.logistics_stars,
-                text=row.text,
-                created_at=row.created_at,
-            )
-        except ValidationError as error:
-            problems = error.message_dict if hasattr(error, "error_dict") else {ROW: error.messages}
-            outcome.rejections.extend(
-                Rejection(row.line, _REVIEW_COLUMNS.get(name, name), " ".join(messages))
-                for name, messages in problems.items()
-            )
-        else:
-            outcome.loaded += 1
-            reviewed.add(order.pk)
-    return outcome
+def import_consumers(path: Path, *, fmt: str, batch_size: int = DEFAULT_BATCH_SIZE,
+                     progress: IO[str] | None = None) -> ImportReport:  # fmt: skip
+    """Load the consumers in a file, upserted by external_id."""
+    return import_file(CONSUMERS, path, fmt=fmt, batch_size=batch_size, progress=progress)
+
+
+def import_orders(path: Path, *, fmt: str, batch_size: int = DEFAULT_BATCH_SIZE,
+                  progress: IO[str] | None = None) -> ImportReport:  # fmt: skip
+    """Load the orders in a file, upserted by order_no; their consumers and merchants must be in."""
+    return import_file(ORDERS, path, fmt=fmt, batch_size=batch_size, progress=progress)
+
+
+def import_reviews(path: Path, *, fmt: str, batch_size: int = DEFAULT_BATCH_SIZE,
+                   progress: IO[str] | None = None) -> ImportReport:  # fmt: skip
+    """Load the reviews in a file, upserted by order_no (one review per order); their orders must be in."""
+    return import_file(REVIEWS, path, fmt=fmt, batch_size=batch_size, progress=progress)

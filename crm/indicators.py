@@ -26,8 +26,11 @@ BASE_SCORE = 450
 Source = Literal["consumers", "orders", "reviews", "flags"]
 
 # SQL fragments. "now" is the run's reference time, written into the SQL as a timestamptz literal by
-# the engine (not user input). Months and days are counted in the database session's time zone (UTC).
+# the engine (not user input); rows after it are not seen. Days are 24-hour intervals back from it;
+# calendar months are counted in TIME_ZONE (LOCAL_MONTH), not in the database session's UTC.
 NOW = "__NOW__"  # replaced by the run's reference time, as a timestamptz literal
+ZONE = "__ZONE__"  # replaced by settings.TIME_ZONE
+LOCAL_MONTH = "date_trunc('month', ({moment}) AT TIME ZONE '" + ZONE + "')"
 DAYS_AGO = "(" + NOW + " - interval '{days} days')"
 
 
@@ -127,7 +130,8 @@ INDICATORS: list[Indicator] = [
     _orders(
         "active_months_last_year",
         _("Months with an order in the last year"),
-        f"count(DISTINCT date_trunc('month', o.placed_at)) FILTER (WHERE o.placed_at >= {DAYS_AGO.format(days=365)})",
+        f"count(DISTINCT {LOCAL_MONTH.format(moment='o.placed_at')})"
+        f" FILTER (WHERE o.placed_at >= {DAYS_AGO.format(days=365)})",
         cap(12),
         40,
     ),

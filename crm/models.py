@@ -59,7 +59,10 @@ class Consumer(models.Model):
     class Meta:
         verbose_name = _("consumer")
         verbose_name_plural = _("consumers")
-        permissions = [("view_consumer_pii", _("Can see consumers' full phone and ID numbers"))]
+        permissions = [
+            ("view_consumer_pii", _("Can see consumers' full phone and ID numbers")),
+            ("import_marketplace", _("Can import consumers, merchants, orders, reviews and merchant staff")),
+        ]
         indexes = [models.Index(fields=["tier", "credit_score"], name="crm_consumer_tier_score")]
 
     def __str__(self) -> str:
@@ -94,11 +97,17 @@ class Order(models.Model):
         CONSUMER_WON = "consumer_won", _("Won by the consumer")
         MERCHANT_WON = "merchant_won", _("Won by the merchant")
 
-    order_no = models.CharField(_("order number"), max_length=32, unique=True)
-    consumer = models.ForeignKey(Consumer, on_delete=models.PROTECT, related_name="orders", verbose_name=_("consumer"))
-    merchant = models.ForeignKey(
-        "merchants.Merchant", on_delete=models.PROTECT, related_name="orders", verbose_name=_("merchant")
+    # Unique through a constraint, not unique=True, so that PostgreSQL keeps no extra LIKE index; and the foreign
+    # keys have no index of their own (the (consumer, placed) and (merchant, placed) ones serve): every index
+    # costs each of the million rows an import writes.
+    order_no = models.CharField(_("order number"), max_length=32)
+    consumer = models.ForeignKey(
+        Consumer, on_delete=models.PROTECT, related_name="orders", verbose_name=_("consumer"), db_index=False
     )
+    merchant = models.ForeignKey(
+        "merchants.Merchant", on_delete=models.PROTECT, related_name="orders", verbose_name=_("merchant"),
+        db_index=False,
+    )  # fmt: skip
     item_title = models.CharField(_("item"), max_length=200)
     amount = models.DecimalField(
         _("amount (yuan)"), max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]
@@ -123,6 +132,7 @@ class Order(models.Model):
             models.Index(fields=["merchant", "-placed_at"], name="crm_order_merchant_placed"),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["order_no"], name="crm_order_order_no_unique"),
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="crm_order_amount_positive"),
             models.CheckConstraint(
                 condition=models.Q(refunded_amount__gte=0) & models.Q(refunded_amount__lte=models.F("amount")),
@@ -146,10 +156,14 @@ class Review(models.Model):
 
     order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="review", verbose_name=_("order"))
     # Copied from the order so that per-consumer and per-merchant queries need no join.
-    consumer = models.ForeignKey(Consumer, on_delete=models.CASCADE, related_name="reviews", verbose_name=_("consumer"))
-    merchant = models.ForeignKey(
-        "merchants.Merchant", on_delete=models.CASCADE, related_name="reviews", verbose_name=_("merchant")
+    # No index of their own: the (consumer, created) and (merchant, created) ones serve.
+    consumer = models.ForeignKey(
+        Consumer, on_delete=models.CASCADE, related_name="reviews", verbose_name=_("consumer"), db_index=False
     )
+    merchant = models.ForeignKey(
+        "merchants.Merchant", on_delete=models.CASCADE, related_name="reviews", verbose_name=_("merchant"),
+        db_index=False,
+    )  # fmt: skip
     item_stars = models.PositiveSmallIntegerField(_("item as described"), validators=STARS)
     service_stars = models.PositiveSmallIntegerField(_("service attitude"), validators=STARS)
     logistics_stars = models.PositiveSmallIntegerField(_("logistics"), validators=STARS)
@@ -209,6 +223,7 @@ class RiskFlag(models.Model):
         NEGATIVE_BURST = "negative_burst", _("Many negative reviews across many shops")
         NEGATIVE_THEN_REFUND = "negative_then_refund", _("Negative reviews followed by refund demands")
         EXTORTION = "extortion", _("Extortion phrases")
+        ABUSE = "abuse", _("Abusive reviews")
         DUPLICATE_TEXT = "duplicate_text", _("Near-identical review texts")
 
     class Status(models.TextChoices):
@@ -249,3 +264,91 @@ class RiskFlag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.get_status_display()})"
+
+
+class RiskPatternDefinition(models.Model):
+    """What a risk pattern matches in a review's text; shared by the pattern and its frozen versions."""
+
+    class Match(models.TextChoices):
+        PHRASE = "phrase", _("Any of the phrases")
+        PROXIMITY = "proximity", _("Terms near each other")
+        REGEX = "regex", _("Regular expression")
+
+    class Flags(models.TextChoices):
+        EXTORTION = "extortion", _("Extortion")
+        ABUSE = "abuse", _("Abuse")
+
+    match = models.CharField(_("match"), max_length=16, choices=Match.choices, default=Match.PHRASE)
+    flag = models.CharField(_("raises"), max_length=16, choices=Flags.choices, default=Flags.EXTORTION)
+    terms = models.TextField(
+        _("terms"), help_text=_("One per line: the phrases; for proximity the first terms; for regex the expression.")
+    )
+    near_terms = models.TextField(
+        _("near terms"), blank=True, help_text=_("Proximity: one per line, within the distance of a first term.")
+    )
+    then_terms = models.TextField(
+        _("then terms"),
+        blank=True,
+        help_text=_("Proximity, optional: one per line, within the distance after a near term (in that order)."),
+    )
+    except_terms = models.TextField(
+        _("except"),
+        blank=True,
+        help_text=_("One per line: a match whose passage contains one of these does not count (不退款就算了)."),
+    )
+    ordered = models.BooleanField(
+        _("in this order"), default=False, help_text=_("Proximity: the near terms must come after the first terms.")
+    )
+    distance = models.PositiveSmallIntegerField(
+        _("distance (characters)"), default=12, validators=[MinValueValidator(1), MaxValueValidator(200)]
+    )
+    weight = models.PositiveSmallIntegerField(
+        _("weight"),
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(10)],
+        help_text=_("Added to the consumer's extortion score for each review it matches."),
+    )
+
+    class Meta:
+        abstract = True
+
+
+class RiskPattern(RiskPatternDefinition):
+    """An admin-editable pattern of extortion or abuse in review texts; editing it freezes a version."""
+
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    active = models.BooleanField(_("active"), default=True)
+    version = models.PositiveIntegerField(_("version"), default=1)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("risk pattern")
+        verbose_name_plural = _("risk patterns")
+        ordering = ["flag", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RiskPatternVersion(RiskPatternDefinition):
+    """A risk pattern's definition as it stood at one version; flags' evidence cites it."""
+
+    pattern = models.ForeignKey(
+        RiskPattern, on_delete=models.CASCADE, related_name="versions", verbose_name=_("risk pattern")
+    )
+    number = models.PositiveIntegerField(_("version"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("created by"),
+    )  # fmt: skip
+
+    class Meta:
+        verbose_name = _("risk pattern version")
+        verbose_name_plural = _("risk pattern versions")
+        ordering = ["pattern", "-number"]
+        constraints = [models.UniqueConstraint(fields=["pattern", "number"], name="crm_riskpattern_version_number")]
+
+    def __str__(self) -> str:
+        return f"{self.pattern_id} v{self.number}"

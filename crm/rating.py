@@ -19,22 +19,27 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from datetime import time as time_of_day
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from crm.indicators import BASE_SCORE, INDICATORS, Indicator
+from crm.indicators import BASE_SCORE, INDICATORS, NOW, ZONE, Indicator
 from crm.models import CreditTier
 from crm.tiering import tier_case
 
-SOURCES: dict[str, tuple[str, str, str]] = {
-    # source: (table, alias, consumer id column)
-    "consumers": ("crm_consumer", "c", "c.id"),
-    "orders": ("crm_order", "o", "o.consumer_id"),
-    "reviews": ("crm_review", "r", "r.consumer_id"),
-    "flags": ("crm_riskflag", "f", "f.consumer_id"),
+SOURCES: dict[str, tuple[str, str, str, str]] = {
+    # source: (table, alias, consumer id column, the row's moment: rows after the run's reference time are
+    # not seen, so that a run as of a past day rates the history up to that day)
+    "consumers": ("crm_consumer", "c", "c.id", "c.registered_at"),
+    "orders": ("crm_order", "o", "o.consumer_id", "o.placed_at"),
+    "reviews": ("crm_review", "r", "r.consumer_id", "r.created_at"),
+    "flags": ("crm_riskflag", "f", "f.consumer_id", "f.detected_at"),
 }
+_ZONE = re.compile(r"^[A-Za-z0-9_+\-/]{1,64}$")
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,55}$")
 _LOCK_KEY = 7_230_101
 # jsonb_build_object takes at most 100 arguments: 50 indicators a call, joined with ||.
@@ -65,6 +70,11 @@ def validate(indicators: Sequence[Indicator]) -> None:
         if indicator.source not in SOURCES:
             raise RatingError(f"Indicator {indicator.key!r} has an unknown source {indicator.source!r}.")
         seen.add(indicator.key)
+
+
+def as_of(day: date) -> datetime:
+    """The reference time of a run as of a day: the midnight that ends it, in TIME_ZONE."""
+    return datetime.combine(day + timedelta(days=1), time_of_day.min, tzinfo=ZoneInfo(settings.TIME_ZONE))
 
 
 def rate_consumers(
@@ -130,15 +140,19 @@ def _stage(source: str) -> str:
 
 
 def _gather(source: str, indicators: Sequence[Indicator], now_sql: str) -> None:
-    table, alias, consumer_id = SOURCES[source]
-    columns = ",\n  ".join(f'{i.aggregate.replace("__NOW__", now_sql)} AS "{i.key}"' for i in indicators)
+    table, alias, consumer_id, moment = SOURCES[source]
+    zone = settings.TIME_ZONE
+    if not _ZONE.match(zone):
+        raise RatingError(f"TIME_ZONE {zone!r} is not a time zone name.")
+    columns = ",\n  ".join(f'{i.aggregate.replace(NOW, now_sql).replace(ZONE, zone)} AS "{i.key}"' for i in indicators)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {_stage(source)}")
         # Distinct counts sort per consumer: give the sort memory instead of spilling to disk.
         cursor.execute("SET LOCAL work_mem = '256MB'")
         cursor.execute(
             f"CREATE UNLOGGED TABLE {_stage(source)} AS\n"
-            f"SELECT {consumer_id} AS consumer_id,\n  {columns}\nFROM {table} {alias}\nGROUP BY {consumer_id}"
+            f"SELECT {consumer_id} AS consumer_id,\n  {columns}\nFROM {table} {alias}\n"
+            f"WHERE {moment} < {now_sql}\nGROUP BY {consumer_id}"
         )
         cursor.execute(f"ALTER TABLE {_stage(source)} ADD PRIMARY KEY (consumer_id)")
         cursor.execute(f"ANALYZE {_stage(source)}")

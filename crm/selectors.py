@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.db.models import Q
+
 from crm.models import Consumer, RiskFlag
 
 
@@ -10,5 +13,17 @@ def has_confirmed_risk_flag(consumer: Consumer) -> bool:
 
 
 def instant_refund_blocked(consumer: Consumer) -> bool:
-    """A confirmed risk flag takes away the instant refund, whatever the tier."""
-    return has_confirmed_risk_flag(consumer)
+    """Whether instant refunds are held for this consumer, whatever the tier, until a supervisor decides.
+
+    Held by: any confirmed risk flag; and an open (undecided) extortion flag whose pattern score reaches
+    RISK_HOLD_EXTORTION_SCORE. Other open flags do not hold refunds: they only lower the credit score.
+    """
+    live = RiskFlag.objects.filter(consumer=consumer)
+    return live.filter(
+        Q(status=RiskFlag.Status.CONFIRMED)
+        | Q(
+            status=RiskFlag.Status.OPEN,
+            kind=RiskFlag.Kind.EXTORTION,
+            evidence__score__gte=settings.RISK_HOLD_EXTORTION_SCORE,
+        )
+    ).exists()

@@ -12,7 +12,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.models import Order, Review, RiskFlag
+from crm.models import Order, Review, RiskFlag, RiskPattern, RiskPatternVersion
+from crm.patterns import check
 from crm.selectors import has_confirmed_risk_flag
 
 NEGATIVE_STARS = 2  # a review with any dimension at or below this is negative
@@ -148,3 +149,42 @@ def record_refund(order: Order, amount: Decimal, *, at: datetime | None = None) 
         fields.append("status")
     order.save(update_fields=fields)
     return order
+
+
+_DEFINITION = ("match", "flag", "terms", "near_terms", "then_terms", "except_terms", "ordered", "distance", "weight")
+
+
+def _check_pattern(pattern: RiskPattern) -> None:
+    problems = check(pattern.match, pattern.terms, pattern.near_terms)
+    if problems:
+        raise ValidationError(problems)
+
+
+@transaction.atomic
+def save_risk_pattern(pattern: RiskPattern, *, by: Any = None) -> RiskPattern:
+    """Create or edit a risk pattern; a change of its definition is a new version, frozen as RiskPatternVersion.
+
+    Name, description and the active flag change without a new version (they do not change what matches).
+    """
+    _check_pattern(pattern)
+    if pattern.pk is None:
+        pattern.version = 1
+        pattern.save()
+        _freeze(pattern, by)
+        return pattern
+    current = RiskPattern.objects.select_for_update().get(pk=pattern.pk)
+    changed = any(getattr(current, name) != getattr(pattern, name) for name in _DEFINITION)
+    pattern.version = current.version + 1 if changed else current.version
+    pattern.save()
+    if changed:
+        _freeze(pattern, by)
+    return pattern
+
+
+def _freeze(pattern: RiskPattern, by: Any) -> RiskPatternVersion:
+    return RiskPatternVersion.objects.create(
+        pattern=pattern,
+        number=pattern.version,
+        created_by=by if getattr(by, "pk", None) else None,
+        **{name: getattr(pattern, name) for name in _DEFINITION},
+    )

@@ -1,18 +1,26 @@
-"""Read-only API views of merchants and their service scores (routes in merchants/urls.py)."""
+"""API views of merchants and their service scores, and the marketplace import (routes in merchants/urls.py)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from tempfile import NamedTemporaryFile
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from core.importing import ImportAborted, ImportFileError, format_of
 from core.pagination import CursorPagination
+from core.parsers import MultiPartParser
 from core.permissions import ModelPermissions
 from core.tenancy import TenantScopedQuerysetMixin
+from merchants.importing import KINDS, import_kind
 from merchants.models import Merchant
 from merchants.selectors import marketplace_medians, score_history, with_latest_score
 from merchants.serializers import MerchantSerializer, ScoreHistoryQuerySerializer, ScoreRowSerializer
@@ -82,3 +90,55 @@ class ScoreHistoryView(TenantScopedQuerysetMixin, generics.GenericAPIView[Mercha
         rows = score_history(merchant, query.validated_data["days"])
         medians = marketplace_medians(rows[0].day, rows[-1].day) if rows else {}
         return Response(ScoreRowSerializer(rows, many=True, context={"medians": medians}).data)
+
+
+class CanImport(BasePermission):
+    """Loading a marketplace's files is for holders of crm.import_marketplace (supervisors)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return bool(request.user and request.user.has_perm("crm.import_marketplace"))
+
+
+class ImportView(APIView):
+    permission_classes = [CanImport]
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        summary=_("Import a file of consumers, merchants, orders, reviews or memberships"),
+        description=_(
+            "A CSV or JSONL file (multipart field file) of one kind, in the format of docs/import-formats.md; the"
+            " format comes from the file name's extension unless the query parameter format says csv or jsonl."
+            " Rows are upserted by their external id, so importing a file again changes nothing. The answer"
+            " counts the rows created, updated and unchanged and lists every rejected row by line and field"
+            " (200); a file that cannot be read at all, or a batch the database refused, is 400. Needs"
+            " permission to import (supervisors)."
+        ),
+        request={"multipart/form-data": OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
+    )
+    def post(self, request: Request, kind: str) -> Response:
+        upload = request.FILES.get("file")
+        if kind not in KINDS:
+            return Response({"kind": [_("Unknown kind; one of %(kinds)s.") % {"kinds": ", ".join(KINDS)}]}, status=404)
+        if upload is None:
+            return Response({"file": [_("Send the file as the multipart field file.")]}, status=400)
+        fmt = request.query_params.get("format") or format_of(Path(upload.name or ""))
+        with NamedTemporaryFile(suffix=".upload") as file:
+            for chunk in upload.chunks():
+                file.write(chunk)
+            file.flush()
+            try:
+                report = import_kind(kind, Path(file.name), fmt=fmt or "unknown")
+            except (ImportFileError, ValueError) as error:
+                return Response({"file": [_file_error(error, fmt)]}, status=400)
+            except ImportAborted as aborted:
+                return Response({"detail": str(aborted), **aborted.report.as_dict()}, status=400)
+        return Response(report.as_dict())
+
+
+def _file_error(error: Exception, fmt: str | None) -> str:
+    if isinstance(error, ImportFileError):
+        return str(error)
+    return _("Cannot tell the format of %(value)s; name the file .csv or .jsonl, or pass format.") % {
+        "value": fmt or ""
+    }

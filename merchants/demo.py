@@ -85,7 +85,7 @@ EXTORTION_TEXTS = (
     "返现20元就改好评，不然差评",
     "差评等着吧，走着瞧",
 )
-COPIED_TEXT = "垃圾商家，假货！大家千万别买，骗子店铺！！"
+COPIED_TEXT = "垃圾商家，假货！大家千万别买，骗子店铺，死全家！！"  # copied three times: also abuse
 
 
 def seed(ctx: SeedContext) -> dict[str, int]:

@@ -9,5 +9,6 @@ from merchants import api
 urlpatterns = [
     path("merchants/", api.MerchantListView.as_view(), name="api-merchant-list"),
     path("merchants/<str:code>/", api.MerchantDetailView.as_view(), name="api-merchant-detail"),
+    path("import/<str:kind>/", api.ImportView.as_view(), name="api-import"),
     path("merchants/<str:code>/scores/", api.ScoreHistoryView.as_view(), name="api-merchant-scores"),
 ]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from io import StringIO
@@ -14,6 +15,7 @@ from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
+from core.importing import ImportReport
 from crm import importing
 from crm.models import Consumer, Order, Review
 from merchants.models import Merchant
@@ -87,7 +89,7 @@ def test_good_orders_csv_is_loaded_with_exact_values(
     out = StringIO()
     call_command("import_orders", str(path), "--kind", "orders", stdout=out)
 
-    assert out.getvalue().splitlines() == ["2 loaded, 0 skipped (already present), 0 rejected"]
+    assert out.getvalue().splitlines() == ["2 created, 0 updated, 0 unchanged, 0 rejected"]
     assert "100%" in capsys.readouterr().err  # the progress bar ran to the end
     a1, a2 = Order.objects.select_related("consumer", "merchant").order_by("order_no")
     assert (a1.consumer.external_id, a1.merchant.code, a1.item_title) == ("C1", "M1", "无线蓝牙耳机")
@@ -114,11 +116,12 @@ def test_good_orders_jsonl_is_loaded_with_exact_values(shops: None, tmp_path: Pa
         "",
         '{"order_no": "J2", "consumer": "C2", "merchant": "M2", "item_title": "台灯", "amount": "1234567.89",'
         ' "status": "refunded", "placed_at": "2026-03-01T23:30:00-05:00", "refunded_amount": 100,'
+        ' "refunded_at": "2026-03-05T10:00:00",'
         ' "returned": "1", "dispute": "merchant_won", "dispute_closed_at": "2026-03-09T10:00:00"}',
     )
     lines, error = run(path, "orders")
 
-    assert (lines, error) == (["2 loaded, 0 skipped (already present), 0 rejected"], None)
+    assert (lines, error) == (["2 created, 0 updated, 0 unchanged, 0 rejected"], None)
     j1, j2 = Order.objects.order_by("order_no")
     assert j1.amount == Decimal("12.50") and j1.status == "delivered" and j1.returned is False and j1.dispute == ""
     assert local(j1.placed_at) == "2026-03-01T10:15:00+08:00"
@@ -144,22 +147,23 @@ def test_mixed_orders_file_reports_bad_rows_by_line_and_field_and_loads_the_good
         "A5,C2,M2,,0,paid,2026-03-01T10:00:00,1.00,maybe,",
         "A6,C2,M2,耳机,10.00,refunded,2026-03-01T10:00:00,12.00,consumer_won,",
         "A7,C2,M3,耳机,abc,paid,2026-03-01T10:00:00,,,",
-        "A8,C2,M2,耳机,20,delivered,2026-03-01 10:00,,,",
+        "A8,C2,M2,耳机,20,shipped,2026-03-01 10:00,,,",
         "A9,C2,M2",
         "A10,C2,M9,耳机,20,paid,2026-03-01T10:00:00,,,",
     )
     lines, error = run(path, "orders")
 
     assert lines == [
-        "2 loaded, 0 skipped (already present), 9 rejected",
+        "2 created, 0 updated, 0 unchanged, 9 rejected",
         'line 3: amount: "99.999" has more than 2 decimal places.',
         'line 4: consumer: No consumer has the external id "C9".',
         'line 5: status: "lost" is not one of paid, shipped, delivered, completed, cancelled, refunded.',
         'line 5: placed_at: "yesterday" is not an ISO 8601 date and time like 2026-03-01T10:15:00.',
-        'line 6: order_no: Order number "A1" already appears on line 2.',
+        'line 6: order_no: "A1" already appears on line 2.',
         "line 7: item_title: This field is required.",
         "line 7: amount: The amount must be greater than 0.",
         'line 7: dispute: "maybe" is not one of open, consumer_won, merchant_won.',
+        "line 7: refunded_at: A refunded amount needs the time it was refunded.",
         "line 8: refunded_amount: The refunded amount 12.00 is more than the amount 10.00.",
         'line 9: amount: "abc" is not an amount of yuan like 199.00.',
         "line 11: row: Expected 10 values, one for each column of the header, found 3.",
@@ -186,22 +190,24 @@ def test_rerunning_an_orders_file_loads_nothing_new_and_reports_skips(shops: Non
     before = list(Order.objects.order_by("pk").values())
     again, error = run(path, "orders")
 
-    assert first[0] == "2 loaded, 0 skipped (already present), 1 rejected"
+    assert first[0] == "2 created, 0 updated, 0 unchanged, 1 rejected"
     assert again == [
-        "0 loaded, 2 skipped (already present), 1 rejected",
+        "0 created, 0 updated, 2 unchanged, 1 rejected",
         'line 3: consumer: No consumer has the external id "C9".',
     ]
     assert error == "1 row was rejected; the other rows were loaded."
     assert list(Order.objects.order_by("pk").values()) == before
 
 
-def test_an_order_already_in_the_database_is_skipped_not_overwritten(shops: None, tmp_path: Path) -> None:
+def test_an_order_imported_again_with_new_values_is_updated_in_place(shops: None, tmp_path: Path) -> None:
     path = write(tmp_path, "orders.csv", ORDER_HEADER, "A1,C1,M1,耳机,99.00,paid,2026-03-01T10:00:00")
     run(path, "orders")
+    pk = Order.objects.get().pk
     changed = write(tmp_path, "changed.csv", ORDER_HEADER, "A1,C2,M2,别的,1.00,cancelled,2026-03-09T10:00:00")
 
-    assert run(changed, "orders") == (["0 loaded, 1 skipped (already present), 0 rejected"], None)
-    assert Order.objects.values_list("order_no", "item_title", "amount").get() == ("A1", "耳机", Decimal("99.00"))
+    assert run(changed, "orders") == (["0 created, 1 updated, 0 unchanged, 0 rejected"], None)
+    fields = ("pk", "consumer__external_id", "merchant__code", "item_title", "amount", "status")
+    assert Order.objects.values_list(*fields).get() == (pk, "C2", "M2", "别的", Decimal("1.00"), "cancelled")
 
 
 def test_a_header_without_a_required_column_is_refused_before_anything_is_loaded(shops: None, tmp_path: Path) -> None:
@@ -239,7 +245,7 @@ def test_malformed_and_mistyped_jsonl_lines_are_rejected_and_the_rest_loaded(sho
     lines, error = run(path, "orders")
 
     assert lines == [
-        "2 loaded, 0 skipped (already present), 5 rejected",
+        "2 created, 0 updated, 0 unchanged, 5 rejected",
         "line 2: row: Malformed JSON at column 138: Expecting ',' delimiter.",
         'line 3: row: Each line must be one JSON object, like {"order_no": "..."}.',
         "line 4: order_no: Expected text, got 4.",
@@ -271,7 +277,7 @@ def test_the_format_comes_from_the_extension_or_the_option(shops: None, tmp_path
     path = write(tmp_path, "orders.txt", ORDER_HEADER, "A1,C1,M1,耳机,1.00,paid,2026-03-01T10:00:00")
 
     assert run(path, "orders")[1] == f"Cannot tell the format of {path} from its extension; pass --format."
-    assert run(path, "orders", "--format", "csv") == (["1 loaded, 0 skipped (already present), 0 rejected"], None)
+    assert run(path, "orders", "--format", "csv") == (["1 created, 0 updated, 0 unchanged, 0 rejected"], None)
 
 
 def test_orders_are_resolved_with_the_same_queries_however_many_rows_a_batch_has(shops: None, tmp_path: Path) -> None:
@@ -282,9 +288,10 @@ def test_orders_are_resolved_with_the_same_queries_however_many_rows_a_batch_has
             assert run(path, "orders")[1] is None
         return len(captured)
 
-    # savepoint, orders present, consumers, merchants, insert, release
-    assert queries(2, "S") == 6
-    assert queries(40, "L") == 6
+    # savepoint, synchronous_commit, drop, create and analyse the stage table (COPY is not captured), unknown
+    # consumers, unknown merchants, upsert, release
+    assert queries(2, "S") == 9
+    assert queries(40, "L") == 9
     assert Order.objects.count() == 42
 
 
@@ -297,20 +304,20 @@ def test_a_crash_in_the_second_batch_keeps_the_first_and_a_rerun_completes_it(
         ORDER_HEADER,
         *(f"A{i},C1,M1,耳机,{i}.00,paid,2026-03-01T10:00:00" for i in range(1, 6)),
     )
-    real_load, calls = importing._load_orders, []
+    real, calls = importing.ORDERS, []
 
-    def load_then_fail_second_batch(rows: list[importing._OrderRow]) -> importing.ImportReport:
+    def load_then_fail_second_batch(rows: list[tuple[object, ...]]) -> ImportReport:
         calls.append(len(rows))
-        outcome = real_load(rows)  # the rows are inserted, then the batch fails before its commit
+        outcome = real.load(rows)  # the rows are inserted, then the batch fails before its commit
         if len(calls) == 2:
             raise DatabaseError("server closed the connection unexpectedly")
         return outcome
 
-    monkeypatch.setattr(importing, "_load_orders", load_then_fail_second_batch)
+    monkeypatch.setitem(importing.KINDS, "orders", replace(real, load=load_then_fail_second_batch))
     lines, error = run(path, "orders", "--batch-size", "2")
 
     assert calls == [2, 2]
-    assert lines == ["2 loaded, 0 skipped (already present), 0 rejected"]
+    assert lines == ["2 created, 0 updated, 0 unchanged, 0 rejected"]
     assert error == (
         "The database refused the rows on lines 4 to 5 (server closed the connection unexpectedly); none of them"
         " was written. The rows before them are loaded: fix the cause and import the same file again to continue."
@@ -318,7 +325,7 @@ def test_a_crash_in_the_second_batch_keeps_the_first_and_a_rerun_completes_it(
     assert list(Order.objects.order_by("order_no").values_list("order_no", flat=True)) == ["A1", "A2"]
 
     monkeypatch.undo()
-    assert run(path, "orders", "--batch-size", "2") == (["3 loaded, 2 skipped (already present), 0 rejected"], None)
+    assert run(path, "orders", "--batch-size", "2") == (["3 created, 0 updated, 2 unchanged, 0 rejected"], None)
     assert list(Order.objects.order_by("order_no").values_list("order_no", "amount")) == [
         (f"A{i}", Decimal(f"{i}.00")) for i in range(1, 6)
     ]
@@ -338,7 +345,7 @@ def test_good_reviews_csv_is_loaded_through_record_review(orders: None, tmp_path
     lines, error = run(path, "reviews")
 
     assert lines == [
-        "3 loaded, 0 skipped (already present), 1 rejected",
+        "3 created, 0 updated, 0 unchanged, 1 rejected",
         'line 6: service_stars: Stars must be whole numbers from 1 to 5; got "x".',  # the quoted newline counts
     ]
     assert error == "1 row was rejected; the other rows were loaded."
@@ -367,7 +374,7 @@ def test_good_reviews_jsonl_is_loaded(orders: None, tmp_path: Path) -> None:
     )
     lines, error = run(path, "reviews")
 
-    assert (lines, error) == (["2 loaded, 0 skipped (already present), 0 rejected"], None)
+    assert (lines, error) == (["2 created, 0 updated, 0 unchanged, 0 rejected"], None)
     o1, o2 = Review.objects.order_by("order__order_no")
     assert (o1.item_stars, o1.service_stars, o1.logistics_stars, o1.text, o1.is_negative) == (
         2,
@@ -392,9 +399,9 @@ def test_a_review_for_a_missing_order_is_rejected(orders: None, tmp_path: Path) 
     lines, error = run(path, "reviews")
 
     assert lines == [
-        "1 loaded, 0 skipped (already present), 3 rejected",
+        "1 created, 0 updated, 0 unchanged, 3 rejected",
         'line 1: order_no: No order has the number "NOPE".',
-        'line 3: order_no: Order number "O1" already appears on line 2.',
+        'line 3: order_no: "O1" already appears on line 2.',
         "line 4: order_no: This field is required.",
     ]
     assert error == "3 rows were rejected; the other rows were loaded."
@@ -420,13 +427,13 @@ def test_stars_out_of_range_are_rejected(orders: None, tmp_path: Path) -> None:
 
     assert error == "3 rows were rejected; the other rows were loaded."
     assert lines == [
-        "1 loaded, 0 skipped (already present), 3 rejected",
+        "1 created, 0 updated, 0 unchanged, 3 rejected",
         'line 2: item_stars: Stars must be whole numbers from 1 to 5; got "0".',
         'line 3: service_stars: Stars must be whole numbers from 1 to 5; got "6".',
         'line 4: logistics_stars: Stars must be whole numbers from 1 to 5; got "4.5".',
     ]
     assert run(jsonl, "reviews")[0] == [
-        "0 loaded, 0 skipped (already present), 1 rejected",
+        "0 created, 0 updated, 0 unchanged, 1 rejected",
         "line 1: item_stars: Stars must be whole numbers from 1 to 5; got 6.",
         "line 1: service_stars: Stars must be whole numbers from 1 to 5; got true.",
         "line 1: logistics_stars: Stars must be whole numbers from 1 to 5; got -1.",
@@ -440,8 +447,8 @@ def test_rerunning_a_reviews_file_skips_orders_already_reviewed(orders: None, tm
     first = run(path, "reviews")
     before = list(Review.objects.order_by("pk").values())
 
-    assert first == (["2 loaded, 0 skipped (already present), 0 rejected"], None)
-    assert run(path, "reviews") == (["0 loaded, 2 skipped (already present), 0 rejected"], None)
+    assert first == (["2 created, 0 updated, 0 unchanged, 0 rejected"], None)
+    assert run(path, "reviews") == (["0 created, 0 updated, 2 unchanged, 0 rejected"], None)
     assert list(Review.objects.order_by("pk").values()) == before
 
 

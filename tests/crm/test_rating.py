@@ -47,7 +47,7 @@ EXPECTED = {
     "account_age_days": 1000, "identity_verified": 1, "phone_bound": 1,
     "orders_total": 6, "orders_last_90d": 3, "completed_orders": 3, "total_spend": 1680,
     "avg_order_value": 1930 / 6, "distinct_merchants": 2,
-    # placed within a year: May (three orders), February and November (UTC months)
+    # placed within a year: May (three orders), February and November (months in TIME_ZONE)
     "active_months_last_year": 3, "days_since_last_order": 5, "high_value_completed": 1,
     "refund_count": 1, "refund_rate": 1 / 6, "refund_amount_ratio": 50 / 1930, "refund_requests_last_30d": 1,
     "quick_refund_requests": 1, "cancel_rate": 1 / 6, "return_rate": 1 / 6, "returns_last_90d": 1,

@@ -22,13 +22,15 @@ pytestmark = pytest.mark.django_db
 
 def negative_reviews(who: Consumer, shops: int, per_shop: int = 1, *, start_days_ago: float = 5,
                      spread_hours: float = 12,
-                     text: str = "质量太差了") -> list[Review]:  # fmt: skip
+                     text: str | None = None) -> list[Review]:  # fmt: skip
     made = []
     for s in range(shops):
         shop = f.merchant()
         for k in range(per_shop):
             at = NOW - timedelta(days=start_days_ago) + timedelta(hours=spread_hours * (s * per_shop + k))
-            made.append(f.review(f.order(who, shop, placed_at=at - timedelta(days=3)), (1, 2, 2), text, created_at=at))
+            # Different words each time unless given: a copied text is a rule of its own (duplicate_text).
+            words = text or f"第{s * per_shop + k}次买，质量太差了"
+            made.append(f.review(f.order(who, shop, placed_at=at - timedelta(days=3)), (1, 2, 2), words, created_at=at))
     return made
 
 
@@ -52,10 +54,10 @@ def test_negative_burst_needs_five_reviews_across_four_shops_within_seven_days()
 def test_negative_then_refund_needs_three_orders_with_the_refund_demand_after_the_review() -> None:
     leverage, honest = f.consumer(), f.consumer()
     for who, gap in ((leverage, timedelta(hours=20)), (honest, -timedelta(hours=20))):
-        for _ in range(3):
+        for words in ("一般", "还行吧", "凑合用"):  # different words: a copied text is a rule of its own
             reviewed = NOW - timedelta(days=10)
             o = f.order(who, f.merchant(), placed_at=reviewed - timedelta(days=3), refund_requested_at=reviewed + gap)
-            f.review(o, (2, 2, 2), "一般", created_at=reviewed)
+            f.review(o, (2, 2, 2), words, created_at=reviewed)
     detect_risk_flags(now=NOW)
     assert flags(leverage) == {"negative_then_refund": "open"}
     assert flags(honest) == {}  # asked for the refund first, then complained: not leverage

@@ -311,12 +311,12 @@ def test_anonymous_client_cannot_read_merchants(url: str, shops: dict[str, Merch
 @pytest.mark.parametrize(
     ("url", "method", "status"),
     [
-        # A supervisor holds change_merchant but not add or delete: the permission check comes first.
-        ("/api/merchants/", "post", 403),
+        # A supervisor holds add and change_merchant but not delete: the permission check comes first.
+        ("/api/merchants/", "post", 405),
         ("/api/merchants/M001/", "put", 405),
         ("/api/merchants/M001/", "patch", 405),
         ("/api/merchants/M001/", "delete", 403),
-        ("/api/merchants/M001/scores/", "post", 403),
+        ("/api/merchants/M001/scores/", "post", 405),
         ("/api/merchants/M001/scores/", "put", 405),
         ("/api/merchants/M001/scores/", "delete", 403),
     ],
@@ -364,6 +364,7 @@ def test_the_crm_and_merchant_api_schema_generates_without_warnings(db: None) ->
 
     assert sorted(schema["paths"]) == [
         "/api/consumers/{external_id}/",
+        "/api/import/{kind}/",
         "/api/merchants/",
         "/api/merchants/{code}/",
         "/api/merchants/{code}/scores/",

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from crm.rating import RatingError, rate_consumers
+from crm.rating import as_of as reference_time
 from crm.risk import detect_risk_flags
 
 
@@ -16,12 +18,20 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=50_000, help="Consumers scored per transaction.")
         parser.add_argument("--no-risk", action="store_true", help="Skip the risk rules; only rescore.")
         parser.add_argument("--quiet", action="store_true", help="No progress bar.")
+        parser.add_argument(
+            "--as-of",
+            type=date.fromisoformat,
+            metavar="YYYY-MM-DD",
+            help="Rate as of the end of this day in TIME_ZONE (imported history); default: now.",
+        )
 
-    def handle(self, *args: Any, batch_size: int, no_risk: bool, quiet: bool, **options: Any) -> None:
+    def handle(self, *args: Any, batch_size: int, no_risk: bool, quiet: bool, as_of: date | None,
+               **options: Any) -> None:  # fmt: skip
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
+        now = reference_time(as_of) if as_of else None
         if not no_risk:
-            flags = detect_risk_flags()
+            flags = detect_risk_flags(now=now)
             self.stdout.write(f"Risk rules: {flags.raised_or_refreshed}")
         with tqdm(total=0, unit="consumers", desc="rating", disable=quiet) as bar:
 
@@ -30,7 +40,7 @@ class Command(BaseCommand):
                 bar.update(done - bar.n)
 
             try:
-                summary = rate_consumers(batch_size=batch_size, progress=progress)
+                summary = rate_consumers(now=now, batch_size=batch_size, progress=progress)
             except RatingError as error:
                 raise CommandError(str(error)) from error
         seconds = ", ".join(f"{stage} {s:.1f}s" for stage, s in summary.seconds.items())
