@@ -12,6 +12,8 @@ from django.core.management import CommandError, call_command
 
 from tests.tickets.chat_support import knowledge_base
 from tickets.chat import knowledge
+from tickets.chat.demo import ARTICLES_EN, ARTICLES_ZH
+from tickets.chat.evaluation import load_articles, load_cases
 from tickets.models import ChatSession, KnowledgeArticle, TicketEvent
 
 pytestmark = pytest.mark.django_db
@@ -85,3 +87,26 @@ def test_a_missing_or_malformed_file_is_refused_with_its_line(tmp_path: Path) ->
     articles.write_text("not json\n", encoding="utf-8")
     with pytest.raises(CommandError, match=r"articles.jsonl:1: not an article"):
         run(str(lines_file(tmp_path / "ok.jsonl", CASES[:1])), "--articles", str(articles))
+
+
+FIXTURES = Path(__file__).resolve().parents[2] / "tickets" / "chat" / "fixtures"
+
+
+def test_the_demo_article_file_is_the_demo_knowledge_base() -> None:
+    shipped = [(a.title, a.body, a.language, a.wordings) for a in load_articles(FIXTURES / "demo_articles.jsonl")]
+    demo = [(t, a, "zh-hans", tuple(q.split("\n"))) for t, q, a in ARTICLES_ZH]
+    demo += [(t, a, "en", tuple(q.split("\n"))) for t, q, a in ARTICLES_EN]
+    assert shipped == demo
+
+
+@pytest.mark.parametrize(
+    ("cases", "articles", "at_least"),
+    [("bot_eval.jsonl", "demo_articles.jsonl", 300), ("heldout_eval.jsonl", "heldout_articles.jsonl", 40),
+     ("blind_eval.jsonl", "blind_articles.jsonl", 30)],
+)  # fmt: skip
+def test_every_labelled_set_names_only_articles_of_its_base(cases: str, articles: str, at_least: int) -> None:
+    labelled = load_cases(FIXTURES / cases)
+    titles = {article.title for article in load_articles(FIXTURES / articles)}
+    in_scope = [case for case in labelled if case.expect not in ("none", "handoff")]
+    assert len(labelled) >= at_least and {case.expect for case in in_scope} <= titles
+    assert {case.expect for case in labelled} >= {"none", "handoff"}

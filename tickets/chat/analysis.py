@@ -39,7 +39,7 @@ DATA = Path(__file__).resolve().parent / "data"
 IDF_FILE = Path(jieba.__file__).resolve().parent / "analyse" / "idf.txt"
 CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _RUN_RE = re.compile(rf"(?P<cjk>[{CJK}]+)|(?P<word>[a-z0-9]+(?:[-'][a-z0-9]+)*)")
-_CJK_RE = re.compile(rf"[{CJK}]")
+CJK_RE = _CJK_RE = re.compile(rf"[{CJK}]")
 _LATIN_RE = re.compile(r"[a-z]")
 # Full-width ASCII (！ to ～) and the ideographic space fold to half-width, one character for one.
 _FOLD = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}

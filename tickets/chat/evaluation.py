@@ -172,8 +172,11 @@ class Report:
         order += sorted(k for k in self.parts if k.startswith("kind:"))
         for key in order:
             out.append(f"== {key}")
-            figures = self.parts[key].lines()
-            out += figures if key == "all" or key.startswith("split:") else figures[:4]  # kinds: in-scope figures
+            part = self.parts[key]
+            figures = part.lines()
+            if key.startswith("kind:"):  # a kind is about one sort of question: its own figures only
+                figures = figures[:4] if part.in_scope else figures[4:5] if part.out_of_scope else figures[5:6]
+            out += figures
         if misses:
             out.append("== not answered right")
             out += [f"  [{case.expect}] {case.question} -> {what}" for case, what in self.parts["all"].misses]

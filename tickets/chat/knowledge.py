@@ -102,6 +102,7 @@ _searcher: Searcher | None = None
 _checked = 0.0
 _ranker: Ranker | None = None
 _ranked_from: Searcher | None = None
+_rebuilding = False
 
 
 def _current_searcher() -> Searcher:
@@ -146,13 +147,31 @@ def articles_of(searcher: Searcher) -> list[Article]:
 
 
 def _current_ranker() -> Ranker:
-    """The ranker of what the index holds now (call with ``_lock`` held)."""
-    global _ranker, _ranked_from
+    """The ranker of what the index holds (call with ``_lock`` held). The first one is built at once;
+    after a change the old one keeps answering while a thread builds the new one (README: a rebuild of
+    3,000 articles takes seconds, a question milliseconds)."""
+    global _ranker, _ranked_from, _rebuilding
     searcher = _current_searcher()
-    if _ranker is None or searcher is not _ranked_from:
+    if _ranker is None or _ranked_from is None:
         _ranker = Ranker(articles_of(searcher), previous=_ranker)
         _ranked_from = searcher
+    elif searcher is not _ranked_from and not _rebuilding:
+        _rebuilding = True
+        threading.Thread(target=_rebuild, args=(_ranked_from, searcher, articles_of(searcher), _ranker),
+                         daemon=True, name="knowledge-ranker").start()  # fmt: skip
     return _ranker
+
+
+def _rebuild(replacing: Searcher, searcher: Searcher, articles: list[Article], previous: Ranker) -> None:
+    global _ranker, _ranked_from, _rebuilding
+    try:
+        fresh = Ranker(articles, previous=previous)
+        with _lock:
+            if _ranked_from is replacing:  # not reset nor rebuilt meanwhile
+                _ranker, _ranked_from = fresh, searcher
+    finally:
+        with _lock:
+            _rebuilding = False
 
 
 def ranker() -> Ranker:

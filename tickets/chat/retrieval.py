@@ -27,6 +27,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from jieba import posseg
+
 from tickets.chat import analysis
 from tickets.chat.analysis import Term, Thesaurus
 
@@ -41,6 +43,7 @@ COVERAGE_FLOOR = 0.5
 FALLBACK_COVERAGE = 0.5
 ANSWER_CREDIT = 0.7
 CHARACTER_CREDIT = 0.5
+VERB_SHARE = 0.6
 
 
 @dataclass(frozen=True)
@@ -236,7 +239,19 @@ class Ranker:
                 terms.extend(self._correct(piece) or piece if not self._known(piece) else piece for piece in pieces)
             else:
                 terms.append(term)
-        return self._join_misspelt(terms, corrected), corrected
+        return self._shade_verbs(question, self._join_misspelt(terms, corrected)), corrected
+
+    def _shade_verbs(self, question: str, terms: list[Term]) -> list[Term]:
+        """Verbs and adverbs weigh ``VERB_SHARE`` of their IDF: a question's topic is its nouns (忘 of
+        密码忘了 may be missing from the article; 宠物 of 宠物可以邮寄吗 must not be)."""
+        flags = {pair.word: pair.flag for pair in posseg.lcut(question) if analysis.CJK_RE.search(pair.word)}
+        shaded = []
+        for term in terms:
+            flag = flags.get(term.word, "")
+            if term.cjk and flag[:1] in ("v", "a", "d") and flag != "vn":
+                term = Term(term.word, term.concepts, term.weight * VERB_SHARE, True)
+            shaded.append(term)
+        return shaded
 
     def _join_misspelt(self, terms: list[Term], corrected: dict[str, str]) -> list[Term]:
         """Two neighbouring Chinese words that sound like one article word, one of them a single character
