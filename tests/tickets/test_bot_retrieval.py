@@ -9,6 +9,10 @@ from tickets.chat import analysis
 from tickets.chat.retrieval import Article, Ranker
 from tickets.chat.understanding import Kind, Thresholds, decide, understand
 
+# These tests need no database, but the session's role fixture (tests/conftest.py) does, and pytest-django
+# creates the test database only when a collected test asks for it: run alone, this module must ask.
+pytestmark = pytest.mark.django_db
+
 ARTICLES = [
     Article(1, "如何开具发票", "在订单详情点击申请开票，填写抬头和税号，电子发票发送到邮箱。", "zh-hans"),
     Article(2, "修改或取消订单", "未发货的订单可在订单详情点击取消订单，款项原路退回。", "zh-hans"),

@@ -147,17 +147,19 @@ def known_word(word: str) -> bool:
 _PINYIN_FUZZY = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("ing", "in"), ("eng", "en"), ("ang", "an"))
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=50_000)
+def _syllable(char: str) -> str:
+    syllables = lazy_pinyin(char, style=Style.NORMAL, errors="ignore")
+    syllable = syllables[0] if syllables else char
+    for long, short in _PINYIN_FUZZY:
+        syllable = syllable.replace(long, short)
+    return "n" + syllable[1:] if syllable.startswith("l") else syllable
+
+
 def pinyin_key(text: str) -> str:
-    """Toneless pinyin with the common confusions folded (zh/z, ch/c, sh/s, -ng/-n, l/n): 发漂 == 发票."""
-    syllables = []
-    for syllable in lazy_pinyin(text, style=Style.NORMAL, errors="ignore"):
-        for long, short in _PINYIN_FUZZY:
-            syllable = syllable.replace(long, short)
-        if syllable.startswith("l"):
-            syllable = "n" + syllable[1:]
-        syllables.append(syllable)
-    return " ".join(syllables)
+    """Toneless pinyin with the common confusions folded (zh/z, ch/c, sh/s, -ng/-n, l/n): 发漂 == 发票.
+    Character by character (each character's commonest reading), which is what a typo shares."""
+    return " ".join(_syllable(char) for char in text)
 
 
 class Thesaurus:

@@ -154,15 +154,16 @@ class Ranker:
             terms = analysis.analyse(text, self.thesaurus) if text else []
             terms += [piece for term in terms if term.cjk and not analysis.known_word(term.word)
                       for piece in analysis.split_unknown(term, self.thesaurus)]  # fmt: skip
+            grams = [gram for gram, _weight in analysis.bigrams(terms)]
             features = [f"c:{concept}" for term in terms for concept in term.concepts]
-            features += [f"b:{gram}" for gram, _weight in analysis.bigrams(terms)]
+            features += [f"b:{gram}" for gram in grams]
             fields[name] = features
             for term in terms:
                 if term.cjk and len(term.word) > 1:
                     sounds.append((analysis.pinyin_key(term.word), term.word))
                 elif not term.cjk and len(term.word) >= 4:
                     latin.append(term.word)
-            sounds += [(analysis.pinyin_key(gram), gram) for gram, _weight in analysis.bigrams(terms)]
+            sounds += [(analysis.pinyin_key(gram), gram) for gram in grams]
         return _Analysed(fields, sounds, latin)
 
     def _index(self) -> None:
