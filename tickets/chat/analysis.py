@@ -33,13 +33,13 @@ from pathlib import Path
 import jieba
 from pypinyin import Style, lazy_pinyin
 from whoosh.lang.porter import stem
-from wordfreq import zipf_frequency
 
 DATA = Path(__file__).resolve().parent / "data"
 IDF_FILE = Path(jieba.__file__).resolve().parent / "analyse" / "idf.txt"
+DICT_FILE = Path(jieba.__file__).resolve().parent / "dict.txt"
 CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _RUN_RE = re.compile(rf"(?P<cjk>[{CJK}]+)|(?P<word>[a-z0-9]+(?:[-'][a-z0-9]+)*)")
-CJK_RE = _CJK_RE = re.compile(rf"[{CJK}]")
+_CJK_RE = re.compile(rf"[{CJK}]")
 _LATIN_RE = re.compile(r"[a-z]")
 # Full-width ASCII (！ to ～) and the ideographic space fold to half-width, one character for one.
 _FOLD = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
@@ -115,12 +115,30 @@ def prepare() -> None:
     add_words(line.split()[0] for line in _lines("userdict.txt"))
     add_words(term for group in seed_synonyms() for term in group)
     general_idf()
+    part_of_speech()
     stopwords()
     english_weight("refund")  # loads wordfreq's English list
 
 
+@lru_cache(maxsize=1)
+def part_of_speech() -> dict[str, str]:
+    """jieba's dictionary tags (忘 v, 密码 n), read from the file rather than through ``jieba.posseg``,
+    whose model costs three seconds at import and segments differently from ``jieba.lcut``."""
+    tags: dict[str, str] = {}
+    with DICT_FILE.open(encoding="utf-8") as lines:
+        for line in lines:
+            parts = line.split()
+            if len(parts) == 3:
+                tags[parts[0]] = parts[2]
+    return tags
+
+
 @lru_cache(maxsize=100_000)
 def english_weight(word: str) -> float:
+    # Imported here, not at the top: wordfreq costs most of a second, and every process that imports
+    # the tasks (workers, commands) would pay it; prepare() loads it once where the bot runs.
+    from wordfreq import zipf_frequency
+
     zipf = zipf_frequency(word, "en")
     return ENGLISH_UNKNOWN if zipf <= 0 else max(1.0, (ZIPF_TOP - zipf) * ZIPF_SCALE)
 

@@ -27,8 +27,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from jieba import posseg
-
 from tickets.chat import analysis
 from tickets.chat.analysis import Term, Thesaurus
 
@@ -240,15 +238,15 @@ class Ranker:
                 terms.extend(self._correct(piece) or piece if not self._known(piece) else piece for piece in pieces)
             else:
                 terms.append(term)
-        return self._shade_verbs(question, self._join_misspelt(terms, corrected)), corrected
+        return self._shade_verbs(self._join_misspelt(terms, corrected)), corrected
 
-    def _shade_verbs(self, question: str, terms: list[Term]) -> list[Term]:
+    def _shade_verbs(self, terms: list[Term]) -> list[Term]:
         """Verbs and adverbs weigh ``VERB_SHARE`` of their IDF: a question's topic is its nouns (忘 of
         密码忘了 may be missing from the article; 宠物 of 宠物可以邮寄吗 must not be)."""
-        flags = {pair.word: pair.flag for pair in posseg.lcut(question) if analysis.CJK_RE.search(pair.word)}
+        tags = analysis.part_of_speech()
         shaded = []
         for term in terms:
-            flag = flags.get(term.word, "")
+            flag = tags.get(term.word, "")
             if term.cjk and flag[:1] in ("v", "a", "d") and flag != "vn":
                 term = Term(term.word, term.concepts, term.weight * VERB_SHARE, True)
             shaded.append(term)
