@@ -72,7 +72,7 @@ def author_name(event: TicketEvent) -> str:
 
 
 def message_frame(chat: ChatSession, event: TicketEvent, name: str = "") -> dict[str, Any]:
-    data = {key: event.data[key] for key in ("suggestions", "intent", "code") if key in event.data}
+    data = {key: event.data[key] for key in ("suggestions", "intent", "code", "article") if key in event.data}
     return {
         "type": "message",
         "chat": chat.pk,

@@ -259,8 +259,6 @@ CHAT_TOKEN_MAX_AGE = env_int("CHAT_TOKEN_MAX_AGE", 86400)
 CHAT_PLATFORM_API_KEY = env_str("CHAT_PLATFORM_API_KEY")
 # The department whose queue new chats enter.
 CHAT_DEPARTMENT = env_str("CHAT_DEPARTMENT", "after-sales")
-# The bot answers from the knowledge base when its confidence (0-1) is at least this.
-CHAT_BOT_CONFIDENCE = float(env_str("CHAT_BOT_CONFIDENCE", "0.5"))
 # A person takes over after this many bot misses in a row.
 CHAT_BOT_MISSES = env_int("CHAT_BOT_MISSES", 2)
 # A chat accepted but not answered within this many seconds goes back to the queue.
