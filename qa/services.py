@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from qa import scorecards
+from qa import scorecards, searching
 from qa.models import Finding, Recording, Rule, RuleVersion, Segment, Transcript
 
 # Fields of RuleDefinition: what a version freezes.
@@ -47,8 +47,8 @@ def save_transcript(
 ) -> Transcript:
     """Create a transcript, or replace the one already stored for this recording / external id / chat.
 
-    Its segments are replaced whole, inside one transaction; on commit the transcript is queued for
-    rule evaluation and for the search index. Replacing keeps the findings of segments whose text is
+    Its segments and their search rows are replaced whole, inside one transaction; on commit the
+    transcript is queued for rule evaluation. Replacing keeps the findings of segments whose text is
     unchanged (a finding points at a segment by its number, see ``evaluate_transcript``).
     """
     if not segments:
@@ -70,7 +70,7 @@ def save_transcript(
             "through_event": through_event,
             "characters": sum(len(s.text) for s in segments),
             "evaluated_at": None,
-            "indexed_at": None,
+            "indexed_at": timezone.now(),  # its search rows are written below, in this transaction
         }
         if existing is None:
             try:
@@ -89,7 +89,8 @@ def save_transcript(
                 setattr(transcript, name, value)
             transcript.save()
             stored = {s.seq: s for s in transcript.segments.all()}
-        _replace_segments(transcript, segments, stored)
+        kept = _replace_segments(transcript, segments, stored)
+        searching.index_transcript(transcript, kept)  # the search rows commit with the segments
         transaction.on_commit(lambda: _after_save(transcript.pk))
     return transcript
 
@@ -107,7 +108,10 @@ def _existing_transcript(*, kind: str, recording: Any, external_id: str | None, 
     return Transcript.objects.select_for_update().filter(lookup).first()
 
 
-def _replace_segments(transcript: Transcript, segments: Sequence[SegmentIn], stored: dict[int, Segment]) -> None:
+def _replace_segments(
+    transcript: Transcript, segments: Sequence[SegmentIn], stored: dict[int, Segment]
+) -> list[Segment]:
+    """Store the transcript's segments, keeping those unchanged; returns them all."""
     keep, create = [], []
     for seq, segment in enumerate(segments):
         old = stored.pop(seq, None)
@@ -133,14 +137,13 @@ def _replace_segments(transcript: Transcript, segments: Sequence[SegmentIn], sto
         )
     if stored:
         Segment.objects.filter(pk__in=[s.pk for s in stored.values()]).delete()
-    Segment.objects.bulk_create(create)
+    return keep + Segment.objects.bulk_create(create)
 
 
 def _after_save(transcript_id: int) -> None:
     from qa import tasks
 
     tasks.evaluate_transcript.delay(transcript_id)
-    tasks.index_transcripts.delay([transcript_id])
 
 
 # --- Rules ---------------------------------------------------------------------------------------
@@ -214,15 +217,12 @@ def sweep() -> dict[str, int]:
     """What the beat job does every few minutes; each step is idempotent.
 
     Chats' new messages become transcripts; transcripts a dead worker left unevaluated are evaluated
-    here; unindexed ones are queued for the search index's single writer.
+    here. (Search rows need no sweep: they commit with the transcript.)
     """
-    from qa import chats, evaluation, searching, tasks
+    from qa import chats, evaluation
 
     collected = chats.collect_chats(chats.stale_chat_ids())
     unevaluated = evaluation.stale_transcript_ids()
     if unevaluated:
         evaluation.evaluate_transcripts(unevaluated)
-    unindexed = searching.unindexed_transcript_ids()
-    for start in range(0, len(unindexed), 500):
-        tasks.index_transcripts.delay(unindexed[start : start + 500])
-    return {"chats": collected, "evaluated": len(unevaluated), "queued_for_index": len(unindexed)}
+    return {"chats": collected, "evaluated": len(unevaluated)}

@@ -12,14 +12,6 @@ def evaluate_transcript(transcript_id: int) -> int:
     return evaluation.evaluate_transcripts([transcript_id])
 
 
-@shared_task(acks_late=True)
-def index_transcripts(transcript_ids: list[int]) -> int:
-    """Add or replace transcripts in the search index (queue `search`: its single writer)."""
-    from qa import searching
-
-    return searching.index_transcripts(transcript_ids)
-
-
 @shared_task
 def sweep() -> dict[str, int]:
     """Beat, every few minutes: chats become transcripts; what a dead worker left is redone."""
