@@ -17,7 +17,6 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -313,38 +312,47 @@ def matching(text: str) -> QuerySet[SegmentSearch]:
 # --- Searching -----------------------------------------------------------------------------------
 
 
-@contextmanager
-def _planner(**switches: bool) -> Iterator[CursorWrapper]:
-    """A cursor in a transaction whose planner has these ``enable_*`` switches set, restored afterwards."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        for name, on in switches.items():
-            cursor.execute(f"SET LOCAL enable_{name} = {'on' if on else 'off'}")
-        try:
-            yield cursor
-        finally:
-            for name in switches:
-                cursor.execute(f"SET LOCAL enable_{name} TO DEFAULT")
+def _planned(sql: str, params: Sequence[Any], **switches: bool) -> list[tuple[Any, ...]]:
+    """Run one query with the planner's ``enable_*`` switches set for it alone; its rows.
+
+    One round trip: the switches, the query and their reset go as one multi-statement string (Django's
+    psycopg cursor binds parameters client-side), which PostgreSQL runs as one implicit transaction,
+    so ``SET LOCAL`` ends with it; the reset is for a caller's explicit transaction (tests).
+    """
+    names = list(switches)
+    before = "".join(f"SET LOCAL enable_{name} = {'on' if switches[name] else 'off'}; " for name in names)
+    after = "".join(f"; SET LOCAL enable_{name} TO DEFAULT" for name in names)
+    with connection.cursor() as cursor:
+        cursor.execute(before + sql + after, params)
+        raw = cursor.cursor
+        while raw.description is None and raw.nextset():
+            pass
+        return raw.fetchall()
 
 
 def _newest(condition: _Sql, *, offset: int, limit: int) -> tuple[list[int], int, bool]:
     """(segment ids of the page, total up to CAP, capped): the plan chosen for this query.
 
     First, at most CAP + 1 matches through the GIN bitmap (the date index and sequential scans are
-    switched off: a term with no match must not walk the whole table). Up to CAP matches are the
-    whole answer, sorted here. More than CAP means at least one row in every thousand or so matches:
-    then walking the date index newest first fills a page within a few thousand rows.
+    switched off: a term with no match must not walk the whole table), counted and paged in the same
+    statement. Up to CAP matches are the whole answer. More than CAP means at least one row in every
+    thousand or so matches: then walking the date index newest first fills a page within a few
+    thousand rows.
     """
-    sql = f"SELECT segment_id, spoken_at FROM {TABLE} WHERE {condition.sql} LIMIT {CAP + 1}"
-    with _planner(indexscan=False, seqscan=False) as cursor:
-        cursor.execute(sql, condition.params)
-        found = cursor.fetchall()
-    if len(found) <= CAP:
-        found.sort(key=lambda row: (row[1], row[0]), reverse=True)
-        return [segment_id for segment_id, _when in found[offset : offset + limit]], len(found), False
-    walk = f"{sql.rsplit(' LIMIT ', 1)[0]} ORDER BY spoken_at DESC, segment_id DESC LIMIT %s OFFSET %s"
-    with _planner(bitmapscan=False, seqscan=False) as cursor:
-        cursor.execute(walk, (*condition.params, limit, offset))
-        return [row[0] for row in cursor.fetchall()], CAP, True
+    capped = (
+        f"WITH hits AS MATERIALIZED (SELECT segment_id, spoken_at FROM {TABLE} WHERE {condition.sql} LIMIT {CAP + 1}) "
+        "SELECT (SELECT count(*) FROM hits), "
+        "ARRAY(SELECT segment_id FROM hits ORDER BY spoken_at DESC, segment_id DESC LIMIT %s OFFSET %s)"
+    )
+    [(total, ids)] = _planned(capped, (*condition.params, limit, offset), indexscan=False, seqscan=False)
+    if total <= CAP:
+        return ids, total, False
+    walk = (
+        f"SELECT segment_id FROM {TABLE} WHERE {condition.sql} "
+        "ORDER BY spoken_at DESC, segment_id DESC LIMIT %s OFFSET %s"
+    )
+    rows = _planned(walk, (*condition.params, limit, offset), bitmapscan=False, seqscan=False)
+    return [segment_id for (segment_id,) in rows], CAP, True
 
 
 def search(
