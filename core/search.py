@@ -1,19 +1,19 @@
-"""The search indexes: one small interface over Whoosh, and the two analyzers the product needs.
+"""Search text analysis, and one small interface over Whoosh for the bot's knowledge base.
 
 Where each analyzer belongs (DESIGN.md §7):
 
-- ``cjk_analyzer`` is for *finding text* (the QA search). Chinese runs are indexed as character
-  unigrams plus overlapping bigrams at the same token position, Latin words lower-cased and stemmed.
-  Positions are token indexes, nothing is dropped, and the segmentation never depends on context, so a
-  phrase query hits exactly the texts that contain the phrase as a substring. Bigrams keep phrase
-  queries fast: a quoted 全额退款 intersects three short bigram posting lists, not four long
-  character lists.
+- ``cjk_tokens`` is for *finding text* (the QA transcript search in PostgreSQL, ``qa.searching``).
+  Chinese runs are indexed as character unigrams plus overlapping bigrams at the same token position,
+  Latin words lower-cased and stemmed, numbers as words. Positions are token indexes, nothing is
+  dropped, and the segmentation never depends on context, so a phrase query hits exactly the texts
+  that contain the phrase as a substring. ``tsvector`` writes its index form, ``tsquery_lexeme`` its
+  query form, and ``CJKTokenizer`` hands it to Whoosh's query parser: one tokenizer for all three.
 - ``chinese_word_analyzer`` (jieba's ``ChineseAnalyzer``) is for *ranking by words* (BM25 in the
-  bot's knowledge base). It stores character offsets as positions and drops stopwords, so phrase
-  queries must not be run against it.
+  bot's knowledge base, a Whoosh index). It stores character offsets as positions and drops
+  stopwords, so phrase queries must not be run against it.
 
-The indexes have one writer (the ``search`` Celery queue's single worker process); readers open
-them from shared storage. When one Whoosh index is no longer enough, this module is the seam to swap.
+The Whoosh indexes have one writer (the ``search`` Celery queue's single worker process); readers
+open them from shared storage.
 """
 
 from __future__ import annotations
@@ -48,12 +48,64 @@ def _stem(word: str) -> str:
     return stem(word) if word.isalpha() else word
 
 
-class CJKTokenizer(Tokenizer):
-    """Chinese as unigrams + bigrams at one position each, Latin words stemmed; see the module docstring.
+def cjk_tokens(value: str, *, query: bool = False) -> Iterator[tuple[str, int, int, int]]:
+    """The one tokenizer of transcript search: (token, position, start, end) for index, query and highlight.
 
-    In query mode a Chinese run yields only its bigrams (and its last character when a token follows,
-    to keep the positions consecutive); a single character yields its unigram.
+    Chinese runs give a unigram and the bigram starting there at each position; Latin words and numbers
+    are one stemmed token each. In query mode a Chinese run yields only its bigrams (and its last
+    character when a token follows, to keep the positions consecutive); a single character yields its
+    unigram.
     """
+    text = value.translate(_FOLD).lower()
+    matches = list(_TOKEN_RE.finditer(text))
+    pos = 0
+    for index, match in enumerate(matches):
+        start = match.start()
+        run = match.group("cjk")
+        if run is None:
+            yield _stem(match.group("word")), pos, start, match.end()
+            pos += 1
+            continue
+        last = len(run) - 1
+        more_follow = index + 1 < len(matches)
+        for i, char in enumerate(run):
+            at = start + i
+            if i < last:
+                if not query:
+                    yield char, pos, at, at + 1
+                yield run[i : i + 2], pos, at, at + 2
+            elif not query or last == 0 or more_follow:
+                yield char, pos, at, at + 1
+            pos += 1
+
+
+# PostgreSQL keeps positions 1..16383 in a tsvector; later ones share the last.
+_MAX_POSITION = 16383
+
+
+def tsvector(value: str) -> str:
+    """``value`` as a PostgreSQL ``tsvector`` literal of ``cjk_tokens`` (positions from 1), for ``::tsvector``.
+
+    Built here, not by ``to_tsvector``, so that the index, the query (``tsquery_lexeme``) and the
+    highlighting share one tokenizer.
+    """
+    positions: dict[str, list[int]] = {}
+    for token, pos, _start, _end in cjk_tokens(value):
+        at = positions.get(token)
+        if at is None:
+            positions[token] = [min(pos + 1, _MAX_POSITION)]
+        elif at[-1] < _MAX_POSITION:
+            at.append(pos + 1 if pos < _MAX_POSITION else _MAX_POSITION)
+    return " ".join(f"{tsquery_lexeme(token)}:{','.join(map(str, at))}" for token, at in positions.items())
+
+
+def tsquery_lexeme(token: str) -> str:
+    """One token quoted as a ``tsvector`` / ``tsquery`` lexeme: in single quotes, quotes and backslashes doubled."""
+    return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+class CJKTokenizer(Tokenizer):
+    """``cjk_tokens`` as a Whoosh tokenizer: what the query parser analyses query words with."""
 
     def __call__(
         self,
@@ -69,40 +121,16 @@ class CJKTokenizer(Tokenizer):
         **kwargs: Any,
     ) -> Iterator[Token]:
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        text = value.translate(_FOLD).lower()
-        matches = list(_TOKEN_RE.finditer(text))
-        query = mode == "query"
-        pos = start_pos
-        for index, match in enumerate(matches):
-            start = match.start()
-            run = match.group("cjk")
-            if run is None:
-                yield self._emit(token, _stem(match.group("word")), pos, start_char + start, start_char + match.end())
-                pos += 1
-                continue
-            last = len(run) - 1
-            more_follow = index + 1 < len(matches)
-            for i, char in enumerate(run):
-                at = start_char + start + i
-                if i < last:
-                    if not query:
-                        yield self._emit(token, char, pos, at, at + 1)
-                    yield self._emit(token, run[i : i + 2], pos, at, at + 2)
-                elif not query or last == 0 or more_follow:
-                    yield self._emit(token, char, pos, at, at + 1)
-                pos += 1
-
-    @staticmethod
-    def _emit(token: Token, text: str, pos: int, start: int, end: int) -> Token:
-        token.text = text
-        token.boost = 1.0
-        token.stopped = False
-        if token.positions:
-            token.pos = pos
-        if token.chars:
-            token.startchar = start
-            token.endchar = end
-        return token
+        for text, pos, start, end in cjk_tokens(value, query=mode == "query"):
+            token.text = text
+            token.boost = 1.0
+            token.stopped = False
+            if positions:
+                token.pos = start_pos + pos
+            if chars:
+                token.startchar = start_char + start
+                token.endchar = start_char + end
+            yield token
 
 
 def cjk_analyzer() -> Analyzer:

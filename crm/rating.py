@@ -42,6 +42,9 @@ SOURCES: dict[str, tuple[str, str, str, str]] = {
 _ZONE = re.compile(r"^[A-Za-z0-9_+\-/]{1,64}$")
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,55}$")
 _LOCK_KEY = 7_230_101
+# The lock is per database (its name hashed beside the key): runs in two databases of one cluster never
+# block each other. It is a session lock, so it must be released on the same connection, as below.
+LOCK_SQL = "SELECT pg_try_advisory_lock(hashtext(current_database()), %s)"
 # jsonb_build_object takes at most 100 arguments: 50 indicators a call, joined with ||.
 _JSON_CHUNK = 50
 
@@ -90,7 +93,7 @@ def rate_consumers(
     summary = RatingSummary(indicators=len(indicators))
     now_sql = f"'{now.isoformat()}'::timestamptz"
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_LOCK_KEY])
+        cursor.execute(LOCK_SQL, [_LOCK_KEY])
         if not cursor.fetchone()[0]:
             raise RatingError("Another rating run is in progress.")
     try:
@@ -122,7 +125,7 @@ def rate_consumers(
         with connection.cursor() as cursor:
             for name in SOURCES:
                 cursor.execute(f"DROP TABLE IF EXISTS {_stage(name)}")
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [_LOCK_KEY])
+            cursor.execute("SELECT pg_advisory_unlock(hashtext(current_database()), %s)", [_LOCK_KEY])
     return summary
 
 

@@ -112,6 +112,17 @@ class TranscriptAdmin(TenantScopedAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # transcripts come from recordings, imports and chats
 
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Transcript], search_term: str
+    ) -> tuple[QuerySet[Transcript], bool]:
+        """The exact fields, or any transcript with a segment the full-text search finds (same syntax)."""
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        try:
+            segments = searching.matching(search_term)
+        except searching.SearchSyntaxError:
+            return found, may_have_duplicates
+        return found | queryset.filter(pk__in=segments.values("transcript_id")), may_have_duplicates
+
     @admin.display(description=_("length"))
     def length(self, obj: Transcript) -> str:
         if obj.duration_seconds:

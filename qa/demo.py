@@ -8,12 +8,11 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import transaction
 
 from core import roles
 from core.seeding import SeedContext
 from crm.models import Consumer
-from qa import chats, evaluation, scorecards, searching, services
+from qa import chats, evaluation, scorecards, services
 from qa.models import Finding, Rule, Transcript
 from qa.segments import SegmentIn
 from tickets.models import Department
@@ -99,8 +98,6 @@ def seed(ctx: SeedContext) -> dict[str, int]:
     reviewed = _review_older_findings(ctx)
     for weeks_ago in range(6):
         scorecards.compute_week((ctx.now - timedelta(weeks=weeks_ago)).date())
-    # The index is files, not rows: build it once the demo's rows are committed.
-    transaction.on_commit(lambda: searching.rebuild(ids))
     return {
         "QA rules": len(RULES),
         "call transcripts": made,

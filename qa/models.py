@@ -3,10 +3,12 @@ from __future__ import annotations
 from typing import ClassVar
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from qa.matching import RuleSetError, RuleSpec, validate_spec
@@ -150,6 +152,39 @@ class Segment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.transcript_id}#{self.seq}"
+
+
+class SegmentSearch(models.Model):
+    """A segment as transcript search reads it: its tokens as a ``tsvector`` and the columns it is filtered on.
+
+    Written with the segment, in the same transaction (``qa.searching.index_transcripts``); the agent,
+    department and ticket are copied from the transcript, so one table answers a search.
+    """
+
+    tenant_field: ClassVar[str | None] = "transcript__ticket__merchant"
+
+    segment = models.OneToOneField(Segment, on_delete=models.CASCADE, primary_key=True, related_name="search")
+    transcript = models.ForeignKey(Transcript, on_delete=models.CASCADE, related_name="+")
+    # When the segment was said (the transcript's start plus the segment's offset): newest first.
+    spoken_at = models.DateTimeField()
+    kind = models.CharField(max_length=8, choices=Transcript.Kind.choices)
+    speaker = models.CharField(max_length=16, choices=Speaker.choices)
+    # Plain ids, not relations: filters only, copied from the transcript when it is saved.
+    agent_id = models.BigIntegerField(null=True)
+    department_id = models.BigIntegerField(null=True)
+    ticket_id = models.BigIntegerField(null=True)
+    vector = SearchVectorField()
+
+    class Meta:
+        verbose_name = _("segment search entry")
+        verbose_name_plural = _("segment search entries")
+        indexes = [
+            GinIndex(fields=["vector"], name="qa_segmentsearch_vector"),
+            models.Index(F("spoken_at").desc(), F("segment").desc(), name="qa_segmentsearch_newest"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.segment_id)
 
 
 class Category(models.TextChoices):

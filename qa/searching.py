@@ -1,19 +1,30 @@
-"""The QA search index: one document per segment, speaker-aware, with agent, date, department and ticket.
+"""Transcript search in PostgreSQL: one ``qa.SegmentSearch`` row per segment, a ``tsvector`` under a GIN index.
 
-Text goes through ``core.search.cjk_analyzer`` so that phrase hits equal substring truth (DESIGN.md
-§7). Writes happen only in the ``search`` queue's single worker (``qa.tasks.index_transcripts``) and
-in ``manage.py reindex``; the admin's search page only reads.
+The vector is built here in Python by ``core.search.cjk_tokens`` — Chinese character unigrams and
+bigrams at token positions, Latin words and numbers as words — and so are the queries (a phrase is a
+``<->`` chain of adjacent bigrams) and the highlights: one tokenizer, so phrase hits equal substring
+truth (DESIGN.md §3, §7). The rows are written in the transaction that stores the transcript
+(``qa.services.save_transcript`` calls ``index_transcripts``): no separate writer, no files, no lost
+update. ``manage.py reindex`` rewrites them all after a tokenizer change.
+
+Each query chooses its plan (see ``search``): a capped look-up through the GIN bitmap first; a term
+with at most ``CAP`` hits is sorted in memory, a commoner one is read newest first along the
+``(spoken_at DESC, segment_id DESC)`` index, which then finds a page within a few thousand rows.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Iterable, Iterator
+import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from itertools import groupby
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
+from django.db.models import BooleanField, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
@@ -21,101 +32,100 @@ from whoosh import fields, query
 from whoosh.qparser import QueryParser
 from whoosh.qparser.dateparse import DateParserPlugin
 
-from core.search import CJKTokenizer, SearchIndex, cjk_analyzer
+from core.search import cjk_analyzer, cjk_tokens, tsquery_lexeme, tsvector
 from core.text import mask_pii
-from qa.models import Segment, Transcript
+from qa.models import Segment, SegmentSearch, Transcript
+
+# Totals are exact up to CAP; beyond it a search says "1,000+" and pages through the newest CAP.
+CAP = 1000
+TABLE = SegmentSearch._meta.db_table
+COLUMNS = ("segment_id", "transcript_id", "spoken_at", "kind", "speaker", "agent_id", "department_id", "ticket_id",
+           "vector")  # fmt: skip
 
 
-def _schema() -> fields.Schema:
-    text = fields.TEXT(analyzer=cjk_analyzer(), phrase=True)
-    # A query word that analyses into several tokens (退款 -> one bigram; 全额退款 -> three) is a phrase.
-    text.multitoken_query = "phrase"
-    return fields.Schema(
-        id=fields.ID(stored=True, unique=True),  # segment id
-        # Looked up by exact value only (replacing a transcript): one term, not Whoosh's 16 range tiers.
-        transcript=fields.NUMERIC(stored=True, signed=False, bits=64, shift_step=0),
-        seq=fields.STORED(),  # shown, never searched
-        kind=fields.ID(stored=True),
-        speaker=fields.ID(stored=True),
-        agent=fields.ID(stored=True),
-        department=fields.ID(stored=True),
-        ticket=fields.ID(stored=True),
-        date=fields.DATETIME(stored=True, sortable=True),
-        day=fields.ID(),  # local date, YYYYMMDD: what the page's date filters look up
-        text=text,
-    )
+# --- Writing -------------------------------------------------------------------------------------
 
 
-INDEX = SearchIndex("qa", _schema())
+def search_rows(segments: Iterable[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+    """The ``COLUMNS`` of each segment, given as ``SEGMENT_VALUES``: tokenised here, ready for COPY."""
+    for segment_id, transcript_id, started_at, start_ms, kind, speaker, agent, department, ticket, text in segments:
+        spoken_at = started_at + timedelta(milliseconds=start_ms or 0)
+        yield segment_id, transcript_id, spoken_at, kind, speaker, agent, department, ticket, tsvector(text)
 
 
-def _documents(transcript_ids: list[int]) -> Iterator[dict[str, object]]:
-    heads = {
-        t["id"]: t
-        for t in Transcript.objects.filter(pk__in=transcript_ids).values(
-            "id", "kind", "agent_id", "department_id", "ticket_id", "started_at"
-        )
-    }
-    rows = (
-        Segment.objects.filter(transcript_id__in=list(heads))
-        .order_by("transcript_id", "seq")
-        .values_list("transcript_id", "id", "seq", "speaker", "text", "start_ms")
-    )
-    for transcript_id, group in groupby(rows.iterator(chunk_size=5000), key=lambda r: r[0]):
-        head = heads[transcript_id]
-        for _tid, segment_id, seq, speaker, text, start_ms in group:
-            when = timezone.make_naive(
-                head["started_at"] + timedelta(milliseconds=start_ms or 0), timezone.get_default_timezone()
-            )
-            yield {
-                "id": str(segment_id),
-                "transcript": transcript_id,
-                "seq": seq,
-                "kind": head["kind"],
-                "speaker": speaker,
-                "agent": str(head["agent_id"] or ""),
-                "department": str(head["department_id"] or ""),
-                "ticket": str(head["ticket_id"] or ""),
-                "date": when,
-                "day": when.strftime("%Y%m%d"),
-                "text": text,
-            }
+SEGMENT_VALUES = ("id", "transcript_id", "transcript__started_at", "start_ms", "transcript__kind", "speaker",
+                  "transcript__agent_id", "transcript__department_id", "transcript__ticket_id", "text")  # fmt: skip
 
 
-def index_transcripts(
-    transcript_ids: Iterable[int], *, fresh: bool = False, writer_options: dict[str, Any] | None = None
-) -> int:
-    """Replace these transcripts' segments in the index. Returns the number of segments written.
-
-    ``fresh``: the index holds none of them yet (a rebuild), so there is nothing to delete first.
-    """
-    ids = list(transcript_ids)
-    if not ids:
-        return 0
-    written = _write(INDEX, ids, fresh=fresh, writer_options=writer_options)
-    Transcript.objects.filter(pk__in=ids).update(indexed_at=timezone.now())
-    return written
-
-
-def _write(index: SearchIndex, ids: list[int], *, fresh: bool, writer_options: dict[str, Any] | None) -> int:
+def copy_rows(cursor: CursorWrapper, rows: Iterable[tuple[Any, ...]]) -> int:
+    """COPY search rows into the table; returns how many."""
     written = 0
-    with index.writer(**(writer_options or {})) as writer:
-        if not fresh:
-            # A transcript's segments may have been replaced: drop its old documents first.
-            writer.delete_by_query(query.Or([query.Term("transcript", transcript_id) for transcript_id in ids]))
-        for document in _documents(ids):
-            writer.add_document(**document)
+    with cursor.cursor.copy(f"COPY {TABLE} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
             written += 1
     return written
 
 
-def unindexed_transcript_ids(limit: int = 50_000) -> list[int]:
-    settled = timezone.now() - timedelta(minutes=5)
-    qs = Transcript.objects.filter(indexed_at=None, created_at__lt=settled).order_by("id")
-    return list(qs.values_list("id", flat=True)[:limit])
+def index_transcript(transcript: Transcript, segments: Iterable[Segment]) -> int:
+    """Write one transcript's search rows afresh from its segments as just stored, in the caller's transaction.
+
+    The transcript's agent, department and ticket are copied onto every row, so a replaced transcript
+    rewrites all of its rows, kept segments too. Returns the number written.
+    """
+    SegmentSearch.objects.filter(transcript_id=transcript.pk).delete()
+    t = transcript
+    rows = search_rows(
+        (s.pk, t.pk, t.started_at, s.start_ms, t.kind, s.speaker, t.agent_id, t.department_id, t.ticket_id, s.text)
+        for s in segments
+    )
+    with connection.cursor() as cursor:
+        return copy_rows(cursor, rows)
 
 
-# --- Searching -----------------------------------------------------------------------------------
+def index_transcripts(transcript_ids: Iterable[int]) -> int:
+    """Write these transcripts' search rows afresh from the stored segments, in one transaction; returns how many."""
+    ids = list(transcript_ids)
+    if not ids:
+        return 0
+    with transaction.atomic():
+        SegmentSearch.objects.filter(transcript_id__in=ids).delete()
+        # Read whole before the COPY starts: the connection serves one of them at a time.
+        segments = list(Segment.objects.filter(transcript_id__in=ids).order_by().values_list(*SEGMENT_VALUES))
+        with connection.cursor() as cursor:
+            written = copy_rows(cursor, search_rows(segments))
+        Transcript.objects.filter(pk__in=ids).update(indexed_at=timezone.now())
+    return written
+
+
+def rebuild(*, batch: int = 1000, progress: Callable[[int], object] | None = None) -> int:
+    """Rewrite every search row from the segments (``manage.py reindex``), ``batch`` transcripts per transaction.
+
+    Searches keep working meanwhile: each batch's old rows give way to its new ones at its commit.
+    ``progress`` is called with the number of segments of each batch. Returns the segments written.
+    """
+    written = 0
+    last = 0
+    while True:
+        ids = list(Transcript.objects.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[: max(batch, 1)])
+        if not ids:
+            return written
+        count = index_transcripts(ids)
+        written += count
+        last = ids[-1]
+        if progress is not None:
+            progress(count)
+
+
+def segment_count() -> int:
+    """How many segments a rebuild will write (an estimate from the planner's statistics when large)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [Segment._meta.db_table])
+        estimate = int(cursor.fetchone()[0])
+    return estimate if estimate > 100_000 else Segment.objects.count()
+
+
+# --- The query language --------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -143,24 +153,48 @@ class SearchHit:
 @dataclass(frozen=True)
 class SearchPage:
     hits: list[SearchHit]
-    total: int
+    total: int  # exact when not ``capped``; else CAP
     page: int
     pages: int
     query: str
+    capped: bool = False  # more than CAP segments match
+
+    @property
+    def shown_total(self) -> str:
+        return f"{self.total:,}+" if self.capped else f"{self.total:,}"
 
 
 class SearchSyntaxError(ValueError):
     """The query could not be parsed."""
 
 
+def _schema() -> fields.Schema:
+    """The fields the query language knows; only parsed against, never indexed (the index is SQL)."""
+    text = fields.TEXT(analyzer=cjk_analyzer(), phrase=True)
+    # A query word that analyses into several tokens (退款 -> one bigram; 全额退款 -> three) is a phrase.
+    text.multitoken_query = "phrase"
+    return fields.Schema(
+        kind=fields.ID(),
+        speaker=fields.ID(),
+        agent=fields.ID(),
+        department=fields.ID(),
+        ticket=fields.ID(),
+        date=fields.DATETIME(),
+        text=text,
+    )
+
+
+SCHEMA = _schema()
+
+
 def parse(text: str) -> query.Query:
-    """Whoosh's syntax: words, "phrases", AND/OR/NOT, (groups), field:value, date:[a to b].
+    """The syntax: words, "phrases", AND/OR/NOT, (groups), field:value, date:[a to b], prefix*.
 
     The parser forgives most mistakes; a date it cannot read, or a query left with nothing to look
     for, is an error the page shows.
     """
     errors: list[str] = []
-    parser = QueryParser("text", INDEX.schema)
+    parser = QueryParser("text", SCHEMA)
     parser.add_plugin(DateParserPlugin(callback=errors.append))
     try:
         parsed = parser.parse(text)
@@ -175,23 +209,182 @@ def parse(text: str) -> query.Query:
     return parsed
 
 
-def _filter_query(filters: Filters) -> query.Query | None:
-    terms: list[query.Query] = []
-    for name in ("speaker", "kind"):
-        value = getattr(filters, name)
-        if value:
-            terms.append(query.Term(name, value))
-    for name in ("agent", "department", "ticket"):
-        value = getattr(filters, name)
-        if value:
-            terms.append(query.Term(name, str(value)))
-    if filters.since or filters.until:
-        # A few day terms, not a DateRange: that expands into dozens of range tiers over one
-        # distinct timestamp per segment, and costs seconds at a million segments.
-        start = filters.since.strftime("%Y%m%d") if filters.since else None
-        end = filters.until.strftime("%Y%m%d") if filters.until else None
-        terms.append(query.TermRange("day", start, end))
-    return query.And(terms) if terms else None
+@dataclass(frozen=True)
+class _TsQuery:
+    """A part of the query over the text, as ``tsquery`` source."""
+
+    source: str
+
+
+@dataclass(frozen=True)
+class _Sql:
+    """A part of the query as an SQL condition over the search table."""
+
+    sql: str
+    params: tuple[Any, ...] = ()
+
+
+def _as_sql(part: _TsQuery | _Sql) -> _Sql:
+    return _Sql("vector @@ %s::tsquery", (part.source,)) if isinstance(part, _TsQuery) else part
+
+
+_ID_COLUMNS = {"agent": "agent_id", "department": "department_id", "ticket": "ticket_id"}
+
+
+def _compile(node: query.Query) -> _TsQuery | _Sql:
+    """A parsed query as one ``tsquery`` where it is all text, else SQL with the text parts as ``@@``."""
+    if isinstance(node, query.Not):
+        inner = _compile(node.query)
+        if isinstance(inner, _TsQuery):
+            return _TsQuery(f"!({inner.source})")
+        return _Sql(f"NOT ({inner.sql})", inner.params)
+    if isinstance(node, query.AndNot):
+        return _compile(query.And([node.a, query.Not(node.b)]))
+    if isinstance(node, query.AndMaybe):
+        return _compile(node.a)  # the optional part only ranks; we sort by time
+    if isinstance(node, (query.And, query.Or)):
+        parts = [_compile(child) for child in node.children()]
+        texts = [p for p in parts if isinstance(p, _TsQuery)]
+        others = [p for p in parts if isinstance(p, _Sql)]
+        ts_op, sql_op = ("&", " AND ") if isinstance(node, query.And) else ("|", " OR ")
+        combined = _TsQuery(f" {ts_op} ".join(f"({p.source})" for p in texts)) if texts else None
+        if not others and combined is not None:
+            return combined
+        conditions = ([_as_sql(combined)] if combined is not None else []) + others
+        return _Sql(sql_op.join(f"({c.sql})" for c in conditions), tuple(p for c in conditions for p in c.params))
+    field = getattr(node, "fieldname", None)
+    if field == "text":
+        if isinstance(node, query.Phrase):
+            return _TsQuery(" <-> ".join(tsquery_lexeme(word) for word in node.words))
+        if isinstance(node, query.Prefix):
+            return _TsQuery(f"{tsquery_lexeme(node.text)}:*")
+        if isinstance(node, query.Term):
+            return _TsQuery(tsquery_lexeme(node.text))
+    if isinstance(node, query.Term) and field in ("speaker", "kind"):
+        return _Sql(f"{field} = %s", (node.text,))
+    if isinstance(node, query.Term) and field in _ID_COLUMNS:
+        if not str(node.text).isdigit():
+            raise SearchSyntaxError(_("%(field)s: takes a number.") % {"field": field})
+        return _Sql(f"{_ID_COLUMNS[field]} = %s", (int(node.text),))
+    if isinstance(node, query.DateRange):
+        conditions = []
+        if node.startdate is not None:
+            conditions.append(_Sql("spoken_at >= %s", (_aware(node.startdate),)))
+        if node.enddate is not None:
+            conditions.append(_Sql("spoken_at <= %s", (_aware(node.enddate),)))
+        if not conditions:
+            raise SearchSyntaxError(_("The query has nothing to search for."))
+        return _Sql(" AND ".join(c.sql for c in conditions), tuple(p for c in conditions for p in c.params))
+    raise SearchSyntaxError(_("This search cannot look for %(part)s.") % {"part": node})
+
+
+def _aware(moment: datetime) -> datetime:
+    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+
+
+def _filter_sql(filters: Filters) -> list[_Sql]:
+    columns = {"speaker": "speaker", "kind": "kind", **_ID_COLUMNS}
+    conditions = [_Sql(f"{column} = %s", (getattr(filters, name),)) for name, column in columns.items()
+                  if getattr(filters, name)]  # fmt: skip
+    return conditions + _dates_sql(filters)
+
+
+def _dates_sql(filters: Filters) -> list[_Sql]:
+    conditions = []
+    if filters.since:
+        conditions.append(_Sql("spoken_at >= %s", (_midnight(filters.since),)))
+    if filters.until:
+        conditions.append(_Sql("spoken_at < %s", (_midnight(filters.until + timedelta(days=1)),)))
+    return conditions
+
+
+def _midnight(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def where(parsed: query.Query, filters: Filters = Filters()) -> _Sql:
+    """The WHERE clause (over the search table's own columns) of a parsed query and the page's filters."""
+    return _and([_as_sql(_compile(parsed)), *_filter_sql(filters)])
+
+
+def _and(conditions: Sequence[_Sql]) -> _Sql:
+    return _Sql(" AND ".join(f"({c.sql})" for c in conditions), tuple(p for c in conditions for p in c.params))
+
+
+def matching(text: str) -> QuerySet[SegmentSearch]:
+    """The search rows a query matches, unordered (the transcript changelist's search box filters by it)."""
+    condition = where(parse(text))
+    return SegmentSearch.objects.filter(RawSQL(condition.sql, condition.params, output_field=BooleanField()))
+
+
+# --- Searching -----------------------------------------------------------------------------------
+
+
+def _planned(sql: str, params: Sequence[Any], **switches: bool) -> list[tuple[Any, ...]]:
+    """Run one query with the planner's ``enable_*`` switches set for it alone; its rows.
+
+    One round trip: the switches, the query and their reset go as one multi-statement string (Django's
+    psycopg cursor binds parameters client-side), which PostgreSQL runs as one implicit transaction,
+    so ``SET LOCAL`` ends with it; the reset is for a caller's explicit transaction (tests).
+    """
+    names = list(switches)
+    before = "".join(f"SET LOCAL enable_{name} = {'on' if switches[name] else 'off'}; " for name in names)
+    after = "".join(f"; SET LOCAL enable_{name} TO DEFAULT" for name in names)
+    with connection.cursor() as cursor:
+        cursor.execute(before + sql + after, params)
+        raw = cursor.cursor
+        while raw.description is None and raw.nextset():
+            pass
+        return raw.fetchall()
+
+
+# A query the planner's statistics call common (at least one row in WINDOW / (CAP + 1) of its date
+# range) first looks through the newest WINDOW rows along the date index: milliseconds of reading.
+# The statistics take a phrase's tokens as independent and so call most phrases rare: they go
+# to the GIN look-up, as rare terms do.
+WINDOW = 50_000
+
+
+def _estimate(condition: _Sql) -> float:
+    """The planner's estimate of the rows matching ``condition`` (from its statistics: no rows read)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {TABLE} WHERE {condition.sql}", condition.params)
+        return float(cursor.fetchone()[0][0]["Plan"]["Plan Rows"])
+
+
+def _newest(condition: _Sql, window: _Sql, *, offset: int, limit: int) -> tuple[list[int], int, bool]:
+    """(segment ids of the page, total up to CAP, capped): the plan chosen for this query.
+
+    1. Common by the planner's statistics: the newest WINDOW rows of the page's date range, read
+       along the date index, until CAP + 1 of them match — "1,000+" and the page, without the GIN
+       (whose bitmap of a common term costs more than reading a few thousand rows).
+    2. Otherwise, or when the window held CAP or fewer: at most CAP + 1 matches through the GIN
+       bitmap (the date index and sequential scans switched off: a rare term or one with no match
+       must not walk the whole table), counted and paged in the same statement. Up to CAP matches
+       are the whole answer.
+    3. More than CAP: walk the date index to the page, which with at least one match in every
+       thousand or so rows ends within a few thousand rows.
+    """
+    ordered = "ORDER BY spoken_at DESC, segment_id DESC"
+    in_range = _estimate(window)
+    if in_range and _estimate(condition) / in_range >= (CAP + 1) / WINDOW:
+        recent = (
+            f"SELECT ARRAY(SELECT segment_id FROM (SELECT * FROM {TABLE} WHERE {window.sql} {ordered} "
+            f"LIMIT {WINDOW}) AS recent WHERE {condition.sql} {ordered} LIMIT {CAP + 1})"
+        )
+        [(found,)] = _planned(recent, (*window.params, *condition.params), bitmapscan=False, seqscan=False)
+        if len(found) > CAP:
+            return found[offset : offset + limit], CAP, True
+    capped = (
+        f"WITH hits AS MATERIALIZED (SELECT segment_id, spoken_at FROM {TABLE} WHERE {condition.sql} LIMIT {CAP + 1}) "
+        f"SELECT (SELECT count(*) FROM hits), ARRAY(SELECT segment_id FROM hits {ordered} LIMIT %s OFFSET %s)"
+    )
+    [(total, ids)] = _planned(capped, (*condition.params, limit, offset), indexscan=False, seqscan=False)
+    if total <= CAP:
+        return ids, total, False
+    walk = f"SELECT segment_id FROM {TABLE} WHERE {condition.sql} {ordered} LIMIT %s OFFSET %s"
+    rows = _planned(walk, (*condition.params, limit, offset), bitmapscan=False, seqscan=False)
+    return [segment_id for (segment_id,) in rows], CAP, True
 
 
 def search(
@@ -199,33 +392,39 @@ def search(
 ) -> SearchPage:
     """Run a query (phrases in quotes, AND/OR/NOT, field:value) with filters; newest first, highlighted."""
     parsed = parse(text)
-    restrict = _filter_query(filters)
-    # Filters join the query rather than going in as filter=, which builds a set of every document
-    # the filter allows (hundreds of thousands) on each request.
-    combined = query.And([parsed, restrict]) if restrict is not None else parsed
-    with INDEX.searcher() as searcher:
-        results = searcher.search_page(combined, page, pagelen=per_page, sortedby="date", reverse=True)
-        found = [(int(hit["id"]), hit.fields()) for hit in results]
-        total, pages, number = results.total, results.pagecount, results.pagenum
-    texts = dict(Segment.objects.filter(pk__in=[segment_id for segment_id, _f in found]).values_list("id", "text"))
+    condition = where(parsed, filters)
+    window = _and(_dates_sql(filters) or [_Sql("TRUE")])
+    number = max(page, 1)
+    ids, total, capped = _newest(condition, window, offset=(number - 1) * per_page, limit=per_page)
+    pages = max(math.ceil(total / per_page), 1)
+    if number > pages:  # past the end: show the last page, as the pager would
+        number = pages
+        ids, total, capped = _newest(condition, window, offset=(number - 1) * per_page, limit=per_page)
+    rows = {
+        row["segment_id"]: row
+        for row in SegmentSearch.objects.filter(pk__in=ids).values(
+            "segment_id", "transcript_id", "segment__seq", "speaker", "kind", "spoken_at", "segment__text"
+        )
+    }
     phrases = _phrases(parsed)
     hits = []
-    for segment_id, stored in found:
-        if segment_id not in texts:  # deleted since it was indexed; the next index run drops it
+    for segment_id in ids:
+        row = rows.get(segment_id)
+        if row is None:  # its transcript was replaced a moment ago
             continue
-        shown = mask_pii(texts[segment_id]) if mask else texts[segment_id]
+        shown = mask_pii(row["segment__text"]) if mask else row["segment__text"]
         hits.append(
             SearchHit(
                 segment_id=segment_id,
-                transcript_id=stored["transcript"],
-                seq=stored["seq"],
-                speaker=stored["speaker"],
-                kind=stored["kind"],
-                when=timezone.make_aware(stored["date"]),
+                transcript_id=row["transcript_id"],
+                seq=row["segment__seq"],
+                speaker=row["speaker"],
+                kind=row["kind"],
+                when=row["spoken_at"],
                 highlighted=highlight(shown, phrases),
             )
         )
-    return SearchPage(hits=hits, total=total, page=number, pages=pages, query=text)
+    return SearchPage(hits=hits, total=total, page=number, pages=pages, query=text, capped=capped)
 
 
 def _phrases(parsed: query.Query) -> list[list[str]]:
@@ -249,13 +448,13 @@ def _phrases(parsed: query.Query) -> list[list[str]]:
     return phrases
 
 
-def highlight(text: str, phrases: list[list[str]]) -> SafeString:
+def highlight(text: str, phrases: Sequence[Sequence[str]]) -> SafeString:
     """``text`` escaped, with every occurrence of the phrases (as the index sees them) in <mark>."""
     if not phrases:
         return mark_safe(html.escape(text))
     at: dict[int, dict[str, tuple[int, int]]] = {}
-    for token in CJKTokenizer()(text, positions=True, chars=True):
-        at.setdefault(token.pos, {})[token.text] = (token.startchar, token.endchar)
+    for token, pos, start, end in cjk_tokens(text):
+        at.setdefault(pos, {})[token] = (start, end)
     spans = []
     for words in phrases:
         for pos, tokens in at.items():
@@ -276,28 +475,3 @@ def highlight(text: str, phrases: list[list[str]]) -> SafeString:
         last = end
     out.append(html.escape(text[last:]))
     return mark_safe("".join(out))
-
-
-def rebuild(
-    transcript_ids: Iterable[int], *, batch: int = 1000, progress: Callable[[int], object] | None = None
-) -> int:
-    """Rebuild the index from the database (``manage.py reindex``) into a fresh index, then swap it in.
-
-    Searches keep working on the old index meanwhile. Transcripts the ``search`` worker indexed while
-    the rebuild ran went into the old index: they are indexed again after the swap.
-    """
-    began = timezone.now()
-    staged = INDEX.staging()
-    ids = list(transcript_ids)
-    written = 0
-    for start in range(0, len(ids), batch):
-        chunk = ids[start : start + batch]
-        written += _write(staged, chunk, fresh=True, writer_options={"limitmb": 256})
-        if progress is not None:
-            progress(len(chunk))
-    INDEX.swap_in(staged)
-    Transcript.objects.filter(pk__in=ids).update(indexed_at=began)
-    late = list(Transcript.objects.filter(indexed_at__gt=began).values_list("id", flat=True))
-    if late:
-        written += index_transcripts(late)
-    return written

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.queue import enqueue
-from qa import scorecards
+from qa import scorecards, searching
 from qa.models import Finding, Recording, Rule, RuleVersion, Segment, Transcript
 from qa.segments import SegmentIn
 
@@ -20,7 +20,6 @@ from qa.segments import SegmentIn
 DEFINITION_FIELDS = ("kind", "terms", "near_terms", "distance", "pattern", "speaker")
 # Queued by name after the commit (core.queue): services never import qa.tasks.
 EVALUATE_TASK = "qa.tasks.evaluate_transcript"
-INDEX_TASK = "qa.tasks.index_transcripts"  # queue `search`: the index's single writer
 
 
 def save_transcript(
@@ -41,8 +40,8 @@ def save_transcript(
 ) -> Transcript:
     """Create a transcript, or replace the one already stored for this recording / external id / chat.
 
-    Its segments are replaced whole, inside one transaction; on commit the transcript is queued for
-    rule evaluation and for the search index. Replacing keeps the findings of segments whose text is
+    Its segments and their search rows are replaced whole, inside one transaction; on commit the
+    transcript is queued for rule evaluation. Replacing keeps the findings of segments whose text is
     unchanged (a finding points at a segment by its number, see ``evaluate_transcript``).
     """
     if not segments:
@@ -64,7 +63,7 @@ def save_transcript(
             "through_event": through_event,
             "characters": sum(len(s.text) for s in segments),
             "evaluated_at": None,
-            "indexed_at": None,
+            "indexed_at": timezone.now(),  # its search rows are written below, in this transaction
         }
         if existing is None:
             try:
@@ -83,7 +82,8 @@ def save_transcript(
                 setattr(transcript, name, value)
             transcript.save()
             stored = {s.seq: s for s in transcript.segments.all()}
-        _replace_segments(transcript, segments, stored)
+        kept = _replace_segments(transcript, segments, stored)
+        searching.index_transcript(transcript, kept)  # the search rows commit with the segments
         _after_save(transcript.pk)
     return transcript
 
@@ -101,7 +101,10 @@ def _existing_transcript(*, kind: str, recording: Any, external_id: str | None, 
     return Transcript.objects.select_for_update().filter(lookup).first()
 
 
-def _replace_segments(transcript: Transcript, segments: Sequence[SegmentIn], stored: dict[int, Segment]) -> None:
+def _replace_segments(
+    transcript: Transcript, segments: Sequence[SegmentIn], stored: dict[int, Segment]
+) -> list[Segment]:
+    """Store the transcript's segments, keeping those unchanged; returns them all."""
     keep, create = [], []
     for seq, segment in enumerate(segments):
         old = stored.pop(seq, None)
@@ -127,12 +130,11 @@ def _replace_segments(transcript: Transcript, segments: Sequence[SegmentIn], sto
         )
     if stored:
         Segment.objects.filter(pk__in=[s.pk for s in stored.values()]).delete()
-    Segment.objects.bulk_create(create)
+    return keep + Segment.objects.bulk_create(create)
 
 
 def _after_save(transcript_id: int) -> None:
     enqueue(EVALUATE_TASK, transcript_id)
-    enqueue(INDEX_TASK, [transcript_id])
 
 
 # --- Rules ---------------------------------------------------------------------------------------

@@ -5,19 +5,13 @@ from __future__ import annotations
 from celery import Task, shared_task
 from django.conf import settings
 
-from qa import evaluation, recordings, scorecards, searching, upkeep
+from qa import evaluation, recordings, scorecards, upkeep
 
 
 @shared_task(acks_late=True)
 def evaluate_transcript(transcript_id: int) -> int:
     """Evaluate one transcript against the active rules; returns the number of hits."""
     return evaluation.evaluate_transcripts([transcript_id])
-
-
-@shared_task(acks_late=True)
-def index_transcripts(transcript_ids: list[int]) -> int:
-    """Add or replace transcripts in the search index (queue `search`: its single writer)."""
-    return searching.index_transcripts(transcript_ids)
 
 
 @shared_task

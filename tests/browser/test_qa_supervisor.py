@@ -19,7 +19,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from core.demo import DEMO_LOGINS, ensure_demo_logins
-from qa import evaluation, scorecards, searching
+from qa import evaluation, scorecards
 from qa.models import Finding, Rule, Scorecard, Transcript
 from tests.qa import factories
 
@@ -82,7 +82,6 @@ def make_desk() -> dict[str, Any]:
     )  # fmt: skip
     ids = [rude_call.pk, refund_call.pk, english_chat.pk, old_call.pk, clean_call.pk]
     evaluation.evaluate_transcripts(ids)
-    searching.rebuild(ids)
     for earlier in (old_call, clean_call):  # the nightly job already scored the earlier weeks: the trend has a past
         scorecards.compute_week(timezone.localdate(earlier.started_at))
     return {"agent": agent, "inactive": inactive, "rude_call": rude_call, "refund_call": refund_call}
@@ -110,15 +109,8 @@ def severities(page: Any) -> list[int]:
     return [int(re.search(r"sev(\d)", name).group(1)) for name in classes]  # type: ignore[union-attr]
 
 
-@pytest.fixture
-def qa_index() -> Any:
-    searching.INDEX.clear()
-    yield
-    searching.INDEX.clear()
-
-
 def test_supervisor_clears_the_queue_searches_backtests_and_the_agent_reads_the_verdict(
-    browser: Any, live_server: Any, screenshot_dir: Path, transactional_db: None, qa_index: None
+    browser: Any, live_server: Any, screenshot_dir: Path, transactional_db: None
 ) -> None:
     made = make_desk()
     url = live_server.url

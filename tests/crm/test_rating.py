@@ -182,10 +182,13 @@ def test_a_second_run_at_the_same_time_is_refused(busy: Consumer) -> None:
     other = connections.create_connection("default")
     try:
         with other.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(7230101)")
+            cursor.execute("SELECT pg_advisory_lock(hashtext(current_database()), 7230101)")
         with pytest.raises(RatingError, match="in progress"):
             rate_consumers(now=NOW)
     finally:
+        # Released explicitly: with a connection pool, close() may hand the session (and its lock) back to the pool.
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock_all()")
         other.close()
 
 

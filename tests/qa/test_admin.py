@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from core import roles
-from qa import evaluation, scorecards, searching
+from qa import evaluation, scorecards
 from qa.models import Finding, Rule, Scorecard, Transcript
 from tests.qa import factories
 
@@ -168,29 +168,22 @@ def test_backtest_page_shows_what_an_inactive_rule_would_flag(
 def test_search_page_finds_highlights_and_filters(
     client_for: Callable[[User], Client], supervisor: User, agent: User
 ) -> None:
-    searching.INDEX.clear()
-    try:
-        factories.transcript([("consumer", "我要全额退款"), ("agent", "好的，全额退款")], agent=agent)
-        factories.transcript([("consumer", "退款太慢")], agent=supervisor)
-        searching.rebuild(
-            __import__("qa.models", fromlist=["Transcript"]).Transcript.objects.values_list("id", flat=True)
-        )
-        client = client_for(supervisor)
-        url = reverse("admin:qa_transcript_search")
-        response = client.get(url, {"q": '"全额退款"'})
-        assert response.context["page"].total == 2
-        assert "我要<mark>全额退款</mark>" in response.content.decode()
-        assert client.get(url, {"q": "退款", "speaker": "consumer"}).context["page"].total == 2
-        assert client.get(url, {"q": "退款", "agent": "supervisor1"}).context["page"].total == 1
-        response = client.get(url, {"q": "退款", "agent": "nobody"})
-        assert response.context["page"] is None and "agent" in response.context["form"].errors
-        response = client.get(url, {"q": "退款", "since": "2026-02-01", "until": "2026-01-01"})
-        assert "until" in response.context["form"].errors
-        with translation.override("en"):
-            response = client.get(url, {"q": "date:notadate"})
-        assert response.context["error"]
-    finally:
-        searching.INDEX.clear()
+    factories.transcript([("consumer", "我要全额退款"), ("agent", "好的，全额退款")], agent=agent)
+    factories.transcript([("consumer", "退款太慢")], agent=supervisor)
+    client = client_for(supervisor)
+    url = reverse("admin:qa_transcript_search")
+    response = client.get(url, {"q": '"全额退款"'})
+    assert response.context["page"].total == 2
+    assert "我要<mark>全额退款</mark>" in response.content.decode()
+    assert client.get(url, {"q": "退款", "speaker": "consumer"}).context["page"].total == 2
+    assert client.get(url, {"q": "退款", "agent": "supervisor1"}).context["page"].total == 1
+    response = client.get(url, {"q": "退款", "agent": "nobody"})
+    assert response.context["page"] is None and "agent" in response.context["form"].errors
+    response = client.get(url, {"q": "退款", "since": "2026-02-01", "until": "2026-01-01"})
+    assert "until" in response.context["form"].errors
+    with translation.override("en"):
+        response = client.get(url, {"q": "date:notadate"})
+    assert response.context["error"]
 
 
 def test_transcript_page_marks_findings_and_masks_for_agents(

@@ -69,6 +69,6 @@ def test_the_api_refuses_a_corrupt_upload_as_a_400_on_audio_and_stores_nothing(
             "/api/recordings/", {"audio": audio, "consumer": "C1", "language": "en"}, headers={"Accept-Language": "en"}
         )
     assert response.status_code == 400
-    [message] = response.json()["audio"]
+    [message] = response.json()["errors"]["audio"]
     assert says in message
     assert Recording.objects.count() == 0 and queued == []

@@ -439,6 +439,6 @@ def test_the_merchant_code_filter_finds_one_merchants_tickets_and_survives_a_nul
     html = client.get("/admin/tickets/ticket/?queue=all&merchant_code=SHOP-F").content.decode()
     assert f"/admin/tickets/ticket/{theirs.pk}/change/" in html
     assert f"/admin/tickets/ticket/{other.pk}/change/" not in html
+    # A NUL in a query parameter is refused before any filter reads it (core.middleware), not a 500.
     response = client.get("/admin/tickets/ticket/?queue=all&merchant_code=SHOP%00F")
-    assert response.status_code == 200
-    assert f"/admin/tickets/ticket/{theirs.pk}/change/" not in response.content.decode()
+    assert response.status_code == 400
