@@ -1,4 +1,4 @@
-"""How the bot reads a question or an article: words, their concepts, their weights (DESIGN.md §7).
+"""How the bot reads a question or an article: words, their concepts, their weights.
 
 A text becomes a list of ``Term``s:
 

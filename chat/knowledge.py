@@ -1,4 +1,4 @@
-"""The bot's knowledge base: stored in a Whoosh index, ranked in process (DESIGN.md §7).
+"""The bot's knowledge base: stored in a Whoosh index, ranked in process.
 
 Articles are indexed by one writer (the ``search`` Celery queue: ``chat.tasks.index_knowledge_article``,
 enqueued on commit when an article changes); ``rebuild_index`` rebuilds it whole (``manage.py

@@ -1,6 +1,6 @@
 """Every change to a live chat, one function each. Frames go out only after commit (``groups.send_frame``).
 
-The flow (DESIGN.md §6.1): a consumer's socket starts or resumes their one live chat
+The flow (docs/ARCHITECTURE.md, *Live chat*): a consumer's socket starts or resumes their one live chat
 (``start_chat``) → the bot greets and may open with a proactive message → each consumer message is
 stored, then the bot answers or hands off (``consumer_message``) → the chat waits in its department's
 queue with a position (``announce_queue``) → exactly one agent accepts it (``accept_chat``, a

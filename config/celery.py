@@ -38,7 +38,7 @@ app.conf.beat_schedule = {
     "tickets.check_sla": {"task": "tickets.tasks.check_sla", "schedule": crontab()},  # every minute
     # Live chat: requeue chats accepted but unanswered (CHAT_ACCEPT_TIMEOUT), resolve idle bot-only chats.
     "chat.sweep_chats": {"task": "chat.tasks.sweep_chats", "schedule": 15.0},
-    # Chats become transcripts, and whatever a dead worker left unevaluated or unindexed is redone.
+    # Chats become transcripts, and whatever a dead worker left unevaluated is evaluated.
     "qa.sweep": {"task": "qa.tasks.sweep", "schedule": crontab(minute="*/5")},
     "qa.scorecards": {"task": "qa.tasks.compute_scorecards", "schedule": crontab(hour=4, minute=0)},
     "merchants.nightly_scores": {

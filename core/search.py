@@ -1,6 +1,6 @@
 """Search text analysis, and one small interface over Whoosh for the bot's knowledge base.
 
-Where each analyzer belongs (DESIGN.md §7):
+Where each analyzer belongs:
 
 - ``cjk_tokens`` is for *finding text* (the QA transcript search in PostgreSQL, ``qa.searching``).
   Chinese runs are indexed as character unigrams plus overlapping bigrams at the same token position,

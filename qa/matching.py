@@ -2,7 +2,7 @@
 
 Matching runs on the raw text, normalised (full-width to half-width, lower case, white space
 collapsed, and dropped next to Chinese characters), never on word segmentation: a keyword that is in
-the text is found, always (DESIGN.md §7). Offsets reported are offsets into the *raw* segment text.
+the text is found, always. Offsets reported are offsets into the *raw* segment text.
 
 Units. Proximity ("A within N of B") counts **tokens**: a Chinese character is one token, a Latin
 word or a number is one token — the same unit as the search index's positions. N is the largest

@@ -3,8 +3,8 @@
 The vector is built here in Python by ``core.search.cjk_tokens`` — Chinese character unigrams and
 bigrams at token positions, Latin words and numbers as words — and so are the queries (a phrase is a
 ``<->`` chain of adjacent bigrams) and the highlights: one tokenizer, so phrase hits equal substring
-truth (DESIGN.md §3, §7). The rows are written in the transaction that stores the transcript
-(``qa.services.save_transcript`` calls ``index_transcripts``): no separate writer, no files, no lost
+truth. The rows are written in the transaction that stores the transcript
+(``qa.services.save_transcript`` calls ``index_transcript``): no separate writer, no files, no lost
 update. ``manage.py reindex`` rewrites them all after a tokenizer change.
 
 Each query chooses its plan (see ``search``): a capped look-up through the GIN bitmap first; a term

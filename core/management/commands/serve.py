@@ -58,7 +58,7 @@ class Command(BaseCommand):
             commands = {
                 "web": [python, "-m", "daphne", "-b", host, "-p", str(port), "config.asgi:application"],
                 "worker": [*celery, "worker", "-l", "info", "-c", "2", "-Q", "celery,transcription", "-n", "worker@%h"],
-                # The search indexes' single writer (DESIGN.md §3): one queue, one process.
+                # The search indexes' single writer: one queue, one process.
                 "indexer": [*celery, "worker", "-l", "info", "-P", "solo", "-Q", "search", "-n", "indexer@%h"],
                 "beat": [*celery, "beat", "-l", "info"],
             }
