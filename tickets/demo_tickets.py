@@ -22,7 +22,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Case, Exists, F, OuterRef, Q, When
 
 from core.seeding import SeedContext, copy_rows
 from crm.models import Consumer, CreditTier, Order, RiskFlag
@@ -188,7 +188,10 @@ def _refund_candidates(consumer_ids: list[int]) -> list[Forced]:
         Q(merchant__instant_refund_cap__isnull=True) | Q(merchant__instant_refund_cap__gte=F("amount")),
         ~Exists(confirmed), consumer__tier=top, amount__lte=top.instant_refund_limit, merchant__instant_refunds=True,
     )  # fmt: skip
-    manual = refundable.filter(consumer__tier=restricted)
+    # Waiting for review: the restricted tier first, else any order over its consumer's tier limit.
+    manual = refundable.filter(
+        Q(consumer__tier=restricted) | Q(amount__gt=F("consumer__tier__instant_refund_limit"))
+    ).order_by(Case(When(consumer__tier=restricted, then=0), default=1), "order_no")
     fields = ("pk", "order_no", "consumer_id", "merchant_id", "placed_at", "item_title", "amount")
     chosen: list[Forced] = []
     for orders in (instant, manual):

@@ -19,6 +19,9 @@ from core.queue import enqueue
 from qa import recordings, services
 from radio import services as radio_services
 
+# The bot's knowledge-base index is the one Whoosh index left, on the `search` queue (its single writer).
+INDEX_KNOWLEDGE_TASK = "chat.tasks.index_knowledge_article"
+
 APPS = ("core", "crm", "merchants", "tickets", "qa", "radio")
 TASK_NAME = re.compile(r"""["']((?:""" + "|".join(APPS) + r""")\.tasks\.\w+)["']""")
 
@@ -47,7 +50,7 @@ def search_queue() -> Iterator[str]:
     ("task_name", "queue"),
     [
         (recordings.TRANSCRIBE_TASK, "transcription"),
-        (services.INDEX_TASK, "search"),
+        (INDEX_KNOWLEDGE_TASK, "search"),
         (services.EVALUATE_TASK, "celery"),
         (radio_services.RENDER_AUDIO_TASK, "celery"),
     ],
@@ -63,7 +66,7 @@ def test_every_task_a_module_names_is_a_registered_task() -> None:
         for path in (Path(settings.BASE_DIR) / app).rglob("*.py"):
             if path.name != "tasks.py" and "migrations" not in path.parts:
                 named.update(TASK_NAME.findall(path.read_text(encoding="utf-8")))
-    assert {"qa.tasks.transcribe_recording", "qa.tasks.index_transcripts", "radio.tasks.render_digest_audio"} <= named
+    assert {"qa.tasks.transcribe_recording", "radio.tasks.render_digest_audio"} <= named
     assert sorted(name for name in named if name not in current_app.tasks) == []
 
 
@@ -72,11 +75,11 @@ def test_the_message_is_sent_after_the_commit_and_never_for_a_rollback(
     search_queue: str, django_capture_on_commit_callbacks: Capture
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
-        enqueue(services.INDEX_TASK, [1, 2])
+        enqueue(INDEX_KNOWLEDGE_TASK, 1)
         assert queue_size(search_queue) == 0  # not before the commit
     assert queue_size(search_queue) == 1
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(ZeroDivisionError), transaction.atomic():
-        enqueue(services.INDEX_TASK, [3])
+        enqueue(INDEX_KNOWLEDGE_TASK, 3)
         raise ZeroDivisionError
     assert queue_size(search_queue) == 1
 
