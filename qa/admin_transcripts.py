@@ -19,6 +19,7 @@ from django.utils.translation import pgettext_lazy
 
 from core.files import ranged_file_response
 from core.paginator import CappedPaginator
+from core.privacy import ConsumerTextAdmin
 from core.tenancy import TenantScopedAdmin
 from qa import admin_recordings, searching, selectors
 from qa.models import Segment, Transcript
@@ -189,9 +190,10 @@ class TranscriptAdmin(TenantScopedAdmin):
 
 
 @admin.register(Segment)
-class SegmentAdmin(TenantScopedAdmin):
+class SegmentAdmin(ConsumerTextAdmin, TenantScopedAdmin):
     """Registered for permissions and raw-id lookups; transcripts show segments in context."""
 
+    consumer_text_columns = ("text",)
     list_display = ("transcript", "seq", "speaker", "start_ms", "text")
     list_filter = ("speaker",)
     search_fields = ("=transcript__id",)

@@ -20,6 +20,7 @@ from django.utils.translation import ngettext
 from core.admin_actions import apply_to_each
 from core.admin_filters import DefaultChoiceFilter
 from core.paginator import CappedPaginator
+from core.privacy import ConsumerTextAdmin
 from core.tenancy import TenantScopedAdmin, is_merchant_staff
 from tickets import admin_desk, refunds, services
 from tickets.models import (
@@ -77,7 +78,8 @@ class MerchantCodeFilter(admin.SimpleListFilter):
 
 
 @admin.register(Ticket)
-class TicketAdmin(TenantScopedAdmin):
+class TicketAdmin(ConsumerTextAdmin, TenantScopedAdmin):
+    consumer_text_columns = ("subject",)  # masked per viewer (core.privacy)
     list_display = (
         "number", "subject", "consumer_name", "tier", "kind", "status", "priority_badge", "department", "assignee",
         "time_left", "updated_at",

@@ -9,6 +9,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from core.text import mask_pii
+
 
 class TicketKind(models.TextChoices):
     CONSULTATION = "consultation", _("Consultation")
@@ -178,7 +180,9 @@ class Ticket(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.subject}"
+        # Shown wherever the admin names a ticket (history, delete pages, raw-id fields, the log), for anyone:
+        # masked, since a consumer's subject may hold their numbers. The ticket page shows it per viewer.
+        return f"#{self.pk} {mask_pii(self.subject)}"
 
     @property
     def is_open(self) -> bool:
