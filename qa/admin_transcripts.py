@@ -105,10 +105,10 @@ class TranscriptAdmin(TenantScopedAdmin):
         css = {"all": ["qa/qa.css"]}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Transcript]:
-        queryset = super().get_queryset(request).annotate(finding_count=Count("findings"))
-        if not request.user.has_perm("qa.search_transcript"):
-            queryset = queryset.filter(agent_id=request.user.pk)  # an agent reads their own calls and chats
-        return queryset
+        # An agent reads their own calls and chats (selectors.readable_by).
+        return selectors.readable_by(super().get_queryset(request), request.user).annotate(
+            finding_count=Count("findings")
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # transcripts come from recordings, imports and chats
