@@ -172,7 +172,9 @@ class TicketTransitionView(TicketActionView):
         description=_(
             "Move the ticket to another status, with an optional note on the timeline. A transition the"
             " workflow does not allow is refused with a 400 explaining why under “status”. Answers with the"
-            " ticket and its timeline. Needs permission to view and change tickets."
+            " ticket and its timeline. Needs permission to view and change tickets. A complaint or dispute"
+            " about a shop is settled by the platform: its merchant staff may reply, but setting it to pending,"
+            " resolved or closed is refused with a 403."
         ),
         responses={200: TicketDetailSerializer},
     )
