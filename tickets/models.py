@@ -266,7 +266,8 @@ class RefundRequest(models.Model):
         APPROVED = "approved", _("Approved after review")
         REJECTED = "rejected", _("Rejected")
 
-    idempotency_key = models.CharField(_("idempotency key"), max_length=64, unique=True)
+    # Unique per requester (see Meta): one user's key is never another's.
+    idempotency_key = models.CharField(_("idempotency key"), max_length=64)
     order = models.ForeignKey(
         "crm.Order", on_delete=models.PROTECT, related_name="refund_requests", verbose_name=_("order")
     )
@@ -302,6 +303,18 @@ class RefundRequest(models.Model):
         verbose_name = _("refund request")
         verbose_name_plural = _("refund requests")
         indexes = [models.Index(fields=["decision", "created_at"], name="tickets_refund_decision")]
+        constraints = [
+            # An idempotency key is its requester's: another user sending it makes a request of their own.
+            models.UniqueConstraint(
+                fields=["requested_by", "idempotency_key"], condition=models.Q(requested_by__isnull=False),
+                name="tickets_refund_key_per_requester",
+            ),
+            # Requests with no requester (the chat bot's, keyed by chat and order) share one space of keys.
+            models.UniqueConstraint(
+                fields=["idempotency_key"], condition=models.Q(requested_by__isnull=True),
+                name="tickets_refund_key_without_requester",
+            ),
+        ]  # fmt: skip
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.amount} ({self.get_decision_display()})"
