@@ -18,7 +18,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from rest_framework import serializers
 
-from core.text import mask_pii
+from core.text import mask_pii, pii_spans
 
 PII_PERMISSION = "crm.view_consumer_pii"
 # Keys of socket frames whose values are people's words (strings, or lists of them).
@@ -32,6 +32,11 @@ def sees_pii(user: Any) -> bool:
 def shown(text: str, user: Any) -> str:
     """The text as ``user`` may see it."""
     return text if sees_pii(user) else mask_pii(text)
+
+
+def probes_pii(term: str, user: Any) -> bool:
+    """A search for a personal number by someone who may not see it: what it finds would tell them it is there."""
+    return bool(term) and not sees_pii(user) and bool(pii_spans(term))
 
 
 def masked_frame(value: Any, key: str | None = None) -> Any:

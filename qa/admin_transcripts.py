@@ -19,7 +19,7 @@ from django.utils.translation import pgettext_lazy
 
 from core.files import ranged_file_response
 from core.paginator import CappedPaginator
-from core.privacy import ConsumerTextAdmin
+from core.privacy import ConsumerTextAdmin, probes_pii
 from core.tenancy import TenantScopedAdmin
 from qa import admin_recordings, searching, selectors
 from qa.models import Segment, Transcript
@@ -116,7 +116,11 @@ class TranscriptAdmin(TenantScopedAdmin):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Transcript], search_term: str
     ) -> tuple[QuerySet[Transcript], bool]:
-        """The exact fields, or any transcript with a segment the full-text search finds (same syntax)."""
+        """The exact fields, or any transcript with a segment the full-text search finds (same syntax).
+
+        A personal number is no search term for whoever sees it masked: the hits would confirm it."""
+        if probes_pii(search_term, request.user):
+            return queryset.none(), False
         found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         try:
             segments = searching.matching(search_term)

@@ -178,3 +178,20 @@ def test_the_chat_list_and_page_count_no_extra_queries_for_masking(
     client = client_for(world["agent"])
     with django_assert_max_num_queries(12):
         assert client.get(f"/admin/chat/chatsession/{chat.pk}/change/").status_code == 200
+
+
+def test_a_number_is_no_search_term_for_whoever_sees_it_masked(
+    world: dict[str, Any], client_for: Callable[[User], Client]
+) -> None:
+    def found(role: str, url: str, term: str) -> list[int]:
+        page = client_for(world[role]).get(url, {"q": term, **({"status": "all"} if "finding" in url else {})})
+        assert page.status_code == 200
+        return [row.pk for row in page.context["cl"].result_list]
+
+    mine = sorted([world["call"].pk, world["chat_transcript"].pk])
+    for term in ("13912345678", "一三八一二三四五六七八"):
+        assert found("agent", "/admin/qa/transcript/", term) == [], term
+        assert found("agent", "/admin/qa/finding/", term) == [], term
+    assert sorted(found("supervisor", "/admin/qa/transcript/", "13912345678")) == mine
+    # Words that are no number are searched as ever.
+    assert sorted(found("agent", "/admin/qa/transcript/", "身份证")) == mine
