@@ -13,12 +13,14 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from chat import tasks
 from chat.models import ChatSession, KnowledgeArticle, ProactiveRule
+from chat.selectors import summary_lines
+from core.privacy import shown
 from core.tenancy import TenantScopedAdmin, is_merchant_staff
 
 
@@ -37,6 +39,11 @@ class ChatSessionAdmin(TenantScopedAdmin):
     def ticket_link(self, obj: ChatSession) -> str:
         url = reverse("admin:tickets_ticket_change", args=[obj.ticket_id])
         return format_html('<a href="{}">#{}</a>', url, obj.ticket_id)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # The bot's summary quotes the consumer: in words, masked for whoever may not see their numbers.
+        summary = _summary_for(request.user)
+        return [summary if name == "summary" else name for name in super().get_fields(request, obj)]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # chats are started by consumers
@@ -77,6 +84,16 @@ class ChatSessionAdmin(TenantScopedAdmin):
             "config": config,
         }
         return TemplateResponse(request, "admin/chat/chatsession/console.html", context)
+
+
+def _summary_for(user: Any) -> Any:
+    """The chat page's "bot's summary" field, bound to the viewer."""
+
+    @admin.display(description=_("bot's summary"))
+    def summary(obj: ChatSession) -> str:
+        return format_html_join("", "<div>{}</div>", ((shown(line, user),) for line in summary_lines(obj))) or "—"
+
+    return summary
 
 
 def _max_chars() -> int:

@@ -214,7 +214,7 @@ def _refund(chat: ChatSession, text: str) -> Reply:
         )  # fmt: skip
     order = mentioned[0]
     key = f"chat-{chat.pk}-{order.pk}"
-    decided = RefundRequest.objects.filter(idempotency_key=key).first()
+    decided = refunds.used_key(key, requested_by=None)  # the bot's keys have no requester
     if decided is not None:  # asked again: the first decision stands
         return refund_reply(decided, order)
     left = order.amount - order.refunded_amount

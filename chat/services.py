@@ -501,7 +501,7 @@ def refund_in_chat(chat_id: int, agent: Any, order_no: str, amount: Any, *, key:
         raise ChatError("bad_order", _("This consumer has no order %(order)s.") % {"order": order_no})
     # A retry (same key) answers with the first decision and tells the consumer nothing twice; the chat's row
     # lock, held until commit, orders the retries of one chat.
-    retried = RefundRequest.objects.filter(idempotency_key=key).exists()
+    retried = refunds.used_key(key, requested_by=agent) is not None
     request = refunds.request_refund(order, amount, str(_("Refunded in live chat")), key=key, requested_by=agent,
                                      ticket=chat.ticket, now=now)  # fmt: skip
     if retried:

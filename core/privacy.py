@@ -2,18 +2,23 @@
 
 A consumer may write a phone, ID or card number anywhere: a chat message, a ticket's subject, a review.
 Roles with ``crm.view_consumer_pii`` (supervisors) see it whole; everyone else (agents, merchant staff,
-business teams) sees it masked by ``core.text.mask_pii`` — in the admin (the ``pii_for`` filter), the
-API (``ConsumerTextField``) and the sockets (``masked_frame``), always at the last step before the
-text leaves for that person, so no path that forgets can leak it.
+business teams) sees it masked by ``core.text.mask_pii`` — in the admin (the ``pii_for`` filter, and
+``ConsumerTextAdmin``'s list columns), the API (``ConsumerTextField``) and the sockets (``masked_frame``),
+always at the last step before the text leaves for that person, so no path that forgets can leak it.
+Copies that leave for many people at once (a radio quote, read aloud every morning) are masked before
+they are stored.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from django.contrib import admin
+from django.http import HttpRequest
 from rest_framework import serializers
 
-from core.text import mask_pii
+from core.text import mask_pii, pii_spans
 
 PII_PERMISSION = "crm.view_consumer_pii"
 # Keys of socket frames whose values are people's words (strings, or lists of them).
@@ -27,6 +32,11 @@ def sees_pii(user: Any) -> bool:
 def shown(text: str, user: Any) -> str:
     """The text as ``user`` may see it."""
     return text if sees_pii(user) else mask_pii(text)
+
+
+def probes_pii(term: str, user: Any) -> bool:
+    """A search for a personal number by someone who may not see it: what it finds would tell them it is there."""
+    return bool(term) and not sees_pii(user) and bool(pii_spans(term))
 
 
 def masked_frame(value: Any, key: str | None = None) -> Any:
@@ -46,3 +56,41 @@ class ConsumerTextField(serializers.CharField):
     def to_representation(self, value: Any) -> str:
         request = self.context.get("request")
         return shown(str(value), getattr(request, "user", None))
+
+
+def consumer_text_column(
+    name: str, description: Any, user: Any, *, ordering: str | None = None
+) -> Callable[[Any], str]:
+    """A changelist column of the free text ``obj.<name>``, shown as ``user`` may see it."""
+    sees = sees_pii(user)
+
+    @admin.display(description=description, ordering=ordering)
+    def column(obj: Any) -> str:
+        text = str(getattr(obj, name) or "")
+        return text if sees else mask_pii(text)
+
+    column.__name__ = name  # the column keeps its field's name: CSS class, list_display_links
+    return column
+
+
+class ConsumerTextAdmin(admin.ModelAdmin):
+    """A ModelAdmin whose list columns named in ``consumer_text_columns`` (model fields) are masked per viewer.
+
+    The column is bound to the request (``get_list_display``), never state on the shared admin instance.
+    """
+
+    consumer_text_columns: Sequence[str] = ()
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        shown_columns = {
+            name: consumer_text_column(name, self.model._meta.get_field(name).verbose_name, request.user, ordering=name)
+            for name in self.consumer_text_columns
+        }
+        return [shown_columns.get(c, c) if isinstance(c, str) else c for c in super().get_list_display(request)]
+
+    def get_list_display_links(self, request: HttpRequest, list_display: Any) -> Any:
+        links = super().get_list_display_links(request, list_display)
+        if not links:
+            return links
+        names = set(links)
+        return [c for c in list_display if c in names or getattr(c, "__name__", None) in names]

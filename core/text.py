@@ -161,15 +161,47 @@ def _masked(span: PiiSpan) -> str:
     return "**** **** **** " + span.digits[-4:]
 
 
-def mask_pii(text: str) -> str:
-    """Mask phone, ID and bank card numbers wherever they appear in free text, however they are written."""
+@dataclass(frozen=True)
+class Masked:
+    """A text with its personal numbers masked, and where each number of the original went in it."""
+
+    text: str
+    # Each number found: its place in the original and the place of its mask in ``text``.
+    moves: tuple[tuple[int, int, int, int], ...] = ()
+
+    def at(self, position: int, *, end: bool = False) -> int:
+        """Where ``position`` of the original is in ``text``. A place inside a number moves to the edge of its
+        mask (its start, or its end when ``end``), so that a highlight over part of a number covers the mask."""
+        shift = 0
+        for start, stop, new_start, new_stop in self.moves:
+            if position <= start:
+                break
+            if position >= stop:
+                shift = new_stop - stop
+                continue
+            return new_stop if end else new_start
+        return position + shift
+
+
+def masked(text: str) -> Masked:
+    """``text`` with phone, ID and bank card numbers masked wherever they appear, however they are written."""
     if not text:
-        return text
+        return Masked(text)
     parts: list[str] = []
-    position = 0
+    moves: list[tuple[int, int, int, int]] = []
+    position = length = 0
     for span in pii_spans(text):
         parts.append(text[position : span.start])
-        parts.append(_masked(span))
+        length += span.start - position
+        mask = _masked(span)
+        parts.append(mask)
+        moves.append((span.start, span.end, length, length + len(mask)))
+        length += len(mask)
         position = span.end
     parts.append(text[position:])
-    return "".join(parts)
+    return Masked("".join(parts), tuple(moves))
+
+
+def mask_pii(text: str) -> str:
+    """Mask phone, ID and bank card numbers wherever they appear in free text, however they are written."""
+    return masked(text).text

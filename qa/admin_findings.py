@@ -19,6 +19,7 @@ from django.utils.translation import ngettext
 
 from core.admin_filters import DefaultChoiceFilter
 from core.paginator import CappedPaginator
+from core.privacy import probes_pii
 from core.tenancy import TenantScopedAdmin
 from qa import selectors, services
 from qa.models import Finding
@@ -87,6 +88,11 @@ class FindingAdmin(TenantScopedAdmin):
             # An agent sees the confirmed findings behind their own scorecard, nothing else.
             queryset = queryset.filter(agent_id=request.user.pk, status=Finding.Status.CONFIRMED)
         return queryset
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Finding], search_term: str) -> Any:
+        if probes_pii(search_term, request.user):  # a matched number is no search term for whoever sees it masked
+            return queryset.none(), False
+        return super().get_search_results(request, queryset, search_term)
 
     def get_list_filter(self, request: HttpRequest) -> Any:
         return self.list_filter if can_review(request) else (FindingStatusFilter, "category", "severity")

@@ -23,7 +23,7 @@ from core.files import ranged_file_response
 from core.paginator import CappedPaginator
 from core.roles import AGENT, SUPERVISOR
 from core.tenancy import TenantScopedAdmin
-from qa import recordings
+from qa import recordings, selectors
 from qa.models import Recording, Transcript
 from qa.presentation import clock
 
@@ -94,6 +94,10 @@ class RecordingAdmin(TenantScopedAdmin):
     derived_fields = ("status_badge", "failure_reason", "attempts", "duration", "transcribed_at",
                       "transcript_page", "uploaded_by", "created_at")  # fmt: skip
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Recording]:
+        # The transcripts' rule: an agent lists, opens and plays only their own calls (selectors.readable_by).
+        return selectors.readable_by(super().get_queryset(request), request.user)
+
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return ((None, {"fields": self.upload_fields}),)
@@ -132,6 +136,7 @@ class RecordingAdmin(TenantScopedAdmin):
                         extra_context: dict[str, Any] | None = None) -> Any:  # fmt: skip
         extra = dict(extra_context or {})
         if object_id is not None:
+            get_object_or_404(self.get_queryset(request), pk=object_id)  # another agent's call: no such page
             extra.update(show_save=False, show_save_and_continue=False, show_save_and_add_another=False)
         return super().changeform_view(request, object_id, form_url, extra)
 

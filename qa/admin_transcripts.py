@@ -19,6 +19,7 @@ from django.utils.translation import pgettext_lazy
 
 from core.files import ranged_file_response
 from core.paginator import CappedPaginator
+from core.privacy import ConsumerTextAdmin, probes_pii
 from core.tenancy import TenantScopedAdmin
 from qa import admin_recordings, searching, selectors
 from qa.models import Segment, Transcript
@@ -104,10 +105,10 @@ class TranscriptAdmin(TenantScopedAdmin):
         css = {"all": ["qa/qa.css"]}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Transcript]:
-        queryset = super().get_queryset(request).annotate(finding_count=Count("findings"))
-        if not request.user.has_perm("qa.search_transcript"):
-            queryset = queryset.filter(agent_id=request.user.pk)  # an agent reads their own calls and chats
-        return queryset
+        # An agent reads their own calls and chats (selectors.readable_by).
+        return selectors.readable_by(super().get_queryset(request), request.user).annotate(
+            finding_count=Count("findings")
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # transcripts come from recordings, imports and chats
@@ -115,7 +116,11 @@ class TranscriptAdmin(TenantScopedAdmin):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Transcript], search_term: str
     ) -> tuple[QuerySet[Transcript], bool]:
-        """The exact fields, or any transcript with a segment the full-text search finds (same syntax)."""
+        """The exact fields, or any transcript with a segment the full-text search finds (same syntax).
+
+        A personal number is no search term for whoever sees it masked: the hits would confirm it."""
+        if probes_pii(search_term, request.user):
+            return queryset.none(), False
         found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         try:
             segments = searching.matching(search_term)
@@ -189,9 +194,10 @@ class TranscriptAdmin(TenantScopedAdmin):
 
 
 @admin.register(Segment)
-class SegmentAdmin(TenantScopedAdmin):
+class SegmentAdmin(ConsumerTextAdmin, TenantScopedAdmin):
     """Registered for permissions and raw-id lookups; transcripts show segments in context."""
 
+    consumer_text_columns = ("text",)
     list_display = ("transcript", "seq", "speaker", "start_ms", "text")
     list_filter = ("speaker",)
     search_fields = ("=transcript__id",)

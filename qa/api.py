@@ -11,6 +11,7 @@ from collections import defaultdict
 from typing import Any
 
 import django_filters
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -24,6 +25,7 @@ from core.pagination import CursorPagination
 from core.parsers import FormParser, JSONParser, MultiPartParser, PlainTextParser
 from core.permissions import ModelPermissions
 from core.tenancy import TenantScopedQuerysetMixin
+from qa import selectors
 from qa.importing import Imported, import_document, import_text
 from qa.models import Recording, Transcript
 from qa.recordings import retry_recording, upload_recording
@@ -40,6 +42,13 @@ class RecordingFilter(django_filters.FilterSet):
     class Meta:
         model = Recording
         fields = ["status", "language", "ticket"]
+
+
+class ReadableRecordingsMixin(TenantScopedQuerysetMixin):
+    """The recordings the requester may read: the transcripts' rule (qa.selectors.readable_by), tenancy on top."""
+
+    def get_queryset(self) -> QuerySet[Recording]:
+        return selectors.readable_by(super().get_queryset(), self.request.user)
 
 
 class RecordingPagination(CursorPagination):
@@ -81,7 +90,7 @@ class ChangeRecordingPermission(ModelPermissions):
         },
     ),
 )
-class RecordingListView(TenantScopedQuerysetMixin, generics.ListCreateAPIView[Recording]):
+class RecordingListView(ReadableRecordingsMixin, generics.ListCreateAPIView[Recording]):
     queryset = RECORDINGS
     filterset_class = RecordingFilter
     pagination_class = RecordingPagination
@@ -106,12 +115,12 @@ class RecordingListView(TenantScopedQuerysetMixin, generics.ListCreateAPIView[Re
         description=_("A recording's transcription status, failure reason, attempts and transcript id."),
     )
 )
-class RecordingDetailView(TenantScopedQuerysetMixin, generics.RetrieveAPIView[Recording]):
+class RecordingDetailView(ReadableRecordingsMixin, generics.RetrieveAPIView[Recording]):
     queryset = RECORDINGS
     serializer_class = RecordingSerializer
 
 
-class RecordingRetryView(TenantScopedQuerysetMixin, generics.GenericAPIView[Recording]):
+class RecordingRetryView(ReadableRecordingsMixin, generics.GenericAPIView[Recording]):
     queryset = RECORDINGS
     serializer_class = RecordingSerializer
     permission_classes = [ChangeRecordingPermission]

@@ -5,21 +5,25 @@ from __future__ import annotations
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString
 
-from core.text import mask_pii
+from core.privacy import sees_pii
+from core.text import masked
 
 CONTEXT = 40  # characters shown either side of a match in the queue
 
 
 def can_see_pii(user: object) -> bool:
-    return bool(getattr(user, "has_perm", lambda _p: False)("crm.view_consumer_pii"))
-
-
-def shown(text: str, *, mask: bool) -> str:
-    return mask_pii(text) if mask else text
+    return sees_pii(user)
 
 
 def passage(text: str, start: int, end: int, *, mask: bool, context: int | None = CONTEXT) -> SafeString:
-    """``text`` with [start, end) in <mark>, cut to ``context`` characters either side; each part masked."""
+    """``text`` with [start, end) in <mark>, cut to ``context`` characters either side.
+
+    The whole text is masked before it is cut or marked: a number split by the mark or by the cut is
+    still one number to the detector.
+    """
+    if mask:
+        hidden = masked(text)
+        text, start, end = hidden.text, hidden.at(start), hidden.at(end, end=True)
     before, match, after = text[:start], text[start:end], text[end:]
     cut_before = context is not None and len(before) > context
     cut_after = context is not None and len(after) > context
@@ -29,9 +33,9 @@ def passage(text: str, start: int, end: int, *, mask: bool, context: int | None 
     return format_html(
         "{}{}<mark>{}</mark>{}{}",
         "…" if cut_before else "",
-        shown(before, mask=mask),
-        shown(match, mask=mask),
-        shown(after, mask=mask),
+        before,
+        match,
+        after,
         "…" if cut_after else "",
     )
 
@@ -50,17 +54,21 @@ def _cut_end(text: str, cut: bool) -> str:
 
 
 def marked(text: str, spans: list[tuple[int, int, str]], *, mask: bool) -> SafeString:
-    """A whole segment with several (start, end, title) spans marked; overlapping spans merge."""
+    """A whole segment with several (start, end, title) spans marked; overlapping spans merge (masked whole first)."""
+    if mask:
+        hidden = masked(text)
+        text = hidden.text
+        spans = [(hidden.at(start), hidden.at(end, end=True), title) for start, end, title in spans]
     out: list[str] = []
     last = 0
     for start, end, title in sorted(spans):
         start = max(start, last)
         if start >= end:
             continue
-        out.append(escape(shown(text[last:start], mask=mask)))
-        out.append(f'<mark title="{escape(title)}">{escape(shown(text[start:end], mask=mask))}</mark>')
+        out.append(escape(text[last:start]))
+        out.append(f'<mark title="{escape(title)}">{escape(text[start:end])}</mark>')
         last = end
-    out.append(escape(shown(text[last:], mask=mask)))
+    out.append(escape(text[last:]))
     return SafeString("".join(out))
 
 

@@ -8,9 +8,9 @@ admin view only finds the row, checks the permission and renders.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
@@ -18,7 +18,7 @@ from core import charts
 from core.links import nominate_url
 from qa import evaluation, scorecards
 from qa.evaluation import BacktestResult
-from qa.models import Category, Finding, Rule, Scorecard, Segment, Transcript
+from qa.models import Category, Finding, Recording, Rule, Scorecard, Segment, Transcript
 from qa.presentation import clock, marked, passage
 
 AROUND = 3  # segments shown either side of a finding's
@@ -26,6 +26,20 @@ MAX_BACKTEST_DAYS = 90
 DEFAULT_BACKTEST_DAYS = 7
 BACKTEST_DAY_CHOICES = [1, 7, 14, 30, 90]
 SCORECARD_WEEKS = 12
+
+Call = TypeVar("Call", Transcript, Recording)
+
+
+def readable_by(queryset: QuerySet[Call], user: Any) -> QuerySet[Call]:
+    """The transcripts or recordings ``user`` may read: every one with ``qa.search_transcript`` (QA staff,
+    supervisors), else only their own calls and chats. The one rule of the transcript pages, the recordings'
+    admin and API, and the audio; merchant tenancy applies on top (core.tenancy). Others' rows are simply
+    not there: asking for one is a 404, the same as a row that does not exist."""
+    if not getattr(user, "is_authenticated", False):
+        return queryset.none()
+    if user.has_perm("qa.search_transcript"):
+        return queryset
+    return queryset.filter(agent_id=user.pk)
 
 
 def audio_url(transcript: Transcript) -> str | None:

@@ -25,7 +25,7 @@ class Source:
 
     kind: str
     id: int
-    label: str
+    label: str  # PII masked, like the quote
     quote: str  # the consumer's own words, PII masked; may be empty when they said nothing
     ticket: Ticket | None
     department: Department | None
@@ -99,7 +99,7 @@ def _ticket(source_id: int) -> Source:
     ticket = Ticket.objects.select_related("department").get(pk=source_id)
     return Source(
         kind=SourceKind.TICKET, id=ticket.pk, label=_("Ticket #%(id)s: %(subject)s") % {"id": ticket.pk,
-        "subject": ticket.subject}, quote=_ticket_quote(ticket), ticket=ticket, department=ticket.department,
+        "subject": mask_pii(ticket.subject)}, quote=_ticket_quote(ticket), ticket=ticket, department=ticket.department,
         severity=Severity.MEDIUM, obj=ticket,
     )  # fmt: skip
 

@@ -20,6 +20,7 @@ from django.utils.translation import ngettext
 from core.admin_actions import apply_to_each
 from core.admin_filters import DefaultChoiceFilter
 from core.paginator import CappedPaginator
+from core.privacy import ConsumerTextAdmin
 from core.tenancy import TenantScopedAdmin, is_merchant_staff
 from tickets import admin_desk, refunds, services
 from tickets.models import (
@@ -77,7 +78,8 @@ class MerchantCodeFilter(admin.SimpleListFilter):
 
 
 @admin.register(Ticket)
-class TicketAdmin(TenantScopedAdmin):
+class TicketAdmin(ConsumerTextAdmin, TenantScopedAdmin):
+    consumer_text_columns = ("subject",)  # masked per viewer (core.privacy)
     list_display = (
         "number", "subject", "consumer_name", "tier", "kind", "status", "priority_badge", "department", "assignee",
         "time_left", "updated_at",
@@ -206,6 +208,7 @@ class TicketAdmin(TenantScopedAdmin):
 
 class RefundForm(forms.ModelForm):
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    requested_by: Any = None  # the signed-in user (set by RefundRequestAdmin.get_form): keys are theirs
     amount = forms.DecimalField(label=_("amount (yuan)"), max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
 
     class Meta:
@@ -222,7 +225,7 @@ class RefundForm(forms.ModelForm):
         data = super().clean() or {}
         if all(data.get(field) is not None for field in ("idempotency_key", "order", "amount")):
             try:
-                refunds.replay(data["idempotency_key"], data["order"], data["amount"])
+                refunds.replay(data["idempotency_key"], data["order"], data["amount"], requested_by=self.requested_by)
             except refunds.KeyReused:
                 raise ValidationError(_("This form was already used for another refund; reload the page.")) from None
         return data
@@ -247,8 +250,9 @@ class RefundRequestAdmin(TenantScopedAdmin):
         return " ".join(refunds.explain(obj.reasons))
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
-        form = super().get_form(request, obj, change, **kwargs)
+        form: Any = super().get_form(request, obj, change, **kwargs)
         form.base_fields["idempotency_key"].initial = uuid.uuid4().hex  # a resubmitted form is one request
+        form.requested_by = request.user  # a class of this request's own (get_form makes one per call)
         return form
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:

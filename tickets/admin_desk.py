@@ -40,7 +40,7 @@ def page_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
         "title": f"#{ticket.pk} {shown(ticket.subject, user)}",
         "ticket": ticket,
         "events": timeline(ticket, with_notes=not merchant_side),
-        "transitions": sorted(services.TRANSITIONS[ticket.status]),
+        "transitions": services.transitions_for(user, ticket),  # merchant staff never settle their own case
         "status_labels": dict(Ticket.Status.choices),
         "canned": [
             (reply.title, services.render_canned_reply(reply, ticket, user)) for reply in canned_replies(ticket)

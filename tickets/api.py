@@ -172,7 +172,9 @@ class TicketTransitionView(TicketActionView):
         description=_(
             "Move the ticket to another status, with an optional note on the timeline. A transition the"
             " workflow does not allow is refused with a 400 explaining why under “status”. Answers with the"
-            " ticket and its timeline. Needs permission to view and change tickets."
+            " ticket and its timeline. Needs permission to view and change tickets. A complaint or dispute"
+            " about a shop is settled by the platform: its merchant staff may reply, but setting it to pending,"
+            " resolved or closed is refused with a 403."
         ),
         responses={200: TicketDetailSerializer},
     )
@@ -204,7 +206,9 @@ class TicketTransitionView(TicketActionView):
             " recorded as the requester. Needs permission to add refund requests.\n\n"
             "Retries are safe: send an idempotency key (in the body or the Idempotency-Key header). The"
             " same key for the same order and amount answers 200 with the first decision, unchanged;"
-            " the same key for another order or amount is refused with 409."
+            " the same key for another order or amount is refused with 409. Keys are the requester's own:"
+            " another user sending the same key makes a request of their own (201, decided by the policy)"
+            " and never sees the first one."
         ),
         request=RequestRefundSerializer,
         parameters=[

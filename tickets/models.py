@@ -9,6 +9,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from core.text import mask_pii
+
 
 class TicketKind(models.TextChoices):
     CONSULTATION = "consultation", _("Consultation")
@@ -178,7 +180,9 @@ class Ticket(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.subject}"
+        # Shown wherever the admin names a ticket (history, delete pages, raw-id fields, the log), for anyone:
+        # masked, since a consumer's subject may hold their numbers. The ticket page shows it per viewer.
+        return f"#{self.pk} {mask_pii(self.subject)}"
 
     @property
     def is_open(self) -> bool:
@@ -262,7 +266,8 @@ class RefundRequest(models.Model):
         APPROVED = "approved", _("Approved after review")
         REJECTED = "rejected", _("Rejected")
 
-    idempotency_key = models.CharField(_("idempotency key"), max_length=64, unique=True)
+    # Unique per requester (see Meta): one user's key is never another's.
+    idempotency_key = models.CharField(_("idempotency key"), max_length=64)
     order = models.ForeignKey(
         "crm.Order", on_delete=models.PROTECT, related_name="refund_requests", verbose_name=_("order")
     )
@@ -298,6 +303,18 @@ class RefundRequest(models.Model):
         verbose_name = _("refund request")
         verbose_name_plural = _("refund requests")
         indexes = [models.Index(fields=["decision", "created_at"], name="tickets_refund_decision")]
+        constraints = [
+            # An idempotency key is its requester's: another user sending it makes a request of their own.
+            models.UniqueConstraint(
+                fields=["requested_by", "idempotency_key"], condition=models.Q(requested_by__isnull=False),
+                name="tickets_refund_key_per_requester",
+            ),
+            # Requests with no requester (the chat bot's, keyed by chat and order) share one space of keys.
+            models.UniqueConstraint(
+                fields=["idempotency_key"], condition=models.Q(requested_by__isnull=True),
+                name="tickets_refund_key_without_requester",
+            ),
+        ]  # fmt: skip
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.amount} ({self.get_decision_display()})"

@@ -16,6 +16,10 @@ Exactly once: the same key returns the same request and decision (a different or
 under a used key is an error); concurrent requests for one order are serialised on the order row,
 so together they never refund more than the order's amount. The unique key is the last line of
 defence against two requests with one key racing each other.
+
+Keys belong to their requester: each user's keys are their own (unique per requester), so another user
+sending someone's key makes a request of their own — a new decision under the policy — and never reads
+theirs. Requests without a requester (the chat bot's, keyed by chat and order) share one space of keys.
 """
 
 from __future__ import annotations
@@ -123,17 +127,23 @@ def policy(
     return Verdict(D.MANUAL if held else D.INSTANT, reasons)
 
 
-def replay(key: str, order: Order, amount: object) -> RefundRequest | None:
-    """The request already made under ``key`` (a retry: it is answered with its first decision), or None.
+def used_key(key: str, *, requested_by: Any) -> RefundRequest | None:
+    """The request ``requested_by`` made under ``key`` (None: the bot's and the system's), if there is one."""
+    return RefundRequest.objects.filter(idempotency_key=key, requested_by_id=getattr(requested_by, "pk", None)).first()
+
+
+def replay(key: str, order: Order, amount: object, *, requested_by: Any) -> RefundRequest | None:
+    """The request ``requested_by`` already made under ``key`` (a retry: answered with its first decision), or None.
 
     The one place that decides what a used key means, for every caller (the API, the admin, the chat).
     Refuses a key that is not 1 to 64 characters and an amount that is not one (ValidationError), and a
-    key already used for another order or amount (KeyReused).
+    key the requester already used for another order or amount (KeyReused). Another requester's use of the
+    same key is no use of it: keys are per requester.
     """
     if not key or len(key) > 64:
         raise ValidationError({"idempotency_key": _("An idempotency key of 1 to 64 characters is required.")})
     value = valid_amount(amount)
-    existing = RefundRequest.objects.filter(idempotency_key=key).first()
+    existing = used_key(key, requested_by=requested_by)
     return None if existing is None else _same_request(existing, order, value)
 
 
@@ -148,15 +158,18 @@ def request_refund(
     now: datetime | None = None,
 ) -> RefundRequest:
     """Decide a refund request now and store it. Safe to retry with the same key; safe to race."""
-    existing = replay(key, order, amount)
+    existing = replay(key, order, amount, requested_by=requested_by)
     if existing is not None:
         return existing
     value = valid_amount(amount)
     try:
         return _decide(order, value, reason, key=key, requested_by=requested_by, ticket=ticket, now=now)
     except IntegrityError:
-        # Another request with this key won the race; answer with its decision.
-        return _same_request(RefundRequest.objects.get(idempotency_key=key), order, value)
+        # Another request of this requester with this key won the race; answer with its decision.
+        raced = used_key(key, requested_by=requested_by)
+        if raced is None:
+            raise
+        return _same_request(raced, order, value)
 
 
 def valid_amount(amount: object) -> Decimal:

@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from core.realtime import role_group, send_event, user_group
 from core.roles import SUPERVISOR
+from core.tenancy import is_merchant_staff
 from crm.models import Consumer, Order
 from crm.services import record_dispute_outcome
 from tickets import clocks
@@ -30,6 +31,21 @@ TRANSITIONS: dict[str, set[str]] = {
     S.CLOSED: set(),
 }
 Author = TicketEvent.Author
+# A complaint or a dispute about a shop is the platform's to settle: the shop's staff may reply and propose,
+# never park it (pending stops its clock), resolve or close it.
+PLATFORM_KINDS = frozenset({Ticket.Kind.COMPLAINT, Ticket.Kind.DISPUTE})
+PLATFORM_DECISIONS = frozenset({S.PENDING, S.RESOLVED, S.CLOSED})
+
+
+def may_move(user: Any, ticket: Ticket, to: str) -> bool:
+    """May ``user`` move ``ticket`` to status ``to``? The one rule of the API, the ticket page and every caller:
+    merchant staff (who see only their own shop's tickets) never decide a complaint or dispute about it."""
+    return not (to in PLATFORM_DECISIONS and ticket.kind in PLATFORM_KINDS and is_merchant_staff(user))
+
+
+def transitions_for(user: Any, ticket: Ticket) -> list[str]:
+    """The statuses ``user`` may move ``ticket`` to now (the ticket page's buttons)."""
+    return sorted(to for to in TRANSITIONS[ticket.status] if may_move(user, ticket, to))
 
 
 def _event(ticket: Ticket, kind: str, *, author_kind: str, author: Any = None, body: str = "",
@@ -90,11 +106,19 @@ def open_ticket(
 def transition_ticket(
     ticket: Ticket, to: str, *, by: Any = None, now: datetime | None = None, note: str = "", _with_outcome: bool = False
 ) -> Ticket:
-    """Move a ticket to another status, if the transition table allows it."""
+    """Move a ticket to another status, if the transition table allows it and ``by`` may (``may_move``)."""
     now = now or timezone.now()
     ticket = _locked(ticket)
     if to not in S.values:
         raise ValidationError({"status": _("Unknown status: %(status)s") % {"status": to}})
+    if by is not None and not may_move(by, ticket, to):
+        raise PermissionDenied(
+            _(
+                "A complaint or dispute about your shop is settled by the platform: you may reply and propose a"
+                " solution, but not set it to “%(new)s”."
+            )
+            % {"new": S(to).label}
+        )
     if to not in TRANSITIONS[ticket.status]:
         raise ValidationError(
             {

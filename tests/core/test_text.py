@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.text import mask_phone, mask_pii, normalize, pii_spans
+from core.text import Masked, mask_phone, mask_pii, masked, normalize, pii_spans
 
 
 @pytest.mark.parametrize(
@@ -81,3 +81,16 @@ def test_pii_spans_point_at_the_raw_text_and_can_be_limited_by_kind() -> None:
         ("6222020200112233445", "card"),
     ]
     assert [s.kind for s in pii_spans(text, kinds=["card"])] == ["card"]
+
+
+def test_masked_maps_places_of_the_original_to_the_masked_text() -> None:
+    text = "手机13912345678，卡号6222020200112233445。"
+    hidden = masked(text)
+    assert hidden.text == "手机139****5678，卡号**** **** **** 3445。"
+    assert (hidden.at(0), hidden.at(2), hidden.at(13), hidden.at(len(text))) == (0, 2, 13, len(hidden.text))
+    # Inside a number: the edge of its mask.
+    assert (hidden.at(5), hidden.at(5, end=True)) == (2, 13)
+    card = text.index("6222")
+    assert (hidden.at(card + 3), hidden.at(card + 3, end=True)) == (16, 35)
+    assert hidden.text[hidden.at(len(text) - 1)] == "。"
+    assert masked("") == Masked("")

@@ -286,10 +286,10 @@ def test_what_is_left_counts_refunds_made_and_reviews_pending() -> None:
 @pytest.mark.django_db
 def test_replay_answers_a_retry_with_the_first_request_and_a_new_key_with_none() -> None:
     order = f.order(f.consumer(tier=tier("88VIP")), f.merchant(), "100.00", status="delivered")
-    assert replay("fresh", order, "10.00") is None
+    assert replay("fresh", order, "10.00", requested_by=None) is None
     first = request_refund(order, Decimal("10.00"), "x", key="k")
-    assert replay("k", order, "10.00") == first
-    assert replay("k", order, Decimal("10")) == first  # the same amount written another way
+    assert replay("k", order, "10.00", requested_by=None) == first
+    assert replay("k", order, Decimal("10"), requested_by=None) == first  # the same amount written another way
 
 
 @pytest.mark.django_db
@@ -298,9 +298,9 @@ def test_replay_refuses_a_key_used_for_another_order_or_amount() -> None:
     order, other = f.order(who, f.merchant(), "100.00"), f.order(who, f.merchant(), "100.00")
     request_refund(order, Decimal("10.00"), "x", key="k")
     with pytest.raises(KeyReused):
-        replay("k", order, "10.01")
+        replay("k", order, "10.01", requested_by=None)
     with pytest.raises(KeyReused):
-        replay("k", other, "10.00")
+        replay("k", other, "10.00", requested_by=None)
     with pytest.raises(KeyReused):
         request_refund(other, Decimal("10.00"), "x", key="k")
     other.refresh_from_db()
@@ -313,7 +313,7 @@ def test_replay_refuses_a_key_used_for_another_order_or_amount() -> None:
 def test_replay_refuses_a_bad_key_or_amount(key: str, amount: str, field: str) -> None:
     order = f.order(f.consumer(tier=tier("88VIP")), f.merchant(), "100.00")
     with pytest.raises(ValidationError) as error:
-        replay(key, order, amount)
+        replay(key, order, amount, requested_by=None)
     assert list(error.value.message_dict) == [field]
     assert not isinstance(error.value, KeyReused)
 
@@ -336,7 +336,7 @@ def test_a_reused_key_is_refused_with_its_own_message() -> None:
     order = f.order(f.consumer(tier=tier("88VIP")), f.merchant(), "100.00")
     request_refund(order, Decimal("10.00"), "x", key="k")
     with translation.override("en"), pytest.raises(KeyReused) as error:
-        replay("k", order, "20.00")
+        replay("k", order, "20.00", requested_by=None)
     assert error.value.message_dict == {"idempotency_key": ["This key was used for another refund request."]}
 
 
