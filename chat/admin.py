@@ -18,7 +18,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from chat import tasks
-from chat.models import ChatSession, KnowledgeArticle, ProactiveRule
+from chat.models import ChatSession, HandoffPhrase, KnowledgeArticle, ProactiveRule
 from core.tenancy import TenantScopedAdmin, is_merchant_staff
 
 
@@ -125,6 +125,21 @@ class ProactiveRuleAdmin(TenantScopedAdmin):
     search_fields = ("name", "message")
     list_select_related = ()
     list_editable = ("priority", "active")
+
+
+@admin.register(HandoffPhrase)
+class HandoffPhraseAdmin(TenantScopedAdmin):
+    """Supervisors' list of phrases that hand a chat to a person (on top of the built-in ones)."""
+
+    list_display = ("phrase", "language", "active")
+    list_filter = ("language", "active")
+    search_fields = ("phrase",)
+    list_select_related = ()
+    list_editable = ("active",)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[HandoffPhrase]) -> None:
+        super().delete_queryset(request, queryset)
+        HandoffPhrase.forget_phrases()  # a bulk delete does not call each row's delete()
 
 
 def _reindex_later(article_id: int) -> None:

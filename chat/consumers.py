@@ -254,7 +254,7 @@ class ConsumerChatConsumer(ChatSocket):
     """A consumer's socket: their one conversation, and nothing else."""
 
     handlers = {"message": "on_message", "history": "on_history", "handoff": "on_handoff", "end": "on_end",
-                "ping": "on_ping"}  # fmt: skip
+                "confirm": "on_confirm", "cancel": "on_cancel", "ping": "on_ping"}  # fmt: skip
     consumer_id: int
 
     async def connect(self) -> None:
@@ -314,6 +314,15 @@ class ConsumerChatConsumer(ChatSocket):
 
     async def on_end(self, content: dict[str, Any], ref: Any) -> None:
         await self.call(services.end_chat_by_consumer, self.consumer_id)
+        await self.send_json({"type": "ack", "ref": ref})
+
+    async def on_confirm(self, content: dict[str, Any], ref: Any) -> None:
+        """The consumer tapped 确认 on the bot's proposal named by ``proposal`` (never inferred from text)."""
+        request = await self.call(services.confirm_proposal, self.consumer_id, _text(content, "proposal"))
+        await self.send_json({"type": "ack", "ref": ref, "refund": request.pk, "decision": request.decision})
+
+    async def on_cancel(self, content: dict[str, Any], ref: Any) -> None:
+        await self.call(services.cancel_proposal, self.consumer_id, _text(content, "proposal"))
         await self.send_json({"type": "ack", "ref": ref})
 
     async def on_ping(self, content: dict[str, Any], ref: Any) -> None:

@@ -19,6 +19,7 @@ from merchants.models import MerchantMembership
 from tests.chat.support import (  # noqa: F401  (_close_sockets is an autouse fixture)
     _close_sockets,
     agent_socket,
+    bot_says,
     frames_until,
     make_agent,
     open_chat,
@@ -359,3 +360,24 @@ async def test_availability_is_toggled_from_the_console(make_user: Callable[...,
     assert ack["available"] is True
     assert (await sync(lambda: agent.agent_profile.__class__.objects.get(user=agent).available)()) is True
     await desk.disconnect()
+
+
+async def test_the_agent_socket_cannot_confirm_the_bots_refund_proposal(make_user: Callable[..., User]) -> None:
+    def setup() -> Any:
+        consumer = f.consumer(tier=CreditTier.objects.get(name="金牌会员"))
+        return consumer, f.order(consumer, f.merchant(), "50.00", status="delivered",
+                                 delivered_at=f.timezone.now() - f.timedelta(days=1))  # fmt: skip
+
+    consumer, order = await sync(setup)()
+    desk = await console(await sync(make_agent)(make_user, "agent-p"))
+    socket, ready, _history = await open_chat(consumer.pk)
+    await say(socket, f"退款 {order.order_no}")
+    proposal = (await bot_says(socket))["data"]["proposal"]
+    for kind in ("confirm", "cancel"):
+        await desk.send_json_to({"type": kind, "proposal": proposal, "chat": ready["chat"], "ref": kind})
+        error, _ = await frames_until(desk, "error", match=lambda f, k=kind: f.get("ref") == k)
+        assert error["code"] == "unknown_type"
+    assert not await sync(RefundRequest.objects.exists)()
+    assert (await sync(ChatSession.objects.get)(pk=ready["chat"])).proposal["id"] == proposal
+    for s in (desk, socket):
+        await s.disconnect()

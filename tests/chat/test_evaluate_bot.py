@@ -90,7 +90,7 @@ def test_a_missing_or_malformed_file_is_refused_with_its_line(tmp_path: Path) ->
         run(str(lines_file(tmp_path / "ok.jsonl", CASES[:1])), "--articles", str(articles))
 
 
-FIXTURES = Path(__file__).resolve().parents[2] / "tickets" / "chat" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "chat" / "fixtures"
 
 
 def test_the_demo_article_file_is_the_demo_knowledge_base() -> None:
