@@ -27,7 +27,7 @@ from django.db import DatabaseError, connections
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from chat import knowledge, selectors, services
+from chat import knowledge, learning, selectors, services
 from chat.groups import AGENTS, agent_group, consumer_group, staff_group
 from chat.models import ChatSession, Language
 from chat.tokens import read_token
@@ -335,7 +335,7 @@ class AgentChatConsumer(ChatSocket):
     handlers = {
         "accept": "on_accept", "reply": "on_reply", "note": "on_note", "transfer": "on_transfer",
         "resolve": "on_resolve", "refund": "on_refund", "availability": "on_availability", "open": "on_open",
-        "ping": "on_ping",
+        "learn": "on_learn", "ping": "on_ping",
     }  # fmt: skip
     user: Any
     following: set[int]
@@ -380,7 +380,8 @@ class AgentChatConsumer(ChatSocket):
 
     def _hello(self) -> tuple[dict[str, Any], list[int]]:
         with translation.override(self.language):
-            hello = {"type": "hello", **selectors.profile(self.user), **selectors.transfer_targets(self.user)}
+            hello = {"type": "hello", **selectors.profile(self.user), **selectors.transfer_targets(self.user),
+                     **selectors.learnable_articles(self.user)}  # fmt: skip
             return hello, selectors.my_chats(self.user)
 
     async def disconnect(self, code: int) -> None:
@@ -488,6 +489,13 @@ class AgentChatConsumer(ChatSocket):
         request = await self.call(services.refund_in_chat, chat_id, self.user, order, amount, key=key)
         await self.send_json({"type": "ack", "ref": ref, "chat": chat_id, "refund": request.pk,
                               "decision": request.decision})  # fmt: skip
+
+    async def on_learn(self, content: dict[str, Any], ref: Any) -> None:
+        """Teach the bot: the consumer's message becomes another wording of the article (a chat one holds or held)."""
+        chat_id = _int(content, "chat", minimum=1)
+        message_id, article_id = _int(content, "message", minimum=1), _int(content, "article", minimum=1)
+        added = await self.call(learning.learn_from_chat, chat_id, message_id, article_id, self.user)
+        await self.send_json({"type": "ack", "ref": ref, "chat": chat_id, "article": article_id, "added": added})
 
     async def on_availability(self, content: dict[str, Any], ref: Any) -> None:
         available = content.get("available")

@@ -213,8 +213,9 @@ def consumer_message(consumer_id: int, language: str, text: str, *, now: datetim
                 _handoff(chat, Handoff.BOT_ERROR, now, staffed)
                 fields = []
             else:
+                # A miss keeps the question it missed (never sent out): the supervisors' missed-questions page.
                 _say(chat, reply.text, Author.BOT, now, intent=reply.intent, suggestions=reply.suggestions,
-                     **reply.data)  # fmt: skip
+                     question=event.body[:500] if reply.missed else None, **reply.data)  # fmt: skip
                 intents = [*chat.summary.get("intents", []), reply.intent][-10:]
                 chat.summary = {**chat.summary, "intents": intents}
                 if reply.data.get("orders") or reply.data.get("order"):
