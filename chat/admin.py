@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.contrib import admin
-from django.core.exceptions import PermissionDenied
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from chat import tasks
-from chat.models import ChatSession, KnowledgeArticle, ProactiveRule
+from chat import learning, selectors, tasks
+from chat.models import ChatSession, HandoffPhrase, KnowledgeArticle, ProactiveRule
 from chat.selectors import summary_lines
 from core.privacy import shown
 from core.tenancy import TenantScopedAdmin, is_merchant_staff
@@ -106,6 +108,16 @@ def may_use_console(user: Any) -> bool:
     )
 
 
+MISSED_DAYS = 7
+
+
+def may_see_missed(user: Any) -> bool:
+    """Supervisors (``chat.view_missed_questions``); never a merchant's own staff: the misses span every merchant."""
+    return bool(user.is_active and user.is_staff and user.has_perm("chat.view_missed_questions")) and not (
+        is_merchant_staff(user)
+    )
+
+
 @admin.register(KnowledgeArticle)
 class KnowledgeArticleAdmin(TenantScopedAdmin):
     list_display = ("title", "language", "active", "updated_at")
@@ -113,6 +125,45 @@ class KnowledgeArticleAdmin(TenantScopedAdmin):
     search_fields = ("title", "questions", "answer")
     list_select_related = ()
     actions = ["rebuild_index"]
+
+    def get_urls(self) -> list[Any]:
+        missed = self.admin_site.admin_view(self.missed_view)
+        return [path("missed/", missed, name="chat_knowledgearticle_missed"), *super().get_urls()]
+
+    def missed_view(self, request: HttpRequest) -> HttpResponse:
+        """Supervisors: the questions the bot missed in the last 7 days, grouped; teach one to an article."""
+        if not may_see_missed(request.user):
+            raise PermissionDenied
+        if request.method == "POST":
+            return self._teach(request)
+        since = timezone.now() - timedelta(days=MISSED_DAYS)
+        # Consumers' own words: their numbers are masked for whoever may not see them.
+        groups = [{**g, "question": shown(g["question"], request.user)} for g in selectors.missed_questions(since)]
+        context = {
+            **self.admin_site.each_context(request), "opts": self.model._meta, "title": _("Questions the bot missed"),
+            "groups": groups, "days": MISSED_DAYS,
+            "articles": KnowledgeArticle.objects.filter(active=True).only("pk", "title", "language"),
+            "may_teach": learning.may_add_wording(request.user),
+        }  # fmt: skip
+        return TemplateResponse(request, "admin/chat/knowledgearticle/missed.html", context)
+
+    def _teach(self, request: HttpRequest) -> HttpResponse:
+        raw = str(request.POST.get("article", ""))
+        article = KnowledgeArticle.objects.filter(pk=int(raw)).first() if raw.isdigit() and len(raw) < 12 else None
+        try:
+            if article is None:
+                raise ValidationError(_("Choose an article."))
+            added = learning.add_wording(article, request.POST.get("question", ""), request.user)
+        except ValidationError as problem:  # ChatError is one too (forbidden, inactive article)
+            self.message_user(request, " ".join(problem.messages), messages.ERROR)
+        else:
+            done = _("Added to “%(title)s”; the bot answers it now.") if added else _("“%(title)s” already reads so.")
+            self.message_user(request, done % {"title": article.title}, messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:chat_knowledgearticle_missed"))
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        extra = {"may_see_missed": may_see_missed(request.user), **(extra_context or {})}
+        return super().changelist_view(request, extra)
 
     def save_model(self, request: HttpRequest, obj: KnowledgeArticle, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
@@ -142,6 +193,21 @@ class ProactiveRuleAdmin(TenantScopedAdmin):
     search_fields = ("name", "message")
     list_select_related = ()
     list_editable = ("priority", "active")
+
+
+@admin.register(HandoffPhrase)
+class HandoffPhraseAdmin(TenantScopedAdmin):
+    """Supervisors' list of phrases that hand a chat to a person (on top of the built-in ones)."""
+
+    list_display = ("phrase", "language", "active")
+    list_filter = ("language", "active")
+    search_fields = ("phrase",)
+    list_select_related = ()
+    list_editable = ("active",)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[HandoffPhrase]) -> None:
+        super().delete_queryset(request, queryset)
+        HandoffPhrase.forget_phrases()  # a bulk delete does not call each row's delete()
 
 
 def _reindex_later(article_id: int) -> None:
@@ -196,4 +262,9 @@ CONSOLE_STRINGS = {
     "internal": _("Internal note"),
     "refunded": _("refunded"),
     "error": _("Error"),
+    "teach": _("Teach the bot"),
+    "teach_question": _("The consumer's question…"),
+    "teach_article": _("…is answered by the article"),
+    "taught": _("Added: the bot answers it now."),
+    "already_taught": _("The article already reads so."),
 }

@@ -1,14 +1,17 @@
 """The bot (小蜜): greets, opens with a proactive message, answers from the knowledge base, and acts on
 a few service intents with real data (where is my order, refund it, talk to a person).
 
-It decides; it stores nothing. What it decides to do (a refund) it returns as an action in its ``Reply``;
-``chat.services`` carries the action out, stores what the bot says and hands off when told.
+It decides; it stores nothing. An action that moves money (a refund) it only *proposes*: its ``Reply`` asks
+"为订单 X 申请退款 ¥Y？" with 确认 / 取消 choices and carries a ``ProposeRefund``, which ``chat.services``
+stores on the chat; only the consumer's confirm frame naming that proposal files the refund
+(``services.confirm_proposal``). The services also store what the bot says and hand off when told.
 Every text is in the chat's language (the caller wraps calls in ``translation.override``).
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -39,12 +42,19 @@ PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 @dataclass(frozen=True)
-class Refund:
-    """An action the bot decided on: refund ``amount`` of the consumer's ``order`` under the idempotency ``key``."""
+class ProposeRefund:
+    """A refund the bot proposes: ``amount`` of the consumer's ``order`` under the idempotency ``key``, filed only
+    when the consumer confirms the proposal ``id``."""
 
     order: Order
     amount: Decimal
     key: str
+    id: str
+
+    def stored(self) -> dict[str, Any]:
+        """The proposal as the chat keeps it (``ChatSession.proposal``)."""
+        return {"id": self.id, "kind": "refund", "order": self.order.pk, "order_no": self.order.order_no,
+                "amount": str(self.amount), "key": self.key}  # fmt: skip
 
 
 @dataclass
@@ -58,7 +68,7 @@ class Reply:
     handoff: str = ""
     suggestions: list[str] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
-    action: Refund | None = None
+    action: ProposeRefund | None = None
 
 
 def _has(text: str, zh: tuple[str, ...], en: tuple[str, ...]) -> bool:
@@ -67,28 +77,19 @@ def _has(text: str, zh: tuple[str, ...], en: tuple[str, ...]) -> bool:
     return any(re.search(rf"(?<![a-z]){re.escape(word)}(?![a-z])", text) for word in en)
 
 
-def greeting(consumer: Consumer, *, staffed: bool) -> str:
-    hours = settings.SUPPORT_HOURS
+def greeting(consumer: Consumer) -> str:
+    """The bot's hello, the same day and night: the night notice and the callback promise come only with a
+    handoff (``services._handoff``); at night the bot must answer, not announce that nobody is there."""
     tier = consumer.tier
     if tier is not None and tier.priority_routing:
         hello = _("Dear %(tier)s member %(name)s, hello! I am the service assistant.") % {
             "tier": tier.name, "name": consumer.display_name}  # fmt: skip
     else:
         hello = _("Hello %(name)s, I am the service assistant.") % {"name": consumer.display_name}
-    if staffed:
-        return (
-            hello
-            + " "
-            + _("Ask me about your orders, refunds and anything else; type “human” at any time to talk to an agent.")
-        )
     return (
         hello
         + " "
-        + _(
-            "No agent is on duty now (agents are here %(hours)s), but I will keep helping you; if you need a person, "
-            "I will register your request and an agent will call you back first thing."
-        )
-        % {"hours": hours}
+        + _("Ask me about your orders, refunds and anything else; type “human” at any time to talk to an agent.")
     )
 
 
@@ -129,7 +130,7 @@ def respond(chat: ChatSession, text: str, *, now: datetime, queued: bool = False
     """The bot's answer to one consumer message. ``queued``: the consumer already waits for a person (at night)."""
     lowered = text.lower()
     # Intents act only on what the consumer explicitly asked for (chat.intents); a question about
-    # refunds or parcels goes to the knowledge base. TODO(chat move): confirm a refund before filing it.
+    # refunds or parcels goes to the knowledge base, and a refund request is only proposed (see the docstring).
     seen = knowledge.understand(text, chat.language)
     if seen.kind == Kind.ANGER:
         sorry = _("I am sorry for the trouble. Let me bring in an agent to sort this out for you.")
@@ -220,7 +221,17 @@ def _refund(chat: ChatSession, text: str) -> Reply:
     left = order.amount - order.refunded_amount
     if left <= Decimal("0"):
         return Reply(_("Order %(order)s is already fully refunded.") % {"order": order.order_no}, "refund")
-    return Reply("", "refund", action=Refund(order, left, key), data={"order": order.order_no})
+    return propose_refund(order, left, key)
+
+
+def propose_refund(order: Order, amount: Decimal, key: str) -> Reply:
+    """Ask the consumer to confirm a refund, with two one-tap choices that name the proposal."""
+    proposal = ProposeRefund(order, amount, key, secrets.token_urlsafe(12))
+    choices = [{"type": "confirm", "proposal": proposal.id, "label": _("Confirm")},
+               {"type": "cancel", "proposal": proposal.id, "label": _("Cancel")}]  # fmt: skip
+    text = _("Refund ¥%(amount)s for order %(order)s?") % {"amount": amount, "order": order.order_no}
+    return Reply(text, "refund_proposed", action=proposal,
+                 data={"order": order.order_no, "proposal": proposal.id, "choices": choices})  # fmt: skip
 
 
 def refund_reply(decided: RefundRequest, order: Order) -> Reply:

@@ -27,7 +27,7 @@ from django.db import DatabaseError, connections
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from chat import knowledge, selectors, services
+from chat import knowledge, learning, selectors, services
 from chat.groups import AGENTS, agent_group, consumer_group, staff_group
 from chat.models import ChatSession, Language
 from chat.tokens import read_token
@@ -254,7 +254,7 @@ class ConsumerChatConsumer(ChatSocket):
     """A consumer's socket: their one conversation, and nothing else."""
 
     handlers = {"message": "on_message", "history": "on_history", "handoff": "on_handoff", "end": "on_end",
-                "ping": "on_ping"}  # fmt: skip
+                "confirm": "on_confirm", "cancel": "on_cancel", "ping": "on_ping"}  # fmt: skip
     consumer_id: int
 
     async def connect(self) -> None:
@@ -316,6 +316,15 @@ class ConsumerChatConsumer(ChatSocket):
         await self.call(services.end_chat_by_consumer, self.consumer_id)
         await self.send_json({"type": "ack", "ref": ref})
 
+    async def on_confirm(self, content: dict[str, Any], ref: Any) -> None:
+        """The consumer tapped 确认 on the bot's proposal named by ``proposal`` (never inferred from text)."""
+        request = await self.call(services.confirm_proposal, self.consumer_id, _text(content, "proposal"))
+        await self.send_json({"type": "ack", "ref": ref, "refund": request.pk, "decision": request.decision})
+
+    async def on_cancel(self, content: dict[str, Any], ref: Any) -> None:
+        await self.call(services.cancel_proposal, self.consumer_id, _text(content, "proposal"))
+        await self.send_json({"type": "ack", "ref": ref})
+
     async def on_ping(self, content: dict[str, Any], ref: Any) -> None:
         await self.send_json({"type": "pong", "ref": ref})
 
@@ -326,7 +335,7 @@ class AgentChatConsumer(ChatSocket):
     handlers = {
         "accept": "on_accept", "reply": "on_reply", "note": "on_note", "transfer": "on_transfer",
         "resolve": "on_resolve", "refund": "on_refund", "availability": "on_availability", "open": "on_open",
-        "ping": "on_ping",
+        "learn": "on_learn", "ping": "on_ping",
     }  # fmt: skip
     user: Any
     following: set[int]
@@ -371,7 +380,8 @@ class AgentChatConsumer(ChatSocket):
 
     def _hello(self) -> tuple[dict[str, Any], list[int]]:
         with translation.override(self.language):
-            hello = {"type": "hello", **selectors.profile(self.user), **selectors.transfer_targets(self.user)}
+            hello = {"type": "hello", **selectors.profile(self.user), **selectors.transfer_targets(self.user),
+                     **selectors.learnable_articles(self.user)}  # fmt: skip
             return hello, selectors.my_chats(self.user)
 
     async def disconnect(self, code: int) -> None:
@@ -479,6 +489,13 @@ class AgentChatConsumer(ChatSocket):
         request = await self.call(services.refund_in_chat, chat_id, self.user, order, amount, key=key)
         await self.send_json({"type": "ack", "ref": ref, "chat": chat_id, "refund": request.pk,
                               "decision": request.decision})  # fmt: skip
+
+    async def on_learn(self, content: dict[str, Any], ref: Any) -> None:
+        """Teach the bot: the consumer's message becomes another wording of the article (a chat one holds or held)."""
+        chat_id = _int(content, "chat", minimum=1)
+        message_id, article_id = _int(content, "message", minimum=1), _int(content, "article", minimum=1)
+        added = await self.call(learning.learn_from_chat, chat_id, message_id, article_id, self.user)
+        await self.send_json({"type": "ack", "ref": ref, "chat": chat_id, "article": article_id, "added": added})
 
     async def on_availability(self, content: dict[str, Any], ref: Any) -> None:
         available = content.get("available")

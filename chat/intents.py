@@ -5,7 +5,9 @@ An action that moves money or files something runs only on an explicit request (
 "refund order X"), never on a question about it ("退款多久到账" is answered from the knowledge base).
 The consumer's confirmation of such a request is a separate step (the chat's confirmation frame).
 
-The phrase lists are the seed; the admin-editable handoff list (later) is passed in the same shape.
+The phrase lists here are built in and always apply; the admin-editable handoff list (``chat.models.HandoffPhrase``,
+read through its cached ``active_phrases``) is passed in by the caller (``knowledge.understand``), so that this
+module stays pure: a phrase of the table counts exactly like a built-in one, repeated asks included.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from whoosh.fields import ID, STORED, TEXT, Schema
 from whoosh.searching import Searcher
 
 from chat import analysis, understanding
-from chat.models import KnowledgeArticle
+from chat.models import HandoffPhrase, KnowledgeArticle
 from chat.retrieval import Article, Ranker
 from chat.understanding import Understanding
 from core.search import SearchIndex, chinese_word_analyzer
@@ -167,8 +167,9 @@ def ranker() -> Ranker:
 
 
 def understand(text: str, language: str) -> Understanding:
-    """What the bot makes of a message in a chat in ``language`` (``understanding.understand``)."""
-    return understanding.understand(text, language, ranker())
+    """What the bot makes of a message in a chat in ``language`` (``understanding.understand``), with the
+    admin's handoff phrases (``HandoffPhrase``, cached) on top of the built-in ones."""
+    return understanding.understand(text, language, ranker(), handoff_phrases=HandoffPhrase.active_phrases())
 
 
 def search(text: str, language: str) -> Hit | None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -60,6 +61,9 @@ class ChatSession(models.Model):
     priority_routing = models.BooleanField(_("priority routing"), default=False)
     # What the bot gathered before the handoff, as codes and quotes, put into words by the console.
     summary = models.JSONField(_("bot's summary"), default=dict, blank=True)
+    # An action the bot proposed and the consumer has not yet confirmed or cancelled (one at a time):
+    # {"id", "kind", "order", "order_no", "amount", "key"}. Only a confirm frame naming its id carries it out.
+    proposal = models.JSONField(_("pending proposal"), default=dict, blank=True)
     created_at = models.DateTimeField(_("started at"))
     last_activity_at = models.DateTimeField(_("last activity at"))
     ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
@@ -70,6 +74,7 @@ class ChatSession(models.Model):
         permissions = [
             ("use_chat_console", _("Can take live chats in the agent console")),
             ("issue_chat_token", _("Can issue chat tokens for consumers")),
+            ("view_missed_questions", _("Can see the questions the bot missed")),
         ]
         indexes = [
             models.Index(fields=["state", "-queue_rank", "queued_at"], name="tickets_chat_queue"),
@@ -106,6 +111,7 @@ class KnowledgeArticle(models.Model):
         verbose_name = _("knowledge article")
         verbose_name_plural = _("knowledge articles")
         ordering = ["language", "title"]
+        permissions = [("add_wording", _("Can add a consumer's question to an article as another wording"))]
 
     def __str__(self) -> str:
         return self.title
@@ -139,3 +145,51 @@ class ProactiveRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class HandoffPhrase(models.Model):
+    """A phrase by which a consumer asks for a person (转人工, "real person"); any active one hands the chat off.
+
+    The bot reads the active phrases through ``active_phrases`` (cached in Redis, shared by every process);
+    saving or deleting a phrase drops the cache, so the next message reads the new list. The seed phrases in
+    ``chat.intents`` keep working when the table is empty.
+    """
+
+    tenant_field: ClassVar[str | None] = None
+    CACHE_KEY = "chat:handoff-phrases"
+
+    phrase = models.CharField(_("phrase"), max_length=60, unique=True)
+    language = models.CharField(_("language"), max_length=8, choices=Language.choices, default=Language.ZH_HANS)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("handoff phrase")
+        verbose_name_plural = _("handoff phrases")
+        ordering = ["language", "phrase"]
+
+    def __str__(self) -> str:
+        return self.phrase
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.phrase = " ".join(self.phrase.split())
+        super().save(*args, **kwargs)
+        self.forget_phrases()
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        deleted = super().delete(*args, **kwargs)
+        self.forget_phrases()
+        return deleted
+
+    @classmethod
+    def forget_phrases(cls) -> None:
+        """Drop the cached list (after a change; bulk changes in the admin call it too)."""
+        cache.delete(cls.CACHE_KEY)
+
+    @classmethod
+    def active_phrases(cls) -> tuple[str, ...]:
+        """The active phrases, from the cache when it holds them (one Redis read per message)."""
+        phrases = cache.get(cls.CACHE_KEY)
+        if phrases is None:
+            phrases = list(cls.objects.filter(active=True).order_by("phrase").values_list("phrase", flat=True))
+            cache.set(cls.CACHE_KEY, phrases, timeout=None)
+        return tuple(phrases)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -10,7 +12,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from chat.models import ChatSession
+from chat.analysis import fold
+from chat.learning import may_add_wording
+from chat.models import ChatSession, KnowledgeArticle
 from chat.services import author_name, message_frame
 from core.roles import MERCHANT_STAFF
 from core.tenancy import scope
@@ -30,6 +34,8 @@ INTENT_LABELS = {
     "greeting": gettext_lazy("greeted"),
     "thanks": gettext_lazy("thanked"),
     "queued": gettext_lazy("asked again while waiting"),
+    "refund_proposed": gettext_lazy("was asked to confirm a refund"),
+    "refund_cancelled": gettext_lazy("cancelled a refund"),
 }
 
 
@@ -170,3 +176,44 @@ def profile(user: Any) -> dict[str, Any]:
         "available": bool(found and found.available),
         "capacity": found.chat_capacity if found else CHAT_CAPACITY_DEFAULT, "active": active,
     }  # fmt: skip
+
+
+MISSED_ROWS = 5000
+_PUNCTUATION = re.compile(r"[\s!！?？,，.。~～…、;；:：\"“”'‘’()（）\[\]【】]+")
+
+
+def normalised_question(text: str) -> str:
+    """A question as the missed-questions page groups it: width and case folded, punctuation and spaces gone."""
+    return _PUNCTUATION.sub("", fold(text))
+
+
+def missed_questions(since: datetime, limit: int = 100) -> list[dict[str, Any]]:
+    """The questions the bot missed (it answered none, or handed off after missing) since ``since``, grouped by
+    their normalised text: the latest wording, how often, when last, the chats; newest first. One query."""
+    rows = (
+        TicketEvent.objects.filter(kind=TicketEvent.Kind.MESSAGE, author_kind=TicketEvent.Author.BOT,
+                                   created_at__gte=since, data__intent="miss", data__has_key="question")
+        .order_by("-created_at", "-pk")
+        .values_list("data__question", "created_at", "ticket_id")[:MISSED_ROWS]
+    )  # fmt: skip
+    groups: dict[str, dict[str, Any]] = {}
+    for question, at, ticket_id in rows:
+        key = normalised_question(str(question))
+        if not key:
+            continue
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = {"key": key, "question": question, "count": 0, "last_at": at, "tickets": []}
+        group["count"] += 1
+        if len(group["tickets"]) < 5 and ticket_id not in group["tickets"]:
+            group["tickets"].append(ticket_id)
+    return list(groups.values())[:limit]
+
+
+def learnable_articles(user: Any) -> dict[str, Any]:
+    """For the console's "teach the bot": the active articles, when the agent may add wordings."""
+    if not may_add_wording(user):
+        return {"articles": []}
+    articles = KnowledgeArticle.objects.filter(active=True).order_by("language", "title")
+    return {"articles": [{"id": a.pk, "title": a.title, "language": a.language}
+                         for a in articles.only("pk", "title", "language")[:1000]]}  # fmt: skip

@@ -11,9 +11,11 @@ with the bot alone is resolved when idle (``end_idle_chats``).
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -72,7 +74,8 @@ def author_name(event: TicketEvent) -> str:
 
 
 def message_frame(chat: ChatSession, event: TicketEvent, name: str = "") -> dict[str, Any]:
-    data = {key: event.data[key] for key in ("suggestions", "intent", "code", "article") if key in event.data}
+    data = {key: event.data[key] for key in ("suggestions", "intent", "code", "article", "proposal", "choices")
+            if key in event.data}  # fmt: skip
     return {
         "type": "message",
         "chat": chat.pk,
@@ -155,8 +158,7 @@ def _start(consumer_id: int, language: str, now: datetime) -> ChatSession:
             ticket=ticket, consumer=consumer, language=language, created_at=now, last_activity_at=now,
             priority_routing=bool(consumer.tier and consumer.tier.priority_routing),
         )  # fmt: skip
-        staffed = is_staffed(now)
-        _say(chat, bot.greeting(consumer, staffed=staffed), Author.BOT, now, intent="greeting")
+        _say(chat, bot.greeting(consumer), Author.BOT, now, intent="greeting")
         opening = bot.proactive(consumer, language, now)
         if opening is not None:
             rule, text = opening
@@ -187,8 +189,9 @@ def consumer_message(consumer_id: int, language: str, text: str, *, now: datetim
     frame = message_frame(chat, event)
     send_frame(consumer_group(consumer_id), frame)
     _to_staff(chat, frame)
-    fields = ["last_activity_at", "summary"]
+    fields = ["last_activity_at", "summary", "proposal"]
     chat.last_activity_at = now
+    chat.proposal = {}  # a new message (another question, 取消 typed out) drops what was proposed: nothing is filed
     quotes = [*chat.summary.get("quotes", []), event.body[:200]][-SUMMARY_QUOTES:]
     chat.summary = {**chat.summary, "quotes": quotes}
     staffed = is_staffed(now)
@@ -203,15 +206,16 @@ def consumer_message(consumer_id: int, language: str, text: str, *, now: datetim
                 # transaction usable for the handoff; the knowledge-base path touches no table at all.
                 with translation.override(chat.language):
                     reply = bot.respond(chat, event.body, now=now, queued=queued, staffed=staffed)
-                    if reply.action is not None:
-                        reply = _carry_out(chat, reply.action, now)
+                if reply.action is not None:  # proposed, not done: the consumer's confirm frame files it
+                    chat.proposal = reply.action.stored()
             except Exception:
                 log.exception("the bot failed on chat %s; handing off", chat.pk)
                 _handoff(chat, Handoff.BOT_ERROR, now, staffed)
                 fields = []
             else:
+                # A miss keeps the question it missed (never sent out): the supervisors' missed-questions page.
                 _say(chat, reply.text, Author.BOT, now, intent=reply.intent, suggestions=reply.suggestions,
-                     **reply.data)  # fmt: skip
+                     question=event.body[:500] if reply.missed else None, **reply.data)  # fmt: skip
                 intents = [*chat.summary.get("intents", []), reply.intent][-10:]
                 chat.summary = {**chat.summary, "intents": intents}
                 if reply.data.get("orders") or reply.data.get("order"):
@@ -229,12 +233,53 @@ def consumer_message(consumer_id: int, language: str, text: str, *, now: datetim
     return event
 
 
-def _carry_out(chat: ChatSession, action: bot.Refund, now: datetime) -> bot.Reply:
-    """Do what the bot decided (a refund through the instant-refund policy) and answer with the outcome."""
-    with transaction.atomic():  # a savepoint: a failure here must not poison the caller's transaction
-        decided = refunds.request_refund(action.order, action.amount, str(_("Asked in live chat")), key=action.key,
-                                         ticket=chat.ticket, now=now)  # fmt: skip
-    return bot.refund_reply(decided, action.order)
+def _open_proposal(consumer_id: int, proposal_id: str) -> tuple[ChatSession, dict[str, Any]]:
+    """The consumer's live chat (locked) and its pending proposal, if ``proposal_id`` names it; refused otherwise
+    (already confirmed or cancelled, replaced by a newer message, another chat's, or made up)."""
+    chat = _live(consumer_id)
+    proposal = chat.proposal if chat is not None else {}
+    if chat is None or not proposal or not hmac.compare_digest(str(proposal.get("id", "")), proposal_id):
+        raise ChatError("stale_proposal", _("This choice is no longer open; ask again if you still want it."))
+    return chat, proposal
+
+
+def _consumer_chose(chat: ChatSession, label: str, now: datetime) -> None:
+    """The consumer's tap, on the timeline in their words: what they confirmed stays on record."""
+    chat.proposal = {}
+    chat.last_activity_at = now
+    chat.save(update_fields=["proposal", "last_activity_at"])
+    event = _consumer_says(chat, label, now)
+    frame = message_frame(chat, event)
+    send_frame(consumer_group(chat.consumer_id), frame)
+    _to_staff(chat, frame)
+
+
+@transaction.atomic
+def confirm_proposal(consumer_id: int, proposal_id: str, *, now: datetime | None = None) -> RefundRequest:
+    """The consumer confirmed the bot's pending refund proposal: file it through the instant-refund policy, under
+    the proposal's idempotency key (the first decision stands however often it is asked), and say the outcome."""
+    now = now or timezone.now()
+    chat, proposal = _open_proposal(consumer_id, proposal_id)
+    order = Order.objects.get(pk=proposal["order"], consumer_id=chat.consumer_id)
+    with translation.override(chat.language):
+        _consumer_chose(chat, str(_("Confirm")), now)
+        decided = refunds.request_refund(order, Decimal(proposal["amount"]), str(_("Asked in live chat")),
+                                         key=proposal["key"], ticket=chat.ticket, now=now)  # fmt: skip
+        reply = bot.refund_reply(decided, order)
+        _say(chat, reply.text, Author.BOT, now, intent=reply.intent, **reply.data)
+    return decided
+
+
+@transaction.atomic
+def cancel_proposal(consumer_id: int, proposal_id: str, *, now: datetime | None = None) -> ChatSession:
+    """The consumer cancelled the bot's pending proposal: nothing is filed."""
+    now = now or timezone.now()
+    chat, _proposal = _open_proposal(consumer_id, proposal_id)
+    with translation.override(chat.language):
+        _consumer_chose(chat, str(_("Cancel")), now)
+        _say(chat, _("All right, nothing was refunded. Is there anything else I can help with?"), Author.BOT, now,
+             intent="refund_cancelled")  # fmt: skip
+    return chat
 
 
 def _consumer_says(chat: ChatSession, text: str, now: datetime) -> TicketEvent:
@@ -281,8 +326,9 @@ def _handoff(chat: ChatSession, reason: str, now: datetime, staffed: bool) -> No
         chat.queue_rank = ChatSession.RANK_NORMAL
     chat.last_activity_at = now
     chat.summary = {**chat.summary, "reason": reason, "misses": chat.bot_misses}
+    chat.proposal = {}  # a person takes over: what the bot proposed is not confirmed any more
     chat.save(update_fields=["state", "handoff_reason", "queued_at", "callback", "queue_rank", "last_activity_at",
-                             "summary", "bot_misses"])  # fmt: skip
+                             "summary", "bot_misses", "proposal"])  # fmt: skip
     ticket = Ticket.objects.select_for_update().get(pk=chat.ticket_id)
     clocks.start_clock(ticket, now)  # the agents' first-response clock starts at the handoff
     ticket.updated_at = now

@@ -9,16 +9,17 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 
-from chat import services
-from chat.models import ChatSession
+from chat import selectors, services
+from chat.models import ChatSession, KnowledgeArticle
 from core import roles
 from crm.models import CreditTier
 from merchants.models import MerchantMembership
 from tests.chat.support import (  # noqa: F401  (_close_sockets is an autouse fixture)
     _close_sockets,
     agent_socket,
+    bot_says,
     frames_until,
     make_agent,
     open_chat,
@@ -359,3 +360,70 @@ async def test_availability_is_toggled_from_the_console(make_user: Callable[...,
     assert ack["available"] is True
     assert (await sync(lambda: agent.agent_profile.__class__.objects.get(user=agent).available)()) is True
     await desk.disconnect()
+
+
+async def test_the_agent_socket_cannot_confirm_the_bots_refund_proposal(make_user: Callable[..., User]) -> None:
+    def setup() -> Any:
+        consumer = f.consumer(tier=CreditTier.objects.get(name="金牌会员"))
+        return consumer, f.order(consumer, f.merchant(), "50.00", status="delivered",
+                                 delivered_at=f.timezone.now() - f.timedelta(days=1))  # fmt: skip
+
+    consumer, order = await sync(setup)()
+    desk = await console(await sync(make_agent)(make_user, "agent-p"))
+    socket, ready, _history = await open_chat(consumer.pk)
+    await say(socket, f"退款 {order.order_no}")
+    proposal = (await bot_says(socket))["data"]["proposal"]
+    for kind in ("confirm", "cancel"):
+        await desk.send_json_to({"type": kind, "proposal": proposal, "chat": ready["chat"], "ref": kind})
+        error, _ = await frames_until(desk, "error", match=lambda f, k=kind: f.get("ref") == k)
+        assert error["code"] == "unknown_type"
+    assert not await sync(RefundRequest.objects.exists)()
+    assert (await sync(ChatSession.objects.get)(pk=ready["chat"])).proposal["id"] == proposal
+    for s in (desk, socket):
+        await s.disconnect()
+
+
+async def _teach_frame(desk: Any, socket: Any, chat_id: int, article_id: int) -> dict[str, Any]:
+    await say(socket, "报销用的票咋弄", ref="q")
+    asked, _ = await frames_until(desk, "message", match=lambda f: f["message"]["from"] == "consumer"
+                                  and f["message"]["text"] == "报销用的票咋弄")  # fmt: skip
+    return {"type": "learn", "chat": chat_id, "message": asked["message"]["id"], "article": article_id}
+
+
+async def test_the_agent_teaches_the_bot_a_consumers_question_from_the_console(make_user: Callable[..., User]) -> None:
+    article = await sync(KnowledgeArticle.objects.create)(title="如何开具发票", answer="……", language="zh-hans")
+    desk, socket, chat_id, agent = await accepted(make_user)
+    hello = await sync(selectors.learnable_articles)(agent)
+    assert hello == {"articles": [{"id": article.pk, "title": "如何开具发票", "language": "zh-hans"}]}
+    frame = await _teach_frame(desk, socket, chat_id, article.pk)
+    await desk.send_json_to({**frame, "ref": "l"})
+    ack, _ = await frames_until(desk, "ack", match=lambda f: f.get("ref") == "l")
+    assert (ack["added"], ack["article"]) == (True, article.pk)
+    assert (await sync(KnowledgeArticle.objects.get)(pk=article.pk)).questions == "报销用的票咋弄"
+    other = await console(await sync(make_agent)(make_user, "other"))  # who does not hold the chat
+    await other.send_json_to({**frame, "ref": "o"})
+    error, _ = await frames_until(other, "error", match=lambda f: f.get("ref") == "o")
+    assert error["code"] == "not_yours"
+    await desk.send_json_to({**frame, "article": "1", "ref": "bad"})
+    error, _ = await frames_until(desk, "error", match=lambda f: f.get("ref") == "bad")
+    assert error["code"] == "missing_field"
+    for s in (desk, socket, other):
+        await s.disconnect()
+
+
+async def test_an_agent_without_the_permission_cannot_teach_the_bot(make_user: Callable[..., User]) -> None:
+    def console_only(username: str, role: str | None = None) -> User:
+        user = make_user(username, None)
+        user.user_permissions.add(Permission.objects.get(codename="use_chat_console"))
+        return user
+
+    article = await sync(KnowledgeArticle.objects.create)(title="如何开具发票", answer="……", language="zh-hans")
+    desk, socket, chat_id, agent = await accepted(console_only)
+    assert await sync(selectors.learnable_articles)(agent) == {"articles": []}
+    frame = await _teach_frame(desk, socket, chat_id, article.pk)
+    await desk.send_json_to({**frame, "ref": "l"})
+    error, _ = await frames_until(desk, "error", match=lambda f: f.get("ref") == "l")
+    assert error["code"] == "forbidden"
+    assert (await sync(KnowledgeArticle.objects.get)(pk=article.pk)).questions == ""
+    for s in (desk, socket):
+        await s.disconnect()

@@ -156,7 +156,7 @@ async def test_where_is_my_order_lists_the_consumers_own_orders() -> None:
     await socket.disconnect()
 
 
-async def test_an_eligible_consumer_gets_the_instant_refund_in_the_chat_once() -> None:
+async def test_an_eligible_consumer_confirms_the_refund_in_the_chat_and_gets_it_once() -> None:
     def setup() -> Any:
         consumer = f.consumer(tier=CreditTier.objects.get(name="金牌会员"))
         return consumer, f.order(consumer, f.merchant(), "199.00", status="delivered",
@@ -169,12 +169,24 @@ async def test_an_eligible_consumer_gets_the_instant_refund_in_the_chat_once() -
     [suggestion] = choose["data"]["suggestions"]  # one button per refundable order, in the chat's language
     assert order.order_no in suggestion
     await say(socket, suggestion, ref="r2")
+    asked = await bot_says(socket)
+    assert asked["text"] == f"为订单 {order.order_no} 申请退款 ¥199.00？"
+    assert [c["label"] for c in asked["data"]["choices"]] == ["确认", "取消"]
+    assert not await sync(RefundRequest.objects.exists)()
+    confirm = asked["data"]["choices"][0]
+    await socket.send_json_to({"type": confirm["type"], "proposal": confirm["proposal"], "ref": "c"})
+    ack, _ = await frames_until(socket, "ack", match=lambda f: f.get("ref") == "c")
     done = await bot_says(socket)
     assert "199.00" in done["text"] and order.order_no in done["text"]
     refund = await sync(RefundRequest.objects.get)(order=order)
-    assert (refund.decision, refund.amount) == ("instant", Decimal("199.00"))
-    await say(socket, f"退款 {order.order_no}", ref="r3")  # asked again: the same decision, no second refund
-    await bot_says(socket)
+    assert (ack["refund"], ack["decision"], refund.decision, refund.amount) == (refund.pk, "instant", "instant",
+                                                                                Decimal("199.00"))  # fmt: skip
+    await socket.send_json_to({"type": "confirm", "proposal": confirm["proposal"], "ref": "c2"})  # tapped twice
+    error, _ = await frames_until(socket, "error", match=lambda f: f.get("ref") == "c2")
+    assert error["code"] == "stale_proposal"
+    await socket.send_json_to({"type": "confirm", "ref": "c3"})  # no proposal named
+    error, _ = await frames_until(socket, "error", match=lambda f: f.get("ref") == "c3")
+    assert error["code"] == "missing_field"
     assert await sync(RefundRequest.objects.filter(order=order).count)() == 1
     assert (await sync(Order.objects.get)(pk=order.pk)).refunded_amount == Decimal("199.00")
     await socket.disconnect()
@@ -283,14 +295,16 @@ async def test_a_failing_bot_hands_off_and_keeps_the_consumers_message(settings:
 # --- night mode ------------------------------------------------------------------------------------
 
 
-async def test_at_night_the_bot_says_so_keeps_helping_and_queues_a_callback(settings: Any) -> None:
+async def test_at_night_the_bot_keeps_helping_and_only_a_handoff_promises_a_callback(settings: Any) -> None:
     night_all_day(settings)
     await sync(knowledge_base)()
     consumer = await sync(plain_consumer)()
     socket, ready, history = await open_chat(consumer.pk)
     assert ready["staffed"] is False
-    assert "09:00-21:00" in history[0]["text"]
+    assert "09:00-21:00" not in history[0]["text"]  # no night notice before anyone asked for a person
     await say(socket, "转人工")
+    notice, _ = await frames_until(socket, "message", match=lambda f: f["message"]["data"].get("code") == "callback")
+    assert "09:00-21:00" in notice["message"]["text"]
     state, _ = await frames_until(socket, "state")
     assert (state["state"], state["callback"]) == ("waiting", True)
     chat = await _handed_off(consumer.pk)

@@ -17,7 +17,7 @@ from django.db import connections, transaction
 from django.utils import timezone, translation
 
 from chat import knowledge, selectors, services
-from chat.models import ChatSession
+from chat.models import ChatSession, HandoffPhrase
 from core import roles
 from crm.models import CreditTier, RiskFlag
 from merchants.models import MerchantMembership
@@ -213,6 +213,7 @@ def test_a_consumer_message_the_bot_answers_costs_the_same_few_queries_however_l
     knowledge_base()
     who = plain_consumer()
     services.start_chat(who.pk, "zh-hans")
+    HandoffPhrase.active_phrases()  # the admin's handoff phrases: read once, then from Redis until one changes
     # savepoint, the locked chat with its ticket's status, the message, the bot's answer, the chat, release
     with django_assert_num_queries(6), django_capture_on_commit_callbacks(execute=True):
         services.consumer_message(who.pk, "zh-hans", "发票怎么开")

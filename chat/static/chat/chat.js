@@ -90,6 +90,17 @@
       b.onclick = function () { say(text); };
       box.appendChild(b);
     });
+    ((message.data || {}).choices || []).forEach(function (choice) { box.appendChild(choiceButton(choice)); });
+  }
+
+  // 确认 / 取消 on a proposal of the bot (a refund): the frame names the proposal, never free text.
+  function choiceButton(choice) {
+    var b = document.createElement("button");
+    b.type = "button"; b.textContent = choice.label; b.className = "choice choice-" + choice.type;
+    b.onclick = function () {
+      if (send({ type: choice.type, proposal: choice.proposal })) $("suggestions").textContent = "";
+    };
+    return b;
   }
 
   function say(text) {

@@ -55,6 +55,7 @@
       case "chat.closed": closeChat(frame.chat); break;
       case "ack":
         if (frame.available !== undefined) { state.hello.available = frame.available; renderBar(); }
+        if (frame.added !== undefined) taught(frame);
         break;
       case "error": showError(frame); break;
     }
@@ -217,10 +218,41 @@
       mine ? el("div", { className: "composer" }, [canned, text, el("div", { className: "send-row" }, [
         el("button", { type: "button", className: "send default", text: S.send, onclick: function () { reply("reply"); } }),
         el("button", { type: "button", className: "note", text: S.note, onclick: function () { reply("note"); } }),
-      ]), actions]) : el("p", { className: "quiet ended", text: inactiveText(chat) }),
+      ]), actions, teachBox(chat)]) : el("p", { className: "quiet ended", text: inactiveText(chat) }),
     ]);
     setTimeout(function () { messages.scrollTop = messages.scrollHeight; }, 0);
     return card;
+  }
+
+  // Teach the bot (issue 16): one of the consumer's questions becomes another wording of an article.
+  function teachBox(chat) {
+    var articles = (state.hello && state.hello.articles) || [];
+    if (!articles.length) return null;  // the agent may not add wordings, or there is no article
+    var question = el("select", { className: "teach-question", "aria-label": S.teach_question });
+    function questions() {  // read when opened: the chat's messages keep coming after the card was drawn
+      var chosen = question.value;
+      question.textContent = "";
+      question.appendChild(el("option", { value: "", text: S.teach_question }));
+      chat.messages.forEach(function (m) {
+        if (m.from === "consumer" && typeof m.id === "number") question.appendChild(el("option", { value: String(m.id), text: m.text.slice(0, 60) }));
+      });
+      question.value = chosen;
+    }
+    questions();
+    question.addEventListener("focus", questions);
+    var article = el("select", { className: "teach-article", "aria-label": S.teach_article },
+      [el("option", { value: "", text: S.teach_article })].concat(articles.map(function (a) {
+        return el("option", { value: String(a.id), text: a.title });
+      })));
+    return el("div", { className: "teach" }, [question, article,
+      el("button", { type: "button", className: "teach-button", text: S.teach, onclick: function () {
+        if (question.value && article.value) send({ type: "learn", chat: chat.chat, message: Number(question.value), article: Number(article.value) });
+      } })]);
+  }
+
+  function taught(frame) {
+    var box = document.querySelector('.chat-card[data-chat="' + frame.chat + '"] .teach');
+    if (box) box.appendChild(el("span", { className: "quiet taught", text: " " + (frame.added ? S.taught : S.already_taught) }));
   }
 
   function inactiveText(chat) {

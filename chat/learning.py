@@ -1,0 +1,73 @@
+"""The bot learns from people: a consumer's question that an agent or supervisor attaches to an article
+becomes another wording of it, and the bot answers it from then on.
+
+``add_wording`` appends to ``KnowledgeArticle.questions`` and re-indexes the article through the index's
+single writer (``chat.tasks.index_knowledge_article``, after the commit), as an edit in the admin does;
+``learn_from_chat`` takes the words from a consumer's message in a chat the agent held (the console's
+``learn`` frame); the missed-questions page calls ``add_wording`` with the question it shows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from chat.analysis import fold
+from chat.models import ChatSession, KnowledgeArticle
+from chat.services import ChatError
+from core.queue import enqueue
+from core.tenancy import is_merchant_staff
+from tickets.models import TicketEvent
+
+MAX_WORDING = 200
+
+
+def may_add_wording(user: Any) -> bool:
+    """Whether ``user`` may teach the bot a wording (agents and supervisors; never a merchant's own staff)."""
+    return bool(user.is_active and user.has_perm("chat.add_wording")) and not is_merchant_staff(user)
+
+
+def _same(text: str) -> str:
+    return " ".join(fold(text).split())
+
+
+@transaction.atomic
+def add_wording(article: KnowledgeArticle, text: str, by: Any) -> bool:
+    """Append ``text`` (one line) to the article's other wordings and re-index it after the commit.
+    False when the article already reads so (its title or a wording, case and width folded)."""
+    if not may_add_wording(by):
+        raise ChatError("forbidden", _("You may not teach the bot new wordings."))
+    wording = " ".join(text.split())
+    if not wording:
+        raise ValidationError({"text": _("The wording is empty.")})
+    if len(wording) > MAX_WORDING:
+        raise ValidationError({"text": _("A wording may have at most %(n)s characters.") % {"n": MAX_WORDING}})
+    locked = KnowledgeArticle.objects.select_for_update().filter(pk=article.pk, active=True).first()
+    if locked is None:
+        raise ChatError("bad_article", _("There is no such active article."))
+    lines = [line for line in locked.questions.splitlines() if line.strip()]
+    if _same(wording) in {_same(locked.title), *(_same(line) for line in lines)}:
+        return False
+    locked.questions = "\n".join([*lines, wording])
+    locked.save(update_fields=["questions", "updated_at"])
+    enqueue("chat.tasks.index_knowledge_article", locked.pk)
+    return True
+
+
+def learn_from_chat(chat_id: int, message_id: int, article_id: int, agent: Any) -> bool:
+    """The console's "teach the bot": the consumer's message ``message_id`` of a chat ``agent`` holds or held
+    becomes another wording of article ``article_id``."""
+    chat = ChatSession.objects.filter(pk=chat_id).only("ticket_id", "agent_id").first()
+    if chat is None or chat.agent_id != agent.pk:
+        raise ChatError("not_yours", _("This chat is not yours to act on."))
+    message = TicketEvent.objects.filter(pk=message_id, ticket_id=chat.ticket_id, kind=TicketEvent.Kind.MESSAGE,
+                                         author_kind=TicketEvent.Author.CONSUMER).first()  # fmt: skip
+    if message is None:
+        raise ChatError("bad_message", _("That is not a message of the consumer in this chat."))
+    article = KnowledgeArticle.objects.filter(pk=article_id).first()
+    if article is None:
+        raise ChatError("bad_article", _("There is no such active article."))
+    return add_wording(article, message.body, agent)
