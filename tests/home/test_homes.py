@@ -90,6 +90,7 @@ def test_agent_home_counts_my_open_due_soon_breached_and_waiting_chats(
 def test_agent_home_in_english_says_away_when_no_profile(client_for: Callable[[User], Client], agent: User) -> None:
     html = client_for(agent).get("/admin/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "<h1>My desk</h1>" in html
+    assert "wallboard-config" not in html and "Wallboard" not in html  # the supervisors' numbers are not theirs
     assert figures(html) == {"open": "0", "due_soon": "0", "breached": "0", "waiting": "0", "availability": "Away"}
 
 
