@@ -77,6 +77,8 @@ class ChatSessionAdmin(TenantScopedAdmin):
             "nominateUrl": nominate_url,
             "ticketUrl": reverse("admin:tickets_ticket_change", args=[0]).replace("/0/", "/{id}/"),
             "maxChars": _max_chars(),
+            "lang": get_language() or settings.LANGUAGE_CODE,
+            "timeZone": settings.TIME_ZONE,  # messages show local times, as ticket pages do
             "strings": {key: str(value) for key, value in CONSOLE_STRINGS.items()},
         }
         context = {
@@ -231,8 +233,19 @@ CONSOLE_STRINGS = {
     "nominate": _("Nominate to the radio"),
     "canned": _("Canned replies…"),
     "placeholder": _("Write to the consumer… (Enter sends, Shift+Enter for a new line)"),
+    "availability": _("Taking chats"),
     "available": _("Available"),
     "away": _("Away"),
+    "my_chats": _("My chats"),
+    "shortcuts": _("Alt+↓/↑ next/previous chat · Alt+1…9 a chat · Alt+C canned replies · Enter sends"),
+    "new_message": _("New message from %(name)s"),
+    "new_message_title": _("New message"),
+    "unread": _("unread messages"),
+    "ended": _("ended"),
+    "left": _("left"),
+    "following": _("following"),
+    "more_orders": _("%(n)s more orders"),
+    "confirm_refund": _("Refund ¥%(amount)s on order %(order)s?"),
     "chats": _("chats"),
     "waited": _("waiting"),
     "callback": _("Callback promised"),

@@ -289,7 +289,7 @@ class ConsumerChatConsumer(ChatSocket):
             ready = {
                 "type": "ready", "chat": chat.pk, "ticket": chat.ticket_id, "state": chat.state,
                 "agent": (chat.agent.first_name or chat.agent.get_username()) if chat.agent else "",
-                "callback": chat.callback, "staffed": services.is_staffed(timezone.now()),
+                "callback": chat.callback, "staffed": services.agents_on_duty(timezone.now()),
                 "language": chat.language,
             }  # fmt: skip
             return ready, services.visible_messages(self.consumer_id, after)

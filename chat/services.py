@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from chat import bot
 from chat.groups import AGENTS, agent_group, consumer_group, send_frame, staff_group
 from chat.models import ChatSession
+from core.roles import MERCHANT_STAFF
 from core.tenancy import is_merchant_staff
 from crm.models import Consumer, Order
 from tickets import clocks, refunds, services, sla
@@ -58,6 +59,29 @@ def is_staffed(now: datetime) -> bool:
         if window is not None and window[0] <= now < window[1]:
             return True
     return False
+
+
+AVAILABILITY_IS_NOW = timedelta(minutes=1)
+
+
+def agents_on_duty(now: datetime) -> bool:
+    """Someone can take a chat now: inside the staffed hours, or outside them an agent who said they are
+    available (a late shift). Only what the consumer is told of a person depends on this, never the bot."""
+    return is_staffed(now) or agent_available(now)
+
+
+def agent_available(now: datetime) -> bool:
+    """Any active agent (not merchant staff) has switched themselves to available in the console.
+
+    Availability is a fact about the present, kept without history: a chat played at an earlier time
+    (the demo's night) is answered by the hours alone."""
+    if now < timezone.now() - AVAILABILITY_IS_NOW:
+        return False
+    return (
+        AgentProfile.objects.filter(available=True, user__is_active=True, user__is_staff=True)
+        .exclude(user__groups__name=MERCHANT_STAFF)
+        .exists()
+    )
 
 
 def chat_department() -> Department:
@@ -317,7 +341,8 @@ def _handoff(chat: ChatSession, reason: str, now: datetime, staffed: bool) -> No
     chat.state = State.WAITING
     chat.handoff_reason = reason
     chat.queued_at = now
-    chat.callback = not staffed
+    # Outside the hours an available agent still takes the chat: no callback is promised then.
+    chat.callback = not (staffed or agent_available(now))
     if chat.callback:
         chat.queue_rank = ChatSession.RANK_CALLBACK
     elif chat.priority_routing:

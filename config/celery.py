@@ -33,6 +33,8 @@ _DIGEST_HOUR, _DIGEST_MINUTE = digest_time(os.environ.get("RADIO_DIGEST_TIME", "
 
 app.conf.beat_schedule = {
     "core.heartbeat": {"task": "core.tasks.heartbeat", "schedule": 30.0},
+    # The supervisors' wallboard: its numbers pushed over /ws/events/ to the open pages.
+    "home.push_wallboard": {"task": "home.tasks.push_wallboard", "schedule": 10.0},
     # Nightly, in TIME_ZONE: risk rules and credit ratings, then merchants' service scores.
     "crm.nightly_rating": {"task": "crm.tasks.nightly_rating", "schedule": crontab(hour=2, minute=0)},
     "tickets.check_sla": {"task": "tickets.tasks.check_sla", "schedule": crontab()},  # every minute

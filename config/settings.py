@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "chat",
     "qa",
     "radio",
+    "home",  # the admin's index, a home per role: reads every app below it
 ]
 
 MIDDLEWARE = [

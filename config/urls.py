@@ -6,10 +6,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from chat import views as chat_views
 from core import views as core_views
+from home import views as home_views
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
+    # Before the admin's own URLs: the index is the home of each role (home/), the app list below it.
+    path("admin/", home_views.index, name="home-index"),
     path("admin/", admin.site.urls),
     path("api/", include("crm.urls")),
     path("api/", include("merchants.urls")),

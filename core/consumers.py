@@ -27,6 +27,8 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.groups_joined = [user_group(user.pk)] + [role_group(r) for r in roles]
+        if user.is_superuser:  # superusers hold every role's rights, and see what supervisors see
+            self.groups_joined.append(role_group("superuser"))
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()

@@ -138,7 +138,7 @@ def test_consumer_and_agent_talk_through_the_bot_and_the_handoff(
     item.locator("button.accept").click()
     card = desk.locator(".chat-card").first
     card.wait_for()
-    assert made["order"].order_no in card.inner_text()  # recent orders next to the chat
+    assert made["order"].order_no in desk.inner_text("#context")  # recent orders beside the chat
     shopper.wait_for_selector(".msg.from-system[data-code=joined]")
 
     card.locator("select.canned").select_option(label="问候")

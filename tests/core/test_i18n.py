@@ -13,7 +13,7 @@ from django.test import Client
 from django.utils import translation
 
 ROOT = Path(settings.BASE_DIR)
-APPS = ("config", "core", "crm", "merchants", "tickets", "chat", "qa", "radio")
+APPS = ("config", "core", "crm", "merchants", "tickets", "chat", "qa", "radio", "home")
 PO_PATH = ROOT / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
 GETTEXT_NAMES = {"_", "gettext", "gettext_lazy", "gettext_noop", "ngettext", "ngettext_lazy"}
 PGETTEXT_NAMES = {"pgettext", "pgettext_lazy", "npgettext", "npgettext_lazy"}

@@ -57,6 +57,8 @@
   }
 
   function showState(frame) {
+    // Waiting for or talking to a person: asking for one again makes no sense, so the button goes.
+    $("human").hidden = frame.state === "waiting" || frame.state === "active";
     if (frame.state === "active" && frame.agent) banner(fill(S.with_agent, { name: frame.agent }));
     else if (frame.state === "waiting" && frame.callback) banner(S.callback);
     else if (frame.state === "bot" || frame.state === "ended") banner("");

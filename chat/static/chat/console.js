@@ -1,10 +1,19 @@
-/* The agents' live chat console: plain JavaScript over /ws/chat/agent/ (docs/chat-protocol.md). */
+/* The agents' live chat console for a shift: plain JavaScript over /ws/chat/agent/ (docs/chat-protocol.md).
+
+   Left: my chats (unread counts, how long the consumer has waited for an answer) and the waiting queue.
+   Middle: one conversation at a time. Right: that consumer's context. Each part is drawn by a function of
+   its own (renderMine, renderQueue, renderConversation, renderContext, chatActions), so that a feature adds
+   a function and a line where it is drawn. */
 (function () {
   "use strict";
   var config = JSON.parse(document.getElementById("console-config").textContent);
   var S = config.strings;
-  var state = { socket: null, hello: null, queue: [], chats: {}, retry: 0, seq: 0 };
+  var ORDERS_SHOWN = 2;  // the most recent orders; the rest behind "more"
+  var state = { socket: null, hello: null, queue: [], chats: {}, order: [], current: null, unread: {},
+                retry: 0, seq: 0, title: document.title, moreOrders: {} };  // fmt: skip
   var $ = function (sel, root) { return (root || document).querySelector(sel); };
+  var clock = new Intl.DateTimeFormat(config.lang, { timeZone: config.timeZone, hour: "2-digit", minute: "2-digit",
+                                                     hour12: false });
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
@@ -19,6 +28,8 @@
   }
 
   document.querySelectorAll("[data-s]").forEach(function (node) { node.textContent = S[node.dataset.s]; });
+
+  // --- the socket ---------------------------------------------------------------------------------
 
   function send(frame) {
     frame.ref = "c" + (++state.seq);
@@ -47,9 +58,9 @@
 
   function handle(frame) {
     switch (frame.type) {
-      case "hello": state.hello = frame; renderChats(); break;
-      case "queue": state.queue = frame.items; renderQueue(); if (frame.new) notify(frame.new); break;
-      case "chat": state.chats[frame.chat] = frame; renderChats(); break;
+      case "hello": state.hello = frame; renderBar(); renderAll(); break;
+      case "queue": state.queue = frame.items; renderQueue(); if (frame.new) notifyQueue(frame.new); break;
+      case "chat": addChat(frame); break;
       case "message": addMessage(frame.chat, frame.message); break;
       case "state": chatState(frame); break;
       case "chat.closed": closeChat(frame.chat); break;
@@ -61,18 +72,26 @@
     }
   }
 
+  // --- the bar: availability switch and load --------------------------------------------------------
+
   function renderBar() {
-    var hello = state.hello, button = $("#availability");
-    button.className = "availability " + (hello.available ? "available" : "away");
-    button.textContent = hello.available ? S.available : S.away;
-    button.setAttribute("aria-pressed", hello.available ? "true" : "false");
-    var active = Object.keys(state.chats).filter(function (id) { return state.chats[id].state === "active"; }).length;
-    $("#load").textContent = active + " / " + hello.capacity + " " + S.chats;
+    var hello = state.hello;
+    if (!hello) return;
+    var button = $("#availability");
+    button.setAttribute("aria-checked", hello.available ? "true" : "false");
+    $(".availability-switch").classList.toggle("is-on", Boolean(hello.available));
+    $("#load").textContent = activeIds().length + " / " + hello.capacity + " " + S.chats;
   }
 
   $("#availability").addEventListener("click", function () {
     send({ type: "availability", available: !(state.hello && state.hello.available) });
   });
+
+  function activeIds() {
+    return state.order.filter(function (id) { return state.chats[id] && state.chats[id].state === "active"; });
+  }
+
+  // --- times ----------------------------------------------------------------------------------------
 
   function fill(template, values) {
     return template.replace(/%\((\w+)\)s/g, function (_m, key) { return values[key]; });
@@ -84,9 +103,18 @@
     return m + ":" + (s < 10 ? "0" : "") + s;
   }
 
+  function localTime(iso) { return iso ? clock.format(new Date(iso)) : ""; }
+
+  setInterval(function () {
+    document.querySelectorAll("[data-since]").forEach(function (node) {
+      node.textContent = waited(Math.max(0, Math.floor((Date.now() - Number(node.dataset.since)) / 1000)));
+    });
+  }, 1000);
+
+  // --- the queue ------------------------------------------------------------------------------------
+
   function renderQueue() {
     var list = $("#queue"), now = Date.now();
-    state.queueAt = now;
     list.textContent = "";
     $("#queue-count").textContent = state.queue.length;
     if (!state.queue.length) list.appendChild(el("li", { className: "empty", text: S.empty_queue }));
@@ -106,122 +134,224 @@
           el("span", { className: "waited", "data-since": now - item.waited * 1000, text: waited(item.waited) }),
         ]),
         badges, summary,
-        el("button", { type: "button", className: "accept", text: S.accept,
-                       onclick: function () { send({ type: "accept", chat: item.chat }); } }),
+        el("button", { type: "button", className: "button accept", text: S.accept,
+                       onclick: function () { state.accepting = item.chat; send({ type: "accept", chat: item.chat }); } }),
       ]));
     });
   }
 
-  setInterval(function () {
-    document.querySelectorAll(".waited[data-since]").forEach(function (node) {
-      node.textContent = waited(Math.floor((Date.now() - Number(node.dataset.since)) / 1000));
-    });
-  }, 1000);
+  // --- alerts: a tone, the tab's title, a notification when the page is hidden ----------------------
 
-  function notify(chatId) {
-    if (!state.hello || !state.hello.available) return;
+  function beep(frequency) {
     try {
       var audio = new (window.AudioContext || window.webkitAudioContext)();
       var tone = audio.createOscillator(), gain = audio.createGain();
-      tone.frequency.value = 880; gain.gain.value = 0.08;
+      tone.frequency.value = frequency; gain.gain.value = 0.08;
       tone.connect(gain); gain.connect(audio.destination);
       tone.start(); tone.stop(audio.currentTime + 0.18);
     } catch (e) { /* no sound available */ }
-    if (window.Notification && Notification.permission === "granted" && document.hidden) {
-      new Notification(S.new_chat);
-    }
+  }
+
+  function notifyQueue(chatId) {
+    if (!state.hello || !state.hello.available) return;
+    beep(880);
+    if (window.Notification && Notification.permission === "granted" && document.hidden) new Notification(S.new_chat);
     var item = document.querySelector('.queue li[data-chat="' + chatId + '"]');
     if (item) item.classList.add("new");
   }
+
+  function notifyMessage(chat) {
+    beep(660);
+    if (window.Notification && Notification.permission === "granted" && document.hidden) {
+      new Notification(fill(S.new_message, { name: chat.consumer.name }));
+    }
+  }
+
+  function renderTitle() {
+    var total = Object.keys(state.unread).reduce(function (sum, id) { return sum + state.unread[id]; }, 0);
+    document.title = total ? "(" + total + ") " + S.new_message_title + " · " + state.title : state.title;
+  }
+
   if (window.Notification && Notification.permission === "default") {
     document.addEventListener("click", function ask() {
       Notification.requestPermission(); document.removeEventListener("click", ask);
     });
   }
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden && state.current) markRead(state.current);
+  });
+
+  // --- my chats, the list on the left ---------------------------------------------------------------
+
+  function addChat(frame) {
+    var known = Boolean(state.chats[frame.chat]);
+    state.chats[frame.chat] = frame;
+    if (!known) state.order.push(frame.chat);
+    // The chat just accepted comes to the front; others wait in the list with their unread counts.
+    if (!state.current || !state.chats[state.current] || state.accepting === frame.chat) state.current = frame.chat;
+    if (state.accepting === frame.chat) state.accepting = null;
+    renderAll();
+  }
+
+  function lastWait(chat) {
+    // Since when the consumer has waited for an answer: their first message after the last agent's reply.
+    var since = null;
+    chat.messages.forEach(function (m) {
+      if (m.internal) return;
+      if (m.from === "agent") since = null;
+      else if (m.from === "consumer" && since === null) since = m.at;
+    });
+    return chat.state === "active" ? since : null;
+  }
+
+  function renderMine() {
+    var list = $("#mine");
+    list.textContent = "";
+    $("#mine-count").textContent = activeIds().length;
+    if (!state.order.length) list.appendChild(el("li", { className: "empty", text: S.no_chats }));
+    state.order.forEach(function (id, index) {
+      var chat = state.chats[id], unread = state.unread[id] || 0, since = lastWait(chat);
+      list.appendChild(el("li", {}, [el("button", {
+        type: "button", className: "tab state-" + chat.state + (id === state.current ? " current" : ""),
+        "aria-current": id === state.current ? "true" : "false", "data-chat": id,
+        onclick: function () { select(id); },
+      }, [
+        el("span", { className: "tab-key", text: String(index + 1) }),
+        el("strong", { className: "who", text: chat.consumer.name }),
+        unread ? el("span", { className: "unread", "aria-label": S.unread, text: String(unread) }) : null,
+        since ? el("span", { className: "waited", title: S.waited, "data-since": Date.parse(since),
+                             text: waited(Math.floor((Date.now() - Date.parse(since)) / 1000)) }) : null,
+        chat.state !== "active" ? el("span", { className: "badge", text: inactiveLabel(chat) }) : null,
+      ])]));
+    });
+  }
+
+  function select(id) {
+    if (!state.chats[id]) return;
+    state.current = id;
+    markRead(id);
+    renderAll();
+    var text = $(".chat-card textarea");
+    if (text) text.focus();
+  }
+
+  function markRead(id) {
+    if (!state.unread[id]) return;
+    delete state.unread[id];
+    renderTitle();
+    renderMine();
+  }
+
+  function step(delta) {
+    if (!state.order.length) return;
+    var at = state.order.indexOf(state.current);
+    select(state.order[(at + delta + state.order.length) % state.order.length]);
+  }
+
+  // --- one conversation in the middle ---------------------------------------------------------------
 
   function label(from) { return S[from] || from; }
 
   function messageNode(message) {
     var cls = "msg from-" + message.from + (message.internal ? " internal" : "");
     var who = message.internal ? S.internal : (message.name || label(message.from));
-    var time = (message.at || "").slice(11, 16);
     return el("li", { className: cls, "data-id": message.id }, [
-      el("div", { className: "who", text: who + " · " + time }),
+      el("div", { className: "who" }, [el("span", { text: who + " · " }),
+                                       el("time", { datetime: message.at || "", text: localTime(message.at) })]),
       el("div", { className: "bubble", text: message.text }),
     ]);
   }
 
-  function renderChats() {
-    var pane = $("#chats");
-    var ids = Object.keys(state.chats);
-    pane.textContent = "";
-    if (!ids.length) pane.appendChild(el("p", { className: "no-chats", text: S.no_chats }));
-    ids.forEach(function (id) { pane.appendChild(chatCard(state.chats[id])); });
+  function renderAll() {
+    renderMine();
+    renderConversation();
+    renderContext();
     renderBar();
   }
 
+  function renderConversation() {
+    var pane = $("#chats");
+    pane.textContent = "";
+    var chat = state.chats[state.current];
+    if (!chat) { pane.appendChild(el("p", { className: "no-chats", text: S.no_chats })); return; }
+    pane.appendChild(chatCard(chat));
+  }
+
+  function isMine(chat) { return chat.state === "active" && state.hello && chat.agent === state.hello.user; }
+
   function chatCard(chat) {
     var messages = el("ol", { className: "messages" }, chat.messages.map(messageNode));
-    var text = el("textarea", { rows: "3", maxlength: String(config.maxChars), placeholder: S.placeholder });
-    var mine = chat.state === "active" && state.hello && chat.agent === state.hello.user;
-    text.addEventListener("keydown", function (event) {
-      if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); reply("reply"); }
-    });
+    var c = chat.consumer, mine = isMine(chat);
+    var ticketLink = el("a", { href: config.ticketUrl.replace("{id}", chat.ticket), target: "_blank",
+                               text: S.ticket + " #" + chat.ticket });
+    var card = el("article", { className: "chat-card state-" + chat.state, "data-chat": chat.chat }, [
+      el("header", {}, [el("strong", { text: c.name }),
+                        el("span", { className: "quiet", text: " " + c.external_id + " · " + chat.department + " · " }),
+                        ticketLink]),
+      messages,
+      mine ? composer(chat) : el("p", { className: "quiet ended", text: inactiveText(chat) }),
+    ]);
+    setTimeout(function () { messages.scrollTop = messages.scrollHeight; }, 0);
+    return card;
+  }
+
+  function composer(chat) {
+    var text = el("textarea", { rows: "3", maxlength: String(config.maxChars), placeholder: S.placeholder,
+                                "aria-label": S.placeholder });
     function reply(kind) {
       var value = text.value.trim();
       if (!value) return;
       send({ type: kind, chat: chat.chat, text: value });
       text.value = "";
     }
-    var canned = el("select", { className: "canned", "aria-label": S.canned }, [el("option", { value: "", text: S.canned })]
-      .concat(chat.canned.map(function (c) { return el("option", { value: c.text, text: c.title }); })));
-    canned.addEventListener("change", function () { if (canned.value) { text.value = canned.value; text.focus(); } canned.value = ""; });
-    var target = el("select", { className: "transfer-target", "aria-label": S.transfer_to }, [el("option", { value: "", text: S.transfer_to })]);
+    text.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); reply("reply"); }
+    });
+    var canned = el("select", { className: "canned", "aria-label": S.canned },
+      [el("option", { value: "", text: S.canned })].concat(chat.canned.map(function (c) {
+        return el("option", { value: c.text, text: c.title });
+      })));
+    canned.addEventListener("change", function () {
+      if (canned.value) { text.value = canned.value; text.focus(); }
+      canned.value = "";
+    });
+    return el("div", { className: "composer" }, [
+      text,
+      el("div", { className: "send-row" }, [
+        canned,
+        el("button", { type: "button", className: "button note", text: S.note, onclick: function () { reply("note"); } }),
+        el("button", { type: "button", className: "button primary send default", text: S.send,
+                       onclick: function () { reply("reply"); } }),
+      ]),
+      chatActions(chat),
+      teachBox(chat),
+    ]);
+  }
+
+  function chatActions(chat) {
+    var target = el("select", { className: "transfer-target", "aria-label": S.transfer_to },
+                    [el("option", { value: "", text: S.transfer_to })]);
     var agents = el("optgroup", { label: S.to_agent }), depts = el("optgroup", { label: S.to_department });
     (state.hello.agents || []).forEach(function (a) { agents.appendChild(el("option", { value: "agent:" + a.id, text: a.name })); });
-    (state.hello.departments || []).forEach(function (d) { depts.appendChild(el("option", { value: "department:" + d.id, text: d.name })); });
+    (state.hello.departments || []).forEach(function (d) {
+      depts.appendChild(el("option", { value: "department:" + d.id, text: d.name }));
+    });
     target.appendChild(agents); target.appendChild(depts);
-    var actions = el("div", { className: "actions" }, [
-      el("button", { type: "button", className: "resolve", text: S.resolve, onclick: function () {
+    return el("div", { className: "actions" }, [
+      el("button", { type: "button", className: "button resolve", text: S.resolve, onclick: function () {
         if (confirm(S.confirm_resolve)) send({ type: "resolve", chat: chat.chat });
       } }),
       target,
-      el("button", { type: "button", className: "transfer", text: S.transfer, onclick: function () {
+      el("button", { type: "button", className: "button transfer", text: S.transfer, onclick: function () {
         if (!target.value) return;
         var parts = target.value.split(":"), frame = { type: "transfer", chat: chat.chat };
         frame[parts[0]] = Number(parts[1]);
         send(frame);
       } }),
       // The radio's own form, prefilled with this chat (the agent adds a note and picks a channel there).
-      config.nominateUrl ? el("a", { className: "nominate button", target: "_blank", rel: "noopener", text: S.nominate,
-        href: config.nominateUrl + "?source=chat&id=" + chat.chat }) : null,
+      config.nominateUrl ? el("a", { className: "nominate button secondary", target: "_blank", rel: "noopener",
+        text: S.nominate, href: config.nominateUrl + "?source=chat&id=" + chat.chat }) : null,
     ]);
-    var c = chat.consumer;
-    var info = el("div", { className: "info" }, [
-      el("p", {}, [
-        el("span", { className: "badge tier" + (c.priority ? " priority" : ""), text: S.tier + " " + (c.tier || "—") }),
-        el("span", { className: "quiet", text: " " + S.score + " " + (c.score === null ? "—" : c.score) + (c.phone ? " · " + c.phone : "") }),
-      ]),
-      chat.flags.length ? el("p", { className: "flags" }, chat.flags.map(function (f) {
-        return el("span", { className: "flag " + f.status, text: "⚑ " + f.kind });
-      })) : el("p", { className: "quiet", text: S.no_flags }),
-      chat.summary.length ? el("div", { className: "bot-summary" }, [el("strong", { text: S.summary })]
-        .concat(chat.summary.map(function (line) { return el("div", { text: line }); }))) : null,
-      el("details", { className: "orders", open: "" }, [el("summary", { text: S.orders + " (" + chat.orders.length + ")" })]
-        .concat(chat.orders.length ? chat.orders.map(function (o) { return orderRow(chat, o, mine); })
-                                   : [el("p", { className: "quiet", text: S.no_orders })])),
-    ]);
-    var ticketLink = el("a", { href: config.ticketUrl.replace("{id}", chat.ticket), target: "_blank", text: S.ticket + " #" + chat.ticket });
-    var card = el("article", { className: "chat-card state-" + chat.state, "data-chat": chat.chat }, [
-      el("header", {}, [el("strong", { text: c.name }), el("span", { className: "quiet", text: " " + c.external_id + " · " + chat.department + " · " }), ticketLink]),
-      info, messages,
-      mine ? el("div", { className: "composer" }, [canned, text, el("div", { className: "send-row" }, [
-        el("button", { type: "button", className: "send default", text: S.send, onclick: function () { reply("reply"); } }),
-        el("button", { type: "button", className: "note", text: S.note, onclick: function () { reply("note"); } }),
-      ]), actions, teachBox(chat)]) : el("p", { className: "quiet ended", text: inactiveText(chat) }),
-    ]);
-    setTimeout(function () { messages.scrollTop = messages.scrollHeight; }, 0);
-    return card;
   }
 
   // Teach the bot (issue 16): one of the consumer's questions becomes another wording of an article.
@@ -261,39 +391,94 @@
     return S.watching;  // someone else's chat, followed read-only
   }
 
+  function inactiveLabel(chat) { return chat.state === "ended" ? S.ended : chat.state === "moved" ? S.left : S.following; }
+
+  // --- the consumer's context on the right ----------------------------------------------------------
+
+  function renderContext() {
+    var pane = $("#context");
+    pane.textContent = "";
+    var chat = state.chats[state.current];
+    if (!chat) return;
+    var c = chat.consumer, mine = isMine(chat), all = Boolean(state.moreOrders[chat.chat]);
+    var shown = all ? chat.orders : chat.orders.slice(0, ORDERS_SHOWN);
+    var hidden = chat.orders.length - shown.length;
+    pane.appendChild(el("section", { className: "info" }, [
+      el("h3", { text: c.name }),
+      el("p", {}, [
+        el("span", { className: "badge tier" + (c.priority ? " priority" : ""), text: S.tier + " " + (c.tier || "—") }),
+        el("span", { className: "quiet", text: " " + S.score + " " + (c.score === null ? "—" : c.score) }),
+      ]),
+      c.phone ? el("p", { className: "quiet", text: c.phone }) : null,
+      chat.flags.length ? el("p", { className: "flags" }, chat.flags.map(function (f) {
+        return el("span", { className: "flag " + f.status, text: "⚑ " + f.kind });
+      })) : el("p", { className: "quiet", text: S.no_flags }),
+      chat.summary.length ? el("div", { className: "bot-summary" }, [el("strong", { text: S.summary })]
+        .concat(chat.summary.map(function (line) { return el("div", { text: line }); }))) : null,
+      el("h3", { text: S.orders }),
+      chat.orders.length ? el("div", { className: "orders" }, shown.map(function (o) { return orderRow(chat, o, mine); }))
+                         : el("p", { className: "quiet", text: S.no_orders }),
+      hidden > 0 ? el("button", { type: "button", className: "button secondary more-orders",
+                                  text: fill(S.more_orders, { n: hidden }),
+                                  onclick: function () { state.moreOrders[chat.chat] = true; renderContext(); } }) : null,
+    ]));
+  }
+
   function orderRow(chat, order, mine) {
     var left = (Number(order.amount) - Number(order.refunded)).toFixed(2);
-    var amount = el("input", { type: "text", value: left, size: "7", "aria-label": S.amount });
+    var amount = el("input", { type: "text", inputmode: "decimal", value: left, size: "7", "aria-label": S.amount });
     var key = "console-" + chat.chat + "-" + order.order + "-" + Date.now();
     return el("div", { className: "order" }, [
-      el("div", { text: order.order + " · " + order.item }),
+      el("div", { className: "order-title", text: order.order + " · " + order.item }),
       el("div", { className: "quiet", text: order.status_label + " · ¥" + order.amount +
         (Number(order.refunded) ? " (" + S.refunded + " ¥" + order.refunded + ")" : "") + " · " + order.merchant }),
-      mine && Number(left) > 0 ? el("div", { className: "refund-row" }, [amount, el("button", { type: "button", className: "refund", text: S.refund,
-        onclick: function () { send({ type: "refund", chat: chat.chat, order: order.order, amount: amount.value, key: key }); } })]) : null,
+      mine && Number(left) > 0 ? el("div", { className: "refund-row" }, [amount, el("button", {
+        type: "button", className: "button refund", text: S.refund, onclick: function () {
+          // Money moves: the agent confirms the order and the amount first.
+          if (!confirm(fill(S.confirm_refund, { amount: amount.value, order: order.order }))) return;
+          send({ type: "refund", chat: chat.chat, order: order.order, amount: amount.value, key: key });
+        } })]) : null,
     ]);
   }
+
+  // --- what the socket brings -----------------------------------------------------------------------
 
   function addMessage(chatId, message) {
     var chat = state.chats[chatId];
     if (!chat) return;
     if (chat.messages.some(function (m) { return m.id === message.id; })) return;
     chat.messages.push(message);
-    var list = document.querySelector('.chat-card[data-chat="' + chatId + '"] .messages');
+    if (message.from === "consumer") {
+      if (chatId !== state.current || document.hidden) {
+        state.unread[chatId] = (state.unread[chatId] || 0) + 1;
+        renderTitle();
+      }
+      notifyMessage(chat);
+    }
+    renderMine();
+    if (chatId !== state.current) return;
+    var list = $(".chat-card .messages");
     if (list) { list.appendChild(messageNode(message)); list.scrollTop = list.scrollHeight; }
   }
 
   function chatState(frame) {
     var chat = state.chats[frame.chat];
-    if (chat && frame.state === "ended") { chat.state = "ended"; renderChats(); }
+    if (chat && frame.state === "ended") { chat.state = "ended"; renderAll(); }
   }
 
   function closeChat(chatId) {
     var chat = state.chats[chatId];
     if (!chat) return;
     chat.state = chat.state === "active" ? "moved" : chat.state;
-    renderChats();
-    setTimeout(function () { delete state.chats[chatId]; renderChats(); }, 4000);
+    renderAll();
+    setTimeout(function () {
+      delete state.chats[chatId];
+      delete state.unread[chatId];
+      state.order = state.order.filter(function (id) { return id !== chatId; });
+      if (state.current === chatId) state.current = activeIds()[0] || state.order[0] || null;
+      renderTitle();
+      renderAll();
+    }, 4000);
   }
 
   function showError(frame) {
@@ -304,5 +489,21 @@
     state.errorTimer = setTimeout(function () { bar.remove(); }, 6000);
   }
 
+  // --- keyboard shortcuts: Alt+↓ / Alt+↑ next and previous chat, Alt+1…9 a chat by its number,
+  //     Alt+C the canned replies, Alt+A the availability switch; Enter sends, Shift+Enter a new line ----
+
+  document.addEventListener("keydown", function (event) {
+    if (!event.altKey || event.ctrlKey || event.metaKey) return;
+    var digit = /^Digit([1-9])$/.exec(event.code);
+    if (event.key === "ArrowDown") step(1);
+    else if (event.key === "ArrowUp") step(-1);
+    else if (digit) select(state.order[Number(digit[1]) - 1]);
+    else if (event.code === "KeyC") { var canned = $(".chat-card select.canned"); if (canned) canned.focus(); }
+    else if (event.code === "KeyA") $("#availability").click();
+    else return;
+    event.preventDefault();
+  });
+
+  window.chatConsole = { state: state, send: send, select: select, renderAll: renderAll };
   connect();
 })();
