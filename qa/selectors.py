@@ -12,13 +12,14 @@ from typing import Any
 
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core import charts
 from core.links import nominate_url
 from qa import evaluation, scorecards
 from qa.evaluation import BacktestResult
-from qa.models import Category, Finding, Rule, Scorecard, Segment, Transcript
+from qa.models import Category, Finding, Rule, RuleRun, Scorecard, Segment, Transcript
 from qa.presentation import clock, marked, passage
 
 AROUND = 3  # segments shown either side of a finding's
@@ -84,7 +85,27 @@ def backtest_page(rule: Rule, days_asked: str | None, *, mask: bool) -> dict[str
         "result": result,
         "samples": backtest_samples(rule, result, mask=mask),
         "day_choices": BACKTEST_DAY_CHOICES,
+        "runs": rule_runs(rule),
     }
+
+
+def rule_runs(rule: Rule, limit: int = 10) -> list[RuleRun]:
+    """The rule's latest runs over history, newest first, with the version each ran."""
+    return list(RuleRun.objects.filter(rule=rule).select_related("rule_version", "requested_by")[:limit])
+
+
+def rule_runs_progress(rule: Rule) -> list[dict[str, Any]]:
+    """The rule's latest runs as the backtest page's progress reads them (JSON)."""
+    return [
+        {"id": run.pk, "status": run.status, "status_label": run.get_status_display(), "percent": run.percent,
+         "done": run.transcripts_done, "total": run.transcripts_total, "added": run.findings_added,
+         "finished": _local(run.finished_at), "started": _local(run.started_at)}
+        for run in rule_runs(rule)
+    ]  # fmt: skip
+
+
+def _local(moment: Any) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
 
 
 def scorecard_page(card: Scorecard, *, mask: bool) -> dict[str, Any]:
