@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -21,7 +22,7 @@ from core.admin_filters import DefaultChoiceFilter
 from core.paginator import CappedPaginator
 from core.tenancy import TenantScopedAdmin
 from qa import selectors, services
-from qa.models import Finding
+from qa.models import Finding, Transcript
 from qa.presentation import can_see_pii, clock, passage
 
 # What a finding's page shows besides the finding.
@@ -61,6 +62,13 @@ def can_review(request: HttpRequest) -> bool:
     return request.user.has_perm("qa.change_finding")
 
 
+class QueueChangeList(ChangeList):
+    """The queue: one row per rule per call (``selectors.one_per_call``); the review covers the row's matches."""
+
+    def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet[Finding]:
+        return selectors.one_per_call(super().get_queryset(request, exclude_parameters))
+
+
 @admin.register(Finding)
 class FindingAdmin(TenantScopedAdmin):
     list_display = ("severity_badge", "category", "rule_name", "agent", "passage_in_context", "position",
@@ -69,7 +77,7 @@ class FindingAdmin(TenantScopedAdmin):
                    ("agent", admin.RelatedOnlyFieldListFilter), "transcript__kind")  # fmt: skip
     date_hierarchy = "occurred_at"
     search_fields = ("matched_text", "rule__name")
-    list_select_related = ("rule", "rule_version", "agent", "segment", "transcript__recording")
+    list_select_related = ("rule", "rule_version", "agent", "segment", "transcript")
     # Findings of one evaluation share their created_at: the id orders them as they were found.
     ordering = ("-severity", "created_at", "pk")
     action_form = ReviewActionForm
@@ -87,6 +95,9 @@ class FindingAdmin(TenantScopedAdmin):
             # An agent sees the confirmed findings behind their own scorecard, nothing else.
             queryset = queryset.filter(agent_id=request.user.pk, status=Finding.Status.CONFIRMED)
         return queryset
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return QueueChangeList
 
     def get_list_filter(self, request: HttpRequest) -> Any:
         return self.list_filter if can_review(request) else (FindingStatusFilter, "category", "severity")
@@ -110,9 +121,12 @@ class FindingAdmin(TenantScopedAdmin):
         if obj.segment is None:
             terms = " / ".join(obj.rule_version.terms)
             return format_html('<span class="absent">{}</span>', _("Never said: %(terms)s") % {"terms": terms})
+        more = getattr(obj, "matches", 1) - 1
+        also = ngettext("+%(n)d more in this call", "+%(n)d more in this call", more) % {"n": more} if more else ""
         return format_html(
-            '<span class="speaker {}">{}</span> {}', obj.segment.speaker, obj.segment.get_speaker_display(),
+            '<span class="speaker {}">{}</span> {}{}', obj.segment.speaker, obj.segment.get_speaker_display(),
             passage(obj.segment.text, obj.start, obj.end, mask=mask),
+            format_html(' <span class="also">{}</span>', also) if also else "",
         )  # fmt: skip
 
     def get_list_display(self, request: HttpRequest) -> Any:
@@ -127,10 +141,15 @@ class FindingAdmin(TenantScopedAdmin):
 
     @admin.display(description=_("audio"))
     def position(self, obj: Finding) -> str:
-        if obj.segment is None or obj.segment.start_ms is None or obj.transcript.recording is None:
-            return "—"
-        url = reverse("admin:qa_transcript_change", args=[obj.transcript_id]) + f"?t={obj.segment.start_ms // 1000}"
-        return format_html('<a href="{}#seg-{}">▶ {}</a>', url, obj.segment.seq, clock(obj.segment.start_ms))
+        """A link that plays the call from the match (the transcript page's player), when there is a recording."""
+        if obj.transcript.recording_id is None:
+            kind = _("chat") if obj.transcript.kind == Transcript.Kind.CHAT else _("no recording")
+            return format_html('<span class="quiet">{}</span>', kind)
+        seconds = (obj.segment.start_ms or 0) // 1000 if obj.segment else 0
+        anchor = f"#seg-{obj.segment.seq}" if obj.segment else ""
+        url = reverse("admin:qa_transcript_change", args=[obj.transcript_id]) + f"?t={seconds}{anchor}"
+        label = clock(obj.segment.start_ms) if obj.segment and obj.segment.start_ms is not None else _("Play")
+        return format_html('<a class="play" href="{}" title="{}">▶ {}</a>', url, _("Play the call from here"), label)
 
     @admin.display(description=_("transcript"), ordering="transcript")
     def transcript_link(self, obj: Finding) -> str:
@@ -140,7 +159,7 @@ class FindingAdmin(TenantScopedAdmin):
 
     def _review(self, request: HttpRequest, queryset: QuerySet[Finding], verdict: str) -> int:
         note = request.POST.get("note", "").replace("\x00", "")[:2000]
-        return services.review_findings(
+        return services.review_finding_groups(
             queryset.select_related(None).only("pk"), verdict=verdict, by=request.user, note=note
         )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -37,9 +37,18 @@ def audio_url(transcript: Transcript) -> str | None:
 def finding_page(finding: Finding, *, mask: bool, reviewer: bool) -> dict[str, Any]:
     """One finding: the passage in its conversation, the rule version, and (for a reviewer) the verdict buttons."""
     back = reverse("admin:qa_finding_change", args=[finding.pk])
+    others = [f for f in call_matches(finding) if f.pk != finding.pk]
     return {
         "title": _("Finding #%(id)s") % {"id": finding.pk},
         "finding": finding,
+        "others": [
+            {
+                "finding": f,
+                "clock": clock(f.segment.start_ms) if f.segment else "",
+                "passage": passage(f.segment.text, f.start, f.end, mask=mask) if f.segment else None,
+            }
+            for f in others
+        ],
         "around": segments_around(finding, mask=mask),
         "can_review": reviewer and finding.status == Finding.Status.OPEN,
         "audio_url": audio_url(finding.transcript),
@@ -140,6 +149,35 @@ def segments_around(finding: Finding, *, mask: bool) -> list[dict[str, Any]]:
         text = marked(segment.text, spans, mask=mask)
         rows.append({"segment": segment, "text": text, "clock": clock(segment.start_ms), "current": current})
     return rows
+
+
+def _same_call(**extra: Any) -> QuerySet[Finding]:
+    """The findings of the outer finding's rule in its call, in the same state."""
+    return Finding.objects.filter(
+        transcript=OuterRef("transcript"), rule=OuterRef("rule"), status=OuterRef("status"), **extra
+    ).order_by()
+
+
+def one_per_call(queryset: QuerySet[Finding]) -> QuerySet[Finding]:
+    """One row per rule per call for the queue: the first finding of each, with ``matches``, how many it stands for.
+
+    A rule matches a call as often as its terms occur (投诉 and 12315 in one sentence, a banned phrase
+    twice); a reviewer judges the call once. The first is kept by an anti-join on (rule, transcript),
+    the prefix of the findings' unique index, so the page costs the same at any size.
+    """
+    matches = _same_call().values("transcript").annotate(n=Count("pk")).values("n")
+    return queryset.filter(~Exists(_same_call(pk__lt=OuterRef("pk")))).annotate(
+        matches=Subquery(matches, output_field=IntegerField())
+    )
+
+
+def call_matches(finding: Finding) -> list[Finding]:
+    """The finding and the other matches of its rule in its call, in the same state, in the order they were said."""
+    return list(
+        Finding.objects.filter(transcript=finding.transcript_id, rule=finding.rule_id, status=finding.status)
+        .select_related("segment")
+        .order_by("segment__seq", "start")
+    )
 
 
 def next_open_finding(finding: Finding) -> int | None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -226,3 +226,12 @@ def review_findings(findings: Iterable[Finding], *, verdict: str, by: Any, note:
         if changed:
             scorecards.refresh_for_findings(ids)
     return changed
+
+
+def review_finding_groups(findings: Iterable[Finding], *, verdict: str, by: Any, note: str = "") -> int:
+    """Confirm or dismiss each finding with the other open matches of its rule in its call (what the queue shows
+    as one row); returns how many findings changed."""
+    ids = [f.pk for f in findings]
+    same_call = Finding.objects.filter(pk__in=ids, transcript=OuterRef("transcript"), rule=OuterRef("rule"))
+    group = Finding.objects.filter(Exists(same_call), status=Finding.Status.OPEN).only("pk")
+    return review_findings(list(group), verdict=verdict, by=by, note=note)
