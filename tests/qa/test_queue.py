@@ -115,3 +115,16 @@ def test_the_queue_costs_the_same_queries_for_one_call_or_forty(
     calls(agent, 40)
     with django_assert_num_queries(11):
         assert len(client.get(QUEUE).context["cl"].result_list) == 41
+
+
+def test_the_transcript_lists_language_filter_names_the_languages(
+    client_for: Callable[[User], Client], supervisor: User, agent: User
+) -> None:
+    factories.transcript([("agent", "您好")], agent=agent)
+    factories.transcript([("agent", "Hello")], agent=agent, language="en")
+    client = client_for(supervisor)
+    zh = client.get("/admin/qa/transcript/").content.decode()
+    assert '<a href="?language__exact=en">英文</a>' in zh and '<a href="?language__exact=zh">中文</a>' in zh
+    assert ">zh</a>" not in zh and ">en</a>" not in zh
+    en = client.get("/admin/qa/transcript/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert '<a href="?language__exact=en">English</a>' in en and '<a href="?language__exact=zh">Chinese</a>' in en
