@@ -72,7 +72,8 @@ LINE_TICKS = 13  # labels under a line chart at most: a quarter of weeks, every 
 
 
 def _day_ticks(days: list[date], x: Callable[[date], float]) -> SafeString:
-    """A tick and a month-day label under the axis for every n-th day (the last always), the ends kept inside."""
+    """A tick and a month-day label under the axis for every n-th day (the last always), the ends kept inside;
+    every other label is also of class ``alt``."""
     step = -(-len(days) // LINE_TICKS)
     shown = days[::step]
     if shown[-1] != days[-1]:
@@ -87,8 +88,21 @@ def _day_ticks(days: list[date], x: Callable[[date], float]) -> SafeString:
     return format_html_join(
         "",
         '<line class="tick" x1="{0}" x2="{0}" y1="{1}" y2="{2}"/>'
-        '<text class="day" x="{0}" y="{3}" text-anchor="{4}"><title>{5}</title>{6}</text>',
-        ((f"{x(d):.1f}", top, top + 4, bottom, anchor(d), d.isoformat(), d.strftime("%m-%d")) for d in shown),
+        '<text class="{7}" x="{0}" y="{3}" text-anchor="{4}"><title>{5}</title>{6}</text>',
+        # Every other label is "alt": a narrow screen may hide those and draw the rest larger.
+        (
+            (
+                f"{x(d):.1f}",
+                top,
+                top + 4,
+                bottom,
+                anchor(d),
+                d.isoformat(),
+                d.strftime("%m-%d"),
+                "day alt" if i % 2 and d != days[-1] else "day",
+            )
+            for i, d in enumerate(shown)
+        ),
     )
 
 

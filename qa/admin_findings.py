@@ -71,7 +71,7 @@ class QueueChangeList(ChangeList):
 
 @admin.register(Finding)
 class FindingAdmin(TenantScopedAdmin):
-    list_display = ("severity_badge", "category", "rule_name", "agent", "passage_in_context", "position",
+    list_display = ("severity_badge", "category", "rule_name", "agent_name", "passage_in_context", "position",
                     "transcript_link", "occurred_at", "status")  # fmt: skip
     list_filter = (FindingStatusFilter, "category", "severity", ("rule", admin.RelatedOnlyFieldListFilter),
                    ("agent", admin.RelatedOnlyFieldListFilter), "transcript__kind")  # fmt: skip
@@ -115,6 +115,10 @@ class FindingAdmin(TenantScopedAdmin):
     @admin.display(description=_("rule"), ordering="rule__name")
     def rule_name(self, obj: Finding) -> str:
         return format_html('{} <span class="quiet">v{}</span>', obj.rule.name, obj.rule_version.number)
+
+    @admin.display(description=_("agent"), ordering="agent__first_name")
+    def agent_name(self, obj: Finding) -> str:
+        return (obj.agent.get_full_name() or obj.agent.get_username()) if obj.agent else "—"
 
     @admin.display(description=_("passage"))
     def passage_in_context(self, obj: Finding, *, mask: bool = True) -> str:

@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -36,21 +37,21 @@ class TermsField(forms.CharField):
 
 
 class RuleForm(forms.ModelForm):
-    terms = TermsField(label=_("terms"), required=False, help_text=_("One per line."))
+    terms = TermsField(label=capfirst(_("terms")), required=False, help_text=_("One per line."))
     negations = TermsField(
-        label=_("negation terms"),
+        label=capfirst(_("negation terms")),
         required=False,
         help_text=_("One per line: a match with one of these just before it is not a match (没法保证 退款)."),
     )
     scope = forms.TypedChoiceField(
-        label=_("proximity scope"),
+        label=capfirst(_("proximity scope")),
         choices=ProximityScope.choices,
         required=False,
         empty_value=ProximityScope.SEGMENT,
         help_text=_("Proximity only: both in one turn, or anywhere in the turns of one speaker in the call."),
     )
     pii_kinds = forms.MultipleChoiceField(
-        label=_("personal numbers"),
+        label=capfirst(_("personal numbers")),
         required=False,
         choices=PiiKind.choices,
         initial=all_pii_kinds,
@@ -58,7 +59,7 @@ class RuleForm(forms.ModelForm):
         help_text=_("Personal data rules only: which numbers read out count."),
     )
     near_terms = TermsField(
-        label=_("near terms"),
+        label=capfirst(_("near terms")),
         required=False,
         help_text=_("Proximity only: one per line; a term above within the distance of one of these."),
     )

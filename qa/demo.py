@@ -3,17 +3,22 @@ violations, the demo's chats as transcripts, findings (older ones reviewed), sco
 
 from __future__ import annotations
 
+import io
+import shutil
+import subprocess
+import wave
 from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.files.base import ContentFile
 
 from core import roles
 from core.seeding import SeedContext
 from crm.models import Consumer
-from qa import chats, evaluation, scorecards, services
-from qa.models import Finding, Rule, Transcript
+from qa import chats, evaluation, recordings, scorecards, services
+from qa.models import Finding, Recording, Rule, Transcript
 from qa.segments import SegmentIn
 from tickets.models import Department
 
@@ -83,6 +88,10 @@ ENGLISH = [
     [("agent", "Good morning, customer service."), ("consumer", "Can you confirm my phone number?"),
      ("agent", "Sure, it is {phone}. I guarantee a full refund today."), ("consumer", "Great.")],
 ]  # fmt: skip
+# English calls that get a recording, spoken by espeak-ng (when installed), so that the players play something.
+RECORDED_CALLS = 6
+VOICES = {"agent": ("-v", "en-us", "-s", "150"), "consumer": ("-v", "en-gb", "-s", "160", "-p", "70")}
+PAUSE_MS = 600
 EXTRA_AGENTS = [("qa-agent-1", "小李"), ("qa-agent-2", "小赵"), ("qa-agent-3", "小陈")]
 
 
@@ -105,6 +114,7 @@ def seed(ctx: SeedContext) -> dict[str, int]:
         "call transcripts": made,
         "chat transcripts": len(chat_ids),
         "reviewed findings": reviewed,
+        "recorded calls": Recording.objects.count(),
     }
 
 
@@ -132,6 +142,7 @@ def _calls(ctx: SeedContext, agents: list[Any]) -> int:
     consumer_rows = Consumer.objects.in_bulk(rnd.sample(consumers, min(len(consumers), 200)))
     departments = list(Department.objects.all())
     total = CALLS_PER_SCALE * ctx.scale
+    recorded = 0
     for n in range(total):
         english = n % 8 == 7
         lines = list(rnd.choice(ENGLISH)) if english else _chinese_call(rnd)
@@ -148,19 +159,58 @@ def _calls(ctx: SeedContext, agents: list[Any]) -> int:
         started = ctx.now - timedelta(days=rnd.randint(1, 28)) + timedelta(minutes=rnd.randint(540, 1260))
         # The demo agent gets more of the calls, so their scorecard has something to show.
         agent = agents[0] if rnd.random() < 0.4 else rnd.choice(agents)
-        services.save_transcript(
+        consumer = rnd.choice(list(consumer_rows.values()))
+        recording = None
+        if english and recorded < RECORDED_CALLS and (spoken := _spoken(segments)) is not None:
+            audio, segments = spoken
+            clock = segments[-1].end_ms or clock
+            recording = Recording.objects.create(
+                audio=ContentFile(audio, name=f"demo-call-{ctx.seed}-{n}.wav"), language="en", agent=agent,
+                consumer=consumer, called_at=started, status=Recording.Status.TRANSCRIBING,
+            )  # fmt: skip
+            recorded += 1
+        transcript = services.save_transcript(
             kind=Transcript.Kind.CALL,
             source=Transcript.Source.IMPORT,
             segments=segments,
             started_at=started,
             agent=agent,
-            consumer=rnd.choice(list(consumer_rows.values())),
+            consumer=consumer,
             department=rnd.choice(departments) if departments else None,
             language="en" if english else "zh",
             external_id=f"demo-call-{ctx.seed}-{n}",
             duration_seconds=clock / 1000,
+            recording=recording,
         )
+        if recording is not None:
+            recordings.mark_transcribed(recording, duration_seconds=transcript.duration_seconds)
     return total
+
+
+def _spoken(lines: list[SegmentIn]) -> tuple[bytes, list[SegmentIn]] | None:
+    """The call read out by espeak-ng (agent and consumer in two voices) as a WAV, and its segments timed
+    by the audio; None where espeak-ng is not installed."""
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        return None
+    frames, timed, at, rate = [], [], 0, 22050
+    for line in lines:
+        voice = VOICES.get(line.speaker, VOICES["agent"])
+        raw = subprocess.run([espeak, *voice, "--stdout", line.text], capture_output=True, check=True, timeout=30)
+        with wave.open(io.BytesIO(raw.stdout)) as spoken:
+            rate = spoken.getframerate()
+            pcm = spoken.readframes(spoken.getnframes())
+        length = len(pcm) // 2 * 1000 // rate
+        timed.append(SegmentIn(line.speaker, line.text, at, at + length))
+        frames.append(pcm + b"\0\0" * (rate * PAUSE_MS // 1000))
+        at += length + PAUSE_MS
+    out = io.BytesIO()
+    with wave.open(out, "wb") as audio:
+        audio.setnchannels(1)
+        audio.setsampwidth(2)
+        audio.setframerate(rate)
+        audio.writeframes(b"".join(frames))
+    return out.getvalue(), timed
 
 
 def _chinese_call(rnd: Any) -> list[tuple[str, str]]:

@@ -241,9 +241,9 @@ class RuleDefinition(models.Model):
     kind = models.CharField(_("kind"), max_length=16, choices=RuleKind.choices)
     # keyword/required: any of these; phrase: one or more phrases; proximity: the A terms.
     terms = models.JSONField(_("terms"), default=list, blank=True)
-    # proximity only: the B terms, and how close (in characters of the normalised text) they must be.
+    # proximity only: the B terms, and how close (in tokens of the normalised text) they must be.
     near_terms = models.JSONField(_("near terms"), default=list, blank=True)
-    distance = models.PositiveSmallIntegerField(_("distance (characters)"), null=True, blank=True)
+    distance = models.PositiveSmallIntegerField(_("distance (tokens)"), null=True, blank=True)
     pattern = models.TextField(_("regular expression"), blank=True)
     speaker = models.CharField(_("speaker"), max_length=16, choices=SpeakerScope.choices, default=SpeakerScope.ANY)
     # proximity only: one turn, or the turns of one speaker across the call.
