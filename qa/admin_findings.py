@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.helpers import ActionForm
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
@@ -15,6 +16,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -63,10 +65,16 @@ def can_review(request: HttpRequest) -> bool:
 
 
 class QueueChangeList(ChangeList):
-    """The queue: one row per rule per call (``selectors.one_per_call``); the review covers the row's matches."""
+    """The queue: one row per rule per call (``selectors.one_per_call``); the review covers the row's matches.
+
+    The rows join their segment and transcript; rules, versions and agents (a few distinct ones per page)
+    come in three small queries: PostgreSQL spent ~16 ms *planning* the six-table join with the anti-join,
+    ten times what it took to run.
+    """
 
     def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet[Finding]:
-        return selectors.one_per_call(super().get_queryset(request, exclude_parameters))
+        queryset = selectors.one_per_call(super().get_queryset(request, exclude_parameters))
+        return queryset.prefetch_related("rule", "rule_version", "agent")
 
 
 @admin.register(Finding)
@@ -77,7 +85,7 @@ class FindingAdmin(TenantScopedAdmin):
                    ("agent", admin.RelatedOnlyFieldListFilter), "transcript__kind")  # fmt: skip
     date_hierarchy = "occurred_at"
     search_fields = ("matched_text", "rule__name")
-    list_select_related = ("rule", "rule_version", "agent", "segment", "transcript")
+    list_select_related = ("segment", "transcript")
     # Findings of one evaluation share their created_at: the id orders them as they were found.
     ordering = ("-severity", "created_at", "pk")
     action_form = ReviewActionForm
@@ -107,6 +115,15 @@ class FindingAdmin(TenantScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description=mark_safe('<input type="checkbox" id="action-toggle">'))
+    def action_checkbox(self, obj: Finding) -> str:
+        """Django's checkbox as plain markup: its widget renders a template per row, a third of the page's time."""
+        label = format_html(_("Select this object for an action - {}"), str(obj))
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            helpers.ACTION_CHECKBOX_NAME, obj.pk, label,
+        )  # fmt: skip
 
     @admin.display(description=_("severity"), ordering="-severity")
     def severity_badge(self, obj: Finding) -> str:

@@ -99,6 +99,7 @@ class TranscriptAdmin(TenantScopedAdmin):
     raw_id_fields = ("recording", "ticket", "agent", "consumer")
     paginator = CappedPaginator
     show_full_result_count = False
+    list_per_page = 50  # as the findings queue: each row is a dozen cells to render
 
     class Media:
         css = {"all": ["qa/qa.css"]}

@@ -109,11 +109,11 @@ def test_the_queue_costs_the_same_queries_for_one_call_or_forty(
     client = client_for(supervisor)
     calls(agent)
     # Session, user, tenancy, permissions (user, groups), the rule and agent filters, the capped count, the
-    # page, the date hierarchy's bounds and days.
-    with django_assert_num_queries(11):
+    # page and its rules, versions and agents, the date hierarchy's bounds and days.
+    with django_assert_num_queries(14):
         assert len(client.get(QUEUE).context["cl"].result_list) == 1
     calls(agent, 40)
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(14):
         assert len(client.get(QUEUE).context["cl"].result_list) == 41
 
 
