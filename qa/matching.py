@@ -238,7 +238,8 @@ class RuleSet:
                             found[rule_index][role].append((start, end_index + 1))
             for rule_index, roles in found.items():
                 spec = self.specs[rule_index]
-                turn.negations[rule_index] = roles.get("n", [])
+                if "n" in roles:
+                    turn.negations[rule_index] = roles["n"]
                 if spec.kind == "required":
                     required_found.add(rule_index)
                     continue
@@ -246,14 +247,18 @@ class RuleSet:
                     call.add(rule_index, speaker, turn, roles.get("a", []), roles.get("b", []))
                     continue
                 if spec.kind == "proximity":
-                    pairs = _near(turn.tokens, roles.get("a", []), roles.get("b", []), spec.distance or 0)
+                    a_spans, b_spans = roles.get("a", []), roles.get("b", [])
+                    # Token counts only when both sides are there (most segments have one side at most).
+                    pairs = _near(turn.tokens, a_spans, b_spans, spec.distance or 0) if a_spans and b_spans else []
                     spans = [
                         (min(a[0], b[0]), max(a[1], b[1]))
                         for a, b in pairs
                         if not (turn.negated(spec, rule_index, a[0]) or turn.negated(spec, rule_index, b[0]))
                     ]
-                else:
+                elif rule_index in turn.negations:
                     spans = [span for span in roles.get("a", []) if not turn.negated(spec, rule_index, span[0])]
+                else:
+                    spans = roles.get("a", [])
                 for start, end in _dedupe(spans):
                     hits.append(self._hit(spec, seg_index, raw, norm, start, end))
             for rule_index, regex in compiled.regexes:

@@ -114,7 +114,7 @@ def rule_runs_progress(rule: Rule) -> list[dict[str, Any]]:
 
 
 def _local(moment: Any) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+    return timezone.localtime(moment).strftime("%m-%d %H:%M:%S") if moment else ""
 
 
 def scorecard_page(card: Scorecard, *, mask: bool) -> dict[str, Any]:
