@@ -8,7 +8,8 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -21,7 +22,7 @@ from core.files import ranged_file_response
 from core.paginator import CappedPaginator
 from core.tenancy import TenantScopedAdmin
 from qa import admin_recordings, searching, selectors
-from qa.models import Segment, Transcript
+from qa.models import Finding, Segment, Transcript
 from qa.presentation import can_see_pii, clock
 from tickets.models import Department
 
@@ -105,7 +106,10 @@ class TranscriptAdmin(TenantScopedAdmin):
         css = {"all": ["qa/qa.css"]}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Transcript]:
-        queryset = super().get_queryset(request).annotate(finding_count=Count("findings"))
+        # A correlated count, not a GROUP BY over the join: PostgreSQL computes it for the page's rows only.
+        findings = Finding.objects.filter(transcript=OuterRef("pk")).order_by().values("transcript")
+        count = Subquery(findings.annotate(n=Count("pk")).values("n"), output_field=IntegerField())
+        queryset = super().get_queryset(request).annotate(finding_count=Coalesce(count, 0))
         if not request.user.has_perm("qa.search_transcript"):
             queryset = queryset.filter(agent_id=request.user.pk)  # an agent reads their own calls and chats
         return queryset

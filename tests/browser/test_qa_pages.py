@@ -155,6 +155,11 @@ def test_the_qa_pages_in_both_languages_on_a_desktop_and_a_phone(
     assert page.locator("#id_days").evaluate("n => n.validity.rangeOverflow") is True
     assert RuleRun.objects.count() == 1
 
+    # The rule list: names and kinds in the page's language (the demo's rule names are Chinese data).
+    page.goto(f"{url}/admin/qa/rule/")
+    assert page.locator("#result_list tbody tr").count() == 3
+    shot("rule-list")
+
     # The rule's settings: negations, the call scope, and the PII parts on the PII rule.
     page.goto(f"{url}/admin/qa/rule/{made['promise'].pk}/change/")
     assert page.locator("#id_negations").input_value() == "没法\n不能"
