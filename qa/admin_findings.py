@@ -16,9 +16,9 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from core.admin_filters import DefaultChoiceFilter
 from core.paginator import CappedPaginator
@@ -117,9 +117,9 @@ class FindingAdmin(TenantScopedAdmin):
         return False
 
     @admin.display(description=mark_safe('<input type="checkbox" id="action-toggle">'))
-    def action_checkbox(self, obj: Finding) -> str:
+    def action_checkbox(self, obj: Finding) -> SafeString:
         """Django's checkbox as plain markup: its widget renders a template per row, a third of the page's time."""
-        label = format_html(_("Select this object for an action - {}"), str(obj))
+        label = format_html(gettext("Select this object for an action - {}"), str(obj))
         return format_html(
             '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
             helpers.ACTION_CHECKBOX_NAME, obj.pk, label,
