@@ -7,7 +7,7 @@ against the team's) and bars per day (the radio's customers per day).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -22,10 +22,13 @@ def line_chart(
     series: list[tuple[date, float]], reference: list[tuple[date, float]], *, label: str, empty: str
 ) -> SafeString:
     """``series`` as a line with a dot per point over a ``reference`` line, on a 0..100 axis cut to the
-    values; the first and last days under it. ``empty`` (a sentence) when there is no series."""
+    values; both lines share the time axis (a reference that starts earlier starts at the axis, not
+    left of it), and the days of the points are labelled under it — every one, or every n-th so that
+    at most ``LINE_TICKS`` labels show, the last always. ``empty`` (a sentence) when there is no series."""
     if not series:
         return format_html("<p>{}</p>", empty)
-    first, last = series[0][0], series[-1][0]
+    days = sorted({d for d, _ in series} | {d for d, _ in reference})
+    first, last = days[0], days[-1]
     span = max((last - first).days, 1)
     low = max(0.0, min(v for _, v in series + reference) - 5)
     high = min(100.0, max(v for _, v in series + reference) + 5)
@@ -49,8 +52,7 @@ def line_chart(
     )  # fmt: skip
     return format_html(
         '<svg class="trend" viewBox="0 0 {w} {h}" role="img" aria-label="{label}">{grid}'
-        '<polyline class="median" points="{median}"/><polyline class="score" points="{score}"/>{dots}'
-        '<text x="{left}" y="{bottom}">{first}</text><text x="{right}" y="{bottom}" text-anchor="end">{last}</text>'
+        '<polyline class="median" points="{median}"/><polyline class="score" points="{score}"/>{dots}{ticks}'
         "</svg>",
         w=LINE_WIDTH,
         h=LINE_HEIGHT,
@@ -62,11 +64,45 @@ def line_chart(
         dots=format_html_join(
             "", '<circle class="dot" cx="{}" cy="{}" r="3"/>', ((f"{x(d):.1f}", f"{y(v):.1f}") for d, v in series)
         ),
-        left=LINE_PAD,
-        right=LINE_WIDTH - LINE_PAD,
-        bottom=LINE_HEIGHT - 6,
-        first=first.isoformat(),
-        last=last.isoformat(),
+        ticks=_day_ticks(days, x),
+    )
+
+
+LINE_TICKS = 13  # labels under a line chart at most: a quarter of weeks, every one
+
+
+def _day_ticks(days: list[date], x: Callable[[date], float]) -> SafeString:
+    """A tick and a month-day label under the axis for every n-th day (the last always), the ends kept inside;
+    every other label is also of class ``alt``."""
+    step = -(-len(days) // LINE_TICKS)
+    shown = days[::step]
+    if shown[-1] != days[-1]:
+        shown = [*shown[:-1], days[-1]] if len(shown) >= LINE_TICKS else [*shown, days[-1]]
+    top, bottom = LINE_HEIGHT - LINE_PAD, LINE_HEIGHT - 8
+
+    def anchor(day: date) -> str:
+        if len(days) == 1:
+            return "middle"
+        return "start" if day == days[0] else "end" if day == days[-1] else "middle"
+
+    return format_html_join(
+        "",
+        '<line class="tick" x1="{0}" x2="{0}" y1="{1}" y2="{2}"/>'
+        '<text class="{7}" x="{0}" y="{3}" text-anchor="{4}"><title>{5}</title>{6}</text>',
+        # Every other label is "alt": a narrow screen may hide those and draw the rest larger.
+        (
+            (
+                f"{x(d):.1f}",
+                top,
+                top + 4,
+                bottom,
+                anchor(d),
+                d.isoformat(),
+                d.strftime("%m-%d"),
+                "day alt" if i % 2 and d != days[-1] else "day",
+            )
+            for i, d in enumerate(shown)
+        ),
     )
 
 

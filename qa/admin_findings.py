@@ -6,7 +6,9 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.helpers import ActionForm
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -14,15 +16,16 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from core.admin_filters import DefaultChoiceFilter
 from core.paginator import CappedPaginator
 from core.privacy import probes_pii
 from core.tenancy import TenantScopedAdmin
 from qa import selectors, services
-from qa.models import Finding
+from qa.models import Finding, Transcript
 from qa.presentation import can_see_pii, clock, passage
 
 # What a finding's page shows besides the finding.
@@ -62,15 +65,28 @@ def can_review(request: HttpRequest) -> bool:
     return request.user.has_perm("qa.change_finding")
 
 
+class QueueChangeList(ChangeList):
+    """The queue: one row per rule per call (``selectors.one_per_call``); the review covers the row's matches.
+
+    The rows join their segment and transcript; rules, versions and agents (a few distinct ones per page)
+    come in three small queries: PostgreSQL spent ~16 ms *planning* the six-table join with the anti-join,
+    ten times what it took to run.
+    """
+
+    def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet[Finding]:
+        queryset = selectors.one_per_call(super().get_queryset(request, exclude_parameters))
+        return queryset.prefetch_related("rule", "rule_version", "agent")
+
+
 @admin.register(Finding)
 class FindingAdmin(TenantScopedAdmin):
-    list_display = ("severity_badge", "category", "rule_name", "agent", "passage_in_context", "position",
+    list_display = ("severity_badge", "category", "rule_name", "agent_name", "passage_in_context", "position",
                     "transcript_link", "occurred_at", "status")  # fmt: skip
     list_filter = (FindingStatusFilter, "category", "severity", ("rule", admin.RelatedOnlyFieldListFilter),
                    ("agent", admin.RelatedOnlyFieldListFilter), "transcript__kind")  # fmt: skip
     date_hierarchy = "occurred_at"
     search_fields = ("matched_text", "rule__name")
-    list_select_related = ("rule", "rule_version", "agent", "segment", "transcript__recording")
+    list_select_related = ("segment", "transcript")
     # Findings of one evaluation share their created_at: the id orders them as they were found.
     ordering = ("-severity", "created_at", "pk")
     action_form = ReviewActionForm
@@ -94,6 +110,9 @@ class FindingAdmin(TenantScopedAdmin):
             return queryset.none(), False
         return super().get_search_results(request, queryset, search_term)
 
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return QueueChangeList
+
     def get_list_filter(self, request: HttpRequest) -> Any:
         return self.list_filter if can_review(request) else (FindingStatusFilter, "category", "severity")
 
@@ -103,6 +122,15 @@ class FindingAdmin(TenantScopedAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    @admin.display(description=mark_safe('<input type="checkbox" id="action-toggle">'))
+    def action_checkbox(self, obj: Finding) -> SafeString:
+        """Django's checkbox as plain markup: its widget renders a template per row, a third of the page's time."""
+        label = format_html(gettext("Select this object for an action - {}"), str(obj))
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            helpers.ACTION_CHECKBOX_NAME, obj.pk, label,
+        )  # fmt: skip
+
     @admin.display(description=_("severity"), ordering="-severity")
     def severity_badge(self, obj: Finding) -> str:
         return format_html('<span class="sev sev{}">{}</span>', obj.severity, obj.get_severity_display())
@@ -111,14 +139,21 @@ class FindingAdmin(TenantScopedAdmin):
     def rule_name(self, obj: Finding) -> str:
         return format_html('{} <span class="quiet">v{}</span>', obj.rule.name, obj.rule_version.number)
 
+    @admin.display(description=_("agent"), ordering="agent__first_name")
+    def agent_name(self, obj: Finding) -> str:
+        return (obj.agent.get_full_name() or obj.agent.get_username()) if obj.agent else "—"
+
     @admin.display(description=_("passage"))
     def passage_in_context(self, obj: Finding, *, mask: bool = True) -> str:
         if obj.segment is None:
             terms = " / ".join(obj.rule_version.terms)
             return format_html('<span class="absent">{}</span>', _("Never said: %(terms)s") % {"terms": terms})
+        more = getattr(obj, "matches", 1) - 1
+        also = ngettext("+%(n)d more in this call", "+%(n)d more in this call", more) % {"n": more} if more else ""
         return format_html(
-            '<span class="speaker {}">{}</span> {}', obj.segment.speaker, obj.segment.get_speaker_display(),
+            '<span class="speaker {}">{}</span> {}{}', obj.segment.speaker, obj.segment.get_speaker_display(),
             passage(obj.segment.text, obj.start, obj.end, mask=mask),
+            format_html(' <span class="also">{}</span>', also) if also else "",
         )  # fmt: skip
 
     def get_list_display(self, request: HttpRequest) -> Any:
@@ -133,10 +168,15 @@ class FindingAdmin(TenantScopedAdmin):
 
     @admin.display(description=_("audio"))
     def position(self, obj: Finding) -> str:
-        if obj.segment is None or obj.segment.start_ms is None or obj.transcript.recording is None:
-            return "—"
-        url = reverse("admin:qa_transcript_change", args=[obj.transcript_id]) + f"?t={obj.segment.start_ms // 1000}"
-        return format_html('<a href="{}#seg-{}">▶ {}</a>', url, obj.segment.seq, clock(obj.segment.start_ms))
+        """A link that plays the call from the match (the transcript page's player), when there is a recording."""
+        if obj.transcript.recording_id is None:
+            kind = _("chat") if obj.transcript.kind == Transcript.Kind.CHAT else _("no recording")
+            return format_html('<span class="quiet">{}</span>', kind)
+        seconds = (obj.segment.start_ms or 0) // 1000 if obj.segment else 0
+        anchor = f"#seg-{obj.segment.seq}" if obj.segment else ""
+        url = reverse("admin:qa_transcript_change", args=[obj.transcript_id]) + f"?t={seconds}{anchor}"
+        label = clock(obj.segment.start_ms) if obj.segment and obj.segment.start_ms is not None else _("Play")
+        return format_html('<a class="play" href="{}" title="{}">▶ {}</a>', url, _("Play the call from here"), label)
 
     @admin.display(description=_("transcript"), ordering="transcript")
     def transcript_link(self, obj: Finding) -> str:
@@ -146,7 +186,7 @@ class FindingAdmin(TenantScopedAdmin):
 
     def _review(self, request: HttpRequest, queryset: QuerySet[Finding], verdict: str) -> int:
         note = request.POST.get("note", "").replace("\x00", "")[:2000]
-        return services.review_findings(
+        return services.review_finding_groups(
             queryset.select_related(None).only("pk"), verdict=verdict, by=request.user, note=note
         )
 

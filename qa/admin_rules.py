@@ -8,17 +8,18 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from core.tenancy import TenantScopedAdmin
 from qa import selectors, services
-from qa.models import Finding, Rule, RuleVersion
+from qa.models import Finding, PiiKind, ProximityScope, Rule, RuleKind, RuleVersion, all_pii_kinds
 from qa.presentation import can_see_pii
 
 
@@ -36,9 +37,29 @@ class TermsField(forms.CharField):
 
 
 class RuleForm(forms.ModelForm):
-    terms = TermsField(label=_("terms"), required=False, help_text=_("One per line."))
+    terms = TermsField(label=capfirst(_("terms")), required=False, help_text=_("One per line."))
+    negations = TermsField(
+        label=capfirst(_("negation terms")),
+        required=False,
+        help_text=_("One per line: a match with one of these just before it is not a match (没法保证 退款)."),
+    )
+    scope = forms.TypedChoiceField(
+        label=capfirst(_("proximity scope")),
+        choices=ProximityScope.choices,
+        required=False,
+        empty_value=ProximityScope.SEGMENT,
+        help_text=_("Proximity only: both in one turn, or anywhere in the turns of one speaker in the call."),
+    )
+    pii_kinds = forms.MultipleChoiceField(
+        label=capfirst(_("personal numbers")),
+        required=False,
+        choices=PiiKind.choices,
+        initial=all_pii_kinds,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Personal data rules only: which numbers read out count."),
+    )
     near_terms = TermsField(
-        label=_("near terms"),
+        label=capfirst(_("near terms")),
         required=False,
         help_text=_("Proximity only: one per line; a term above within the distance of one of these."),
     )
@@ -46,23 +67,38 @@ class RuleForm(forms.ModelForm):
     class Meta:
         model = Rule
         fields = [
-            "name", "description", "kind", "terms", "near_terms", "distance", "pattern", "speaker", "category",
-            "severity", "active",
+            "name", "description", "kind", "terms", "near_terms", "distance", "scope", "negations",
+            "negation_window", "pattern", "pii_kinds", "speaker", "category", "severity", "active",
         ]  # fmt: skip
         help_texts = {
+            "negation_window": _("Tokens allowed between a negation term and the match it cancels."),
             "distance": _(
                 "Tokens allowed between the two matches: a Chinese character is one token, a Latin word or a "
                 "number is one token."
             ),
         }
 
+    def clean_pii_kinds(self) -> list[str]:
+        """In the detector's order; a rule of another kind keeps what it had (no new version for a hidden field)."""
+        chosen = self.cleaned_data["pii_kinds"]
+        if not chosen and self.cleaned_data.get("kind") != RuleKind.PII:
+            return list(self.instance.pii_kinds) if self.instance.pk else all_pii_kinds()
+        return [kind for kind in PiiKind.values if kind in chosen]
+
+
+class ApplyForm(forms.Form):
+    days = forms.IntegerField(
+        label=_("days"), min_value=1, max_value=services.MAX_HISTORY_DAYS,
+        widget=forms.NumberInput(attrs={"size": 4, "style": "width: 5em"}),
+    )  # fmt: skip
+
 
 class RuleVersionInline(admin.TabularInline):
     model = RuleVersion
     extra = 0
     can_delete = False
-    fields = ("number", "kind", "terms", "near_terms", "distance", "pattern", "speaker", "category", "severity",
-              "created_at", "created_by")  # fmt: skip
+    fields = ("number", "kind", "terms", "near_terms", "distance", "scope", "negations", "negation_window",
+              "pattern", "pii_kinds", "speaker", "category", "severity", "created_at", "created_by")  # fmt: skip
     readonly_fields = fields
     ordering = ("-number",)
 
@@ -120,17 +156,46 @@ class RuleAdmin(TenantScopedAdmin):
         self.message_user(request, ngettext("%d rule deactivated.", "%d rules deactivated.", changed) % changed)
 
     def get_urls(self) -> list[Any]:
-        backtest = self.admin_site.admin_view(self.backtest_view)
-        return [path("<int:pk>/backtest/", backtest, name="qa_rule_backtest"), *super().get_urls()]
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/backtest/", view(self.backtest_view), name="qa_rule_backtest"),
+            path("<int:pk>/apply/", view(self.apply_view), name="qa_rule_apply"),
+            path("<int:pk>/runs/", view(self.runs_view), name="qa_rule_runs"),
+            *super().get_urls(),
+        ]
 
-    def backtest_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        """What the rule (as it stands, active or not) would have flagged over the last N days."""
+    def _rule(self, request: HttpRequest, pk: int) -> Rule:
+        """The rule, for a supervisor (whoever may change rules); 403 for anyone else."""
         rule = get_object_or_404(self.get_queryset(request), pk=pk)
         if not self.has_change_permission(request, rule):
             raise PermissionDenied
+        return rule
+
+    def backtest_view(self, request: HttpRequest, pk: int, apply_form: ApplyForm | None = None) -> HttpResponse:
+        """What the rule (as it stands, active or not) would have flagged over the last N days, and its runs."""
+        rule = self._rule(request, pk)
         page = selectors.backtest_page(rule, request.GET.get("days"), mask=not can_see_pii(request.user))
-        context = {**self.admin_site.each_context(request), "opts": self.model._meta, **page}
-        return TemplateResponse(request, "admin/qa/rule/backtest.html", context)
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, **page,
+                   "apply_form": apply_form or ApplyForm(initial={"days": page["days"]})}  # fmt: skip
+        return TemplateResponse(request, "admin/qa/rule/backtest.html", context, status=400 if apply_form else 200)
+
+    def apply_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """POST: apply the rule's current version to the stored transcripts of the last N days, in the background."""
+        rule = self._rule(request, pk)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        form = ApplyForm(request.POST)
+        if not form.is_valid():
+            return self.backtest_view(request, pk, apply_form=form)
+        days = form.cleaned_data["days"]
+        run = services.apply_rule_to_history(rule, days=days, by=request.user)
+        self.message_user(request, _("Applying v%(version)s to the last %(days)s days in the background.")
+                          % {"version": run.rule_version.number, "days": days})  # fmt: skip
+        return HttpResponseRedirect(reverse("admin:qa_rule_backtest", args=[rule.pk]) + f"?days={days}#runs")
+
+    def runs_view(self, request: HttpRequest, pk: int) -> JsonResponse:
+        """The rule's recent runs over history, for the backtest page's progress."""
+        return JsonResponse({"runs": selectors.rule_runs_progress(self._rule(request, pk))})
 
 
 @admin.register(RuleVersion)

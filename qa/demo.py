@@ -3,17 +3,22 @@ violations, the demo's chats as transcripts, findings (older ones reviewed), sco
 
 from __future__ import annotations
 
+import io
+import shutil
+import subprocess
+import wave
 from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.files.base import ContentFile
 
 from core import roles
 from core.seeding import SeedContext
 from crm.models import Consumer
-from qa import chats, evaluation, scorecards, services
-from qa.models import Finding, Rule, Transcript
+from qa import chats, evaluation, recordings, scorecards, services
+from qa.models import Finding, Recording, Rule, Transcript
 from qa.segments import SegmentIn
 from tickets.models import Department
 
@@ -33,14 +38,15 @@ RULES: list[dict[str, Any]] = [
      "description": "顾客提到投诉、监管或媒体：可能升级。"},
     {"name": "违规承诺赔付", "kind": "proximity", "category": "compliance", "severity": 3, "speaker": "agent",
      "terms": ["保证", "一定", "肯定", "guarantee"], "near_terms": ["退款", "赔偿", "refund"], "distance": 4,
-     "description": "客服在审核前承诺退款或赔偿。"},
+     "negations": ["没法", "不能", "无法", "不敢", "can't", "cannot"], "negation_window": 2,
+     "description": "客服在审核前承诺退款或赔偿（“没法保证退款”不算）。"},
     {"name": "引导站外交易", "kind": "regex", "category": "risk", "severity": 4, "speaker": "agent",
      "pattern": r"(微信|vx|weixin|支付宝).{0,6}(转账|付款|加我|联系)", "description": "把顾客引到平台外付款。"},
     {"name": "读出个人信息", "kind": "pii", "category": "privacy", "severity": 4, "speaker": "agent",
      "description": "客服念出手机号、身份证号或银行卡号。"},
     {"name": "辱骂", "kind": "keyword", "category": "courtesy", "severity": 4, "speaker": "agent",
      "terms": ["滚", "闭嘴", "神经病", "shut up"], "description": "客服辱骂顾客。"},
-    {"name": "English: blaming the customer", "kind": "phrase", "category": "courtesy", "severity": 2,
+    {"name": "英文通话：指责顾客", "kind": "phrase", "category": "courtesy", "severity": 2,
      "speaker": "agent", "terms": ["not my problem", "calm down", "your own fault", "read the policy yourself"],
      "description": "Phrases agents must not use in English calls."},
     {"name": "丢件（草稿）", "kind": "keyword", "category": "risk", "severity": 2, "speaker": "consumer",
@@ -63,6 +69,7 @@ CONCERNS = [
      ("consumer", "你这是什么态度？我要投诉你！")],
     [("consumer", "退款什么时候能到？"), ("agent", "我都说了多少遍了，三个工作日，你自己看短信。")],
     [("consumer", "能不能直接赔我钱？"), ("agent", "您放心，我保证给您全额退款，今天一定到账。")],
+    [("consumer", "这次能退款吗？"), ("agent", "审核之前我没法保证退款，结果出来马上通知您。")],
     [("consumer", "平台上付款太麻烦了。"), ("agent", "那你加我微信转账也行，我给你便宜点。")],
     [("consumer", "帮我核对一下收货信息。"), ("agent", "您的手机号是{phone}，地址是杭州市余杭区，对吗？"),
      ("consumer", "对的。")],
@@ -81,6 +88,10 @@ ENGLISH = [
     [("agent", "Good morning, customer service."), ("consumer", "Can you confirm my phone number?"),
      ("agent", "Sure, it is {phone}. I guarantee a full refund today."), ("consumer", "Great.")],
 ]  # fmt: skip
+# English calls that get a recording, spoken by espeak-ng (when installed), so that the players play something.
+RECORDED_CALLS = 6
+VOICES = {"agent": ("-v", "en-us", "-s", "150"), "consumer": ("-v", "en-gb", "-s", "160", "-p", "70")}
+PAUSE_MS = 600
 EXTRA_AGENTS = [("qa-agent-1", "小李"), ("qa-agent-2", "小赵"), ("qa-agent-3", "小陈")]
 
 
@@ -103,6 +114,7 @@ def seed(ctx: SeedContext) -> dict[str, int]:
         "call transcripts": made,
         "chat transcripts": len(chat_ids),
         "reviewed findings": reviewed,
+        "recorded calls": Recording.objects.count(),
     }
 
 
@@ -130,6 +142,7 @@ def _calls(ctx: SeedContext, agents: list[Any]) -> int:
     consumer_rows = Consumer.objects.in_bulk(rnd.sample(consumers, min(len(consumers), 200)))
     departments = list(Department.objects.all())
     total = CALLS_PER_SCALE * ctx.scale
+    recorded = 0
     for n in range(total):
         english = n % 8 == 7
         lines = list(rnd.choice(ENGLISH)) if english else _chinese_call(rnd)
@@ -146,19 +159,58 @@ def _calls(ctx: SeedContext, agents: list[Any]) -> int:
         started = ctx.now - timedelta(days=rnd.randint(1, 28)) + timedelta(minutes=rnd.randint(540, 1260))
         # The demo agent gets more of the calls, so their scorecard has something to show.
         agent = agents[0] if rnd.random() < 0.4 else rnd.choice(agents)
-        services.save_transcript(
+        consumer = rnd.choice(list(consumer_rows.values()))
+        recording = None
+        if english and recorded < RECORDED_CALLS and (spoken := _spoken(segments)) is not None:
+            audio, segments = spoken
+            clock = segments[-1].end_ms or clock
+            recording = Recording.objects.create(
+                audio=ContentFile(audio, name=f"demo-call-{ctx.seed}-{n}.wav"), language="en", agent=agent,
+                consumer=consumer, called_at=started, status=Recording.Status.TRANSCRIBING,
+            )  # fmt: skip
+            recorded += 1
+        transcript = services.save_transcript(
             kind=Transcript.Kind.CALL,
             source=Transcript.Source.IMPORT,
             segments=segments,
             started_at=started,
             agent=agent,
-            consumer=rnd.choice(list(consumer_rows.values())),
+            consumer=consumer,
             department=rnd.choice(departments) if departments else None,
             language="en" if english else "zh",
             external_id=f"demo-call-{ctx.seed}-{n}",
             duration_seconds=clock / 1000,
+            recording=recording,
         )
+        if recording is not None:
+            recordings.mark_transcribed(recording, duration_seconds=transcript.duration_seconds)
     return total
+
+
+def _spoken(lines: list[SegmentIn]) -> tuple[bytes, list[SegmentIn]] | None:
+    """The call read out by espeak-ng (agent and consumer in two voices) as a WAV, and its segments timed
+    by the audio; None where espeak-ng is not installed."""
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        return None
+    frames, timed, at, rate = [], [], 0, 22050
+    for line in lines:
+        voice = VOICES.get(line.speaker, VOICES["agent"])
+        raw = subprocess.run([espeak, *voice, "--stdout", line.text], capture_output=True, check=True, timeout=30)
+        with wave.open(io.BytesIO(raw.stdout)) as spoken:
+            rate = spoken.getframerate()
+            pcm = spoken.readframes(spoken.getnframes())
+        length = len(pcm) // 2 * 1000 // rate
+        timed.append(SegmentIn(line.speaker, line.text, at, at + length))
+        frames.append(pcm + b"\0\0" * (rate * PAUSE_MS // 1000))
+        at += length + PAUSE_MS
+    out = io.BytesIO()
+    with wave.open(out, "wb") as audio:
+        audio.setnchannels(1)
+        audio.setsampwidth(2)
+        audio.setframerate(rate)
+        audio.writeframes(b"".join(frames))
+    return out.getvalue(), timed
 
 
 def _chinese_call(rnd: Any) -> list[tuple[str, str]]:

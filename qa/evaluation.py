@@ -1,6 +1,7 @@
-"""Evaluating transcripts against the rules: the active set for new transcripts, one rule for a backtest.
+"""Evaluating transcripts against the rules: the active set for new transcripts, one rule over history,
+one rule for a backtest.
 
-Both read segments straight from PostgreSQL in bulk and run ``qa.matching.RuleSet`` over them (the
+All read segments straight from PostgreSQL in bulk and run ``qa.matching.RuleSet`` over them (the
 matching itself is pure, in ``qa.matching``). Only evaluation writes, and only through its storing
 half, ``store_findings``: COPY, then ``INSERT … ON CONFLICT DO NOTHING`` on the finding's unique place
 (rule, transcript, segment, start), so evaluating again never duplicates one.
@@ -15,11 +16,11 @@ from datetime import datetime, timedelta
 from itertools import groupby
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Max
+from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 
 from qa.matching import Hit, RuleSet, RuleSpec
-from qa.models import Finding, Rule, RuleVersion, Segment, Transcript
+from qa.models import Finding, Rule, RuleRun, RuleVersion, Segment, Transcript
 
 # Transcripts read per round trip when evaluating or backtesting many.
 BATCH = 500
@@ -43,15 +44,7 @@ _active: ActiveRules | None = None
 
 
 def spec_of(definition: Rule | RuleVersion, key: int) -> RuleSpec:
-    return RuleSpec(
-        key=key,
-        kind=definition.kind,
-        speaker=definition.speaker,
-        terms=tuple(definition.terms or ()),
-        near_terms=tuple(definition.near_terms or ()),
-        distance=definition.distance,
-        pattern=definition.pattern,
-    )
+    return definition.spec(key)
 
 
 def active_rules() -> ActiveRules:
@@ -150,7 +143,8 @@ def store_findings(rows: list[tuple[object, ...]], *, evaluated: list[int]) -> N
         Transcript.objects.filter(pk__in=evaluated).update(evaluated_at=timezone.now())
 
 
-def _copy_findings(rows: list[tuple[object, ...]]) -> None:
+def _copy_findings(rows: list[tuple[object, ...]]) -> int:
+    """Insert the rows that are new; returns how many were."""
     quote = connection.ops.quote_name
     columns = ", ".join(quote(name) for name in _INCOMING)
     table = quote(Finding._meta.db_table)
@@ -169,7 +163,59 @@ def _copy_findings(rows: list[tuple[object, ...]]) -> None:
             f" SELECT {columns}, %s, '', now() FROM qa_finding_incoming ON CONFLICT DO NOTHING",
             [Finding.Status.OPEN],
         )
+        added = cursor.rowcount
         cursor.execute("DELETE FROM qa_finding_incoming")
+    return int(added)
+
+
+# --- One rule over history -----------------------------------------------------------------------
+
+
+def apply_rule_run(run_id: int, *, redelivered: bool = False) -> int:
+    """Carry out a queued ``RuleRun``: its rule version over the transcripts since its start; returns findings added.
+
+    The run is claimed with a conditional update, so a duplicate message finds nothing to do; only a
+    redelivered one (the worker died, the task is acknowledged late) takes over a run left running, and
+    reads from the first transcript again — what the dead worker stored conflicts and is skipped, so
+    ``findings_added`` stays true. Each batch's findings and the run's progress commit together.
+    """
+    claimable = (
+        Q(status=RuleRun.Status.QUEUED) | Q(status=RuleRun.Status.RUNNING)
+        if redelivered
+        else Q(status=RuleRun.Status.QUEUED)
+    )
+    claimed = RuleRun.objects.filter(claimable, pk=run_id).update(
+        status=RuleRun.Status.RUNNING, started_at=timezone.now(), transcripts_done=0, finished_at=None
+    )
+    if not claimed:
+        return 0
+    run = RuleRun.objects.select_related("rule_version").get(pk=run_id)
+    try:
+        _apply(run)
+    except Exception as error:
+        RuleRun.objects.filter(pk=run_id).update(
+            status=RuleRun.Status.FAILED, finished_at=timezone.now(), error=str(error)[:2000]
+        )
+        raise
+    RuleRun.objects.filter(pk=run_id).update(status=RuleRun.Status.DONE, finished_at=timezone.now())
+    return RuleRun.objects.values_list("findings_added", flat=True).get(pk=run_id)
+
+
+def _apply(run: RuleRun) -> None:
+    version = run.rule_version
+    ruleset = RuleSet([spec_of(version, run.rule_id)])
+    info = _Version(version.pk, version.category, version.severity)
+    window = Transcript.objects.filter(started_at__gte=run.since)
+    RuleRun.objects.filter(pk=run.pk).update(transcripts_total=window.count())
+    last = 0
+    while chunk := list(window.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:BATCH]):
+        rows = [_finding_row(t, hit, info) for t in _load(chunk) for hit in _matches(ruleset, t)]
+        with transaction.atomic():
+            added = _copy_findings(rows) if rows else 0
+            RuleRun.objects.filter(pk=run.pk).update(
+                transcripts_done=F("transcripts_done") + len(chunk), findings_added=F("findings_added") + added
+            )
+        last = chunk[-1]
 
 
 # --- Backtest ------------------------------------------------------------------------------------

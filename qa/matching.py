@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import ahocorasick
 from django.utils.translation import gettext as _
 
-from core.text import pii_spans
+from core.text import PII_KINDS, pii_spans
 
 _FOLD = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 _CJK_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
@@ -108,6 +108,13 @@ class RuleSpec:
     near_terms: Sequence[str] = ()
     distance: int | None = None
     pattern: str = ""
+    # proximity: "segment" (both in one turn) or "call" (in the turns of one speaker, across the call).
+    scope: str = "segment"
+    # A match is not one when a negation ends at most ``negation_window`` tokens before it (没法保证 退款).
+    negations: Sequence[str] = ()
+    negation_window: int | None = None
+    # pii: which personal numbers count (core.text.PII_KINDS).
+    pii_kinds: Sequence[str] = PII_KINDS
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,7 @@ class _Compiled:
     regexes: list[tuple[int, re.Pattern[str]]] = field(default_factory=list)
     pii: list[int] = field(default_factory=list)
     required: list[int] = field(default_factory=list)
+    negated: set[int] = field(default_factory=set)  # rules with negation terms
 
 
 class RuleSetError(ValueError):
@@ -157,6 +165,21 @@ def validate_spec(spec: RuleSpec) -> None:
             re.compile(spec.pattern)
         except re.error as error:
             raise RuleSetError("pattern", _("Not a valid regular expression: %(error)s") % {"error": error}) from None
+    if spec.scope not in ("segment", "call"):
+        raise RuleSetError("scope", _("The scope is one turn or the whole call."))
+    if spec.scope == "call" and kind != "proximity":
+        raise RuleSetError("scope", _("Only a proximity rule can span the turns of a call."))
+    if [t for t in spec.negations if normalise_term(t)]:
+        if kind == "required":
+            raise RuleSetError("negations", _("A required phrase cannot have negation terms."))
+        if spec.negation_window is None:
+            raise RuleSetError("negation_window", _("Negation terms need a window (tokens before the match)."))
+    if kind == "pii":
+        if not spec.pii_kinds:
+            raise RuleSetError("pii_kinds", _("Choose at least one kind of personal number."))
+        unknown = sorted(set(spec.pii_kinds) - set(PII_KINDS))
+        if unknown:
+            raise RuleSetError("pii_kinds", _("Unknown kind of number: %(kinds)s") % {"kinds": ", ".join(unknown)})
 
 
 class RuleSet:
@@ -172,15 +195,18 @@ class RuleSet:
                 compiled.regexes.append((index, re.compile(spec.pattern, re.IGNORECASE)))
             elif spec.kind == "pii":
                 compiled.pii.append(index)
-            else:
-                if spec.kind == "required":
-                    compiled.required.append(index)
-                roles = [("a", spec.terms)] + ([("b", spec.near_terms)] if spec.kind == "proximity" else [])
-                for role, terms in roles:
-                    for term in terms:
-                        normal = normalise_term(term)
-                        if not normal:
-                            continue
+            elif spec.kind == "required":
+                compiled.required.append(index)
+            roles = [] if spec.kind in ("regex", "pii") else [("a", spec.terms)]
+            if spec.kind == "proximity":
+                roles.append(("b", spec.near_terms))
+            if spec.kind != "required" and spec.negations:
+                roles.append(("n", spec.negations))
+                compiled.negated.add(index)
+            for role, terms in roles:
+                for term in terms:
+                    normal = normalise_term(term)
+                    if normal:
                         compiled.term_roles.setdefault(normal, []).append((index, role))
         for term in compiled.term_roles:
             automaton.add_word(term, term)
@@ -195,9 +221,11 @@ class RuleSet:
         hits: list[Hit] = []
         required_found: set[int] = set()
         required_spoke: set[int] = set()
+        call = _CallTurns(segments)
         for seg_index, (speaker, raw) in enumerate(segments):
             norm = normalise(raw)
             text = norm.text
+            turn = _Turn(seg_index, raw, norm)
             # rule index -> role -> [(start, end)] in normalised offsets
             found: dict[int, dict[str, list[tuple[int, int]]]] = defaultdict(lambda: defaultdict(list))
             if compiled.automaton is not None and text:
@@ -210,12 +238,25 @@ class RuleSet:
                             found[rule_index][role].append((start, end_index + 1))
             for rule_index, roles in found.items():
                 spec = self.specs[rule_index]
+                if "n" in roles:
+                    turn.negations[rule_index] = roles["n"]
                 if spec.kind == "required":
                     required_found.add(rule_index)
                     continue
+                if spec.kind == "proximity" and spec.scope == "call":
+                    call.add(rule_index, speaker, turn, roles.get("a", []), roles.get("b", []))
+                    continue
                 if spec.kind == "proximity":
-                    pairs = _near(text, roles.get("a", []), roles.get("b", []), spec.distance or 0)
-                    spans = [(min(a[0], b[0]), max(a[1], b[1])) for a, b in pairs]
+                    a_spans, b_spans = roles.get("a", []), roles.get("b", [])
+                    # Token counts only when both sides are there (most segments have one side at most).
+                    pairs = _near(turn.tokens, a_spans, b_spans, spec.distance or 0) if a_spans and b_spans else []
+                    spans = [
+                        (min(a[0], b[0]), max(a[1], b[1]))
+                        for a, b in pairs
+                        if not (turn.negated(spec, rule_index, a[0]) or turn.negated(spec, rule_index, b[0]))
+                    ]
+                elif rule_index in turn.negations:
+                    spans = [span for span in roles.get("a", []) if not turn.negated(spec, rule_index, span[0])]
                 else:
                     spans = roles.get("a", [])
                 for start, end in _dedupe(spans):
@@ -224,16 +265,19 @@ class RuleSet:
                 spec = self.specs[rule_index]
                 if _in_scope(spec.speaker, speaker):
                     for m in regex.finditer(text):
-                        if m.end() > m.start():
+                        if m.end() > m.start() and not turn.negated(spec, rule_index, m.start()):
                             hits.append(self._hit(spec, seg_index, raw, norm, m.start(), m.end()))
             for rule_index in compiled.pii:
                 spec = self.specs[rule_index]
                 if _in_scope(spec.speaker, speaker):
-                    for start, end in _pii_spans(text):
-                        hits.append(self._hit(spec, seg_index, raw, norm, start, end))
+                    for span in pii_spans(text, spec.pii_kinds):
+                        if not turn.negated(spec, rule_index, span.start):
+                            hits.append(self._hit(spec, seg_index, raw, norm, span.start, span.end))
             for rule_index in compiled.required:
                 if _in_scope(self.specs[rule_index].speaker, speaker):
                     required_spoke.add(rule_index)
+        for rule_index, turn, start, end in call.pairs(self.specs):
+            hits.append(self._hit(self.specs[rule_index], turn.index, turn.raw, turn.norm, start, end))
         # A required phrase is missing only where its speaker said something at all.
         for rule_index in sorted(required_spoke - required_found):
             hits.append(Hit(self.specs[rule_index].key, None, 0, 0, ""))
@@ -280,11 +324,11 @@ def _token_index(text: str) -> list[int]:
 
 
 def _near(
-    text: str, a_spans: list[tuple[int, int]], b_spans: list[tuple[int, int]], distance: int
+    tokens: list[int], a_spans: list[tuple[int, int]], b_spans: list[tuple[int, int]], distance: int
 ) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Each A span with its nearest B span at most ``distance`` tokens away (``tokens``: ``_token_index``)."""
     if not a_spans or not b_spans:
         return []
-    tokens = _token_index(text)
     pairs = []
     for a in a_spans:
         best = None
@@ -298,6 +342,91 @@ def _near(
     return pairs
 
 
-def _pii_spans(text: str) -> list[tuple[int, int]]:
-    """Phone, ID and bank card numbers, however written (core.text's one detector)."""
-    return [(span.start, span.end) for span in pii_spans(text)]
+class _Turn:
+    """One segment as the engine reads it: its normalised text, token counts (when asked), negations found."""
+
+    def __init__(self, index: int, raw: str, norm: Normalised) -> None:
+        self.index = index
+        self.raw = raw
+        self.norm = norm
+        self.negations: dict[int, list[tuple[int, int]]] = {}
+        self._tokens: list[int] | None = None
+
+    @property
+    def tokens(self) -> list[int]:
+        if self._tokens is None:
+            self._tokens = _token_index(self.norm.text)
+        return self._tokens
+
+    def negated(self, spec: RuleSpec, rule_index: int, start: int) -> bool:
+        """Whether a negation of the rule begins before ``start`` and ends at most its window of tokens before it."""
+        found = self.negations.get(rule_index)
+        if not found:
+            return False
+        window = spec.negation_window or 0
+        return any(n_start < start and self.tokens[start] - self.tokens[min(n_end, start)] <= window
+                   for n_start, n_end in found)  # fmt: skip
+
+
+class _CallTurns:
+    """Proximity across the turns of one speaker: A and B collected per rule and speaker, paired at the end.
+
+    Distance is counted in the speaker's own tokens, as if their turns were one text: the other
+    speaker's words in between do not count.
+    """
+
+    def __init__(self, segments: Sequence[tuple[str, str]]) -> None:
+        self.segments = segments
+        # (rule index, speaker) -> role -> [(turn, start, end)]
+        self.found: dict[tuple[int, str], dict[str, list[tuple[_Turn, int, int]]]] = {}
+
+    def add(
+        self, rule_index: int, speaker: str, turn: _Turn, a: list[tuple[int, int]], b: list[tuple[int, int]]
+    ) -> None:
+        roles = self.found.setdefault((rule_index, speaker), {"a": [], "b": []})
+        roles["a"] += [(turn, start, end) for start, end in a]
+        roles["b"] += [(turn, start, end) for start, end in b]
+
+    def pairs(self, specs: Sequence[RuleSpec]) -> list[tuple[int, _Turn, int, int]]:
+        """(rule index, turn, start, end) of each A with a B of the same speaker near enough, not negated."""
+        result: list[tuple[int, _Turn, int, int]] = []
+        for (rule_index, speaker), roles in self.found.items():
+            if not roles["a"] or not roles["b"]:
+                continue
+            spec = specs[rule_index]
+            offsets = self._offsets(speaker)
+            spans: dict[_Turn, list[tuple[int, int]]] = defaultdict(list)
+            for a_turn, a_start, a_end in roles["a"]:
+                if a_turn.negated(spec, rule_index, a_start):
+                    continue
+                best: tuple[int, _Turn, int, int] | None = None
+                for b_turn, b_start, b_end in roles["b"]:
+                    if b_turn.negated(spec, rule_index, b_start):
+                        continue
+                    a_first = (a_turn.index, a_start) <= (b_turn.index, b_start)
+                    first, second = (
+                        ((a_turn, a_end), (b_turn, b_start)) if a_first else ((b_turn, b_end), (a_turn, a_start))
+                    )
+                    gap = max(0, offsets[second[0].index] + second[0].tokens[second[1]]
+                              - offsets[first[0].index] - first[0].tokens[first[1]])  # fmt: skip
+                    if gap <= (spec.distance or 0) and (best is None or gap < best[0]):
+                        best = (gap, b_turn, b_start, b_end)
+                if best is None:
+                    continue
+                _gap, b_turn, b_start, b_end = best
+                if b_turn is a_turn:  # in one turn: the span covers both, as within a segment
+                    spans[a_turn].append((min(a_start, b_start), max(a_end, b_end)))
+                else:  # across turns: the finding is the A term, in its turn
+                    spans[a_turn].append((a_start, a_end))
+            for turn, found in spans.items():
+                result += [(rule_index, turn, start, end) for start, end in _dedupe(found)]
+        return result
+
+    def _offsets(self, speaker: str) -> dict[int, int]:
+        """For each of the speaker's turns, how many of the speaker's tokens come before it in the call."""
+        offsets, running = {}, 0
+        for index, (who, raw) in enumerate(self.segments):
+            if who == speaker:
+                offsets[index] = running
+                running += len(_TOKEN_RE.findall(normalise(raw).text))
+        return offsets

@@ -11,7 +11,13 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from core.text import PII_KINDS
 from qa.matching import RuleSetError, RuleSpec, validate_spec
+
+
+class Language(models.TextChoices):
+    ENGLISH = "en", _("English")
+    CHINESE = "zh", _("Chinese")
 
 
 class Speaker(models.TextChoices):
@@ -33,9 +39,7 @@ class Recording(models.Model):
         FAILED = "failed", _("Failed")
 
     audio = models.FileField(_("audio"), upload_to="recordings/%Y/%m/")
-    language = models.CharField(
-        _("language"), max_length=8, default="en", choices=[("en", _("English")), ("zh", _("Chinese"))]
-    )
+    language = models.CharField(_("language"), max_length=8, default=Language.ENGLISH, choices=Language.choices)
     agent = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="recordings", verbose_name=_("agent")
     )
@@ -104,7 +108,7 @@ class Transcript(models.Model):
         "tickets.Department", on_delete=models.SET_NULL, null=True, blank=True, related_name="transcripts",
         verbose_name=_("department"),
     )  # fmt: skip
-    language = models.CharField(_("language"), max_length=8, default="zh")
+    language = models.CharField(_("language"), max_length=8, default=Language.CHINESE, choices=Language.choices)
     # An import's caller-given id: importing the same transcript again updates it instead of adding one.
     external_id = models.CharField(_("external id"), max_length=100, null=True, blank=True, unique=True)
     started_at = models.DateTimeField(_("started at"), db_index=True)
@@ -210,6 +214,21 @@ class RuleKind(models.TextChoices):
     PII = "pii", _("Personal data read out (phone, ID or bank card number)")
 
 
+class PiiKind(models.TextChoices):
+    PHONE = "phone", _("Phone number")
+    ID = "id", _("ID number")
+    CARD = "card", _("Bank card number")
+
+
+def all_pii_kinds() -> list[str]:
+    return list(PII_KINDS)
+
+
+class ProximityScope(models.TextChoices):
+    SEGMENT = "segment", _("Within one turn")
+    CALL = "call", _("Within the call (one speaker's turns)")
+
+
 class SpeakerScope(models.TextChoices):
     AGENT = "agent", _("Agent")
     CONSUMER = "consumer", _("Consumer")
@@ -222,19 +241,36 @@ class RuleDefinition(models.Model):
     kind = models.CharField(_("kind"), max_length=16, choices=RuleKind.choices)
     # keyword/required: any of these; phrase: one or more phrases; proximity: the A terms.
     terms = models.JSONField(_("terms"), default=list, blank=True)
-    # proximity only: the B terms, and how close (in characters of the normalised text) they must be.
+    # proximity only: the B terms, and how close (in tokens of the normalised text) they must be.
     near_terms = models.JSONField(_("near terms"), default=list, blank=True)
-    distance = models.PositiveSmallIntegerField(_("distance (characters)"), null=True, blank=True)
+    distance = models.PositiveSmallIntegerField(_("distance (tokens)"), null=True, blank=True)
     pattern = models.TextField(_("regular expression"), blank=True)
     speaker = models.CharField(_("speaker"), max_length=16, choices=SpeakerScope.choices, default=SpeakerScope.ANY)
+    # proximity only: one turn, or the turns of one speaker across the call.
+    scope = models.CharField(
+        _("proximity scope"), max_length=8, choices=ProximityScope.choices, default=ProximityScope.SEGMENT
+    )
+    # A match is dropped when one of these ends within negation_window tokens before it (没法保证 退款).
+    negations = models.JSONField(_("negation terms"), default=list, blank=True)
+    negation_window = models.PositiveSmallIntegerField(_("negation window (tokens)"), null=True, blank=True)
+    # pii only: which numbers the rule looks for.
+    pii_kinds = models.JSONField(_("personal numbers"), default=all_pii_kinds, blank=True)
 
     class Meta:
         abstract = True
 
+    def spec(self, key: int = 0) -> RuleSpec:
+        """The definition as the rule engine reads it."""
+        return RuleSpec(
+            key=key, kind=self.kind, speaker=self.speaker, terms=tuple(self.terms or ()),
+            near_terms=tuple(self.near_terms or ()), distance=self.distance, pattern=self.pattern, scope=self.scope,
+            negations=tuple(self.negations or ()), negation_window=self.negation_window,
+            pii_kinds=tuple(self.pii_kinds or ()),
+        )  # fmt: skip
+
     def clean(self) -> None:
         super().clean()
-        spec = RuleSpec(0, self.kind, self.speaker, tuple(self.terms or ()), tuple(self.near_terms or ()),
-                        self.distance, self.pattern)  # fmt: skip
+        spec = self.spec()
         try:
             validate_spec(spec)
         except RuleSetError as error:
@@ -344,6 +380,55 @@ class Finding(models.Model):
 
     def __str__(self) -> str:
         return _("Finding #%(id)s") % {"id": self.pk}
+
+
+class RuleRun(models.Model):
+    """A rule version applied to the transcripts of the last N days in the background, with its progress."""
+
+    tenant_field: ClassVar[str | None] = None
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="runs", verbose_name=_("rule"))
+    rule_version = models.ForeignKey(
+        RuleVersion, on_delete=models.PROTECT, related_name="runs", verbose_name=_("rule version")
+    )
+    days = models.PositiveSmallIntegerField(_("days"))
+    # The window's start, fixed when the run is asked for: a run that waits in the queue reads the same days.
+    since = models.DateTimeField(_("transcripts since"))
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.QUEUED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("requested by"),
+    )  # fmt: skip
+    created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    transcripts_total = models.PositiveIntegerField(_("transcripts to read"), null=True, blank=True)
+    transcripts_done = models.PositiveIntegerField(_("transcripts read"), default=0)
+    findings_added = models.PositiveIntegerField(_("findings added"), default=0)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("rule run over history")
+        verbose_name_plural = _("rule runs over history")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["rule", "-created_at"], name="qa_rulerun_rule")]
+
+    def __str__(self) -> str:
+        return _("Run #%(id)s") % {"id": self.pk}
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.transcripts_total:
+            return 0
+        return min(100, self.transcripts_done * 100 // self.transcripts_total)
 
 
 class Scorecard(models.Model):

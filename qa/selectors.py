@@ -10,15 +10,16 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any, TypeVar
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core import charts
 from core.links import nominate_url
 from qa import evaluation, scorecards
 from qa.evaluation import BacktestResult
-from qa.models import Category, Finding, Recording, Rule, Scorecard, Segment, Transcript
+from qa.models import Category, Finding, Recording, Rule, RuleRun, Scorecard, Segment, Transcript
 from qa.presentation import clock, marked, passage
 
 AROUND = 3  # segments shown either side of a finding's
@@ -50,9 +51,18 @@ def audio_url(transcript: Transcript) -> str | None:
 def finding_page(finding: Finding, *, mask: bool, reviewer: bool) -> dict[str, Any]:
     """One finding: the passage in its conversation, the rule version, and (for a reviewer) the verdict buttons."""
     back = reverse("admin:qa_finding_change", args=[finding.pk])
+    others = [f for f in call_matches(finding) if f.pk != finding.pk]
     return {
         "title": _("Finding #%(id)s") % {"id": finding.pk},
         "finding": finding,
+        "others": [
+            {
+                "finding": f,
+                "clock": clock(f.segment.start_ms) if f.segment else "",
+                "passage": passage(f.segment.text, f.start, f.end, mask=mask) if f.segment else None,
+            }
+            for f in others
+        ],
         "around": segments_around(finding, mask=mask),
         "can_review": reviewer and finding.status == Finding.Status.OPEN,
         "audio_url": audio_url(finding.transcript),
@@ -98,7 +108,27 @@ def backtest_page(rule: Rule, days_asked: str | None, *, mask: bool) -> dict[str
         "result": result,
         "samples": backtest_samples(rule, result, mask=mask),
         "day_choices": BACKTEST_DAY_CHOICES,
+        "runs": rule_runs(rule),
     }
+
+
+def rule_runs(rule: Rule, limit: int = 10) -> list[RuleRun]:
+    """The rule's latest runs over history, newest first, with the version each ran."""
+    return list(RuleRun.objects.filter(rule=rule).select_related("rule_version", "requested_by")[:limit])
+
+
+def rule_runs_progress(rule: Rule) -> list[dict[str, Any]]:
+    """The rule's latest runs as the backtest page's progress reads them (JSON)."""
+    return [
+        {"id": run.pk, "status": run.status, "status_label": run.get_status_display(), "percent": run.percent,
+         "done": run.transcripts_done, "total": run.transcripts_total, "added": run.findings_added,
+         "finished": _local(run.finished_at), "started": _local(run.started_at)}
+        for run in rule_runs(rule)
+    ]  # fmt: skip
+
+
+def _local(moment: Any) -> str:
+    return timezone.localtime(moment).strftime("%m-%d %H:%M:%S") if moment else ""
 
 
 def scorecard_page(card: Scorecard, *, mask: bool) -> dict[str, Any]:
@@ -133,6 +163,35 @@ def segments_around(finding: Finding, *, mask: bool) -> list[dict[str, Any]]:
         text = marked(segment.text, spans, mask=mask)
         rows.append({"segment": segment, "text": text, "clock": clock(segment.start_ms), "current": current})
     return rows
+
+
+def _same_call(**extra: Any) -> QuerySet[Finding]:
+    """The findings of the outer finding's rule in its call, in the same state."""
+    return Finding.objects.filter(
+        transcript=OuterRef("transcript"), rule=OuterRef("rule"), status=OuterRef("status"), **extra
+    ).order_by()
+
+
+def one_per_call(queryset: QuerySet[Finding]) -> QuerySet[Finding]:
+    """One row per rule per call for the queue: the first finding of each, with ``matches``, how many it stands for.
+
+    A rule matches a call as often as its terms occur (投诉 and 12315 in one sentence, a banned phrase
+    twice); a reviewer judges the call once. The first is kept by an anti-join on (rule, transcript),
+    the prefix of the findings' unique index, so the page costs the same at any size.
+    """
+    matches = _same_call().values("transcript").annotate(n=Count("pk")).values("n")
+    return queryset.filter(~Exists(_same_call(pk__lt=OuterRef("pk")))).annotate(
+        matches=Subquery(matches, output_field=IntegerField())
+    )
+
+
+def call_matches(finding: Finding) -> list[Finding]:
+    """The finding and the other matches of its rule in its call, in the same state, in the order they were said."""
+    return list(
+        Finding.objects.filter(transcript=finding.transcript_id, rule=finding.rule_id, status=finding.status)
+        .select_related("segment")
+        .order_by("segment__seq", "start")
+    )
 
 
 def next_open_finding(finding: Finding) -> int | None:

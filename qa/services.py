@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.queue import enqueue
 from qa import scorecards, searching
-from qa.models import Finding, Recording, Rule, RuleVersion, Segment, Transcript
+from qa.models import Finding, Recording, Rule, RuleRun, RuleVersion, Segment, Transcript
 from qa.segments import SegmentIn
 
 # Fields of RuleDefinition: what a version freezes.
-DEFINITION_FIELDS = ("kind", "terms", "near_terms", "distance", "pattern", "speaker")
+DEFINITION_FIELDS = ("kind", "terms", "near_terms", "distance", "pattern", "speaker", "scope", "negations",
+                     "negation_window", "pii_kinds")  # fmt: skip
 # Queued by name after the commit (core.queue): services never import qa.tasks.
 EVALUATE_TASK = "qa.tasks.evaluate_transcript"
+APPLY_RULE_TASK = "qa.tasks.apply_rule_to_history"
+# How far back a rule may be applied to stored transcripts (as far as a backtest looks).
+MAX_HISTORY_DAYS = 90
 
 
 def save_transcript(
@@ -184,6 +189,25 @@ def set_rule_active(rule: Rule, active: bool) -> int:
     return Rule.objects.filter(pk=rule.pk).exclude(active=active).update(active=active, updated_at=timezone.now())
 
 
+def apply_rule_to_history(rule: Rule, *, days: int, by: Any = None) -> RuleRun:
+    """Queue the rule's current version over the transcripts of the last ``days`` days; returns the run.
+
+    The run records the version and the window's start now, so a run that waits in the queue reads
+    the days that were asked for, with the definition that was shown. ``qa.history`` does the work.
+    """
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_HISTORY_DAYS:
+        message = _("Days must be a whole number from 1 to %(max)s.") % {"max": MAX_HISTORY_DAYS}
+        raise ValidationError({"days": message})
+    with transaction.atomic():
+        rule = Rule.objects.select_for_update().get(pk=rule.pk)
+        version = RuleVersion.objects.get(rule=rule, number=rule.version)
+        run = RuleRun.objects.create(
+            rule=rule, rule_version=version, days=days, since=timezone.now() - timedelta(days=days), requested_by=by
+        )
+        enqueue(APPLY_RULE_TASK, run.pk)
+    return run
+
+
 # --- Findings ------------------------------------------------------------------------------------
 
 
@@ -202,3 +226,12 @@ def review_findings(findings: Iterable[Finding], *, verdict: str, by: Any, note:
         if changed:
             scorecards.refresh_for_findings(ids)
     return changed
+
+
+def review_finding_groups(findings: Iterable[Finding], *, verdict: str, by: Any, note: str = "") -> int:
+    """Confirm or dismiss each finding with the other open matches of its rule in its call (what the queue shows
+    as one row); returns how many findings changed."""
+    ids = [f.pk for f in findings]
+    same_call = Finding.objects.filter(pk__in=ids, transcript=OuterRef("transcript"), rule=OuterRef("rule"))
+    group = Finding.objects.filter(Exists(same_call), status=Finding.Status.OPEN).only("pk")
+    return review_findings(list(group), verdict=verdict, by=by, note=note)

@@ -14,6 +14,13 @@ def evaluate_transcript(transcript_id: int) -> int:
     return evaluation.evaluate_transcripts([transcript_id])
 
 
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
+def apply_rule_to_history(self: Task, run_id: int) -> int:
+    """Apply a rule version to the stored transcripts of a run's days; returns the findings added."""
+    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+    return evaluation.apply_rule_run(run_id, redelivered=redelivered)
+
+
 @shared_task
 def sweep() -> dict[str, int]:
     """Beat, every few minutes: chats become transcripts; what a dead worker left is redone."""

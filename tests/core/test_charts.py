@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 
 from core import charts
 
@@ -16,7 +16,29 @@ def test_line_chart_draws_the_series_over_the_reference_with_a_dot_per_point() -
     assert 'class="score" points="28.0,100.0 612.0,52.0"' in svg  # axis 65..95 over 144 px
     assert 'class="median" points="28.0,148.0"' in svg
     assert len(re.findall('<circle class="dot"', svg)) == 2
-    assert ">2026-11-01</text>" in svg and ">2026-11-03</text>" in svg
+    day_label = r'<text class="day" x="([\d.]+)" y="192" text-anchor="(\w+)"><title>([\d-]+)</title>([\d-]+)<'
+    assert re.findall(day_label, svg) == [
+        ("28.0", "start", "2026-11-01", "11-01"), ("612.0", "end", "2026-11-03", "11-03"),
+    ]  # fmt: skip
+
+
+def test_a_reference_that_starts_earlier_starts_at_the_axis_and_every_week_is_labelled() -> None:
+    weeks = [date(2026, 9, 7) + timedelta(weeks=i) for i in range(12)]
+    median = [(week, 80.0) for week in weeks]
+    svg = charts.line_chart([(week, 90.0) for week in weeks[5:]], median, label="x", empty="-")
+    xs = [float(x) for x in re.search(r'class="median" points="([^"]+)"', svg)[1].replace(",", " ").split()[::2]]
+    assert (xs[0], xs[-1]) == (28.0, 612.0)  # inside the axis, from the first week to the last
+    score = re.search(r'class="score" points="([^"]+)"', svg)[1]
+    assert score.startswith(f"{28 + 584 * 35 / 77:.1f},")  # the agent's first week, 35 of the 77 days in
+    labels = re.findall(r"</title>([\d-]+)</text>", svg)
+    assert labels == [week.strftime("%m-%d") for week in weeks]
+
+
+def test_a_long_daily_series_is_labelled_every_few_days_and_on_the_last() -> None:
+    days = [date(2026, 11, 1) + timedelta(days=i) for i in range(30)]
+    svg = charts.line_chart([(day, 50.0 + i) for i, day in enumerate(days)], [], label="x", empty="-")
+    labels = re.findall(r"</title>([\d-]+)</text>", svg)
+    assert labels == [*(days[i].strftime("%m-%d") for i in range(0, 30, 3)), "11-30"]
 
 
 def test_line_chart_puts_a_lone_point_in_the_middle_and_says_when_there_is_none() -> None:
