@@ -288,10 +288,10 @@ def test_orders_are_resolved_with_the_same_queries_however_many_rows_a_batch_has
             assert run(path, "orders")[1] is None
         return len(captured)
 
-    # savepoint, synchronous_commit, drop, create and analyse the stage table (COPY is not captured), unknown
-    # consumers, unknown merchants, upsert, release
-    assert queries(2, "S") == 9
-    assert queries(40, "L") == 9
+    # savepoint, the batch's settings, drop and create the stage table (COPY is not captured), unknown consumers,
+    # unknown merchants, upsert, release
+    assert queries(2, "S") == 7
+    assert queries(40, "L") == 7
     assert Order.objects.count() == 42
 
 
