@@ -3,6 +3,7 @@ violations, the demo's chats as transcripts, findings (older ones reviewed), sco
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -12,7 +13,8 @@ from django.contrib.auth.models import Group
 from core import roles
 from core.seeding import SeedContext
 from crm.models import Consumer
-from qa import chats, evaluation, scorecards, services
+from qa import chats, evaluation, loading, scorecards, services
+from qa.loading import NewTranscript
 from qa.models import Finding, Rule, Transcript
 from qa.segments import SegmentIn
 from tickets.models import Department
@@ -92,7 +94,7 @@ def seed(ctx: SeedContext) -> dict[str, int]:
     agents = _agents()
     made = _calls(ctx, agents)
     chat_ids = chats.stale_chat_ids(limit=100_000)
-    chats.collect_chats(chat_ids)
+    chats.add_chats(chat_ids)
     ids = list(Transcript.objects.values_list("id", flat=True))
     evaluation.evaluate_transcripts(ids)
     reviewed = _review_older_findings(ctx)
@@ -123,14 +125,17 @@ def _agents() -> list[Any]:
 
 
 def _calls(ctx: SeedContext, agents: list[Any]) -> int:
-    rnd = ctx.random
-    consumers = list(Consumer.objects.order_by("id").values_list("id", flat=True)[:2000])
-    if not consumers or not agents:
+    consumer_ids = list(Consumer.objects.order_by("id").values_list("id", flat=True)[:2000])
+    if not consumer_ids or not agents:
         return 0
-    consumer_rows = Consumer.objects.in_bulk(rnd.sample(consumers, min(len(consumers), 200)))
-    departments = list(Department.objects.all())
-    total = CALLS_PER_SCALE * ctx.scale
-    for n in range(total):
+    return len(loading.add_transcripts(_call_transcripts(ctx, agents, consumer_ids)))
+
+
+def _call_transcripts(ctx: SeedContext, agents: list[Any], consumer_ids: list[int]) -> Iterator[NewTranscript]:
+    rnd = ctx.random
+    callers = sorted(rnd.sample(consumer_ids, min(len(consumer_ids), 200)))
+    departments = list(Department.objects.values_list("pk", flat=True))
+    for n in ctx.progress(range(CALLS_PER_SCALE * ctx.scale), total=CALLS_PER_SCALE * ctx.scale, desc="calls"):
         english = n % 8 == 7
         lines = list(rnd.choice(ENGLISH)) if english else _chinese_call(rnd)
         fill = {
@@ -146,19 +151,18 @@ def _calls(ctx: SeedContext, agents: list[Any]) -> int:
         started = ctx.now - timedelta(days=rnd.randint(1, 28)) + timedelta(minutes=rnd.randint(540, 1260))
         # The demo agent gets more of the calls, so their scorecard has something to show.
         agent = agents[0] if rnd.random() < 0.4 else rnd.choice(agents)
-        services.save_transcript(
+        yield NewTranscript(
             kind=Transcript.Kind.CALL,
             source=Transcript.Source.IMPORT,
             segments=segments,
             started_at=started,
-            agent=agent,
-            consumer=rnd.choice(list(consumer_rows.values())),
-            department=rnd.choice(departments) if departments else None,
+            agent_id=agent.pk,
+            consumer_id=rnd.choice(callers),
+            department_id=rnd.choice(departments) if departments else None,
             language="en" if english else "zh",
             external_id=f"demo-call-{ctx.seed}-{n}",
             duration_seconds=clock / 1000,
         )
-    return total
 
 
 def _chinese_call(rnd: Any) -> list[tuple[str, str]]:
@@ -174,8 +178,9 @@ def _review_older_findings(ctx: SeedContext) -> int:
     rnd = ctx.random
     supervisor = get_user_model().objects.filter(username="supervisor").first()
     old = list(Finding.objects.filter(occurred_at__lt=ctx.now - timedelta(days=3)).order_by("id"))
-    confirm = [f for f in old if rnd.random() < 0.7]
-    dismiss = [f for f in old if f not in confirm]
+    verdicts = [rnd.random() < 0.7 for _finding in old]
+    confirm = [f for f, confirmed in zip(old, verdicts, strict=True) if confirmed]
+    dismiss = [f for f, confirmed in zip(old, verdicts, strict=True) if not confirmed]
     services.review_findings(confirm, verdict=Finding.Status.CONFIRMED, by=supervisor, note="已核实，已与客服沟通。")
     services.review_findings(dismiss, verdict=Finding.Status.DISMISSED, by=supervisor, note="误报：语境正常。")
     return len(old)
