@@ -468,7 +468,7 @@ def stage(rows: Iterable[Sequence[object]], columns: Sequence[tuple[str, str]], 
     settings.
     """
     quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, connection.wrap_database_errors:
         with cursor.cursor.copy(_new_stage(cursor, columns, table)) as copy:
             for row in rows:
                 copy.write_row(row)
@@ -481,7 +481,12 @@ def stage_text(text: bytes, columns: Sequence[tuple[str, str]], *, table: str = 
 
     import_file's batches need no statistics: its transaction looks every reference up by index.
     """
-    with connection.cursor() as cursor, cursor.cursor.copy(_new_stage(cursor, columns, table)) as copy:
+    # Through the psycopg cursor under Django's, its errors raised as Django's (DataError ...).
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+        cursor.cursor.copy(_new_stage(cursor, columns, table)) as copy,
+    ):
         copy.write(text)
     return table
 

@@ -122,8 +122,9 @@ def copy_rows(model: type[models.Model], fields: list[str], rows: Iterable[tuple
     columns = ", ".join(quote(_column(model, name)) for name in fields)
     count = 0
     items = iter(rows)
-    with connection.cursor() as cursor:
-        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+    # The psycopg cursor under Django's wrapper, its errors raised as Django's (IntegrityError ...).
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        raw = cursor.cursor
         while chunk := list(islice(items, COPY_CHUNK)):
             with raw.copy(f"COPY {quote(opts.db_table)} ({columns}) FROM STDIN") as copy:
                 for row in chunk:
