@@ -63,9 +63,10 @@ def load_demo(*, seed: int, scale: int, quiet: bool = False) -> DemoOutcome:
     """Run every app's demo seeder (``<app>/demo.py``'s ``seed``), once per database.
 
     Each app's rows commit together (and every COPY statement checks its foreign keys as it ends), so memory
-    stays flat and no transaction holds millions of rows; planner statistics are refreshed after each app, so
-    the next one's queries (ratings, scores) plan on what is there. The dataset row is written first and
-    marked finished last: a run that stopped half-way is refused (DemoUnfinished), never loaded over.
+    stays flat and no transaction holds millions of rows; the planner statistics of the tables an app wrote
+    are refreshed before its commit, so the next app's queries (ratings, scores) plan on what is there. The
+    dataset row is written first and marked finished last: a run that stopped half-way is refused
+    (DemoUnfinished), never loaded over.
     """
     with _one_at_a_time():
         existing = DemoDataset.objects.order_by("pk").first()
@@ -83,9 +84,9 @@ def load_demo(*, seed: int, scale: int, quiet: bool = False) -> DemoOutcome:
                 with connection.cursor() as cursor:
                     cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 outcome.counts.update(import_module(f"{config.name}.demo").seed(ctx))
+                analyze_changed()
                 outcome.dataset.counts = outcome.counts
                 outcome.dataset.save(update_fields=["counts"])
-            analyze()
             outcome.seconds[config.label] = time.monotonic() - started
         outcome.dataset.finished_at = timezone.now()
         outcome.dataset.save(update_fields=["finished_at"])
@@ -105,14 +106,28 @@ class _one_at_a_time:
 
 
 def analyze(*model_classes: type[models.Model]) -> None:
-    """Fresh planner statistics: of these models' tables, or of the whole database.
+    """Fresh planner statistics of these models' tables (the rows this transaction wrote count).
 
-    Bulk loading outruns autovacuum (and cannot be seen by it before the commit): without this, the queries
+    Bulk loading outruns autovacuum (which cannot see a load before its commit): without this, the queries
     that follow a load plan on an empty table's statistics; the merchant scores stalled for minutes so.
     """
-    tables = ", ".join(connection.ops.quote_name(model._meta.db_table) for model in model_classes)
+    _analyze([model._meta.db_table for model in model_classes])
+
+
+def analyze_changed() -> None:
+    """analyze() every table this transaction has written to (what a stage of the demo loaded)."""
     with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {tables}")
+        cursor.execute(
+            "SELECT relname FROM pg_stat_xact_user_tables WHERE schemaname = current_schema()"
+            " AND n_tup_ins + n_tup_upd + n_tup_del > 0 ORDER BY relname"
+        )
+        _analyze([row[0] for row in cursor.fetchall()])
+
+
+def _analyze(tables: list[str]) -> None:
+    if tables:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {', '.join(connection.ops.quote_name(table) for table in tables)}")
 
 
 def copy_rows(model: type[models.Model], fields: list[str], rows: Iterable[tuple[Any, ...]]) -> int:

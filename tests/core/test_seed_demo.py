@@ -6,11 +6,14 @@ from io import StringIO
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.db.models import Count
 from django.test import Client
+from django.utils import timezone
 
 from core.demo import DEMO_LOGINS
 from core.models import DemoDataset
+from core.seeding import analyze_changed
 from crm.models import Consumer, CreditRating, CreditTier, Order, Review, RiskFlag
 from merchants.models import Merchant, MerchantMembership, MerchantScore
 from tickets import demo as tickets_demo
@@ -153,3 +156,14 @@ def test_each_app_commits_on_its_own_so_a_crash_keeps_the_apps_before_it(monkeyp
     assert Consumer.objects.count() == 200 and Order.objects.exists() and not Ticket.objects.exists()
     with pytest.raises(CommandError, match="stopped before it finished"):
         _seed()
+
+
+@pytest.mark.django_db
+def test_what_a_transaction_wrote_is_analyzed_so_the_planner_knows_its_size() -> None:
+    Consumer.objects.bulk_create(
+        Consumer(external_id=f"A{i}", display_name="顾客", registered_at=timezone.now()) for i in range(300)
+    )
+    analyze_changed()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'crm_consumer'")
+        assert cursor.fetchone()[0] == 300
