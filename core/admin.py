@@ -13,11 +13,11 @@ admin.site.index_title = _("Customer service administration")
 
 @admin.register(DemoDataset)
 class DemoDatasetAdmin(TenantScopedAdmin):
-    list_display = ("id", "seed", "scale", "loaded_at")
+    list_display = ("id", "seed", "scale", "loaded_at", "finished_at")
     list_filter = ("loaded_at",)
     search_fields = ("seed",)
     list_select_related = ()
-    readonly_fields = ("seed", "scale", "counts", "loaded_at")
+    readonly_fields = ("seed", "scale", "counts", "loaded_at", "finished_at")
 
     def has_add_permission(self, request: object) -> bool:
         return False

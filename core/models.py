@@ -15,6 +15,8 @@ class DemoDataset(models.Model):
     scale = models.PositiveIntegerField(_("scale"))
     counts = models.JSONField(_("rows created"), default=dict)
     loaded_at = models.DateTimeField(_("loaded at"), auto_now_add=True)
+    # Each app's demo commits on its own: a run that stopped half-way left this empty.
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("demo dataset")

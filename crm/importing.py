@@ -34,7 +34,6 @@ from core.importing import (
     moment_value,
     rejected_lines,
     show_value,
-    stage,
     text_value,
     upsert_counts,
 )
@@ -170,7 +169,6 @@ def _parse_consumer(row: RowReader) -> tuple[object, ...]:
 
 
 def _load_consumers(rows: list[tuple[object, ...]]) -> ImportReport:
-    stage(rows, _CONSUMER_COLUMNS)
     created, updated = upsert_counts(f"""
         INSERT INTO crm_consumer (external_id, {", ".join(_CONSUMER_FIELDS)})
         SELECT external_id, {", ".join(_CONSUMER_FIELDS)} FROM import_stage
@@ -181,7 +179,7 @@ def _load_consumers(rows: list[tuple[object, ...]]) -> ImportReport:
 
 
 CONSUMERS: Kind[tuple[object, ...]] = Kind(
-    "consumers", ("external_id", "display_name", "registered_at"), _parse_consumer, _load_consumers
+    "consumers", ("external_id", "display_name", "registered_at"), _CONSUMER_COLUMNS, _parse_consumer, _load_consumers
 )
 
 
@@ -253,8 +251,7 @@ def _check_order(
 
 
 def _load_orders(rows: list[tuple[object, ...]]) -> ImportReport:
-    """COPY the batch, reject unknown consumers and merchants, upsert the rest: five statements a batch."""
-    stage(rows, _ORDER_COLUMNS)
+    """Reject unknown consumers and merchants, upsert the rest: three statements a batch."""
     merchants = merchant_table()
     rejections = rejected_lines(
         "SELECT s.line, s.consumer FROM import_stage s LEFT JOIN crm_consumer c ON c.external_id = s.consumer"
@@ -281,6 +278,7 @@ def _load_orders(rows: list[tuple[object, ...]]) -> ImportReport:
 ORDERS: Kind[tuple[object, ...]] = Kind(
     "orders",
     ("order_no", "consumer", "merchant", "item_title", "amount", "status", "placed_at"),
+    _ORDER_COLUMNS,
     _parse_order,
     _load_orders,
 )
@@ -308,7 +306,6 @@ def _load_reviews(rows: list[tuple[object, ...]]) -> ImportReport:
     A new negative review of a consumer with a confirmed risk flag is held for moderation, as record_review
     does; a review imported again keeps its moderation.
     """
-    stage(rows, _REVIEW_COLUMNS)
     # One lookup of the orders for both checks: unknown order, or a review older than its order.
     rejections = [
         Rejection(line, "order_no", _("No order has the number %(value)s.") % {"value": show_value(order_no)})
@@ -340,8 +337,8 @@ def _load_reviews(rows: list[tuple[object, ...]]) -> ImportReport:
 
 
 REVIEWS: Kind[tuple[object, ...]] = Kind(
-    "reviews", ("order_no", "item_stars", "service_stars", "logistics_stars", "created_at"), _parse_review,
-    _load_reviews,
+    "reviews", ("order_no", "item_stars", "service_stars", "logistics_stars", "created_at"), _REVIEW_COLUMNS,
+    _parse_review, _load_reviews,
 )  # fmt: skip
 
 KINDS: dict[str, Kind[tuple[object, ...]]] = {kind.name: kind for kind in (CONSUMERS, ORDERS, REVIEWS)}

@@ -17,8 +17,8 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 
-from core.seeding import SeedContext, copy_rows, max_id, new_ids
-from crm.models import Order, Review, RiskFlag
+from core.seeding import SeedContext, analyze, copy_rows, max_id, new_ids
+from crm.models import Consumer, Order, Review, RiskFlag
 from crm.rating import rate_consumers
 from crm.risk import detect_risk_flags
 from crm.services import is_negative, review_risk_flag
@@ -155,7 +155,9 @@ def seed(ctx: SeedContext) -> dict[str, int]:
         ((order_ids[i], *rest) for i, *rest in ctx.progress(reviews, total=len(reviews), desc="reviews")),
     )
 
-    # The nightly jobs, once, so that the demo has ratings, flags and a month of score history.
+    # The nightly jobs, once, so that the demo has ratings, flags and a month of score history; they plan their
+    # queries on the rows just loaded.
+    analyze(Consumer, Merchant, Order, Review)
     detect_risk_flags(now=now)
     supervisor = get_user_model().objects.filter(username="supervisor").first()
     open_flags = RiskFlag.objects.filter(status=RiskFlag.Status.OPEN).order_by("consumer__external_id", "kind")

@@ -26,7 +26,6 @@ from core.importing import (
     import_file,
     rejected_lines,
     show_value,
-    stage,
     text_value,
     upsert_counts,
 )
@@ -52,7 +51,6 @@ def _parse_merchant(row: RowReader) -> tuple[object, ...]:
 
 
 def _load_merchants(rows: list[tuple[object, ...]]) -> ImportReport:
-    stage(rows, _MERCHANT_COLUMNS)
     created, updated = upsert_counts(f"""
         INSERT INTO merchants_merchant (code, {", ".join(_MERCHANT_FIELDS)})
         SELECT code, {", ".join(_MERCHANT_FIELDS)} FROM import_stage
@@ -63,7 +61,7 @@ def _load_merchants(rows: list[tuple[object, ...]]) -> ImportReport:
 
 
 MERCHANTS: Kind[tuple[object, ...]] = Kind(
-    "merchants", ("code", "name", "category", "opened_at"), _parse_merchant, _load_merchants
+    "merchants", ("code", "name", "category", "opened_at"), _MERCHANT_COLUMNS, _parse_merchant, _load_merchants
 )
 
 
@@ -75,7 +73,6 @@ def _parse_membership(row: RowReader) -> tuple[object, ...]:
 
 def _load_memberships(rows: list[tuple[object, ...]]) -> ImportReport:
     """A staff user works for one merchant: the user's membership is created or moved to the merchant named."""
-    stage(rows, [("line", "int"), ("user", "text"), ("merchant", "text")])
     users = get_user_model()._meta.db_table
     rejections = rejected_lines(
         f'SELECT s.line, s."user" FROM import_stage s LEFT JOIN {users} u ON u.username = s."user" WHERE u.id IS NULL',
@@ -100,7 +97,10 @@ def _load_memberships(rows: list[tuple[object, ...]]) -> ImportReport:
     return crm_importing.batch_report(rows, created, updated, rejections)
 
 
-MEMBERSHIPS: Kind[tuple[object, ...]] = Kind("memberships", ("user", "merchant"), _parse_membership, _load_memberships)
+MEMBERSHIPS: Kind[tuple[object, ...]] = Kind(
+    "memberships", ("user", "merchant"), [("line", "int"), ("user", "text"), ("merchant", "text")], _parse_membership,
+    _load_memberships,
+)  # fmt: skip
 
 # The order a marketplace loads in: what a row refers to comes first.
 KINDS: dict[str, Kind[tuple[object, ...]]] = {

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from itertools import groupby
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import F, Max, OuterRef, Q, Subquery
 
+from qa import loading
+from qa.loading import NewTranscript
 from qa.models import Speaker, Transcript
 from qa.segments import SegmentIn
 from qa.services import save_transcript
@@ -37,6 +43,54 @@ def stale_chat_ids(limit: int = 1000) -> list[int]:
 
 def collect_chats(ticket_ids: list[int]) -> int:
     """Turn each chat's timeline into its transcript (replacing the older one). Returns how many were saved."""
+    saved = 0
+    for chat in _timelines(ticket_ids):
+        save_transcript(
+            kind=Transcript.Kind.CHAT,
+            source=Transcript.Source.CHAT,
+            segments=chat.segments,
+            started_at=chat.started_at,
+            agent=chat.agent,
+            consumer=chat.ticket.consumer,
+            ticket=chat.ticket,
+            department=chat.ticket.department,
+            language="zh",
+            through_event=chat.through_event,
+        )
+        saved += 1
+    return saved
+
+
+def add_chats(ticket_ids: list[int]) -> int:
+    """collect_chats for chats that have no transcript yet, all at once (COPY; the demo's). Returns how many."""
+    new = (
+        NewTranscript(
+            kind=Transcript.Kind.CHAT,
+            source=Transcript.Source.CHAT,
+            started_at=chat.started_at,
+            segments=chat.segments,
+            agent_id=chat.agent.pk if chat.agent is not None else None,
+            consumer_id=chat.ticket.consumer_id,
+            ticket_id=chat.ticket.pk,
+            department_id=chat.ticket.department_id,
+            through_event=chat.through_event,
+        )
+        for chat in _timelines(ticket_ids)
+    )
+    return len(loading.add_transcripts(new))
+
+
+@dataclass(frozen=True)
+class _Chat:
+    ticket: Ticket
+    agent: Any
+    segments: list[SegmentIn]
+    started_at: datetime
+    through_event: int
+
+
+def _timelines(ticket_ids: list[int]) -> Iterator[_Chat]:
+    """Each chat's messages as segments, with the agent QA holds to account."""
     tickets = {
         t.pk: t for t in Ticket.objects.filter(pk__in=ticket_ids).select_related("department", "consumer", "assignee")
     }
@@ -52,7 +106,6 @@ def collect_chats(ticket_ids: list[int]) -> int:
     # The agent QA holds to account: the assignee, else the last agent who wrote.
     writers = {row[3] for rows in by_ticket.values() for row in rows if row[2] == TicketEvent.Author.AGENT and row[3]}
     users = get_user_model().objects.in_bulk(list(writers))
-    saved = 0
     for ticket_id, rows in by_ticket.items():
         if not rows:
             continue
@@ -69,17 +122,4 @@ def collect_chats(ticket_ids: list[int]) -> int:
             )
             for row in rows
         ]
-        save_transcript(
-            kind=Transcript.Kind.CHAT,
-            source=Transcript.Source.CHAT,
-            segments=segments,
-            started_at=first_at,
-            agent=agent,
-            consumer=ticket.consumer,
-            ticket=ticket,
-            department=ticket.department,
-            language="zh",
-            through_event=rows[-1][1],
-        )
-        saved += 1
-    return saved
+        yield _Chat(ticket, agent, segments, first_at, rows[-1][1])

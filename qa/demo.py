@@ -7,6 +7,7 @@ import io
 import shutil
 import subprocess
 import wave
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +18,8 @@ from django.core.files.base import ContentFile
 from core import roles
 from core.seeding import SeedContext
 from crm.models import Consumer
-from qa import chats, evaluation, recordings, scorecards, services
+from qa import chats, evaluation, loading, recordings, scorecards, services
+from qa.loading import NewTranscript
 from qa.models import Finding, Recording, Rule, Transcript
 from qa.segments import SegmentIn
 from tickets.models import Department
@@ -103,7 +105,7 @@ def seed(ctx: SeedContext) -> dict[str, int]:
     agents = _agents()
     made = _calls(ctx, agents)
     chat_ids = chats.stale_chat_ids(limit=100_000)
-    chats.collect_chats(chat_ids)
+    chats.add_chats(chat_ids)
     ids = list(Transcript.objects.values_list("id", flat=True))
     evaluation.evaluate_transcripts(ids)
     reviewed = _review_older_findings(ctx)
@@ -135,15 +137,31 @@ def _agents() -> list[Any]:
 
 
 def _calls(ctx: SeedContext, agents: list[Any]) -> int:
-    rnd = ctx.random
-    consumers = list(Consumer.objects.order_by("id").values_list("id", flat=True)[:2000])
-    if not consumers or not agents:
+    consumer_ids = list(Consumer.objects.order_by("id").values_list("id", flat=True)[:2000])
+    if not consumer_ids or not agents:
         return 0
-    consumer_rows = Consumer.objects.in_bulk(rnd.sample(consumers, min(len(consumers), 200)))
-    departments = list(Department.objects.all())
-    total = CALLS_PER_SCALE * ctx.scale
+    recorded: list[tuple[Recording, float | None]] = []
+
+    def stream() -> Iterator[NewTranscript]:  # streamed into COPY; the few recorded calls are noted on the way
+        for call, recording in _call_transcripts(ctx, agents, consumer_ids):
+            if recording is not None:
+                recorded.append((recording, call.duration_seconds))
+            yield call
+
+    ids = loading.add_transcripts(stream())
+    for recording, seconds in recorded:  # the players' calls: done once their transcript is stored
+        recordings.mark_transcribed(recording, duration_seconds=seconds)
+    return len(ids)
+
+
+def _call_transcripts(
+    ctx: SeedContext, agents: list[Any], consumer_ids: list[int]
+) -> Iterator[tuple[NewTranscript, Recording | None]]:
+    rnd = ctx.random
+    callers = sorted(rnd.sample(consumer_ids, min(len(consumer_ids), 200)))
+    departments = list(Department.objects.values_list("pk", flat=True))
     recorded = 0
-    for n in range(total):
+    for n in ctx.progress(range(CALLS_PER_SCALE * ctx.scale), total=CALLS_PER_SCALE * ctx.scale, desc="calls"):
         english = n % 8 == 7
         lines = list(rnd.choice(ENGLISH)) if english else _chinese_call(rnd)
         fill = {
@@ -159,32 +177,29 @@ def _calls(ctx: SeedContext, agents: list[Any]) -> int:
         started = ctx.now - timedelta(days=rnd.randint(1, 28)) + timedelta(minutes=rnd.randint(540, 1260))
         # The demo agent gets more of the calls, so their scorecard has something to show.
         agent = agents[0] if rnd.random() < 0.4 else rnd.choice(agents)
-        consumer = rnd.choice(list(consumer_rows.values()))
+        consumer_id = rnd.choice(callers)
         recording = None
         if english and recorded < RECORDED_CALLS and (spoken := _spoken(segments)) is not None:
             audio, segments = spoken
             clock = segments[-1].end_ms or clock
             recording = Recording.objects.create(
                 audio=ContentFile(audio, name=f"demo-call-{ctx.seed}-{n}.wav"), language="en", agent=agent,
-                consumer=consumer, called_at=started, status=Recording.Status.TRANSCRIBING,
+                consumer_id=consumer_id, called_at=started, status=Recording.Status.TRANSCRIBING,
             )  # fmt: skip
             recorded += 1
-        transcript = services.save_transcript(
+        yield NewTranscript(
             kind=Transcript.Kind.CALL,
             source=Transcript.Source.IMPORT,
             segments=segments,
             started_at=started,
-            agent=agent,
-            consumer=consumer,
-            department=rnd.choice(departments) if departments else None,
+            agent_id=agent.pk,
+            consumer_id=consumer_id,
+            department_id=rnd.choice(departments) if departments else None,
             language="en" if english else "zh",
             external_id=f"demo-call-{ctx.seed}-{n}",
             duration_seconds=clock / 1000,
-            recording=recording,
-        )
-        if recording is not None:
-            recordings.mark_transcribed(recording, duration_seconds=transcript.duration_seconds)
-    return total
+            recording_id=recording.pk if recording is not None else None,
+        ), recording
 
 
 def _spoken(lines: list[SegmentIn]) -> tuple[bytes, list[SegmentIn]] | None:
@@ -226,8 +241,9 @@ def _review_older_findings(ctx: SeedContext) -> int:
     rnd = ctx.random
     supervisor = get_user_model().objects.filter(username="supervisor").first()
     old = list(Finding.objects.filter(occurred_at__lt=ctx.now - timedelta(days=3)).order_by("id"))
-    confirm = [f for f in old if rnd.random() < 0.7]
-    dismiss = [f for f in old if f not in confirm]
+    verdicts = [rnd.random() < 0.7 for _finding in old]
+    confirm = [f for f, confirmed in zip(old, verdicts, strict=True) if confirmed]
+    dismiss = [f for f, confirmed in zip(old, verdicts, strict=True) if not confirmed]
     services.review_findings(confirm, verdict=Finding.Status.CONFIRMED, by=supervisor, note="已核实，已与客服沟通。")
     services.review_findings(dismiss, verdict=Finding.Status.DISMISSED, by=supervisor, note="误报：语境正常。")
     return len(old)

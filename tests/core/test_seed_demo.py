@@ -1,18 +1,24 @@
 from __future__ import annotations
 
+import re
 from io import StringIO
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.db.models import Count
 from django.test import Client
+from django.utils import timezone
 
 from core import roles
 from core.demo import DEMO_LOGINS
 from core.models import DemoDataset
+from core.seeding import analyze_changed
 from crm.models import Consumer, CreditRating, CreditTier, Order, Review, RiskFlag
 from merchants.models import Merchant, MerchantMembership, MerchantScore
+from tickets import demo as tickets_demo
+from tickets.models import Ticket
 
 
 def _seed(**options: object) -> str:
@@ -123,3 +129,47 @@ def test_demo_merchant_staff_belongs_to_a_demo_merchant() -> None:
     _seed()
     membership = MerchantMembership.objects.select_related("merchant").get(user__username="merchant")
     assert membership.merchant.code.startswith("M001")
+
+
+@pytest.mark.django_db
+def test_seed_demo_marks_the_dataset_finished_and_says_how_long_each_app_took() -> None:
+    output = _seed()
+    dataset = DemoDataset.objects.get()
+    assert dataset.finished_at is not None and dataset.finished_at >= dataset.loaded_at
+    assert re.search(r"\(core \d+\.\ds, crm \d+\.\ds, merchants \d+\.\ds, tickets \d+\.\ds, chat \d+\.\ds, "
+                     r"qa \d+\.\ds, radio \d+\.\ds\)", output), output  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_a_run_that_stopped_half_way_is_refused_and_nothing_is_loaded_over_it() -> None:
+    DemoDataset.objects.create(seed=1, scale=1, counts={"users": 5})  # not finished
+    with pytest.raises(CommandError, match="stopped before it finished"):
+        _seed()
+    assert DemoDataset.objects.count() == 1 and not Consumer.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_app_commits_on_its_own_so_a_crash_keeps_the_apps_before_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    def crash(ctx: object) -> dict[str, int]:
+        raise RuntimeError("the tickets demo crashed")
+
+    monkeypatch.setattr(tickets_demo, "seed", crash)
+    with pytest.raises(RuntimeError, match="crashed"):
+        _seed()
+
+    dataset = DemoDataset.objects.get()
+    assert dataset.finished_at is None and {"users", "consumers", "orders"} <= set(dataset.counts)
+    assert Consumer.objects.count() == 200 and Order.objects.exists() and not Ticket.objects.exists()
+    with pytest.raises(CommandError, match="stopped before it finished"):
+        _seed()
+
+
+@pytest.mark.django_db
+def test_what_a_transaction_wrote_is_analyzed_so_the_planner_knows_its_size() -> None:
+    Consumer.objects.bulk_create(
+        Consumer(external_id=f"A{i}", display_name="顾客", registered_at=timezone.now()) for i in range(300)
+    )
+    analyze_changed()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'crm_consumer'")
+        assert cursor.fetchone()[0] == 300

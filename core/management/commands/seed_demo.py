@@ -1,20 +1,11 @@
 from __future__ import annotations
 
 import time
-from importlib import import_module
-from importlib.util import find_spec
 from typing import Any
 
-from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connection, transaction
 
-from core.models import DemoDataset
-from core.seeding import SeedContext
-
-# Seeders run in the order of INSTALLED_APPS, which is the apps' layer order (core first).
-OUR_APPS = ("core", "crm", "merchants", "tickets", "chat", "qa", "radio")
-_LOCK_KEY = 7_230_001  # pg advisory lock: one seed_demo at a time
+from core.seeding import DemoUnfinished, load_demo
 
 
 class Command(BaseCommand):
@@ -31,22 +22,18 @@ class Command(BaseCommand):
         if not 0 <= seed <= 999:
             raise CommandError("--seed must be between 0 and 999.")
         started = time.monotonic()
-        # One transaction: a crash leaves nothing half-loaded, and a rerun starts clean.
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
-            existing = DemoDataset.objects.order_by("pk").first()
-            if existing is not None:
-                self.stdout.write(f"Demo data already loaded ({existing}); nothing to do.")
-                return
-            ctx = SeedContext(seed=seed, scale=scale, quiet=quiet)
-            counts: dict[str, int] = {}
-            for config in apps.get_app_configs():
-                if config.name not in OUR_APPS:
-                    continue
-                if find_spec(f"{config.name}.demo") is None:
-                    continue
-                counts.update(import_module(f"{config.name}.demo").seed(ctx))
-            DemoDataset.objects.create(seed=seed, scale=scale, counts=counts)
-        summary = ", ".join(f"{n:,} {what}" for what, n in counts.items())
-        self.stdout.write(self.style.SUCCESS(f"Loaded demo data in {time.monotonic() - started:.1f}s: {summary}."))
+        try:
+            outcome = load_demo(seed=seed, scale=scale, quiet=quiet)
+        except DemoUnfinished as unfinished:
+            raise CommandError(
+                f"An earlier seed_demo ({unfinished.args[0]}) stopped before it finished, so the demo data is only "
+                "partly loaded. Empty the database (manage.py flush) and run seed_demo again."
+            ) from unfinished
+        if outcome.already_loaded:
+            self.stdout.write(f"Demo data already loaded ({outcome.dataset}); nothing to do.")
+            return
+        summary = ", ".join(f"{n:,} {what}" for what, n in outcome.counts.items())
+        stages = ", ".join(f"{app} {seconds:.1f}s" for app, seconds in outcome.seconds.items())
+        self.stdout.write(
+            self.style.SUCCESS(f"Loaded demo data in {time.monotonic() - started:.1f}s ({stages}): {summary}.")
+        )
