@@ -70,7 +70,8 @@ def _add(chunk: list[NewTranscript]) -> list[int]:
         _TRANSCRIPT_FIELDS,
         (
             (pk, t.kind, t.source, t.started_at, t.agent_id, t.consumer_id, t.ticket_id, t.department_id, t.language,
-             t.external_id, t.duration_seconds, t.through_event, t.recording_id, sum(len(s.text) for s in t.segments), now, now)
+             t.external_id, t.duration_seconds, t.through_event, t.recording_id,
+             sum(len(s.text) for s in t.segments), now, now)
             for pk, t in zip(ids, chunk, strict=True)
         ),
     )  # fmt: skip
