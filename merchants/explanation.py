@@ -52,8 +52,8 @@ DEFINITIONS = (
     Definition("dsr_logistics", _("DSR: logistics"), DSR_POINTS, True, Decimal("0.1"), Decimal(5), STARS),
     Definition("dispute_rate", _("Dispute rate"), DISPUTE_POINTS, False, Decimal("0.01"), Decimal(0),
                Decimal("0.00001")),
-    Definition("refund_hours", _("Hours to refund"), REFUND_POINTS, False, Decimal(12), Decimal(0), Decimal("0.01")),
-    Definition("chat_response_seconds", _("Seconds to answer a chat"), CHAT_RESPONSE_POINTS, False, Decimal(30),
+    Definition("refund_hours", _("Time to refund"), REFUND_POINTS, False, Decimal(12), Decimal(0), Decimal("0.01")),
+    Definition("chat_response_seconds", _("Time to answer a chat"), CHAT_RESPONSE_POINTS, False, Decimal(30),
                Decimal(0), Decimal(1)),
     Definition("chat_resolution_rate", _("Chats resolved"), CHAT_RESOLUTION_POINTS, True, Decimal("0.1"), Decimal(1),
                SHARE),
@@ -96,13 +96,17 @@ class Improvement:
     gain: Decimal
 
     @property
-    def text(self) -> str:
+    def change(self) -> str:
+        """The change in words, without its gain."""
         values = {"component": self.definition.label, "current": shown(self.definition.code, self.current),
-                  "target": shown(self.definition.code, self.target), "gain": self.gain}  # fmt: skip
+                  "target": shown(self.definition.code, self.target)}  # fmt: skip
         if self.towards == "median":
-            return str(_("%(component)s from %(current)s to %(target)s (the marketplace median): +%(gain)s points")
-                       % values)  # fmt: skip
-        return str(_("%(component)s from %(current)s to %(target)s: +%(gain)s points") % values)
+            return str(_("%(component)s from %(current)s to %(target)s (the marketplace median)") % values)
+        return str(_("%(component)s from %(current)s to %(target)s") % values)
+
+    @property
+    def text(self) -> str:
+        return str(_("%(change)s: +%(gain)s points") % {"change": self.change, "gain": self.gain})
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,11 @@ class Explanation:
     median_weight: Decimal | None
     components: list[Component]
     improvements: list[Improvement]
+
+    @property
+    def missing(self) -> bool:
+        """Whether a component has no data of the shop's (it earns half its points)."""
+        return any(not c.has_data for c in self.components)
 
 
 def figures_of(score: Any) -> Figures:

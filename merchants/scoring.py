@@ -146,7 +146,7 @@ def points(f: Figures) -> dict[str, Decimal]:
         else Decimal(REFUND_POINTS) if f.refund_hours is None
         else _cents(REFUND_POINTS * (REFUND_HOURS_FLOOR - min(f.refund_hours, REFUND_HOURS_FLOOR)) / REFUND_HOURS_FLOOR)
     )  # fmt: skip
-    return {
+    raw = {
         "dsr_item": _cents(DSR_POINTS * (f.dsr_item - 1) / 4),
         "dsr_service": _cents(DSR_POINTS * (f.dsr_service - 1) / 4),
         "dsr_logistics": _cents(DSR_POINTS * (f.dsr_logistics - 1) / 4),
@@ -159,8 +159,9 @@ def points(f: Figures) -> dict[str, Decimal]:
             / CHAT_SECONDS_FLOOR
         ),
         "chat_resolution_rate": Decimal(CHAT_RESOLUTION_POINTS) / 2 if f.chat_resolution_rate is None
-        else _cents(CHAT_RESOLUTION_POINTS * f.chat_resolution_rate),
+        else CHAT_RESOLUTION_POINTS * f.chat_resolution_rate,
     }  # fmt: skip
+    return {code: _cents(value) for code, value in raw.items()}
 
 
 def traffic_weight(service_score: Decimal) -> Decimal:

@@ -169,7 +169,7 @@ def test_the_three_changes_that_would_raise_the_score_most_come_first(scored: di
     with translation.override("en"):
         assert [i.text for i in x.improvements] == [
             "Dispute rate from 2.00% to 1.00%: +5.00 points",
-            "Hours to refund from 30.0 h to 18.0 h: +2.50 points",
+            "Time to refund from 30.0 h to 18.0 h: +2.50 points",
             "DSR: logistics from 4.200 to 4.600 (the marketplace median): +1.50 points",
         ]
     with translation.override("zh-hans"):
@@ -219,7 +219,7 @@ def test_the_scorecard_page_explains_the_score(
     html = page.content.decode()
     assert page.status_code == 200
     assert "Why this score" in html and "The changes that would raise it most" in html
-    assert "Dispute rate from 2.00% to 1.00%: +5.00 points" in html
+    assert "<span class=\"gain\">+5.00</span> Dispute rate from 2.00% to 1.00%</li>" in html
     assert "8.75 / 15" in html and "73.13 / 100" in html and "Median shop ×1.166" in html
     assert html.index("+5.00") < html.index("+2.50") < html.index("+1.50")
 
@@ -281,7 +281,7 @@ def test_the_explanation_api_takes_the_score_apart(
         "median_weight": "1.166",
     }  # fmt: skip
     assert body["components"][4] == {
-        "code": "refund_hours", "label": "Hours to refund", "value": "30.00", "shown": "30.0 h", "points": "8.75",
+        "code": "refund_hours", "label": "Time to refund", "value": "30.00", "shown": "30.0 h", "points": "8.75",
         "max_points": 15, "has_data": True, "median": "30.00", "median_points": "8.75",
     }  # fmt: skip
     assert body["improvements"][0] == {
