@@ -219,7 +219,7 @@ def test_the_scorecard_page_explains_the_score(
     html = page.content.decode()
     assert page.status_code == 200
     assert "Why this score" in html and "The changes that would raise it most" in html
-    assert "<span class=\"gain\">+5.00</span> Dispute rate from 2.00% to 1.00%</li>" in html
+    assert '<span class="gain">+5.00</span> Dispute rate from 2.00% to 1.00%</li>' in html
     assert "8.75 / 15" in html and "73.13 / 100" in html and "Median shop ×1.166" in html
     assert html.index("+5.00") < html.index("+2.50") < html.index("+1.50")
 
