@@ -27,6 +27,8 @@ class Merchant(models.Model):
         validators=[MinValueValidator(Decimal("0.00"))],
         help_text=_("Refunds above this go to manual review whatever the consumer's tier. Blank: no cap."),
     )  # fmt: skip
+    # Where returned goods go; a shop without one has every return reviewed by hand (tickets.returns).
+    return_address = models.TextField(_("return address"), blank=True, default="", db_default="")
 
     class Meta:
         verbose_name = _("merchant")

@@ -120,6 +120,7 @@ def _data_migration_rows(request: pytest.FixtureRequest) -> None:
         roles.sync_roles(django_apps, roles.ROLE_PERMISSIONS)
     if not CreditTier.objects.exists():
         import_module("crm.migrations.0003_seed_tiers").seed_tiers(django_apps, None)
+        import_module("crm.migrations.0008_tier_return_and_dispute_privileges").grant(django_apps, None)
 
 
 @pytest.fixture
