@@ -102,6 +102,7 @@ def radio_nominate_url(request: HttpRequest, ticket: Ticket) -> str | None:
 STATUS_LABELS = dict(Ticket.Status.choices)
 PRIORITY_LABELS = dict(Ticket.Priority.choices)
 DECISION_LABELS = dict(RefundRequest.Decision.choices)
+RETURN_LABELS = dict(ReturnRequest.Decision.choices)
 DISPUTE_LABELS = dict(Order.Dispute.choices)
 SLA_LABELS = dict(Ticket.SLAState.choices)
 CHANGE_LABELS: dict[str, dict[Any, Any]] = {
@@ -122,6 +123,8 @@ def label_event(event: TicketEvent) -> None:
         event.note_label = DISPUTE_LABELS.get(event.body, event.body)  # type: ignore[attr-defined]
     elif event.kind == TicketEvent.Kind.REFUND:
         event.note_label = DECISION_LABELS.get(data.get("decision"), event.body)  # type: ignore[attr-defined]
+    elif event.kind == TicketEvent.Kind.RETURN:
+        event.note_label = RETURN_LABELS.get(data.get("decision"), event.body)  # type: ignore[attr-defined]
 
 
 def sla_badge(ticket: Ticket, now: datetime) -> str:

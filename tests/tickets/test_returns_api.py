@@ -209,6 +209,7 @@ def test_an_agent_presses_instant_return_on_the_ticket_page(
         f" Send the goods to {ADDRESS} by {ship_by}."
     ]
     assert f"send back by {ship_by}" in page.content.decode()
+    assert '<div class="change refund">Return: Approved instantly</div>' in page.content.decode()
     assert TicketEvent.objects.filter(ticket=ticket, kind="return").count() == 1
 
 
