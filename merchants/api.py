@@ -145,7 +145,7 @@ class ImportView(APIView):
     def post(self, request: Request, kind: str) -> Response:
         upload = request.FILES.get("file")
         if kind not in KINDS:
-            return Response({"kind": [_("Unknown kind; one of %(kinds)s.") % {"kinds": ", ".join(KINDS)}]}, status=404)
+            raise NotFound(_("Unknown kind; one of %(kinds)s.") % {"kinds": ", ".join(KINDS)})
         if upload is None:
             return Response({"file": [_("Send the file as the multipart field file.")]}, status=400)
         fmt = request.query_params.get("format") or format_of(Path(upload.name or ""))
