@@ -23,7 +23,7 @@ from core.links import nominate_url
 from core.privacy import shown
 from core.tenancy import is_merchant_staff, scope
 from crm.models import Order, RiskFlag
-from tickets import refunds, returns, services
+from tickets import disputes, refunds, returns, services
 from tickets.models import CannedReply, Department, RefundRequest, ReturnRequest, Ticket, TicketEvent
 
 TIMELINE_LIMIT = 200  # events shown on a ticket page; a longer history is summarised
@@ -50,6 +50,7 @@ def page_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
         "flags": live_flags(ticket) if user.has_perm("crm.view_riskflag") else [],
         "show_consumer": user.has_perm("crm.view_consumer"),
         "can_resolve_dispute": not merchant_side,
+        "dispute_due": disputes.answer_due(ticket),  # 极速维权: the merchant's deadline
         "sla": sla_badge(ticket, timezone.now()),
         "radio_nominate_url": radio_nominate_url(request, ticket),
         **order_panel(ticket, user),

@@ -26,6 +26,14 @@ from tickets import services
 from tickets.models import OPEN_STATUSES, Ticket, TicketEvent
 
 
+def answer_due(ticket: Ticket) -> datetime | None:
+    """When the merchant must answer this dispute, if it is a trusted consumer's open one (else None)."""
+    tier = ticket.tier
+    if ticket.kind != Ticket.Kind.DISPUTE or not ticket.is_open or ticket.order_id is None or tier is None:
+        return None
+    return ticket.created_at + timedelta(hours=settings.INSTANT_DISPUTE_HOURS) if tier.instant_disputes else None
+
+
 def merchant_answered() -> Exists:
     """A message on the ticket from a staff user of the ticket's own merchant (not the platform's agents)."""
     return Exists(

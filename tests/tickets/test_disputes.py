@@ -125,3 +125,27 @@ def test_concurrent_runs_decide_each_dispute_once(transactional_db: None) -> Non
     assert sum(results) == 3, results
     assert [outcome(t) for t in tickets] == [("resolved", "consumer_won")] * 3
     assert TicketEvent.objects.filter(kind="message", author_kind="system").count() == 3
+
+
+def test_the_ticket_page_tells_everyone_the_merchants_deadline(
+    agent: User, make_user: Callable[..., User], client_for: Callable[[User], Any]
+) -> None:
+    shop = f.merchant()
+    trusted, plain = dispute(shop=shop, hours_ago=1), dispute("普通会员", shop=shop, hours_ago=1)
+    due = timezone.localtime(trusted.created_at + timedelta(hours=HOURS)).strftime("%Y-%m-%d %H:%M")
+    staff = client_for(staff_of(shop, make_user, "shop-2"))
+    said = f"Instant dispute: the merchant answers by {due}, or it is decided for the consumer"
+
+    for client in (client_for(agent), staff):
+        assert (
+            said
+            in client.get(
+                f"/admin/tickets/ticket/{trusted.pk}/change/", headers={"accept-language": "en"}
+            ).content.decode()
+        )
+    assert (
+        "Instant dispute"
+        not in client_for(agent)
+        .get(f"/admin/tickets/ticket/{plain.pk}/change/", headers={"accept-language": "en"})
+        .content.decode()
+    )
