@@ -38,6 +38,8 @@ app.conf.beat_schedule = {
     # Nightly, in TIME_ZONE: risk rules and credit ratings, then merchants' service scores.
     "crm.nightly_rating": {"task": "crm.tasks.nightly_rating", "schedule": crontab(hour=2, minute=0)},
     "tickets.check_sla": {"task": "tickets.tasks.check_sla", "schedule": crontab()},  # every minute
+    # 极速维权: trusted consumers' disputes the merchant left unanswered past INSTANT_DISPUTE_HOURS.
+    "tickets.instant_disputes": {"task": "tickets.tasks.decide_unanswered_disputes", "schedule": crontab()},
     # Live chat: requeue chats accepted but unanswered (CHAT_ACCEPT_TIMEOUT), resolve idle bot-only chats.
     "chat.sweep_chats": {"task": "chat.tasks.sweep_chats", "schedule": 15.0},
     # Chats become transcripts, and whatever a dead worker left unevaluated is evaluated.

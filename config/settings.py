@@ -251,6 +251,9 @@ USE_TZ = True
 # Staffed hours of the service desk, local time: SLA clocks run only inside them.
 SUPPORT_HOURS = env_str("SUPPORT_HOURS", "09:00-21:00")
 SUPPORT_WEEKDAYS = env_str("SUPPORT_WEEKDAYS", "0-6")  # Monday is 0
+# 极速维权: hours a merchant has to answer a dispute opened by a consumer whose tier has instant disputes;
+# unanswered by then, it is decided for the consumer (tickets/disputes.py, every minute).
+INSTANT_DISPUTE_HOURS = env_int("INSTANT_DISPUTE_HOURS", 24)
 
 # --- Live chat (chat/, docs/chat-protocol.md) ---------------------------------------------------
 

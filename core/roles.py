@@ -32,6 +32,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "tickets.view_ticketevent",
         "tickets.view_refundrequest",
         "tickets.add_refundrequest",
+        "tickets.view_returnrequest",
+        "tickets.add_returnrequest",
         "tickets.view_cannedreply",
         "tickets.view_department",
         "tickets.view_slapolicy",
@@ -83,6 +85,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "tickets.view_refundrequest",
         "tickets.add_refundrequest",
         "tickets.change_refundrequest",
+        "tickets.view_returnrequest",
+        "tickets.add_returnrequest",
+        "tickets.change_returnrequest",
         "tickets.view_cannedreply",
         "tickets.add_cannedreply",
         "tickets.change_cannedreply",
@@ -160,6 +165,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "tickets.change_ticket",
         "tickets.view_ticketevent",
         "tickets.view_refundrequest",
+        "tickets.view_returnrequest",
     ],
 }
 

@@ -67,8 +67,11 @@ def _swap_pii(fields: Any, request: HttpRequest) -> tuple[str, ...]:
 
 @admin.register(CreditTier)
 class CreditTierAdmin(TenantScopedAdmin):
-    list_display = ("name", "min_score", "instant_refund_limit", "priority_routing", "description")
-    list_filter = ("priority_routing",)
+    list_display = (
+        "name", "min_score", "instant_refund_limit", "priority_routing", "instant_returns", "return_refund_at_once",
+        "instant_disputes", "description",
+    )  # fmt: skip
+    list_filter = ("priority_routing", "instant_returns", "instant_disputes")
     search_fields = ("name",)
     list_select_related = ()
     ordering = ("-min_score",)

@@ -27,6 +27,22 @@ class CreditTier(models.Model):
         help_text=_("Refunds up to this amount are approved at once; 0 means never instantly."),
     )
     priority_routing = models.BooleanField(_("priority routing"), default=False)
+    # 极速退货 and 极速维权: the privileges beyond the instant refund (tickets.returns, tickets.disputes).
+    instant_returns = models.BooleanField(
+        _("instant returns"), default=False, db_default=False,
+        help_text=_("Returns are approved at once, with the merchant's return address and a deadline to ship."),
+    )  # fmt: skip
+    return_refund_at_once = models.BooleanField(
+        _("refund a return at once"), default=False, db_default=False,
+        help_text=_(
+            "An instant return is refunded on approval, before the goods are sent (within the instant refund"
+            " limit); otherwise on the carrier's first scan."
+        ),
+    )  # fmt: skip
+    instant_disputes = models.BooleanField(
+        _("instant disputes"), default=False, db_default=False,
+        help_text=_("A dispute the merchant does not answer by its deadline is decided for the consumer at once."),
+    )  # fmt: skip
     description = models.CharField(_("privileges"), max_length=200, blank=True)
 
     class Meta:

@@ -151,6 +151,14 @@ def record_refund(order: Order, amount: Decimal, *, at: datetime | None = None) 
     return order
 
 
+@transaction.atomic
+def record_return(order: Order) -> Order:
+    """The goods of an order are on their way back (the tickets app calls this on the carrier's first scan)."""
+    Order.objects.filter(pk=order.pk, returned=False).update(returned=True)
+    order.returned = True
+    return order
+
+
 _DEFINITION = ("match", "flag", "terms", "near_terms", "then_terms", "except_terms", "ordered", "distance", "weight")
 
 

@@ -15,9 +15,10 @@ from django.utils.translation import gettext_lazy as _
 
 from core import charts
 from core.tenancy import TenantScopedAdmin, allows
+from merchants.explanation import explain
 from merchants.models import Merchant, MerchantMembership, MerchantScore
 from merchants.scoring import WINDOW_DAYS
-from merchants.selectors import marketplace_medians, score_history, with_latest_score
+from merchants.selectors import day_medians, marketplace_medians, score_history, with_latest_score
 
 TREND_DAYS = 90
 
@@ -48,7 +49,8 @@ class MerchantAdmin(TenantScopedAdmin):
         return [path("<int:pk>/scores/", scores, name="merchants_merchant_scores"), *super().get_urls()]
 
     def scores_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        """A merchant's service score: today's figures, a trend chart and the marketplace median."""
+        """A merchant's service score explained: each component's points against the marketplace median, the
+        changes that would raise it most, and the trend."""
         if not request.user.has_perm("merchants.view_merchantscore"):
             raise PermissionDenied
         merchant = get_object_or_404(self.get_queryset(request), pk=pk)
@@ -62,7 +64,7 @@ class MerchantAdmin(TenantScopedAdmin):
             "title": _("Service score of %(name)s") % {"name": merchant.name},
             "merchant": merchant,
             "latest": latest,
-            "median": medians.get(latest.day) if latest else None,
+            "explanation": explain(latest, day_medians(latest.day)) if latest else None,
             "chart": charts.line_chart(
                 [(s.day, float(s.service_score)) for s in history],
                 [(day, float(value)) for day, value in sorted(medians.items())],

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,10 +21,16 @@ from core.pagination import CursorPagination
 from core.parsers import MultiPartParser
 from core.permissions import ModelPermissions
 from core.tenancy import TenantScopedQuerysetMixin
+from merchants.explanation import explain
 from merchants.importing import KINDS, import_kind
 from merchants.models import Merchant
-from merchants.selectors import marketplace_medians, score_history, with_latest_score
-from merchants.serializers import MerchantSerializer, ScoreHistoryQuerySerializer, ScoreRowSerializer
+from merchants.selectors import day_medians, marketplace_medians, score_history, with_latest_score
+from merchants.serializers import (
+    ExplanationSerializer,
+    MerchantSerializer,
+    ScoreHistoryQuerySerializer,
+    ScoreRowSerializer,
+)
 
 
 class MerchantPagination(CursorPagination):
@@ -92,6 +99,25 @@ class ScoreHistoryView(TenantScopedQuerysetMixin, generics.GenericAPIView[Mercha
         return Response(ScoreRowSerializer(rows, many=True, context={"medians": medians}).data)
 
 
+class ExplanationView(ScoreHistoryView):
+    @extend_schema(
+        summary=_("Why a merchant's score is what it is"),
+        description=_(
+            "The latest day's service score taken apart: each component's figure and points against the"
+            " marketplace median's, the traffic weight it earns, and the (at most three) changes that would"
+            " raise it most, computed from the scoring formula. 404 before the first scoring run. Merchant"
+            " staff see their own merchant only."
+        ),
+        responses={200: ExplanationSerializer, 404: OpenApiTypes.OBJECT},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        latest = score_history(self.get_object(), 1)
+        if not latest:
+            raise NotFound(_("This merchant has no score yet: scores are computed every night."))
+        explanation = explain(latest[0], day_medians(latest[0].day))
+        return Response(ExplanationSerializer(explanation).data)
+
+
 class CanImport(BasePermission):
     """Loading a marketplace's files is for holders of crm.import_marketplace (supervisors)."""
 
@@ -119,7 +145,7 @@ class ImportView(APIView):
     def post(self, request: Request, kind: str) -> Response:
         upload = request.FILES.get("file")
         if kind not in KINDS:
-            return Response({"kind": [_("Unknown kind; one of %(kinds)s.") % {"kinds": ", ".join(KINDS)}]}, status=404)
+            raise NotFound(_("Unknown kind; one of %(kinds)s.") % {"kinds": ", ".join(KINDS)})
         if upload is None:
             return Response({"file": [_("Send the file as the multipart field file.")]}, status=400)
         fmt = request.query_params.get("format") or format_of(Path(upload.name or ""))

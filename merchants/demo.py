@@ -103,9 +103,12 @@ def seed(ctx: SeedContext) -> dict[str, int]:
             category = categories[(n - 1) % len(categories)]
             name = rnd.choice(SHOP_WORDS) + category + rnd.choice(SHOP_SUFFIXES)
             opened = now - timedelta(days=rnd.randint(200, 365 * 10))
-            yield (f"M{ctx.seed:03d}{n:06d}", name, category, rnd.choice(CITIES), opened)
+            city = rnd.choice(CITIES)
+            # Every demo shop has a return address, so trusted consumers' returns are approved at once.
+            yield (f"M{ctx.seed:03d}{n:06d}", name, category, city, opened, f"{city} {name} 售后退货仓")
 
-    made = copy_rows(Merchant, ["code", "name", "category", "city", "opened_at"], merchant_rows())
+    fields = ["code", "name", "category", "city", "opened_at", "return_address"]
+    made = copy_rows(Merchant, fields, merchant_rows())
     merchant_ids = new_ids(Merchant, before)
     demo_user = get_user_model().objects.filter(username="merchant").first()
     if demo_user is not None and merchant_ids:

@@ -27,6 +27,8 @@ class Merchant(models.Model):
         validators=[MinValueValidator(Decimal("0.00"))],
         help_text=_("Refunds above this go to manual review whatever the consumer's tier. Blank: no cap."),
     )  # fmt: skip
+    # Where returned goods go; a shop without one has every return reviewed by hand (tickets.returns).
+    return_address = models.TextField(_("return address"), blank=True, default="", db_default="")
 
     class Meta:
         verbose_name = _("merchant")
@@ -74,6 +76,12 @@ class MerchantScore(models.Model):
     refund_hours = models.DecimalField(
         _("average hours to refund"), max_digits=8, decimal_places=2, null=True, blank=True
     )
+    # Live chats about the shop's orders that reached a person (from the chat app's tables, read by SQL only).
+    chats = models.PositiveIntegerField(_("chats in window"), default=0, db_default=0)
+    chat_response_seconds = models.PositiveIntegerField(_("average seconds to answer a chat"), null=True, blank=True)
+    chat_resolution_rate = models.DecimalField(
+        _("chats resolved"), max_digits=5, decimal_places=4, null=True, blank=True
+    )
     service_score = models.DecimalField(_("service score"), max_digits=5, decimal_places=2)
     traffic_weight = models.DecimalField(_("traffic weight"), max_digits=5, decimal_places=3)
 
@@ -90,3 +98,7 @@ class MerchantScore(models.Model):
     @property
     def dispute_percent(self) -> Decimal:
         return self.dispute_rate * 100
+
+    @property
+    def chat_resolution_percent(self) -> Decimal | None:
+        return None if self.chat_resolution_rate is None else self.chat_resolution_rate * 100

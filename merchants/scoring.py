@@ -8,29 +8,46 @@ For a day D the window is the 180 days ending with D (local time). Per merchant:
   reviews had given it, so a shop with two reviews is not ranked on two opinions.
 - **dispute rate**: disputed orders / orders placed in the window.
 - **refund timeliness**: mean hours from refund request to refund, over refunded orders.
+- **chat response**: over the window's live chats about the shop's orders that reached a person, the
+  mean seconds from joining the queue to the agent's first answer, each chat counted at most 300 s (a
+  chat that ended unanswered counts 300 s; one still waiting is not counted yet); **chat resolution**:
+  the share of those that ended whose ticket was resolved. (The chat app sits above this one: its
+  tables are read by SQL, never imported.)
 
-    service score (0..100) = 60 x (mean DSR - 1) / 4
-                           + 25 x (1 - min(dispute rate / 5%, 1))      (no orders: half, 12.5)
-                           + 15 x (1 - min(refund hours / 72, 1))      (no refunds: 15; no orders: 7.5)
+Points, each rounded to 0.01, from the figures as stored (so the explanation adds up to the score):
 
-A shop without data gets the middle, not the top: it earns traffic by serving, not by being new.
+    DSR            15 x (stars - 1) / 4 per dimension              (45 in all)
+    disputes       25 x (5% - min(rate, 5%)) / 5%                  (no orders: half, 12.5)
+    refunds        15 x (72 - min(hours, 72)) / 72                 (no refunds: 15; no orders: half, 7.5)
+    chat response  10 x (300 - min(seconds, 300)) / 300            (no chats: half, 5)
+    chat resolved   5 x resolved share                             (no ended chats: half, 2.5)
+
+    service score (0..100) = the sum of the points
     traffic weight (0.5..1.5) = 0.5 + service score / 100
 
-A better score earns more traffic. Recomputing a day replaces that day's rows, so reruns are safe.
+A shop without data gets the middle, not the top: it earns traffic by serving, not by being new. A
+better score earns more traffic. Recomputing a day replaces that day's rows, so reruns are safe.
+``points()`` is the same formula in Python, on one row's figures: what the scorecard explains with.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 WINDOW_DAYS = 180
 DSR_PRIOR, DSR_PRIOR_WEIGHT = 4.7, 10
-DISPUTE_RATE_FLOOR = 0.05
-REFUND_HOURS_FLOOR = 72
 PRIOR_STARS = DSR_PRIOR * DSR_PRIOR_WEIGHT  # the stars of the imagined prior reviews
+# The most points each component gives, and where a figure stops earning any.
+DSR_POINTS, DISPUTE_POINTS, REFUND_POINTS, CHAT_RESPONSE_POINTS, CHAT_RESOLUTION_POINTS = 15, 25, 15, 10, 5
+DISPUTE_RATE_FLOOR = Decimal("0.05")
+REFUND_HOURS_FLOOR = Decimal(72)
+CHAT_SECONDS_FLOOR = 300
+CENT = Decimal("0.01")
 
 _SCORE_SQL = f"""
 WITH rv AS (
@@ -45,39 +62,110 @@ WITH rv AS (
   FROM crm_order
   WHERE placed_at >= %(start)s AND placed_at < %(end)s
   GROUP BY merchant_id
-), base AS (
+), ch AS (
+  SELECT t.merchant_id, count(*) AS n,
+         avg(CASE WHEN c.answered_at IS NULL THEN {CHAT_SECONDS_FLOOR}
+                  ELSE least(greatest(extract(epoch FROM c.answered_at - c.queued_at), 0), {CHAT_SECONDS_FLOOR}) END)
+           FILTER (WHERE c.answered_at IS NOT NULL OR c.state = 'ended') AS response_seconds,
+         count(*) FILTER (WHERE c.state = 'ended' AND t.status IN ('resolved', 'closed'))::numeric
+           / nullif(count(*) FILTER (WHERE c.state = 'ended'), 0) AS resolution_rate
+  FROM chat_chatsession c JOIN tickets_ticket t ON t.id = c.ticket_id
+  WHERE c.queued_at IS NOT NULL AND c.created_at >= %(start)s AND c.created_at < %(end)s
+    AND t.merchant_id IS NOT NULL
+  GROUP BY t.merchant_id
+), fig AS (
   SELECT m.id AS merchant_id, coalesce(rv.n, 0) AS reviews,
-         (coalesce(rv.si, 0) + {PRIOR_STARS}) / (coalesce(rv.n, 0) + {DSR_PRIOR_WEIGHT}) AS dsr_item,
-         (coalesce(rv.ss, 0) + {PRIOR_STARS}) / (coalesce(rv.n, 0) + {DSR_PRIOR_WEIGHT}) AS dsr_service,
-         (coalesce(rv.sl, 0) + {PRIOR_STARS}) / (coalesce(rv.n, 0) + {DSR_PRIOR_WEIGHT}) AS dsr_logistics,
+         round((coalesce(rv.si, 0) + {PRIOR_STARS}) / (coalesce(rv.n, 0) + {DSR_PRIOR_WEIGHT}), 3) AS dsr_item,
+         round((coalesce(rv.ss, 0) + {PRIOR_STARS}) / (coalesce(rv.n, 0) + {DSR_PRIOR_WEIGHT}), 3) AS dsr_service,
+         round((coalesce(rv.sl, 0) + {PRIOR_STARS}) / (coalesce(rv.n, 0) + {DSR_PRIOR_WEIGHT}), 3) AS dsr_logistics,
          coalesce(od.n, 0) AS orders,
-         coalesce(od.disputes::numeric / nullif(od.n, 0), 0) AS dispute_rate,
-         od.refund_hours
+         round(coalesce(od.disputes::numeric / nullif(od.n, 0), 0), 5) AS dispute_rate,
+         round(od.refund_hours::numeric, 2) AS refund_hours,
+         coalesce(ch.n, 0) AS chats,
+         round(ch.response_seconds)::integer AS chat_response_seconds,
+         round(ch.resolution_rate, 4) AS chat_resolution_rate
   FROM merchants_merchant m
   LEFT JOIN rv ON rv.merchant_id = m.id
   LEFT JOIN od ON od.merchant_id = m.id
-), scored AS (
-  SELECT base.*, round((
-      60 * ((dsr_item + dsr_service + dsr_logistics) / 3 - 1) / 4
-    + CASE WHEN orders = 0 THEN 12.5 ELSE 25 * (1 - least(dispute_rate / {DISPUTE_RATE_FLOOR}, 1)) END
-    + CASE WHEN orders = 0 THEN 7.5 WHEN refund_hours IS NULL THEN 15
-           ELSE 15 * (1 - least(refund_hours / {REFUND_HOURS_FLOOR}, 1)) END
-  )::numeric, 2) AS service_score
-  FROM base
+  LEFT JOIN ch ON ch.merchant_id = m.id
+), pts AS (
+  SELECT fig.*,
+    round({DSR_POINTS} * (dsr_item - 1) / 4, 2) + round({DSR_POINTS} * (dsr_service - 1) / 4, 2)
+    + round({DSR_POINTS} * (dsr_logistics - 1) / 4, 2)
+    + CASE WHEN orders = 0 THEN {DISPUTE_POINTS / 2}
+           ELSE round({DISPUTE_POINTS} * ({DISPUTE_RATE_FLOOR} - least(dispute_rate, {DISPUTE_RATE_FLOOR}))
+                      / {DISPUTE_RATE_FLOOR}, 2) END
+    + CASE WHEN orders = 0 THEN {REFUND_POINTS / 2} WHEN refund_hours IS NULL THEN {REFUND_POINTS}
+           ELSE round({REFUND_POINTS} * ({REFUND_HOURS_FLOOR} - least(refund_hours, {REFUND_HOURS_FLOOR}))
+                      / {REFUND_HOURS_FLOOR}, 2) END
+    + CASE WHEN chat_response_seconds IS NULL THEN {CHAT_RESPONSE_POINTS / 2}
+           ELSE round({CHAT_RESPONSE_POINTS}
+                      * ({CHAT_SECONDS_FLOOR} - least(chat_response_seconds, {CHAT_SECONDS_FLOOR}))
+                      / {CHAT_SECONDS_FLOOR}::numeric, 2) END
+    + CASE WHEN chat_resolution_rate IS NULL THEN {CHAT_RESOLUTION_POINTS / 2}
+           ELSE round({CHAT_RESOLUTION_POINTS} * chat_resolution_rate, 2) END AS service_score
+  FROM fig
 )
 INSERT INTO merchants_merchantscore
   (merchant_id, day, reviews, dsr_item, dsr_service, dsr_logistics, orders, dispute_rate, refund_hours,
-   service_score, traffic_weight)
-SELECT merchant_id, %(day)s, reviews, round(dsr_item::numeric, 3), round(dsr_service::numeric, 3),
-       round(dsr_logistics::numeric, 3), orders, round(dispute_rate::numeric, 5), round(refund_hours::numeric, 2),
-       service_score, round(0.5 + service_score / 100, 3)
-FROM scored
+   chats, chat_response_seconds, chat_resolution_rate, service_score, traffic_weight)
+SELECT merchant_id, %(day)s, reviews, dsr_item, dsr_service, dsr_logistics, orders, dispute_rate, refund_hours,
+       chats, chat_response_seconds, chat_resolution_rate, service_score, round(0.5 + service_score / 100, 3)
+FROM pts
 ON CONFLICT (merchant_id, day) DO UPDATE SET
   reviews = EXCLUDED.reviews, dsr_item = EXCLUDED.dsr_item, dsr_service = EXCLUDED.dsr_service,
   dsr_logistics = EXCLUDED.dsr_logistics, orders = EXCLUDED.orders, dispute_rate = EXCLUDED.dispute_rate,
-  refund_hours = EXCLUDED.refund_hours, service_score = EXCLUDED.service_score,
-  traffic_weight = EXCLUDED.traffic_weight
+  refund_hours = EXCLUDED.refund_hours, chats = EXCLUDED.chats,
+  chat_response_seconds = EXCLUDED.chat_response_seconds, chat_resolution_rate = EXCLUDED.chat_resolution_rate,
+  service_score = EXCLUDED.service_score, traffic_weight = EXCLUDED.traffic_weight
 """
+
+
+class Figures(NamedTuple):
+    """One merchant's figures on one day, as MerchantScore stores them: what the points are computed from."""
+
+    dsr_item: Decimal
+    dsr_service: Decimal
+    dsr_logistics: Decimal
+    orders: int
+    dispute_rate: Decimal
+    refund_hours: Decimal | None
+    chat_response_seconds: int | None
+    chat_resolution_rate: Decimal | None
+
+
+def _cents(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def points(f: Figures) -> dict[str, Decimal]:
+    """Each component's points for these figures: the module docstring's formula, as the SQL computes it."""
+    half_dispute, half_refund = Decimal(DISPUTE_POINTS) / 2, Decimal(REFUND_POINTS) / 2
+    refund = (
+        half_refund if f.orders == 0
+        else Decimal(REFUND_POINTS) if f.refund_hours is None
+        else _cents(REFUND_POINTS * (REFUND_HOURS_FLOOR - min(f.refund_hours, REFUND_HOURS_FLOOR)) / REFUND_HOURS_FLOOR)
+    )  # fmt: skip
+    raw = {
+        "dsr_item": _cents(DSR_POINTS * (f.dsr_item - 1) / 4),
+        "dsr_service": _cents(DSR_POINTS * (f.dsr_service - 1) / 4),
+        "dsr_logistics": _cents(DSR_POINTS * (f.dsr_logistics - 1) / 4),
+        "dispute_rate": half_dispute if f.orders == 0 else _cents(
+            DISPUTE_POINTS * (DISPUTE_RATE_FLOOR - min(f.dispute_rate, DISPUTE_RATE_FLOOR)) / DISPUTE_RATE_FLOOR
+        ),
+        "refund_hours": refund,
+        "chat_response_seconds": Decimal(CHAT_RESPONSE_POINTS) / 2 if f.chat_response_seconds is None else _cents(
+            Decimal(CHAT_RESPONSE_POINTS * (CHAT_SECONDS_FLOOR - min(f.chat_response_seconds, CHAT_SECONDS_FLOOR)))
+            / CHAT_SECONDS_FLOOR
+        ),
+        "chat_resolution_rate": Decimal(CHAT_RESOLUTION_POINTS) / 2 if f.chat_resolution_rate is None
+        else CHAT_RESOLUTION_POINTS * f.chat_resolution_rate,
+    }  # fmt: skip
+    return {code: _cents(value) for code, value in raw.items()}
+
+
+def traffic_weight(service_score: Decimal) -> Decimal:
+    return (Decimal("0.5") + service_score / 100).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
 
 
 def window(day: date) -> tuple[datetime, datetime]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
@@ -70,3 +71,57 @@ class ScoreRowSerializer(serializers.ModelSerializer[MerchantScore]):
         medians: dict[date, Decimal] = self.context["medians"]
         median = medians.get(score.day)
         return None if median is None else _MEDIAN.to_representation(median)
+
+
+def _decimal(places: int, help_text: Any, digits: int = 8) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=digits, decimal_places=places, read_only=True, allow_null=True, help_text=help_text
+    )
+
+
+# One component of the score (merchants.explanation.Component); figures are null where the shop has no data.
+class ComponentSerializer(serializers.Serializer[Any]):
+    code = serializers.CharField(
+        help_text=_(
+            "dsr_item, dsr_service, dsr_logistics, dispute_rate, refund_hours, chat_response_seconds or"
+            " chat_resolution_rate."
+        )
+    )
+    label = serializers.CharField(  # type: ignore[assignment]  # a field named label, not the field's own label
+        source="definition.label", help_text=_("The component in the request's language.")
+    )
+    value = serializers.CharField(allow_null=True, help_text=_("The shop's figure, as stored (a decimal string)."))
+    shown = serializers.CharField(help_text=_("The shop's figure as the scorecard writes it."))
+    points = _decimal(2, _("The points this figure earns."), 5)
+    max_points = serializers.IntegerField(source="definition.max_points", help_text=_("The most points it can earn."))
+    has_data = serializers.BooleanField(
+        help_text=_("False when the shop has no orders or chats for it: it earns half the points.")
+    )
+    median = serializers.CharField(allow_null=True, help_text=_("The marketplace median of the figure that day."))
+    median_points = _decimal(2, _("The points the median figure would earn."), 5)
+
+
+# A change that would raise the score (merchants.explanation.Improvement).
+class ImprovementSerializer(serializers.Serializer[Any]):
+    code = serializers.CharField(source="definition.code", help_text=_("The component to change."))
+    current = serializers.CharField(help_text=_("The shop's figure now."))
+    target = serializers.CharField(help_text=_("The figure to reach."))
+    towards = serializers.ChoiceField(
+        choices=["median", "step"],
+        help_text=_("median: the marketplace median, which the shop is behind; step: one step better than now."),
+    )
+    gain = _decimal(2, _("Points the score would gain."), 5)
+    text = serializers.CharField(help_text=_("The change in words, in the request's language."))
+
+
+# A day's score taken apart (merchants.explanation.Explanation).
+class ExplanationSerializer(serializers.Serializer[Any]):
+    day = serializers.DateField(help_text=_("The day of the latest score."))
+    service_score = _decimal(2, _("The service score (0-100): the sum of the components' points."), 5)
+    traffic_weight = _decimal(3, _("The traffic weight the score earns (0.5 + score / 100)."), 5)
+    median_score = _decimal(2, _("The marketplace median service score that day."), 5)
+    median_weight = _decimal(3, _("The traffic weight of the median score."), 5)
+    components = ComponentSerializer(many=True)
+    improvements = ImprovementSerializer(
+        many=True, help_text=_("At most three changes that would raise the score most, largest gain first.")
+    )

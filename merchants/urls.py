@@ -11,4 +11,5 @@ urlpatterns = [
     path("merchants/<str:code>/", api.MerchantDetailView.as_view(), name="api-merchant-detail"),
     path("import/<str:kind>/", api.ImportView.as_view(), name="api-import"),
     path("merchants/<str:code>/scores/", api.ScoreHistoryView.as_view(), name="api-merchant-scores"),
+    path("merchants/<str:code>/explanation/", api.ExplanationView.as_view(), name="api-merchant-explanation"),
 ]

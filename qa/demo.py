@@ -187,19 +187,22 @@ def _call_transcripts(
                 consumer_id=consumer_id, called_at=started, status=Recording.Status.TRANSCRIBING,
             )  # fmt: skip
             recorded += 1
-        yield NewTranscript(
-            kind=Transcript.Kind.CALL,
-            source=Transcript.Source.IMPORT,
-            segments=segments,
-            started_at=started,
-            agent_id=agent.pk,
-            consumer_id=consumer_id,
-            department_id=rnd.choice(departments) if departments else None,
-            language="en" if english else "zh",
-            external_id=f"demo-call-{ctx.seed}-{n}",
-            duration_seconds=clock / 1000,
-            recording_id=recording.pk if recording is not None else None,
-        ), recording
+        yield (
+            NewTranscript(
+                kind=Transcript.Kind.CALL,
+                source=Transcript.Source.IMPORT,
+                segments=segments,
+                started_at=started,
+                agent_id=agent.pk,
+                consumer_id=consumer_id,
+                department_id=rnd.choice(departments) if departments else None,
+                language="en" if english else "zh",
+                external_id=f"demo-call-{ctx.seed}-{n}",
+                duration_seconds=clock / 1000,
+                recording_id=recording.pk if recording is not None else None,
+            ),
+            recording,
+        )
 
 
 def _spoken(lines: list[SegmentIn]) -> tuple[bytes, list[SegmentIn]] | None:

@@ -106,7 +106,8 @@ def _clean_cache() -> None:
 
 @pytest.fixture(autouse=True)
 def _data_migration_rows(request: pytest.FixtureRequest) -> None:
-    """Put back the rows data migrations made (role groups, credit tiers, risk patterns) after a transactional test's flush.
+    """Put back the rows data migrations made (role groups, credit tiers, risk patterns) after a transactional
+    test's flush.
 
     pytest-xdist hands out whole files, so a plain test may run after another file's flush.
     """
@@ -120,6 +121,7 @@ def _data_migration_rows(request: pytest.FixtureRequest) -> None:
         roles.sync_roles(django_apps, roles.ROLE_PERMISSIONS)
     if not CreditTier.objects.exists():
         import_module("crm.migrations.0003_seed_tiers").seed_tiers(django_apps, None)
+        import_module("crm.migrations.0008_tier_return_and_dispute_privileges").grant(django_apps, None)
     if not RiskPattern.objects.exists():
         import_module("crm.migrations.0007_seed_risk_patterns").seed(django_apps, None)
 

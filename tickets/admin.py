@@ -22,7 +22,12 @@ from core.admin_filters import DefaultChoiceFilter
 from core.paginator import CappedPaginator
 from core.privacy import ConsumerTextAdmin
 from core.tenancy import TenantScopedAdmin, is_merchant_staff
-from tickets import admin_desk, refunds, services
+from tickets import (
+    admin_desk,
+    admin_returns,  # noqa: F401  (registers the return requests' admin)
+    refunds,
+    services,
+)
 from tickets.models import (
     OPEN_STATUSES,
     AgentProfile,

@@ -23,8 +23,8 @@ from core.links import nominate_url
 from core.privacy import shown
 from core.tenancy import is_merchant_staff, scope
 from crm.models import Order, RiskFlag
-from tickets import refunds, services
-from tickets.models import CannedReply, Department, RefundRequest, Ticket, TicketEvent
+from tickets import disputes, refunds, returns, services
+from tickets.models import CannedReply, Department, RefundRequest, ReturnRequest, Ticket, TicketEvent
 
 TIMELINE_LIMIT = 200  # events shown on a ticket page; a longer history is summarised
 
@@ -50,6 +50,7 @@ def page_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
         "flags": live_flags(ticket) if user.has_perm("crm.view_riskflag") else [],
         "show_consumer": user.has_perm("crm.view_consumer"),
         "can_resolve_dispute": not merchant_side,
+        "dispute_due": disputes.answer_due(ticket),  # 极速维权: the merchant's deadline
         "sla": sla_badge(ticket, timezone.now()),
         "radio_nominate_url": radio_nominate_url(request, ticket),
         **order_panel(ticket, user),
@@ -84,6 +85,10 @@ def order_panel(ticket: Ticket, user: Any) -> dict[str, Any]:
         "refunds": RefundRequest.objects.filter(order=order).order_by("-created_at") if order else [],
         "refund_key": uuid.uuid4().hex,
         "can_refund": user.has_perm("tickets.add_refundrequest") and order is not None,
+        # 极速退货 (tickets.returns): the order's returns and the button.
+        "returns": ReturnRequest.objects.filter(order=order).order_by("-created_at") if order else [],
+        "return_key": uuid.uuid4().hex,
+        "can_return": user.has_perm("tickets.add_returnrequest") and order is not None,
         "is_dispute": ticket.kind == Ticket.Kind.DISPUTE and order is not None,
     }
 
@@ -98,6 +103,7 @@ def radio_nominate_url(request: HttpRequest, ticket: Ticket) -> str | None:
 STATUS_LABELS = dict(Ticket.Status.choices)
 PRIORITY_LABELS = dict(Ticket.Priority.choices)
 DECISION_LABELS = dict(RefundRequest.Decision.choices)
+RETURN_LABELS = dict(ReturnRequest.Decision.choices)
 DISPUTE_LABELS = dict(Order.Dispute.choices)
 SLA_LABELS = dict(Ticket.SLAState.choices)
 CHANGE_LABELS: dict[str, dict[Any, Any]] = {
@@ -118,6 +124,8 @@ def label_event(event: TicketEvent) -> None:
         event.note_label = DISPUTE_LABELS.get(event.body, event.body)  # type: ignore[attr-defined]
     elif event.kind == TicketEvent.Kind.REFUND:
         event.note_label = DECISION_LABELS.get(data.get("decision"), event.body)  # type: ignore[attr-defined]
+    elif event.kind == TicketEvent.Kind.RETURN:
+        event.note_label = RETURN_LABELS.get(data.get("decision"), event.body)  # type: ignore[attr-defined]
 
 
 def sla_badge(ticket: Ticket, now: datetime) -> str:
@@ -268,6 +276,29 @@ class RefundAction(DeskAction):
         return f"{RefundRequest.Decision(decided.decision).label}: {' '.join(refunds.explain(decided.reasons))}"
 
 
+class ReturnAction(DeskAction):
+    """极速退货: the return policy decides at once (tickets.returns); an approved return says where and by when."""
+
+    reason = _text()
+    key = _text()
+
+    @classmethod
+    def permitted(cls, user: Any, ticket: Ticket) -> bool:
+        return bool(user.has_perm("tickets.add_returnrequest")) and ticket.order is not None
+
+    def act(self) -> str:
+        assert self.ticket.order is not None  # permitted() holds
+        reason = self.cleaned_data["reason"] or str(_("Requested by an agent"))
+        made = returns.request_return(self.ticket.order, reason, key=self.cleaned_data["key"], requested_by=self.user,
+                                      ticket=self.ticket)  # fmt: skip
+        said = [str(made.get_decision_display()), *returns.explain(made.reasons)]
+        if made.approved and made.ship_by is not None:
+            when = timezone.localtime(made.ship_by).strftime("%Y-%m-%d")
+            said.append(str(_("Send the goods to %(address)s by %(date)s.") % {"address": made.return_address,
+                                                                               "date": when}))  # fmt: skip
+        return " ".join(said)
+
+
 ACTIONS: dict[str, type[DeskAction]] = {
     "reply": ReplyAction,
     "note": NoteAction,
@@ -277,6 +308,7 @@ ACTIONS: dict[str, type[DeskAction]] = {
     "escalate": EscalateAction,
     "dispute": DisputeAction,
     "refund": RefundAction,
+    "return": ReturnAction,
 }
 
 

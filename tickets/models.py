@@ -204,6 +204,7 @@ class TicketEvent(models.Model):
         ASSIGNMENT = "assignment", _("Assignment")
         PRIORITY = "priority", _("Priority change")
         REFUND = "refund", _("Refund decision")
+        RETURN = "return", _("Return decision")
         SLA = "sla", _("SLA")
         CREATED = "created", _("Created")
 
@@ -318,3 +319,74 @@ class RefundRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.amount} ({self.get_decision_display()})"
+
+
+class ReturnRequest(models.Model):
+    """A request to send an order back for its refund (极速退货): the policy's decision, where to send it by when,
+    the carrier's first scan, and the refund it released."""
+
+    tenant_field: ClassVar[str | None] = "merchant"
+
+    class Decision(models.TextChoices):
+        INSTANT = "instant", _("Approved instantly")
+        MANUAL = "manual", _("Waiting for manual review")
+        APPROVED = "approved", _("Approved after review")
+        REJECTED = "rejected", _("Rejected")
+
+    idempotency_key = models.CharField(_("idempotency key"), max_length=64, unique=True)
+    order = models.ForeignKey(
+        "crm.Order", on_delete=models.PROTECT, related_name="return_requests", verbose_name=_("order")
+    )
+    consumer = models.ForeignKey(
+        "crm.Consumer", on_delete=models.PROTECT, related_name="return_requests", verbose_name=_("consumer")
+    )
+    merchant = models.ForeignKey(
+        "merchants.Merchant", on_delete=models.PROTECT, related_name="return_requests", verbose_name=_("merchant")
+    )
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.SET_NULL, null=True, blank=True, related_name="return_requests",
+        verbose_name=_("ticket"),
+    )  # fmt: skip
+    # What the return refunds: what was left to refund on the order when it was requested.
+    amount = models.DecimalField(_("amount (yuan)"), max_digits=12, decimal_places=2)
+    reason = models.CharField(_("reason"), max_length=200)
+    decision = models.CharField(_("decision"), max_length=16, choices=Decision.choices)
+    reasons = models.JSONField(_("why"), default=list)
+    refund_at_once = models.BooleanField(_("refunded on approval"), default=False)
+    return_address = models.TextField(_("return address"), blank=True)
+    ship_by = models.DateTimeField(_("send back by"), null=True, blank=True)
+    tracking_no = models.CharField(_("tracking number"), max_length=40, blank=True)
+    scanned_at = models.DateTimeField(_("carrier's first scan"), null=True, blank=True)
+    refund = models.OneToOneField(
+        RefundRequest, on_delete=models.PROTECT, null=True, blank=True, related_name="return_request",
+        verbose_name=_("refund"),
+    )  # fmt: skip
+    refunded_at = models.DateTimeField(_("refunded at"), null=True, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("requested by"),
+    )  # fmt: skip
+    created_at = models.DateTimeField(_("created at"))
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("decided by"),
+    )  # fmt: skip
+
+    class Meta:
+        verbose_name = _("return request")
+        verbose_name_plural = _("return requests")
+        indexes = [models.Index(fields=["decision", "created_at"], name="tickets_return_decision")]
+        constraints = [
+            # One return under way per order; the order's row lock decides, this is the last line of defence.
+            models.UniqueConstraint(
+                fields=["order"], condition=~models.Q(decision="rejected"), name="tickets_return_one_per_order"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.get_decision_display()}"
+
+    @property
+    def approved(self) -> bool:
+        return self.decision in (self.Decision.INSTANT, self.Decision.APPROVED)

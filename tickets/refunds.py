@@ -38,7 +38,7 @@ from django.utils.translation import gettext_lazy
 from crm.models import Order
 from crm.selectors import instant_refund_blocked
 from crm.services import record_refund
-from tickets.models import RefundRequest, Ticket, TicketEvent
+from tickets.models import RefundRequest, ReturnRequest, Ticket, TicketEvent
 
 REFUND_WINDOW_DAYS = 15
 D = RefundRequest.Decision
@@ -57,6 +57,7 @@ REASONS = {
     "merchant_no_instant": gettext_lazy("The merchant does not allow instant refunds."),
     "over_merchant_cap": gettext_lazy("The merchant caps instant refunds at %(cap)s yuan."),
     "reviewed": gettext_lazy("Reviewed by %(by)s."),
+    "return_refund": gettext_lazy("The refund of return #%(id)s."),
 }
 
 
@@ -197,8 +198,15 @@ def _decide(order: Order, amount: Decimal, reason: str, *, key: str, requested_b
     """Gather the policy's facts under the order's row lock, decide, store, and refund at once if instant."""
     now = now or timezone.now()
     order = Order.objects.select_for_update(of=("self",)).select_related("consumer__tier", "merchant").get(pk=order.pk)
-    # Pending manual requests reserve their amount, so approvals later cannot exceed the order either.
+    # Pending manual requests reserve their amount, so approvals later cannot exceed the order either; so does a
+    # return under way that has not been refunded yet (tickets.returns).
     reserved = RefundRequest.objects.filter(order=order, decision=D.MANUAL).aggregate(s=Sum("amount"))["s"] or 0
+    reserved += (
+        ReturnRequest.objects.filter(order=order, refunded_at__isnull=True)
+        .exclude(decision=ReturnRequest.Decision.REJECTED)
+        .aggregate(s=Sum("amount"))["s"]
+        or 0
+    )
     tier = order.consumer.tier
     verdict = policy(
         amount=amount, left=order.amount - order.refunded_amount - reserved, order_status=order.status,

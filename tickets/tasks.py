@@ -2,10 +2,16 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from tickets import escalation
+from tickets import disputes, escalation
 
 
 @shared_task
 def check_sla() -> dict[str, int]:
     """Beat, every minute: mark tickets at risk or breached, and escalate the newly breached."""
     return escalation.check_sla()
+
+
+@shared_task
+def decide_unanswered_disputes() -> int:
+    """Beat, every minute: 极速维权, trusted consumers' disputes the merchant left unanswered past its deadline."""
+    return disputes.decide_unanswered_disputes()

@@ -20,11 +20,16 @@ pytestmark = pytest.mark.browser
 PASSWORDS = {login.username: login.password for login in DEMO_LOGINS}
 
 
-def login(browser: Any, live_server: Any, username: str, language: str = "zh-hans") -> Any:
+PHONE = {"width": 390, "height": 844}
+
+
+def login(browser: Any, live_server: Any, username: str, language: str = "zh-hans", *, phone: bool = False) -> Any:
     context = browser.new_context(
         locale=language,
         extra_http_headers={"Accept-Language": "zh-CN" if language == "zh-hans" else "en"},
-        viewport={"width": 1280, "height": 900},
+        viewport=PHONE if phone else {"width": 1280, "height": 900},
+        is_mobile=phone,
+        has_touch=phone,
     )
     page = context.new_page()
     page.goto(f"{live_server.url}/admin/login/?next=/admin/")
@@ -55,17 +60,22 @@ def test_agent_reads_why_a_flagged_consumer_is_in_their_tier(
     page.context.close()
 
 
-def test_merchant_staff_see_their_scorecard_with_trend(
+def test_merchant_staff_read_why_their_score_is_what_it_is(
     browser: Any, live_server: Any, screenshot_dir: Path, transactional_db: None
 ) -> None:
     in_thread(lambda: call_command("seed_demo", quiet=True, stdout=StringIO()))
     own = MerchantMembership.objects.select_related("merchant").get(user__username="merchant").merchant
-    for language in ("zh-hans", "en"):
-        page = login(browser, live_server, "merchant", language)
+    for language, phone in (("zh-hans", False), ("en", False), ("zh-hans", True), ("en", True)):
+        page = login(browser, live_server, "merchant", language, phone=phone)
         page.goto(f"{live_server.url}/admin/merchants/merchant/")
         assert page.locator("#result_list tbody tr").count() == 1  # their own shop only
         page.goto(f"{live_server.url}/admin/merchants/merchant/{own.pk}/scores/")
         assert page.locator("svg.trend polyline.score").is_visible()
         assert page.locator(".figure.main .value").inner_text().strip() != ""
-        page.screenshot(path=str(screenshot_dir / f"merchant-scorecard-{language}.png"), full_page=True)
+        assert page.locator("table.components tbody tr").count() == 7  # every component with its points
+        assert 1 <= page.locator("ol.improvements li").count() <= 3
+        # nothing runs off a phone's screen but the components' table, which scrolls in its own box
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+        device = "phone" if phone else "desktop"
+        page.screenshot(path=str(screenshot_dir / f"merchant-scorecard-{device}-{language}.png"), full_page=True)
         page.context.close()

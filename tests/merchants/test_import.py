@@ -300,7 +300,11 @@ def test_the_import_api_refuses_bad_requests_and_roles_without_the_permission(
     supervisor: User, agent: User, client_for: Callable[[User], Client]
 ) -> None:
     client = client_for(supervisor)
-    assert client.post("/api/import/planets/", {"file": upload("p.csv", CONSUMERS)}, headers=EN).status_code == 404
+    planets = client.post("/api/import/planets/", {"file": upload("p.csv", CONSUMERS)}, headers=EN)
+    assert (planets.status_code, planets.json()) == (
+        404,
+        {"code": "not_found", "message": "Unknown kind; one of merchants, consumers, orders, reviews, memberships."},
+    )
     assert client.post("/api/import/consumers/", {}, headers=EN).json() == {
         "file": ["Send the file as the multipart field file."]
     }

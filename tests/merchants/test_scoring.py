@@ -53,11 +53,12 @@ def test_service_score_matches_the_hand_computation(shops: tuple[object, object]
     )
     # 4 orders in the window (the removed review's order is 400 days old), 1 disputed; one refund in 36 h
     assert (s.orders, s.dispute_rate, s.refund_hours) == (4, Decimal("0.25000"), Decimal("36.00"))
-    # 60 x 3.5833 / 4 + 25 x 0 + 15 x (1 - 36/72) = 53.75 + 0 + 7.5
-    assert (s.service_score, s.traffic_weight) == (Decimal("61.25"), Decimal("1.113"))
+    # 3 x 15 x 3.583 / 4 (13.44 each) + 25 x 0 + 15 x (72 - 36) / 72 + no chats: 5 + 2.5
+    assert (s.chats, s.chat_response_seconds, s.chat_resolution_rate) == (0, None, None)
+    assert (s.service_score, s.traffic_weight) == (Decimal("55.32"), Decimal("1.053"))
     q = MerchantScore.objects.get(merchant=quiet, day=DAY)
-    # no reviews: the prior 4.7; no orders: half the dispute and refund points, not all of them
-    assert (q.dsr_item, q.service_score, q.traffic_weight) == (Decimal("4.700"), Decimal("75.50"), Decimal("1.255"))
+    # no reviews: the prior 4.7 (13.88 a dimension); no orders or chats: half the points (12.5, 7.5, 5, 2.5)
+    assert (q.dsr_item, q.service_score, q.traffic_weight) == (Decimal("4.700"), Decimal("69.14"), Decimal("1.191"))
 
 
 def test_a_rerun_replaces_the_day_and_other_days_are_kept(shops: tuple[object, object]) -> None:
@@ -66,7 +67,7 @@ def test_a_rerun_replaces_the_day_and_other_days_are_kept(shops: tuple[object, o
     score_merchants(DAY)
     assert MerchantScore.objects.count() == 4
     medians = marketplace_medians(DAY - timedelta(days=1), DAY)
-    assert medians[DAY] == Decimal("68.38")  # median of 61.25 and 75.50, rounded
+    assert medians[DAY] == Decimal("62.23")  # median of 55.32 and 69.14
 
 
 def test_merchant_page_shows_the_score_trend_and_median(
@@ -78,8 +79,8 @@ def test_merchant_page_shows_the_score_trend_and_median(
     page = client_for(agent).get(f"/admin/merchants/merchant/{busy.pk}/scores/")  # type: ignore[attr-defined]
     html = page.content.decode()
     assert page.status_code == 200
-    assert "61.25" in html and 'class="trend"' in html and "polyline" in html
-    assert "68.38" in html  # the marketplace median
+    assert "55.32" in html and 'class="trend"' in html and "polyline" in html
+    assert "62.23" in html  # the marketplace median
 
 
 def test_score_page_needs_the_score_permission(

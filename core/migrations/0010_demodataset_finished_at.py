@@ -10,7 +10,7 @@ def finished_when_loaded(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("core", "0007_roles_import")]
+    dependencies = [("core", "0009_roles_returns")]
 
     operations = [
         migrations.AddField(
