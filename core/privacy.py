@@ -22,7 +22,7 @@ from core.text import mask_pii, pii_spans
 
 PII_PERMISSION = "crm.view_consumer_pii"
 # Keys of socket frames whose values are people's words (strings, or lists of them).
-TEXT_KEYS = frozenset({"text", "summary", "body", "quote", "subject", "note"})
+TEXT_KEYS = frozenset({"text", "summary", "body", "quote", "subject", "note", "question"})
 
 
 def sees_pii(user: Any) -> bool:
@@ -56,6 +56,23 @@ class ConsumerTextField(serializers.CharField):
     def to_representation(self, value: Any) -> str:
         request = self.context.get("request")
         return shown(str(value), getattr(request, "user", None))
+
+
+class ConsumerDataField(serializers.JSONField):
+    """An event's data, whose strings may quote the consumer (a question the bot missed): every string masked
+    unless the requester may see personal numbers."""
+
+    def to_representation(self, value: Any) -> Any:
+        request = self.context.get("request")
+        return value if sees_pii(getattr(request, "user", None)) else _masked_strings(value)
+
+
+def _masked_strings(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _masked_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked_strings(v) for v in value]
+    return mask_pii(value) if isinstance(value, str) else value
 
 
 def consumer_text_column(

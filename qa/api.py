@@ -21,6 +21,7 @@ from rest_framework.response import Response
 
 from core.api import service_errors
 from core.exceptions import Conflict
+from core.filters import StrictFilterSet
 from core.pagination import CursorPagination
 from core.parsers import FormParser, JSONParser, MultiPartParser, PlainTextParser
 from core.permissions import ModelPermissions
@@ -35,7 +36,7 @@ RECORDINGS = Recording.objects.select_related("agent", "consumer", "uploaded_by"
 TEXT_METADATA = ("external_id", "agent", "consumer", "ticket", "recording", "started_at", "language", "duration")
 
 
-class RecordingFilter(django_filters.FilterSet):
+class RecordingFilter(StrictFilterSet):
     agent = django_filters.CharFilter(field_name="agent__username", help_text=_("The agent's username."))
     consumer = django_filters.CharFilter(field_name="consumer__external_id", help_text=_("Consumer external id."))
 

@@ -21,6 +21,7 @@ from rest_framework.response import Response
 
 from core.api import service_errors
 from core.exceptions import Conflict
+from core.filters import StrictFilterSet
 from core.pagination import CursorPagination
 from core.permissions import ModelPermissions
 from core.tenancy import TenantScopedQuerysetMixin
@@ -59,7 +60,7 @@ class ChangeTicketPermission(ModelPermissions):
     }
 
 
-class TicketFilter(django_filters.FilterSet):
+class TicketFilter(StrictFilterSet):
     department = django_filters.CharFilter(field_name="department__code", help_text=_("Department code."))
     merchant = django_filters.CharFilter(field_name="merchant__code", help_text=_("Merchant code."))
     consumer = django_filters.CharFilter(field_name="consumer__external_id", help_text=_("Consumer external id."))

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from core.fields import StringField
-from core.privacy import ConsumerTextField
+from core.privacy import ConsumerDataField, ConsumerTextField
 from core.serializers import ScopedPrimaryKeyRelatedField, ScopedSlugRelatedField, no_such
 from core.tenancy import is_merchant_staff
 from crm.models import Consumer, CreditTier, Order
@@ -37,6 +37,7 @@ class TicketEventSerializer(serializers.ModelSerializer[TicketEvent]):
     )
 
     body = ConsumerTextField(read_only=True)
+    data = ConsumerDataField(read_only=True)
 
     class Meta:
         model = TicketEvent

@@ -54,7 +54,7 @@ async def test_at_night_an_available_agent_means_no_callback_promise_and_the_age
     await socket.disconnect()
 
 
-async def test_at_night_with_every_agent_away_the_consumer_is_told_and_promised_a_callback(
+async def test_at_night_with_every_agent_away_a_handoff_is_told_and_promised_a_callback(
     settings: Any, make_user: Callable[..., User]
 ) -> None:
     night_all_day(settings)
@@ -62,7 +62,7 @@ async def test_at_night_with_every_agent_away_the_consumer_is_told_and_promised_
     consumer = await sync(plain_consumer)()
     socket, ready, history = await open_chat(consumer.pk)
     assert ready["staffed"] is False
-    assert NOBODY in history[0]["text"]
+    assert NOBODY not in history[0]["text"]  # night mode greets as by day; only a handoff says nobody is on duty
     await say(socket, "转人工")
     state, _ = await frames_until(socket, "state")
     assert (state["state"], state["callback"]) == ("waiting", True)
