@@ -1,10 +1,7 @@
 from __future__ import annotations
 
-import uuid
-from decimal import Decimal
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
@@ -21,16 +18,17 @@ from core.admin_actions import apply_to_each
 from core.admin_filters import DefaultChoiceFilter
 from core.paginator import CappedPaginator
 from core.tenancy import TenantScopedAdmin, is_merchant_staff
-from tickets import admin_desk, refunds, services
+from tickets import admin_desk, admin_refunds, services
 from tickets.models import (
     OPEN_STATUSES,
     AgentProfile,
     CannedReply,
     Department,
-    RefundRequest,
     SLAPolicy,
     Ticket,
 )
+
+__all__ = ["admin_refunds"]  # importing it registers the refunds' admin
 
 
 class QueueFilter(DefaultChoiceFilter):
@@ -196,92 +194,13 @@ class TicketAdmin(TenantScopedAdmin):
         if request.method != "POST" or not self.has_change_permission(request, ticket):
             raise PermissionDenied
         try:
-            message = admin_desk.bound_action(request, ticket).perform()
+            action = admin_desk.bound_action(request, ticket)
+            message = action.perform()
         except ValidationError as error:
             self.message_user(request, "; ".join(error.messages), messages.ERROR)
         else:
-            self.message_user(request, message, messages.SUCCESS)
+            self.message_user(request, message, action.level)
         return HttpResponseRedirect(reverse("admin:tickets_ticket_change", args=[ticket.pk]))
-
-
-class RefundForm(forms.ModelForm):
-    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
-    amount = forms.DecimalField(label=_("amount (yuan)"), max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
-
-    class Meta:
-        model = RefundRequest
-        fields = ("order", "amount", "reason")
-
-    def validate_unique(self) -> None:
-        # The form never saves its instance (save_model calls refunds.request_refund), and a used key is
-        # no error: a resubmitted form is the same request and answers with its first decision. clean()
-        # refuses the key only for another order or amount.
-        return None
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if all(data.get(field) is not None for field in ("idempotency_key", "order", "amount")):
-            try:
-                refunds.replay(data["idempotency_key"], data["order"], data["amount"])
-            except refunds.KeyReused:
-                raise ValidationError(_("This form was already used for another refund; reload the page.")) from None
-        return data
-
-
-@admin.register(RefundRequest)
-class RefundRequestAdmin(TenantScopedAdmin):
-    """Refunds: the manual review queue, and "refund an order" for agents (the add page)."""
-
-    list_display = ("id", "order", "consumer", "merchant", "amount", "decision", "why", "created_at", "decided_by")
-    list_filter = ("decision",)
-    search_fields = ("=order__order_no", "=consumer__external_id")
-    list_select_related = ("order", "consumer", "merchant", "decided_by")
-    autocomplete_fields = ("order",)
-    show_full_result_count = False
-    paginator = CappedPaginator
-    actions = ["approve", "reject"]
-    form = RefundForm
-
-    @admin.display(description=_("why"))
-    def why(self, obj: RefundRequest) -> str:
-        return " ".join(refunds.explain(obj.reasons))
-
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
-        form = super().get_form(request, obj, change, **kwargs)
-        form.base_fields["idempotency_key"].initial = uuid.uuid4().hex  # a resubmitted form is one request
-        return form
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Decisions are final except through the review actions; the change page is read-only.
-        return obj is None and super().has_change_permission(request, obj)
-
-    def save_model(self, request: HttpRequest, obj: RefundRequest, form: Any, change: bool) -> None:
-        decided = refunds.request_refund(
-            form.cleaned_data["order"], form.cleaned_data["amount"], form.cleaned_data["reason"],
-            key=form.cleaned_data["idempotency_key"], requested_by=request.user,
-        )  # fmt: skip
-        obj.pk = decided.pk
-        self.message_user(request, f"{decided.get_decision_display()}: {' '.join(refunds.explain(decided.reasons))}")
-
-    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
-        return None  # the refund's own record is the log
-
-    @admin.action(description=_("Approve the selected refunds"), permissions=["change"])
-    def approve(self, request: HttpRequest, queryset: QuerySet[RefundRequest]) -> None:
-        self._review(request, queryset, approve=True)
-
-    @admin.action(description=_("Reject the selected refunds"), permissions=["change"])
-    def reject(self, request: HttpRequest, queryset: QuerySet[RefundRequest]) -> None:
-        self._review(request, queryset, approve=False)
-
-    def _review(self, request: HttpRequest, queryset: QuerySet[RefundRequest], *, approve: bool) -> None:
-        apply_to_each(
-            self,
-            request,
-            queryset,
-            lambda refund: refunds.review_refund(refund, approve=approve, by=request.user),
-            lambda n: ngettext("%d refund decided.", "%d refunds decided.", n) % n,
-        )
 
 
 @admin.register(Department)
