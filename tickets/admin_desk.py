@@ -165,6 +165,9 @@ def sla_badge(ticket: Ticket, now: datetime) -> str:
     if due is None:
         return ""
     minutes = int((due - now).total_seconds() // 60)
+    if state == Ticket.SLAState.BREACHED and minutes >= 0:
+        # A missed first response stays a breach after the reply, though the resolution due is still ahead.
+        return format_html('<span class="sla breached">{}</span>', ticket.get_sla_state_display())
     if minutes < 0:
         return format_html(
             '<span class="sla breached">{}</span>', _("%(span)s overdue") % {"span": _duration(-minutes)}
