@@ -141,3 +141,12 @@ def test_the_search_uses_the_events_bigram_index(dept: Department) -> None:
         plan = "\n".join(row[0] for row in cursor.fetchall())
         cursor.execute("RESET enable_seqscan")
     assert "tickets_event_bigrams" in plan
+
+
+def test_the_radio_link_is_an_inline_svg_not_an_emoji(
+    dept: Department, agent: User, client_for: Callable[[User], Client]
+) -> None:
+    made = ticket(dept, "电台")
+    html = client_for(agent).get(f"/admin/tickets/ticket/{made.pk}/change/").content.decode()
+    assert 'class="radio-nominate"><svg class="icon"' in html
+    assert "📻" not in html
