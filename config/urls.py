@@ -25,7 +25,7 @@ urlpatterns = [
         "api/docs/",
         login_required(SpectacularSwaggerView.as_view(url_name="api-schema"), login_url="admin:login"),
         name="api-docs",
-    ),  # fmt: skip
+    ),
     path("favicon.ico", core_views.favicon),
     path("radio/", include("radio.urls")),
     path("chat/", chat_views.chat_demo, name="chat-demo"),

@@ -6,8 +6,8 @@ from django.shortcuts import redirect
 from django.template import loader
 from django.templatetags.static import static
 from django.urls import NoReverseMatch
-from django.views.decorators.cache import never_cache
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from core import health
