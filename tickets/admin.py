@@ -18,7 +18,7 @@ from core.admin_actions import apply_to_each
 from core.admin_filters import DefaultChoiceFilter
 from core.paginator import CappedPaginator
 from core.tenancy import TenantScopedAdmin, is_merchant_staff
-from tickets import admin_desk, admin_refunds, refunds, services
+from tickets import admin_desk, admin_new, admin_refunds, refunds, services
 from tickets.models import (
     OPEN_STATUSES,
     AgentProfile,
@@ -162,7 +162,21 @@ class TicketAdmin(TenantScopedAdmin):
         css = {"all": ["tickets/desk.css"]}
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # tickets are opened by consumers, the bot, calls and the API
+        # Agents and supervisors open tickets for calls; merchant staff answer the marketplace's, never open them.
+        return super().has_add_permission(request) and not is_merchant_staff(request.user)
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+        """A ticket opened by hand (admin_new.NewTicketForm → services.open_ticket), then its page."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = admin_new.NewTicketForm(request.POST if request.method == "POST" else None)
+        if form.is_bound and form.is_valid():
+            ticket = form.open(request.user)
+            self.message_user(request, _("Ticket #%(id)s opened.") % {"id": ticket.pk}, messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:tickets_ticket_change", args=[ticket.pk]))
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": form,
+                   "title": _("Open a ticket")}  # fmt: skip
+        return TemplateResponse(request, "admin/tickets/ticket/new.html", context)
 
     def get_urls(self) -> list[Any]:
         act = self.admin_site.admin_view(self.act_view)
