@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from chat import views as chat_views
 from core import views as core_views
 from home import views as home_views
+
+handler403 = "core.views.permission_denied"
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
@@ -20,7 +23,13 @@ urlpatterns = [
     path("api/", include("chat.urls")),
     path("api/", include("qa.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # A person reads the docs: signed out, the admin's login page, then back here.
+    path(
+        "api/docs/",
+        login_required(SpectacularSwaggerView.as_view(url_name="api-schema"), login_url="admin:login"),
+        name="api-docs",
+    ),
+    path("favicon.ico", core_views.favicon),
     path("radio/", include("radio.urls")),
     path("chat/", chat_views.chat_demo, name="chat-demo"),
     path("", core_views.home, name="home"),

@@ -58,13 +58,10 @@ class ConsumerTextField(serializers.CharField):
         return shown(str(value), getattr(request, "user", None))
 
 
-class ConsumerDataField(serializers.JSONField):
-    """An event's data, whose strings may quote the consumer (a question the bot missed): every string masked
-    unless the requester may see personal numbers."""
-
-    def to_representation(self, value: Any) -> Any:
-        request = self.context.get("request")
-        return value if sees_pii(getattr(request, "user", None)) else _masked_strings(value)
+def masked_data(value: Any, user: Any) -> Any:
+    """Stored JSON whose strings may quote the consumer (an event's data): every string masked unless ``user``
+    may see personal numbers."""
+    return value if sees_pii(user) else _masked_strings(value)
 
 
 def _masked_strings(value: Any) -> Any:

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect
+from django.template import loader
+from django.templatetags.static import static
 from django.urls import NoReverseMatch
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -38,3 +42,14 @@ def _is_staff(request: HttpRequest) -> bool:
         return bool(request.user.is_staff)
     except Exception:
         return False
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico wherever a page names none: the SVG (served by whitenoise)."""
+    return redirect(static("core/favicon.svg"), permanent=True)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """A forbidden page in the admin's look and the reader's language (``handler403``), not a bare "403 Forbidden"."""
+    context = {**admin.site.each_context(request), "title": _("You may not open this page")}
+    return HttpResponseForbidden(loader.render_to_string("403.html", context, request))

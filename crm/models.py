@@ -79,7 +79,12 @@ class Consumer(models.Model):
             ("view_consumer_pii", _("Can see consumers' full phone and ID numbers")),
             ("import_marketplace", _("Can import consumers, merchants, orders, reviews and merchant staff")),
         ]
-        indexes = [models.Index(fields=["tier", "credit_score"], name="crm_consumer_tier_score")]
+        indexes = [
+            models.Index(fields=["tier", "credit_score"], name="crm_consumer_tier_score"),
+            # The ticket queue finds a caller by their exact name or phone.
+            models.Index(fields=["display_name"], name="crm_consumer_name"),
+            models.Index(fields=["phone"], name="crm_consumer_phone", condition=~models.Q(phone="")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.display_name} ({self.external_id})"

@@ -1,13 +1,10 @@
 from __future__ import annotations
 
-import uuid
-from decimal import Decimal
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import Case, F, QuerySet, Value, When
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -24,6 +21,8 @@ from core.privacy import ConsumerTextAdmin
 from core.tenancy import TenantScopedAdmin, is_merchant_staff
 from tickets import (
     admin_desk,
+    admin_new,
+    admin_refunds,
     admin_returns,  # noqa: F401  (registers the return requests' admin)
     refunds,
     services,
@@ -33,9 +32,22 @@ from tickets.models import (
     AgentProfile,
     CannedReply,
     Department,
-    RefundRequest,
     SLAPolicy,
     Ticket,
+)
+
+__all__ = ["admin_refunds"]  # importing it registers the refunds' admin
+
+
+# The queue's order: breached first, then the nearer due soonest, then the higher priority, then the oldest.
+URGENCY = (
+    Case(When(sla_state=Ticket.SLAState.BREACHED, then=Value(0)), default=Value(1)).asc(),
+    Case(When(first_response_at__isnull=True, then=F("first_response_due")), default=F("resolution_due")).asc(
+        nulls_last=True
+    ),
+    F("priority").desc(),
+    F("created_at").asc(),
+    F("id").asc(),
 )
 
 
@@ -86,16 +98,18 @@ class MerchantCodeFilter(admin.SimpleListFilter):
 class TicketAdmin(ConsumerTextAdmin, TenantScopedAdmin):
     consumer_text_columns = ("subject",)  # masked per viewer (core.privacy)
     list_display = (
-        "number", "subject", "consumer_name", "tier", "kind", "status", "priority_badge", "department", "assignee",
-        "time_left", "updated_at",
+        "number", "subject", "consumer_name", "status_badge", "time_left", "priority_badge", "tier", "kind",
+        "department", "assignee_name", "updated_at",
     )  # fmt: skip
     list_display_links = ("number", "subject")
     list_filter = (QueueFilter, "status", "kind", "department", "tier", "sla_state", "priority", MerchantCodeFilter)
     search_fields = ("id",)  # see get_search_results: exact, indexed lookups only
-    search_help_text = _("Ticket number, consumer external id or order number.")
+    search_help_text = _(
+        "Ticket number, order number, the consumer's external id, exact name or phone, or words of the conversation."
+    )
     list_select_related = ("consumer", "tier", "department", "assignee")
     show_full_result_count = False
-    ordering = ("-updated_at", "-id")
+    ordering = URGENCY  # type: ignore[assignment]  # Django takes expressions; the stubs say strings
     actions = ["assign_to_me", "put_back_in_queue"]
     list_per_page = 50
     paginator = CappedPaginator
@@ -106,10 +120,7 @@ class TicketAdmin(ConsumerTextAdmin, TenantScopedAdmin):
         term = search_term.strip().lstrip("#")
         if not term:
             return queryset, False
-        match = Q(consumer__external_id=term) | Q(order__order_no=term)
-        if term.isdigit() and len(term) < 19:
-            match |= Q(pk=int(term))
-        return queryset.filter(match), False
+        return queryset.filter(pk__in=services.search_ticket_ids(term)), False
 
     @admin.display(description=_("#"), ordering="id")
     def number(self, obj: Ticket) -> str:
@@ -118,6 +129,18 @@ class TicketAdmin(ConsumerTextAdmin, TenantScopedAdmin):
     @admin.display(description=_("consumer"), ordering="consumer__display_name")
     def consumer_name(self, obj: Ticket) -> str:
         return obj.consumer.display_name
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, obj: Ticket) -> str:
+        return format_html('<span class="badge status {}">{}</span>', obj.status, obj.get_status_display())
+
+    @admin.display(description=_("assignee"), ordering="assignee__first_name")
+    def assignee_name(self, obj: Ticket) -> str:
+        return refunds.person(obj.assignee) if obj.assignee else "—"
+
+    def get_ordering(self, request: HttpRequest) -> Any:
+        # Urgency over the working views; "all tickets" (the whole history) by its indexed update time.
+        return ("-updated_at", "-id") if request.GET.get("queue") == "all" else URGENCY
 
     @admin.display(description=_("priority"), ordering="priority")
     def priority_badge(self, obj: Ticket) -> str:
@@ -148,7 +171,21 @@ class TicketAdmin(ConsumerTextAdmin, TenantScopedAdmin):
         css = {"all": ["tickets/desk.css"]}
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # tickets are opened by consumers, the bot, calls and the API
+        # Agents and supervisors open tickets for calls; merchant staff answer the marketplace's, never open them.
+        return super().has_add_permission(request) and not is_merchant_staff(request.user)
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+        """A ticket opened by hand (admin_new.NewTicketForm → services.open_ticket), then its page."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = admin_new.NewTicketForm(request.POST if request.method == "POST" else None)
+        if form.is_bound and form.is_valid():
+            ticket = form.open(request.user)
+            self.message_user(request, _("Ticket #%(id)s opened.") % {"id": ticket.pk}, messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:tickets_ticket_change", args=[ticket.pk]))
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": form,
+                   "title": _("Open a ticket")}  # fmt: skip
+        return TemplateResponse(request, "admin/tickets/ticket/new.html", context)
 
     def get_urls(self) -> list[Any]:
         act = self.admin_site.admin_view(self.act_view)
@@ -203,94 +240,13 @@ class TicketAdmin(ConsumerTextAdmin, TenantScopedAdmin):
         if request.method != "POST" or not self.has_change_permission(request, ticket):
             raise PermissionDenied
         try:
-            message = admin_desk.bound_action(request, ticket).perform()
+            action = admin_desk.bound_action(request, ticket)
+            message = action.perform()
         except ValidationError as error:
             self.message_user(request, "; ".join(error.messages), messages.ERROR)
         else:
-            self.message_user(request, message, messages.SUCCESS)
+            self.message_user(request, message, action.level)
         return HttpResponseRedirect(reverse("admin:tickets_ticket_change", args=[ticket.pk]))
-
-
-class RefundForm(forms.ModelForm):
-    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
-    requested_by: Any = None  # the signed-in user (set by RefundRequestAdmin.get_form): keys are theirs
-    amount = forms.DecimalField(label=_("amount (yuan)"), max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
-
-    class Meta:
-        model = RefundRequest
-        fields = ("order", "amount", "reason")
-
-    def validate_unique(self) -> None:
-        # The form never saves its instance (save_model calls refunds.request_refund), and a used key is
-        # no error: a resubmitted form is the same request and answers with its first decision. clean()
-        # refuses the key only for another order or amount.
-        return None
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if all(data.get(field) is not None for field in ("idempotency_key", "order", "amount")):
-            try:
-                refunds.replay(data["idempotency_key"], data["order"], data["amount"], requested_by=self.requested_by)
-            except refunds.KeyReused:
-                raise ValidationError(_("This form was already used for another refund; reload the page.")) from None
-        return data
-
-
-@admin.register(RefundRequest)
-class RefundRequestAdmin(TenantScopedAdmin):
-    """Refunds: the manual review queue, and "refund an order" for agents (the add page)."""
-
-    list_display = ("id", "order", "consumer", "merchant", "amount", "decision", "why", "created_at", "decided_by")
-    list_filter = ("decision",)
-    search_fields = ("=order__order_no", "=consumer__external_id")
-    list_select_related = ("order", "consumer", "merchant", "decided_by")
-    autocomplete_fields = ("order",)
-    show_full_result_count = False
-    paginator = CappedPaginator
-    actions = ["approve", "reject"]
-    form = RefundForm
-
-    @admin.display(description=_("why"))
-    def why(self, obj: RefundRequest) -> str:
-        return " ".join(refunds.explain(obj.reasons))
-
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
-        form: Any = super().get_form(request, obj, change, **kwargs)
-        form.base_fields["idempotency_key"].initial = uuid.uuid4().hex  # a resubmitted form is one request
-        form.requested_by = request.user  # a class of this request's own (get_form makes one per call)
-        return form
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Decisions are final except through the review actions; the change page is read-only.
-        return obj is None and super().has_change_permission(request, obj)
-
-    def save_model(self, request: HttpRequest, obj: RefundRequest, form: Any, change: bool) -> None:
-        decided = refunds.request_refund(
-            form.cleaned_data["order"], form.cleaned_data["amount"], form.cleaned_data["reason"],
-            key=form.cleaned_data["idempotency_key"], requested_by=request.user,
-        )  # fmt: skip
-        obj.pk = decided.pk
-        self.message_user(request, f"{decided.get_decision_display()}: {' '.join(refunds.explain(decided.reasons))}")
-
-    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
-        return None  # the refund's own record is the log
-
-    @admin.action(description=_("Approve the selected refunds"), permissions=["change"])
-    def approve(self, request: HttpRequest, queryset: QuerySet[RefundRequest]) -> None:
-        self._review(request, queryset, approve=True)
-
-    @admin.action(description=_("Reject the selected refunds"), permissions=["change"])
-    def reject(self, request: HttpRequest, queryset: QuerySet[RefundRequest]) -> None:
-        self._review(request, queryset, approve=False)
-
-    def _review(self, request: HttpRequest, queryset: QuerySet[RefundRequest], *, approve: bool) -> None:
-        apply_to_each(
-            self,
-            request,
-            queryset,
-            lambda refund: refunds.review_refund(refund, approve=approve, by=request.user),
-            lambda n: ngettext("%d refund decided.", "%d refunds decided.", n) % n,
-        )
 
 
 @admin.register(Department)

@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 from django import forms
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
@@ -24,7 +25,7 @@ from core.privacy import shown
 from core.tenancy import is_merchant_staff, scope
 from crm.models import Order, RiskFlag
 from tickets import disputes, refunds, returns, services
-from tickets.models import CannedReply, Department, RefundRequest, ReturnRequest, Ticket, TicketEvent
+from tickets.models import AgentProfile, CannedReply, Department, RefundRequest, ReturnRequest, Ticket, TicketEvent
 
 TIMELINE_LIMIT = 200  # events shown on a ticket page; a longer history is summarised
 
@@ -51,6 +52,7 @@ def page_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
         "show_consumer": user.has_perm("crm.view_consumer"),
         "can_resolve_dispute": not merchant_side,
         "dispute_due": disputes.answer_due(ticket),  # 极速维权: the merchant's deadline
+        "agents": [] if merchant_side or not ticket.is_open else reassign_targets(ticket),
         "sla": sla_badge(ticket, timezone.now()),
         "radio_nominate_url": radio_nominate_url(request, ticket),
         **order_panel(ticket, user),
@@ -73,6 +75,16 @@ def canned_replies(ticket: Ticket) -> QuerySet[CannedReply]:
     return CannedReply.objects.filter(Q(department__isnull=True) | Q(department=ticket.department_id), active=True)
 
 
+def reassign_targets(ticket: Ticket) -> list[tuple[int, str]]:
+    """The agents a ticket may be given to by name: active staff with a desk in the ticket's department."""
+    profiles = _desks(ticket).exclude(user=ticket.assignee_id).select_related("user")
+    return [(p.user_id, refunds.person(p.user)) for p in profiles.order_by("user__first_name", "user__username")]
+
+
+def _desks(ticket: Ticket) -> QuerySet[AgentProfile]:
+    return AgentProfile.objects.filter(department=ticket.department_id, user__is_active=True, user__is_staff=True)
+
+
 def live_flags(ticket: Ticket) -> QuerySet[RiskFlag]:
     return RiskFlag.objects.filter(consumer=ticket.consumer_id, status__in=["open", "confirmed"])
 
@@ -84,13 +96,18 @@ def order_panel(ticket: Ticket, user: Any) -> dict[str, Any]:
         "order": order,
         "refunds": RefundRequest.objects.filter(order=order).order_by("-created_at") if order else [],
         "refund_key": uuid.uuid4().hex,
-        "can_refund": user.has_perm("tickets.add_refundrequest") and order is not None,
+        "can_refund": user.has_perm("tickets.add_refundrequest") and order is not None and not fully_refunded(order),
         # 极速退货 (tickets.returns): the order's returns and the button.
         "returns": ReturnRequest.objects.filter(order=order).order_by("-created_at") if order else [],
         "return_key": uuid.uuid4().hex,
         "can_return": user.has_perm("tickets.add_returnrequest") and order is not None,
+        "fully_refunded": order is not None and fully_refunded(order),
         "is_dispute": ticket.kind == Ticket.Kind.DISPUTE and order is not None,
     }
+
+
+def fully_refunded(order: Order) -> bool:
+    return refunds.left_to_refund(order) <= 0
 
 
 def radio_nominate_url(request: HttpRequest, ticket: Ticket) -> str | None:
@@ -124,8 +141,25 @@ def label_event(event: TicketEvent) -> None:
         event.note_label = DISPUTE_LABELS.get(event.body, event.body)  # type: ignore[attr-defined]
     elif event.kind == TicketEvent.Kind.REFUND:
         event.note_label = DECISION_LABELS.get(data.get("decision"), event.body)  # type: ignore[attr-defined]
+        event.outcome = REFUND_OUTCOME.get(data.get("decision"), "")  # type: ignore[attr-defined]
+        event.reason_lines = refunds.explain(data.get("reasons", []))  # type: ignore[attr-defined]
     elif event.kind == TicketEvent.Kind.RETURN:
         event.note_label = RETURN_LABELS.get(data.get("decision"), event.body)  # type: ignore[attr-defined]
+
+
+# A refund decision as the desk colours it: refunded (green), waiting (amber), rejected (red).
+REFUND_OUTCOME: dict[str, str] = {
+    RefundRequest.Decision.INSTANT: "refunded",
+    RefundRequest.Decision.APPROVED: "refunded",
+    RefundRequest.Decision.MANUAL: "waiting",
+    RefundRequest.Decision.REJECTED: "rejected",
+}
+# ... and as the message after the button says it.
+REFUND_LEVEL = {"refunded": messages.SUCCESS, "waiting": messages.WARNING, "rejected": messages.ERROR}
+
+
+def refund_level(refund: RefundRequest) -> int:
+    return REFUND_LEVEL[REFUND_OUTCOME[refund.decision]]
 
 
 def sla_badge(ticket: Ticket, now: datetime) -> str:
@@ -139,6 +173,9 @@ def sla_badge(ticket: Ticket, now: datetime) -> str:
     if due is None:
         return ""
     minutes = int((due - now).total_seconds() // 60)
+    if state == Ticket.SLAState.BREACHED and minutes >= 0:
+        # A missed first response stays a breach after the reply, though the resolution due is still ahead.
+        return format_html('<span class="sla breached">{}</span>', ticket.get_sla_state_display())
     if minutes < 0:
         return format_html(
             '<span class="sla breached">{}</span>', _("%(span)s overdue") % {"span": _duration(-minutes)}
@@ -160,7 +197,10 @@ def _duration(minutes: int) -> str:
 
 class DeskAction(forms.Form):
     """One button of the ticket page, bound to what it posted: ``act`` calls one service and returns the
-    message for the agent. Fields are optional and unstripped: the services judge the values and say why."""
+    message for the agent (at ``level``: success unless the act says otherwise). Fields are optional and
+    unstripped: the services judge the values and say why."""
+
+    level: int = messages.SUCCESS
 
     def __init__(self, data: dict[str, str], *, ticket: Ticket, user: Any) -> None:
         super().__init__(data)
@@ -206,6 +246,25 @@ class AssignMeAction(DeskAction):
     def act(self) -> str:
         services.assign_ticket(self.ticket, self.user, by=self.user)
         return str(_("The ticket is yours."))
+
+
+class ReassignAction(DeskAction):
+    agent = _text()
+
+    @classmethod
+    def permitted(cls, user: Any, ticket: Ticket) -> bool:
+        return not is_merchant_staff(user)  # the marketplace's agents are not a merchant's to hand work to
+
+    def clean_agent(self) -> Any:
+        profile = _desks(self.ticket).filter(user=_int_or_0(self.cleaned_data["agent"])).select_related("user").first()
+        if profile is None:
+            raise ValidationError(_("Choose an agent of the ticket's department."))
+        return profile.user
+
+    def act(self) -> str:
+        agent = self.cleaned_data["agent"]
+        services.assign_ticket(self.ticket, agent, by=self.user)
+        return str(_("Assigned to %(agent)s.") % {"agent": refunds.person(agent)})
 
 
 class TransferAction(DeskAction):
@@ -260,6 +319,12 @@ class RefundAction(DeskAction):
     def permitted(cls, user: Any, ticket: Ticket) -> bool:
         return bool(user.has_perm("tickets.add_refundrequest")) and ticket.order is not None
 
+    def clean(self) -> dict[str, Any]:
+        assert self.ticket.order is not None  # permitted() holds
+        if fully_refunded(self.ticket.order):
+            raise ValidationError(_("This order is fully refunded: there is nothing left to refund."))
+        return super().clean() or {}
+
     def clean_amount(self) -> Decimal:
         try:
             return Decimal(self.cleaned_data["amount"])
@@ -273,7 +338,16 @@ class RefundAction(DeskAction):
             self.ticket.order, self.cleaned_data["amount"], reason,
             key=self.cleaned_data["key"], requested_by=self.user, ticket=self.ticket,
         )  # fmt: skip
-        return f"{RefundRequest.Decision(decided.decision).label}: {' '.join(refunds.explain(decided.reasons))}"
+        self.level = refund_level(decided)
+        return refund_said(decided)
+
+
+def refund_said(refund: RefundRequest) -> str:
+    """A refund's decision in one line: its number, amount, decision and the policy's reasons."""
+    head = _("Refund #%(id)s of ¥%(amount)s: %(decision)s.") % {
+        "id": refund.pk, "amount": refund.amount, "decision": refund.get_decision_display(),
+    }  # fmt: skip
+    return " ".join([str(head), *refunds.explain(refund.reasons)])
 
 
 class ReturnAction(DeskAction):
@@ -303,6 +377,7 @@ ACTIONS: dict[str, type[DeskAction]] = {
     "reply": ReplyAction,
     "note": NoteAction,
     "assign_me": AssignMeAction,
+    "reassign": ReassignAction,
     "transfer": TransferAction,
     "status": StatusAction,
     "escalate": EscalateAction,

@@ -318,7 +318,12 @@ class RefundRequest(models.Model):
         ]  # fmt: skip
 
     def __str__(self) -> str:
-        return f"{self.order_id}: {self.amount} ({self.get_decision_display()})"
+        # Named by its own number (the list's, the page's and the messages' one), never the order's id.
+        if self.pk is None:
+            return str(_("New refund request"))
+        return str(_("Refund #%(id)s of ¥%(amount)s (%(decision)s)") % {
+            "id": self.pk, "amount": self.amount, "decision": self.get_decision_display(),
+        })  # fmt: skip
 
 
 class ReturnRequest(models.Model):

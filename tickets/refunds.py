@@ -58,11 +58,23 @@ REASONS = {
     "over_merchant_cap": gettext_lazy("The merchant caps instant refunds at %(cap)s yuan."),
     "reviewed": gettext_lazy("Reviewed by %(by)s."),
     "return_refund": gettext_lazy("The refund of return #%(id)s."),
+    "rejected_on_review": gettext_lazy("Rejected on review: %(note)s"),
 }
+NOTE_MAX = 200  # a reviewer's reason for a rejection, as long as a request's own reason
 
 
 def explain(reasons: list[dict[str, Any]]) -> list[str]:
     return [str(REASONS[r["code"]]) % r.get("params", {}) for r in reasons if r.get("code") in REASONS]
+
+
+def left_to_refund(order: Order) -> Decimal:
+    """What may still be asked for on the order (before manual reviews' reservations): 0 when fully refunded."""
+    return max(order.amount - order.refunded_amount, Decimal("0.00"))
+
+
+def person(user: Any) -> str:
+    """A user as the desk names them: full name, else the username."""
+    return str(user.get_full_name() or user.get_username())
 
 
 class KeyReused(ValidationError):
@@ -227,16 +239,25 @@ def _decide(order: Order, amount: Decimal, reason: str, *, key: str, requested_b
 
 
 @transaction.atomic
-def review_refund(request: RefundRequest, *, approve: bool, by: Any, now: datetime | None = None) -> RefundRequest:
-    """A supervisor's verdict on a refund waiting for manual review."""
+def review_refund(
+    request: RefundRequest, *, approve: bool, by: Any, note: str = "", now: datetime | None = None
+) -> RefundRequest:
+    """A supervisor's verdict on a refund waiting for manual review; a rejection needs its reason (``note``),
+    which is stored among the reasons, so that the timeline, the API and the consumer's chat can say it."""
     now = now or timezone.now()
+    note = " ".join(note.split())[:NOTE_MAX]
+    if not approve and not note:
+        raise ValidationError({"note": _("Say why the refund is rejected.")})
     request = RefundRequest.objects.select_for_update().get(pk=request.pk)
     if request.decision != D.MANUAL:
         raise ValidationError({"decision": _("This refund request is already decided.")})
     request.decision = D.APPROVED if approve else D.REJECTED
     request.decided_at = now
     request.decided_by = by
-    request.reasons = [*request.reasons, {"code": "reviewed", "params": {"by": by.get_username()}}]
+    verdict = [{"code": "reviewed", "params": {"by": person(by)}}]
+    if not approve:
+        verdict.append({"code": "rejected_on_review", "params": {"note": note}})
+    request.reasons = [*request.reasons, *verdict]
     request.save(update_fields=["decision", "decided_at", "decided_by", "reasons"])
     if approve:
         record_refund(request.order, request.amount, at=now)

@@ -6,9 +6,10 @@ import re
 from datetime import datetime
 from typing import Any
 
+from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Func, Q, QuerySet, TextField, Value
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -316,6 +317,33 @@ def render_canned_reply(reply: CannedReply, ticket: Ticket, agent: Any) -> str:
     }
 
     return PLACEHOLDER.sub(lambda m: values.get(m[1], m[0]), reply.body)
+
+
+class Bigrams(Func):
+    """``tickets_bigrams(text)``: the lower-cased character bigrams the events' GIN index holds (migration 0006)."""
+
+    function = "tickets_bigrams"
+    output_field = ArrayField(TextField())
+
+
+def search_ticket_ids(term: str) -> QuerySet[Any, Any]:
+    """The ids of the tickets a search term finds, each way through an index: the ticket's number, the order's
+    number, the consumer's external id, exact name or phone, and a word (2 characters or more) of a message.
+    Phones are matched whole and never shown: the list masks them as always."""
+    consumers = Consumer.objects.filter(Q(external_id=term) | Q(display_name=term) | Q(phone=term)).values("pk")
+    ways: list[QuerySet[Any, Any]] = [
+        Ticket.objects.filter(consumer__in=consumers).values("pk"),
+        Ticket.objects.filter(order__order_no=term).values("pk"),
+    ]
+    if term.isascii() and term.isdigit() and len(term) < 19:
+        ways.append(Ticket.objects.filter(pk=int(term)).values("pk"))
+    if len(term) >= 2:
+        words = TicketEvent.objects.alias(bigrams=Bigrams("body")).filter(
+            kind=TicketEvent.Kind.MESSAGE, bigrams__contains=Bigrams(Value(term)), body__icontains=term
+        )
+        ways.append(words.values("ticket_id"))
+    first, *rest = ways
+    return first.union(*rest)
 
 
 def my_open_tickets_q(user: Any) -> Q:

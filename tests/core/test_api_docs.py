@@ -8,9 +8,14 @@ from django.test import Client
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("url", ["/api/schema/", "/api/docs/"])
-def test_api_schema_and_docs_need_a_login(url: str) -> None:
-    assert Client().get(url).status_code == 403
+def test_the_api_schema_needs_a_login() -> None:
+    assert Client().get("/api/schema/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_api_docs_signed_out_send_a_person_to_the_login_page_and_back() -> None:
+    response = Client().get("/api/docs/")
+    assert (response.status_code, response["Location"]) == (302, "/admin/login/?next=/api/docs/")
 
 
 def test_a_logged_in_user_gets_the_openapi_schema(agent: User, client_for: Callable[[User], Client]) -> None:

@@ -417,13 +417,13 @@ def test_reviewing_a_decided_refund_warns_with_its_decision_in_words(
     order = f.order(who, f.merchant(), "20.00", status="delivered")
     refund = refunds.request_refund(order, Decimal("20.00"), "x", key="decided")
     response = client_for(supervisor).post(
-        "/admin/tickets/refundrequest/",
-        {"action": "reject", "_selected_action": [refund.pk]},
+        "/admin/tickets/refundrequest/?decision=all",
+        {"action": "approve", "_selected_action": [refund.pk]},
         headers={"accept-language": "en"},
         follow=True,
     )
     texts = [str(m) for m in response.context["messages"]]
-    assert f"{order.pk}: 20.00 (Refunded instantly): This refund request is already decided." in texts
+    assert f"Refund #{refund.pk} of ¥20.00 (Refunded instantly): This refund request is already decided." in texts
     refund.refresh_from_db()
     assert refund.decision == "instant"
 

@@ -367,9 +367,17 @@ def test_a_review_decides_once_and_only_an_approval_refunds(supervisor: Any) -> 
     assert row.reasons == [{"code": "no_tier"}, {"code": "reviewed", "params": {"by": "supervisor1"}}]
     order.refresh_from_db()
     assert order.refunded_amount == Decimal("30.00")
-    rejected = review_refund(request_refund(order, Decimal("20.00"), "x", key="r", now=NOW), approve=False,
-                             by=supervisor, now=NOW)  # fmt: skip
-    assert RefundRequest.objects.get(pk=rejected.pk).decision == D.REJECTED
+    waiting = request_refund(order, Decimal("20.00"), "x", key="r", now=NOW)
+    with translation.override("en"), pytest.raises(ValidationError) as error:
+        review_refund(waiting, approve=False, by=supervisor, note="  \n ", now=NOW)  # a rejection says why
+    assert error.value.message_dict == {"note": ["Say why the refund is rejected."]}
+    assert RefundRequest.objects.get(pk=waiting.pk).decision == D.MANUAL
+    rejected = review_refund(waiting, approve=False, by=supervisor, note=" 照片显示 已使用 ", now=NOW)
+    row = RefundRequest.objects.get(pk=rejected.pk)
+    assert (row.decision, row.decided_by, row.reasons[1:]) == (D.REJECTED, supervisor, [
+        {"code": "reviewed", "params": {"by": "supervisor1"}},
+        {"code": "rejected_on_review", "params": {"note": "照片显示 已使用"}},
+    ])  # fmt: skip
     order.refresh_from_db()
     assert order.refunded_amount == Decimal("30.00")
     for decided in (approved, rejected):

@@ -139,7 +139,7 @@ def test_manual_reviews_reserve_their_amount_and_approval_refunds(vip_order: Ord
     vip_order.refresh_from_db()
     assert approved.decision == D.APPROVED and vip_order.refunded_amount == Decimal("250.00")
     with pytest.raises(ValidationError):
-        review_refund(approved, approve=False, by=supervisor)
+        review_refund(approved, approve=False, by=supervisor, note="晚了")
 
 
 def _race(calls: list[Any]) -> list[Any]:
