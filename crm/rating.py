@@ -39,6 +39,9 @@ SOURCES: dict[str, tuple[str, str, str, str]] = {
     "reviews": ("crm_review", "r", "r.consumer_id", "r.created_at"),
     "flags": ("crm_riskflag", "f", "f.consumer_id", "f.detected_at"),
 }
+# Flags are stamped with the risk run's reference time, and the nightly job rates at that same time: a flag
+# detected at the reference time is seen (rows of the other sources at that instant belong to the next day).
+_SEEN_AT_REFERENCE = frozenset({"flags"})
 _ZONE = re.compile(r"^[A-Za-z0-9_+\-/]{1,64}$")
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,55}$")
 _LOCK_KEY = 7_230_101
@@ -155,7 +158,7 @@ def _gather(source: str, indicators: Sequence[Indicator], now_sql: str) -> None:
         cursor.execute(
             f"CREATE UNLOGGED TABLE {_stage(source)} AS\n"
             f"SELECT {consumer_id} AS consumer_id,\n  {columns}\nFROM {table} {alias}\n"
-            f"WHERE {moment} < {now_sql}\nGROUP BY {consumer_id}"
+            f"WHERE {moment} {'<=' if source in _SEEN_AT_REFERENCE else '<'} {now_sql}\nGROUP BY {consumer_id}"
         )
         cursor.execute(f"ALTER TABLE {_stage(source)} ADD PRIMARY KEY (consumer_id)")
         cursor.execute(f"ANALYZE {_stage(source)}")

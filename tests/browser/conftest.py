@@ -25,7 +25,10 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# One browser per test module, not per session: Playwright's sync API keeps an event loop running in this
+# thread while it is up, and an async test that a worker runs after the browser tests (xdist hands out whole
+# files) would find that loop running ("Runner.run() cannot be called from a running event loop").
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
         pytest.skip(f"Chromium is not installed at {CHROMIUM}: `make test` installs it with apt-get when run as root.")

@@ -44,7 +44,15 @@ def test_agent_reads_why_a_flagged_consumer_is_in_their_tier(
     browser: Any, live_server: Any, screenshot_dir: Path, transactional_db: None
 ) -> None:
     in_thread(lambda: call_command("seed_demo", quiet=True, stdout=StringIO()))
-    flagged = Consumer.objects.filter(risk_flags__status=RiskFlag.Status.CONFIRMED).first()
+    # A consumer whose rating counted a confirmed flag (flags the demo confirms after the night's rating wait for
+    # the next one).
+    flagged = (
+        Consumer.objects.filter(
+            risk_flags__status=RiskFlag.Status.CONFIRMED, rating__contributions__confirmed_risk_flags__0__gt=0
+        )
+        .order_by("pk")
+        .first()
+    )
     assert flagged is not None
     page = login(browser, live_server, "agent")
     page.goto(f"{live_server.url}/admin/crm/consumer/{flagged.pk}/change/")

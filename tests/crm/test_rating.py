@@ -198,3 +198,16 @@ def test_a_bad_indicator_is_refused_before_anything_runs() -> None:
     with pytest.raises(RatingError, match="twice"):
         rate_consumers(indicators=[Indicator("k", "x", "orders", "count(*)", cap(1), 1)] * 2)
     assert not CreditRating.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_flag_detected_at_the_reference_time_counts_and_one_after_it_does_not() -> None:
+    # The nightly job detects flags and rates at one reference time: its own flags must count.
+    at, later = f.consumer("AT", registered_at=days(400)), f.consumer("LATER", registered_at=days(400))
+    RiskFlag.objects.create(consumer=at, kind="extortion", status=RiskFlag.Status.CONFIRMED, detected_at=NOW)
+    RiskFlag.objects.create(
+        consumer=later, kind="extortion", status=RiskFlag.Status.CONFIRMED, detected_at=NOW + timedelta(seconds=1)
+    )
+    rate_consumers(now=NOW)
+    counted = {r.consumer.external_id: r.contributions["confirmed_risk_flags"][0] for r in CreditRating.objects.all()}
+    assert counted == {"AT": 1, "LATER": 0}
