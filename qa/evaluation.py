@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from itertools import groupby
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Max, Q
+from django.db.models import Count, F, Max, Q, QuerySet
 from django.utils import timezone
 
 from qa.matching import Hit, RuleSet, RuleSpec
@@ -178,44 +178,54 @@ def apply_rule_run(run_id: int, *, redelivered: bool = False) -> int:
     redelivered one (the worker died, the task is acknowledged late) takes over a run left running, and
     reads from the first transcript again — what the dead worker stored conflicts and is skipped, so
     ``findings_added`` stays true. Each batch's findings and the run's progress commit together.
+
+    The claim's ``started_at`` is its token: every later write is conditional on it. A message redelivered
+    while its first worker still lives (the broker's visibility timeout passed) takes the run over, and the
+    first worker's next write finds it gone and stops, rather than counting its batches into the new claim's
+    progress or marking the run done under it.
     """
     claimable = (
         Q(status=RuleRun.Status.QUEUED) | Q(status=RuleRun.Status.RUNNING)
         if redelivered
         else Q(status=RuleRun.Status.QUEUED)
     )
+    claim = timezone.now()
     claimed = RuleRun.objects.filter(claimable, pk=run_id).update(
-        status=RuleRun.Status.RUNNING, started_at=timezone.now(), transcripts_done=0, finished_at=None
+        status=RuleRun.Status.RUNNING, started_at=claim, transcripts_done=0, finished_at=None
     )
     if not claimed:
         return 0
     run = RuleRun.objects.select_related("rule_version").get(pk=run_id)
+    mine = RuleRun.objects.filter(pk=run_id, started_at=claim, status=RuleRun.Status.RUNNING)
     try:
-        _apply(run)
+        finished = _apply(run, mine)
     except Exception as error:
-        RuleRun.objects.filter(pk=run_id).update(
-            status=RuleRun.Status.FAILED, finished_at=timezone.now(), error=str(error)[:2000]
-        )
+        mine.update(status=RuleRun.Status.FAILED, finished_at=timezone.now(), error=str(error)[:2000])
         raise
-    RuleRun.objects.filter(pk=run_id).update(status=RuleRun.Status.DONE, finished_at=timezone.now())
+    if not (finished and mine.update(status=RuleRun.Status.DONE, finished_at=timezone.now())):
+        return 0  # taken over: the run's findings are the new claim's to report
     return RuleRun.objects.values_list("findings_added", flat=True).get(pk=run_id)
 
 
-def _apply(run: RuleRun) -> None:
+def _apply(run: RuleRun, mine: QuerySet[RuleRun]) -> bool:
+    """The run's batches, each committed with its progress while the claim ``mine`` holds; False if it was lost."""
     version = run.rule_version
     ruleset = RuleSet([spec_of(version, run.rule_id)])
     info = _Version(version.pk, version.category, version.severity)
     window = Transcript.objects.filter(started_at__gte=run.since)
-    RuleRun.objects.filter(pk=run.pk).update(transcripts_total=window.count())
+    if not mine.update(transcripts_total=window.count()):
+        return False
     last = 0
     while chunk := list(window.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:BATCH]):
         rows = [_finding_row(t, hit, info) for t in _load(chunk) for hit in _matches(ruleset, t)]
         with transaction.atomic():
+            # The claim first, locking the run's row: a takeover waits for this batch, or this batch sees it.
+            if not mine.select_for_update().exists():
+                return False
             added = _copy_findings(rows) if rows else 0
-            RuleRun.objects.filter(pk=run.pk).update(
-                transcripts_done=F("transcripts_done") + len(chunk), findings_added=F("findings_added") + added
-            )
+            mine.update(transcripts_done=F("transcripts_done") + len(chunk), findings_added=F("findings_added") + added)
         last = chunk[-1]
+    return True
 
 
 # --- Backtest ------------------------------------------------------------------------------------

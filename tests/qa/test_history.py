@@ -102,6 +102,22 @@ def test_a_duplicate_message_does_nothing_and_only_a_redelivery_takes_over_a_run
     assert (run.status, run.transcripts_done, run.findings_added, Finding.objects.count()) == ("done", 2, 2, 2)
 
 
+def test_a_run_taken_over_by_a_redelivery_refuses_the_first_workers_writes(supervisor: User) -> None:
+    history([1, 2])
+    run = services.apply_rule_to_history(promise_rule(), days=7, by=supervisor)
+    # Worker A claimed the run and is still working when the broker redelivers its message to worker B.
+    first_claim = timezone.now() - timedelta(minutes=90)
+    RuleRun.objects.filter(pk=run.pk).update(status="running", started_at=first_claim)
+    first = RuleRun.objects.select_related("rule_version").get(pk=run.pk)
+    assert evaluation.apply_rule_run(run.pk, redelivered=True) == 2
+    # Worker A goes on, under its own claim: nothing it does reaches the run any more.
+    mine = RuleRun.objects.filter(pk=run.pk, started_at=first_claim, status="running")
+    assert evaluation._apply(first, mine) is False
+    run.refresh_from_db()
+    assert (run.status, run.transcripts_done, run.transcripts_total, run.findings_added) == ("done", 2, 2, 2)
+    assert run.started_at != first_claim and Finding.objects.count() == 2
+
+
 @pytest.mark.parametrize("days", [0, 91, -1, "7", True, 7.0])
 def test_bad_days_are_refused_naming_the_field_and_nothing_is_queued(
     days: Any, supervisor: User, django_capture_on_commit_callbacks: Any
