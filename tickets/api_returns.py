@@ -3,49 +3,34 @@ tickets/urls.py). Each view parses its input, calls one function of ``tickets.re
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import User
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import generics, serializers, status
+from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api import service_errors
-from core.exceptions import Conflict
 from core.fields import StringField
 from core.pagination import CursorPagination
 from core.permissions import ModelPermissions
-from core.serializers import ScopedPrimaryKeyRelatedField, ScopedSlugRelatedField, no_such
+from core.serializers import ScopedPrimaryKeyRelatedField, no_such
 from core.tenancy import TenantScopedQuerysetMixin
-from crm.models import Consumer, Order
-from merchants.models import Merchant
+from tickets.api import DecidingListView
 from tickets.models import ReturnRequest, Ticket
-from tickets.refunds import KeyReused
 from tickets.returns import explain, record_return_scan, request_return
-from tickets.serializers import Reason
+from tickets.serializers import DecisionSerializer, KeyedRequestSerializer
 
 RETURNS = ReturnRequest.objects.select_related("order", "consumer", "merchant", "requested_by", "decided_by")
 
 
 # Serializers carry comments, not docstrings: drf-spectacular publishes docstrings in the schema.
-class ReturnSerializer(serializers.ModelSerializer[ReturnRequest]):
-    order: serializers.SlugRelatedField[Order] = serializers.SlugRelatedField(slug_field="order_no", read_only=True)
-    consumer: serializers.SlugRelatedField[Consumer] = serializers.SlugRelatedField(
-        slug_field="external_id", read_only=True
-    )
-    merchant: serializers.SlugRelatedField[Merchant] = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    requested_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True, allow_null=True
-    )
-    decided_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True, allow_null=True
-    )
-    reasons = serializers.SerializerMethodField(help_text=_("The policy's reasons, as codes with their parameters."))
-    explanations = serializers.SerializerMethodField(help_text=_("The reasons in the request's language."))
+class ReturnSerializer(DecisionSerializer):
+    def explained(self, reasons: list[dict[str, Any]]) -> list[str]:
+        return explain(reasons)
 
     class Meta:
         model = ReturnRequest
@@ -55,26 +40,8 @@ class ReturnSerializer(serializers.ModelSerializer[ReturnRequest]):
             "refund", "refunded_at", "requested_by", "created_at", "decided_at", "decided_by",
         ]  # fmt: skip
 
-    def get_reasons(self, request: ReturnRequest) -> list[Reason]:
-        return [Reason(code=r["code"], params=r.get("params", {})) for r in request.reasons]
 
-    def get_explanations(self, request: ReturnRequest) -> list[str]:
-        return explain(request.reasons)
-
-
-class RequestReturnSerializer(serializers.Serializer[Any]):
-    order = ScopedSlugRelatedField(
-        slug_field="order_no",
-        queryset=Order.objects.all(),
-        error_messages=no_such(_("No such order.")),
-        help_text=_("The order number."),
-    )
-    reason = StringField(max_length=200)
-    idempotency_key = StringField(
-        max_length=64,
-        required=False,
-        help_text=_("Retrying with the same key returns the same decision. Or send the Idempotency-Key header."),
-    )
+class RequestReturnSerializer(KeyedRequestSerializer):
     ticket = ScopedPrimaryKeyRelatedField(
         queryset=Ticket.objects.all(),
         required=False,
@@ -83,20 +50,6 @@ class RequestReturnSerializer(serializers.Serializer[Any]):
         error_messages=no_such(_("No such ticket.")),
         help_text=_("The ticket the return was asked for in; the decision is added to its timeline."),
     )
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        # The body's key wins, as for refunds; tickets.returns.request_return rejects a missing key.
-        key = attrs.get("idempotency_key", "")
-        header = self.context.get("idempotency_key_header")
-        if not key and header:
-            try:
-                key = self.fields["idempotency_key"].run_validation(header)
-            except serializers.ValidationError as error:
-                raise serializers.ValidationError({"idempotency_key": error.detail}) from error
-        ticket = attrs.get("ticket")
-        if ticket is not None and ticket.order_id != attrs["order"].pk:
-            raise serializers.ValidationError({"ticket": _("This ticket is about another order.")})
-        return {**attrs, "idempotency_key": key}
 
 
 class ScanSerializer(serializers.Serializer[Any]):
@@ -152,32 +105,15 @@ class ScanPermission(ModelPermissions):
         },
     ),
 )
-class ReturnListView(TenantScopedQuerysetMixin, generics.ListCreateAPIView[ReturnRequest]):
+class ReturnListView(TenantScopedQuerysetMixin, DecidingListView[ReturnRequest]):
     queryset = RETURNS
+    form, output = RequestReturnSerializer, ReturnSerializer
     filterset_fields = ["decision"]
     pagination_class = ReturnPagination
 
-    def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
-        return RequestReturnSerializer if self.request.method == "POST" else ReturnSerializer
-
-    def get_serializer_context(self) -> dict[str, Any]:
-        return {
-            **super().get_serializer_context(),
-            "idempotency_key_header": self.request.headers.get("Idempotency-Key"),
-        }
-
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        form = self.get_serializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        data, now = form.validated_data, timezone.now()
-        with service_errors():
-            try:
-                made = request_return(data["order"], data["reason"], key=data["idempotency_key"],
-                                      requested_by=request.user, ticket=data["ticket"], now=now)  # fmt: skip
-            except KeyReused as error:
-                raise Conflict(error.messages[0], serializers.as_serializer_error(error)) from error
-        body = ReturnSerializer(RETURNS.get(pk=made.pk), context=self.get_serializer_context()).data
-        return Response(body, status=status.HTTP_200_OK if made.created_at != now else status.HTTP_201_CREATED)
+    def decide(self, data: dict[str, Any], user: Any, now: datetime) -> ReturnRequest:
+        return request_return(data["order"], data["reason"], key=data["idempotency_key"], requested_by=user,
+                              ticket=data["ticket"], now=now)  # fmt: skip
 
 
 @extend_schema_view(

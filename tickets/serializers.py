@@ -162,7 +162,9 @@ class Reason(TypedDict):
     params: dict[str, Any]
 
 
-class RefundSerializer(serializers.ModelSerializer[RefundRequest]):
+# A refund and a return read alike: the order, consumer, merchant and users by their keys, and the policy's
+# reasons, as codes and explained by the policy's own ``explain`` (a subclass's ``explained``).
+class DecisionSerializer(serializers.ModelSerializer[Any]):
     order: serializers.SlugRelatedField[Order] = serializers.SlugRelatedField(slug_field="order_no", read_only=True)
     consumer: serializers.SlugRelatedField[Consumer] = serializers.SlugRelatedField(
         slug_field="external_id", read_only=True
@@ -177,46 +179,37 @@ class RefundSerializer(serializers.ModelSerializer[RefundRequest]):
     reasons = serializers.SerializerMethodField(help_text=_("The policy's reasons, as codes with their parameters."))
     explanations = serializers.SerializerMethodField(help_text=_("The reasons in the request's language."))
 
+    def get_reasons(self, decided: Any) -> list[Reason]:
+        return [Reason(code=r["code"], params=r.get("params", {})) for r in decided.reasons]
+
+    def get_explanations(self, decided: Any) -> list[str]:
+        return self.explained(decided.reasons)
+
+    def explained(self, reasons: list[dict[str, Any]]) -> list[str]:
+        raise NotImplementedError
+
+
+class RefundSerializer(DecisionSerializer):
+    def explained(self, reasons: list[dict[str, Any]]) -> list[str]:
+        return explain(reasons)
+
     class Meta:
         model = RefundRequest
         fields = [
-            "id",
-            "idempotency_key",
-            "order",
-            "consumer",
-            "merchant",
-            "ticket",
-            "amount",
-            "reason",
-            "decision",
-            "reasons",
-            "explanations",
-            "requested_by",
-            "created_at",
-            "decided_at",
-            "decided_by",
-        ]
-
-    def get_reasons(self, refund: RefundRequest) -> list[Reason]:
-        return [Reason(code=r["code"], params=r.get("params", {})) for r in refund.reasons]
-
-    def get_explanations(self, refund: RefundRequest) -> list[str]:
-        return explain(refund.reasons)
+            "id", "idempotency_key", "order", "consumer", "merchant", "ticket", "amount", "reason", "decision",
+            "reasons", "explanations", "requested_by", "created_at", "decided_at", "decided_by",
+        ]  # fmt: skip
 
 
-class RequestRefundSerializer(serializers.Serializer[Any]):
+# What asking for a refund and for a return share: the order by its number, a reason, the caller's retry key
+# (in the body, or the Idempotency-Key header, which the view puts in the context) and the ticket it was asked
+# in, which must be about that order. The policies reject a missing key.
+class KeyedRequestSerializer(serializers.Serializer[Any]):
     order = ScopedSlugRelatedField(
         slug_field="order_no",
         queryset=Order.objects.all(),
         error_messages=no_such(_("No such order.")),
         help_text=_("The order number."),
-    )
-    amount = serializers.DecimalField(
-        max_digits=12,
-        decimal_places=2,
-        min_value=Decimal("0.01"),
-        error_messages={"min_value": _("The amount must be more than 0.")},
-        help_text=_('Yuan, as a decimal string with at most 2 decimal places, e.g. "120.00".'),
     )
     reason = StringField(max_length=200)
     idempotency_key = StringField(
@@ -235,7 +228,6 @@ class RequestRefundSerializer(serializers.Serializer[Any]):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # The body's key wins; the header is for clients that keep retry keys out of their payloads.
-        # tickets.refunds.request_refund rejects a missing key.
         key = attrs.get("idempotency_key", "")
         header = self.context.get("idempotency_key_header")
         if not key and header:
@@ -247,3 +239,13 @@ class RequestRefundSerializer(serializers.Serializer[Any]):
         if ticket is not None and ticket.order_id != attrs["order"].pk:
             raise serializers.ValidationError({"ticket": _("This ticket is about another order.")})
         return {**attrs, "idempotency_key": key}
+
+
+class RequestRefundSerializer(KeyedRequestSerializer):
+    amount = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        error_messages={"min_value": _("The amount must be more than 0.")},
+        help_text=_('Yuan, as a decimal string with at most 2 decimal places, e.g. "120.00".'),
+    )
