@@ -191,6 +191,24 @@ class TicketTransitionView(TicketActionView):
         return Response(ticket_detail(ticket.pk, request))
 
 
+def deciding_schema(form: type[Any], output: type[Any], conflict: Any) -> dict[str, Any]:
+    """The OpenAPI parts a deciding POST shares: its body, the Idempotency-Key header and its four answers."""
+    header = OpenApiParameter(
+        "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER,
+        description=_("Used when the body has no idempotency_key."),
+    )  # fmt: skip
+    return {
+        "request": form,
+        "parameters": [header],
+        "responses": {
+            201: OpenApiResponse(output, description=_("A new decision.")),
+            200: OpenApiResponse(output, description=_("The key was used before: its decision.")),
+            400: OpenApiResponse(description=_("Invalid input; the messages name the fields.")),
+            409: OpenApiResponse(description=conflict),
+        },
+    }
+
+
 # A list whose POST asks a policy for a decision under the caller's retry key (tickets.refunds, tickets.returns):
 # ``form`` reads the request, ``decide`` calls the one service, ``output`` shows the decision. A new decision
 # answers 201, a replay of the key its first decision with 200, the key reused for something else 409.
@@ -245,21 +263,9 @@ class DecidingListView(generics.ListCreateAPIView[_Decided]):
             " another user sending the same key makes a request of their own (201, decided by the policy)"
             " and never sees the first one."
         ),
-        request=RequestRefundSerializer,
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                description=_("Used when the body has no idempotency_key."),
-            )
-        ],
-        responses={
-            201: OpenApiResponse(RefundSerializer, description=_("A new decision.")),
-            200: OpenApiResponse(RefundSerializer, description=_("The key was used before: its decision.")),
-            400: OpenApiResponse(description=_("Invalid input; the messages name the fields.")),
-            409: OpenApiResponse(description=_("The key was used for another order or amount.")),
-        },
+        **deciding_schema(
+            RequestRefundSerializer, RefundSerializer, _("The key was used for another order or amount.")
+        ),
     ),
 )
 class RefundListView(TenantScopedQuerysetMixin, DecidingListView[RefundRequest]):

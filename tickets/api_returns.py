@@ -7,8 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,7 +18,7 @@ from core.pagination import CursorPagination
 from core.permissions import ModelPermissions
 from core.serializers import ScopedPrimaryKeyRelatedField, no_such
 from core.tenancy import TenantScopedQuerysetMixin
-from tickets.api import DecidingListView
+from tickets.api import DecidingListView, deciding_schema
 from tickets.models import ReturnRequest, Ticket
 from tickets.returns import explain, record_return_scan, request_return
 from tickets.serializers import DecisionSerializer, KeyedRequestSerializer
@@ -88,21 +87,7 @@ class ScanPermission(ModelPermissions):
             "\n\nRetries are safe: send an idempotency key (in the body or the Idempotency-Key header). The"
             " same key for the same order answers 200 with the first decision; for another order, 409."
         ),
-        request=RequestReturnSerializer,
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                description=_("Used when the body has no idempotency_key."),
-            )
-        ],
-        responses={
-            201: OpenApiResponse(ReturnSerializer, description=_("A new decision.")),
-            200: OpenApiResponse(ReturnSerializer, description=_("The key was used before: its decision.")),
-            400: OpenApiResponse(description=_("Invalid input; the messages name the fields.")),
-            409: OpenApiResponse(description=_("The key was used for another order.")),
-        },
+        **deciding_schema(RequestReturnSerializer, ReturnSerializer, _("The key was used for another order.")),
     ),
 )
 class ReturnListView(TenantScopedQuerysetMixin, DecidingListView[ReturnRequest]):
