@@ -83,11 +83,13 @@ def cjk_tokens(value: str, *, query: bool = False) -> Iterator[tuple[str, int, i
 _MAX_POSITION = 16383
 
 
+@lru_cache(maxsize=20_000)
 def tsvector(value: str) -> str:
     """``value`` as a PostgreSQL ``tsvector`` literal of ``cjk_tokens`` (positions from 1), for ``::tsvector``.
 
     Built here, not by ``to_tsvector``, so that the index, the query (``tsquery_lexeme``) and the
-    highlighting share one tokenizer.
+    highlighting share one tokenizer. Cached: calls repeat their greetings and closings (您好, 好的, 再见)
+    word for word, and a segment's vector depends on its text alone.
     """
     positions: dict[str, list[int]] = {}
     for token, pos, _start, _end in cjk_tokens(value):

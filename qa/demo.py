@@ -243,7 +243,7 @@ def _review_older_findings(ctx: SeedContext) -> int:
     """Findings older than three days have been reviewed (most confirmed); recent ones wait in the queue."""
     rnd = ctx.random
     supervisor = get_user_model().objects.filter(username="supervisor").first()
-    old = list(Finding.objects.filter(occurred_at__lt=ctx.now - timedelta(days=3)).order_by("id"))
+    old = list(Finding.objects.filter(occurred_at__lt=ctx.now - timedelta(days=3)).order_by("id").only("pk"))
     verdicts = [rnd.random() < 0.7 for _finding in old]
     confirm = [f for f, confirmed in zip(old, verdicts, strict=True) if confirmed]
     dismiss = [f for f, confirmed in zip(old, verdicts, strict=True) if not confirmed]
