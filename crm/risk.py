@@ -36,7 +36,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
-from core.importing import stage
+from core.staging import stage
 from crm.models import Review, RiskFlag, RiskPattern
 from crm.patterns import REGEX, Definition, Hit, Matcher, lines
 

@@ -16,11 +16,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.importing import ImportAborted, ImportFileError, format_of
+from core.importing import ImportAborted, format_of
 from core.pagination import CursorPagination
 from core.parsers import MultiPartParser
 from core.permissions import ModelPermissions
 from core.tenancy import TenantScopedQuerysetMixin
+from core.values import ImportFileError
 from merchants.explanation import explain
 from merchants.importing import KINDS, import_kind
 from merchants.models import Merchant

@@ -33,8 +33,8 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 from tqdm import tqdm
 
-from core.importing import ImportFileError, count_lines, show_value
 from core.tenancy import scope
+from core.values import ImportFileError, count_lines, show_value
 from crm.models import Consumer
 from qa.models import Recording, Transcript
 from qa.parsing import FORMATS, Parsed, Problem, format_of, parse_document, parse_text_document, parsed_items

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from core.importing import (
+from core.values import (
     ImportFileError,
     InvalidValue,
     MalformedJson,

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone as django_timezone
 from django.utils import translation
 
-from core.importing import (
+from core.values import (
     ImportFileError,
     InvalidValue,
     MalformedJson,

@@ -12,7 +12,6 @@ from core.importing import (
     DEFAULT_BATCH_SIZE,
     FORMATS,
     ImportAborted,
-    ImportFileError,
     ImportReport,
     format_of,
     import_file,
@@ -20,6 +19,7 @@ from core.importing import (
     summary_line,
     write_rejections,
 )
+from core.values import ImportFileError
 from crm.importing import KINDS
 
 
