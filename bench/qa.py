@@ -11,7 +11,7 @@ Creates 500 active rules of every kind with ``qa.services.create_rule``. Then, e
 - evaluation: ``qa.evaluation.evaluate_transcripts`` over every transcript in batches of 500 (reading
   segments from PostgreSQL, writing findings), in one process and in two processes over disjoint id
   ranges, and one call per transcript (what ``save_transcript`` queues) on a sample;
-- indexing: the whole index built with ``qa.searching.rebuild`` (and, with --index-variants, other
+- indexing: the whole index built with ``qa.search_index.rebuild`` (and, with --index-variants, other
   writer options), then the worker's steady state: ``index_transcripts`` of 500 transcripts into the
   full index;
 - search: ``qa.searching.search`` exactly as the admin's search page calls it (first page, 20 hits,

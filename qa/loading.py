@@ -18,7 +18,7 @@ from django.db import connection
 from django.utils import timezone
 
 from core.seeding import copy_rows, reserve_ids
-from qa import searching
+from qa import search_index
 from qa.models import Segment, Transcript
 from qa.segments import SegmentIn
 
@@ -85,10 +85,10 @@ def _add(chunk: list[NewTranscript]) -> list[int]:
             for segment_id, (pk, _t, seq, s) in zip(segment_ids, owners, strict=True)
         ),
     )
-    rows = searching.search_rows(
+    rows = search_index.search_rows(
         (segment_id, pk, t.started_at, s.start_ms, t.kind, s.speaker, t.agent_id, t.department_id, t.ticket_id, s.text)
         for segment_id, (pk, t, _seq, s) in zip(segment_ids, owners, strict=True)
     )
     with connection.cursor() as cursor:
-        searching.copy_rows(cursor, rows)
+        search_index.copy_rows(cursor, rows)
     return ids

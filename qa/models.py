@@ -161,7 +161,7 @@ class Segment(models.Model):
 class SegmentSearch(models.Model):
     """A segment as transcript search reads it: its tokens as a ``tsvector`` and the columns it is filtered on.
 
-    Written with the segment, in the same transaction (``qa.searching.index_transcripts``); the agent,
+    Written with the segment, in the same transaction (``qa.search_index.index_transcripts``); the agent,
     department and ticket are copied from the transcript, so one table answers a search.
     """
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.queue import enqueue
-from qa import scorecards, searching
+from qa import scorecards, search_index
 from qa.models import Finding, Recording, Rule, RuleRun, RuleVersion, Segment, Transcript
 from qa.segments import SegmentIn
 
@@ -88,7 +88,7 @@ def save_transcript(
             transcript.save()
             stored = {s.seq: s for s in transcript.segments.all()}
         kept = _replace_segments(transcript, segments, stored)
-        searching.index_transcript(transcript, kept)  # the search rows commit with the segments
+        search_index.index_transcript(transcript, kept)  # the search rows commit with the segments
         _after_save(transcript.pk)
     return transcript
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
-from qa import searching
+from qa import search_index
 
 
 class Command(BaseCommand):
@@ -21,6 +21,6 @@ class Command(BaseCommand):
         parser.add_argument("--quiet", action="store_true", help="No progress bar.")
 
     def handle(self, *args: Any, batch: int, quiet: bool, **options: Any) -> None:
-        with tqdm(total=searching.segment_count(), desc="segments", unit="seg", disable=quiet) as bar:
-            written = searching.rebuild(batch=batch, progress=bar.update)
+        with tqdm(total=search_index.segment_count(), desc="segments", unit="seg", disable=quiet) as bar:
+            written = search_index.rebuild(batch=batch, progress=bar.update)
         self.stdout.write(f"Indexed {written} segments.")
