@@ -1,21 +1,13 @@
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
-import time
 from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
-from core import capacity, embedded
 from core.demo import ensure_demo_logins
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+from core.supervisor import Supervisor
 
 
 class Command(BaseCommand):
@@ -35,78 +27,23 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, host: str, port: int, no_demo: bool, **options: Any) -> None:
-        # A closed terminal (SIGHUP) or a supervisor's SIGTERM stops everything as Ctrl-C does.
-        for signum in (signal.SIGTERM, signal.SIGHUP):
-            signal.signal(signum, _interrupt)
-        # Demo logins have published passwords: only ever on a development server.
-        demo = settings.DEBUG and not no_demo
-        started_servers = []
-        if settings.EMBEDDED_DATABASE and embedded.start_postgres():
-            started_servers.append("postgres")
-        if settings.EMBEDDED_REDIS and embedded.start_redis():
-            started_servers.append("redis")
-        children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        supervisor = Supervisor(self.stdout.write, self.stderr.write)
+        supervisor.start_embedded()
         try:
             call_command("migrate", interactive=False, verbosity=0)
             call_command("collectstatic", interactive=False, verbosity=0)
+            # Demo logins have published passwords: only ever on a development server.
             logins = []
-            if demo:
+            if settings.DEBUG and not no_demo:
                 call_command("seed_demo")
                 logins = ensure_demo_logins()
-            python = sys.executable
-            celery = [python, "-m", "celery", "-A", "config"]
-            commands = {
-                "web": [python, "-m", "daphne", "-b", host, "-p", str(port), "config.asgi:application"],
-                "worker": [*celery, "worker", "-l", "info", "-c", "2", "-Q", "celery,transcription", "-n", "worker@%h"],
-                # The search indexes' single writer: one queue, one process.
-                "indexer": [*celery, "worker", "-l", "info", "-P", "solo", "-Q", "search", "-n", "indexer@%h"],
-                "beat": [*celery, "beat", "-l", "info"],
-            }
-            # Celery processes: the worker's parent and its two children, the indexer, beat.
-            problem = capacity.shortfall(capacity.connections_needed(5), capacity.connections_available())
-            if problem:
-                raise CommandError(problem)
-            capacity.release_connections()
-            for name, command in commands.items():
-                environment = capacity.web_environment() if name == "web" else capacity.celery_environment()
-                # Own session: the terminal's Ctrl-C reaches only us, and we stop the children in order.
-                children.append((name, subprocess.Popen(command, start_new_session=True, env=environment)))
+            supervisor.start_children(host, port)
             self._print_banner(host, port, logins)
-            while True:
-                for name, child in children:
-                    if child.poll() is not None:
-                        self.stderr.write(f"{name} exited with code {child.returncode}; stopping everything.")
-                        raise SystemExit(1)
-                time.sleep(0.5)
+            supervisor.watch()
         except KeyboardInterrupt:
             self.stdout.write("\nStopping ...")
         finally:
-            # A second Ctrl-C must not cut the shutdown short.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            self._stop(children)
-            if "redis" in started_servers:
-                embedded.stop_redis()
-            if "postgres" in started_servers:
-                embedded.stop_postgres()
-            embedded_kept = (settings.EMBEDDED_DATABASE and "postgres" not in started_servers) or (
-                settings.EMBEDDED_REDIS and "redis" not in started_servers
-            )
-            if embedded_kept:
-                self.stdout.write("Embedded servers that were already running are left running (make stop).")
-            self.stdout.write("Stopped.")
-
-    def _stop(self, children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
-        for _name, child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for name, child in children:
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                self.stderr.write(f"{name} did not stop in time; killing it.")
-                child.kill()
-                child.wait()
+            supervisor.stop()
 
     def _print_banner(self, host: str, port: int, logins: Any) -> None:
         base = f"http://{host}:{port}"
