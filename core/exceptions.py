@@ -25,3 +25,14 @@ class Conflict(exceptions.APIException):
     def __init__(self, message: Any, errors: Mapping[str, Any] | None = None) -> None:
         super().__init__(message)
         self.errors = dict(errors or {})
+
+
+class ImportStopped(exceptions.APIException):
+    """The database refused a batch of an import: the batches before it are loaded; ``errors`` is the report."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "import_stopped"
+
+    def __init__(self, message: Any, report: Mapping[str, Any]) -> None:
+        super().__init__(message)
+        self.errors = dict(report)

@@ -10,12 +10,13 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.exceptions import ImportStopped
 from core.importing import ImportAborted, format_of
 from core.pagination import CursorPagination
 from core.parsers import MultiPartParser
@@ -137,7 +138,8 @@ class ImportView(APIView):
             " format comes from the file name's extension unless the query parameter format says csv or jsonl."
             " Rows are upserted by their external id, so importing a file again changes nothing. The answer"
             " counts the rows created, updated and unchanged and lists every rejected row by line and field"
-            " (200); a file that cannot be read at all, or a batch the database refused, is 400. Needs"
+            " (200); a file that cannot be read at all is 400 `invalid` naming `file`; a batch the database"
+            " refused is 400 `import_stopped`, its `errors` the report of the batches loaded before it. Needs"
             " permission to import (supervisors)."
         ),
         request={"multipart/form-data": OpenApiTypes.OBJECT},
@@ -148,7 +150,7 @@ class ImportView(APIView):
         if kind not in KINDS:
             raise NotFound(_("Unknown kind; one of %(kinds)s.") % {"kinds": ", ".join(KINDS)})
         if upload is None:
-            return Response({"file": [_("Send the file as the multipart field file.")]}, status=400)
+            raise ValidationError({"file": [_("Send the file as the multipart field file.")]})
         fmt = request.query_params.get("format") or format_of(Path(upload.name or ""))
         with NamedTemporaryFile(suffix=".upload") as file:
             for chunk in upload.chunks():
@@ -157,15 +159,13 @@ class ImportView(APIView):
             try:
                 report = import_kind(kind, Path(file.name), fmt=fmt or "unknown")
             except (ImportFileError, ValueError) as error:
-                return Response({"file": [_file_error(error, fmt)]}, status=400)
+                raise ValidationError({"file": [_file_error(error, fmt or upload.name or "")]}) from error
             except ImportAborted as aborted:
-                return Response({"detail": str(aborted), **aborted.report.as_dict()}, status=400)
+                raise ImportStopped(str(aborted), aborted.report.as_dict()) from aborted
         return Response(report.as_dict())
 
 
-def _file_error(error: Exception, fmt: str | None) -> str:
+def _file_error(error: Exception, named: str) -> str:
     if isinstance(error, ImportFileError):
         return str(error)
-    return _("Cannot tell the format of %(value)s; name the file .csv or .jsonl, or pass format.") % {
-        "value": fmt or ""
-    }
+    return _("Cannot tell the format of %(value)s; name the file .csv or .jsonl, or pass format.") % {"value": named}

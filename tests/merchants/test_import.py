@@ -16,6 +16,8 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import translation
 
+from core.api import api_error
+from core.exceptions import ImportStopped
 from crm.models import Consumer, Order, Review, RiskFlag
 from merchants.models import Merchant, MerchantMembership
 
@@ -305,17 +307,26 @@ def test_the_import_api_refuses_bad_requests_and_roles_without_the_permission(
         404,
         {"code": "not_found", "message": "Unknown kind; one of merchants, consumers, orders, reviews, memberships."},
     )
-    assert client.post("/api/import/consumers/", {}, headers=EN).json() == {
-        "file": ["Send the file as the multipart field file."]
-    }
+    invalid = {"code": "invalid", "message": "Invalid input."}
+    missing = client.post("/api/import/consumers/", {}, headers=EN)
+    assert (missing.status_code, missing.json()) == (
+        400,
+        {**invalid, "errors": {"file": ["Send the file as the multipart field file."]}},
+    )
     unknown = client.post("/api/import/consumers/", {"file": upload("people.xlsx", CONSUMERS)}, headers=EN)
     assert (unknown.status_code, unknown.json()) == (
         400,
-        {"file": ["Cannot tell the format of ; name the file .csv or .jsonl, or pass format."]},
+        {
+            **invalid,
+            "errors": {
+                "file": ["Cannot tell the format of people.xlsx; name the file .csv or .jsonl, or pass format."]
+            },
+        },
     )
     header = client.post("/api/import/consumers/", {"file": upload("p.csv", ["external_id", "C1"])}, headers=EN)
     assert header.json() == {
-        "file": ["The header lacks the required columns display_name, registered_at; nothing was loaded."]
+        **invalid,
+        "errors": {"file": ["The header lacks the required columns display_name, registered_at; nothing was loaded."]},
     }
     assert (
         client_for(agent).post("/api/import/consumers/", {"file": upload("p.csv", CONSUMERS)}, headers=EN).status_code
@@ -326,3 +337,17 @@ def test_the_import_api_refuses_bad_requests_and_roles_without_the_permission(
         403,
     )
     assert not Consumer.objects.exists()
+
+
+def test_a_batch_the_database_refused_answers_400_with_the_report_of_what_was_loaded_before() -> None:
+    stopped = ImportStopped("The database refused the rows on lines 5002 to 10001.", {"created": 5000, "rejected": 0})
+    error = api_error(stopped)
+    assert error is not None
+    assert (error.status, error.body()) == (
+        400,
+        {
+            "code": "import_stopped",
+            "message": "The database refused the rows on lines 5002 to 10001.",
+            "errors": {"created": 5000, "rejected": 0},
+        },
+    )
