@@ -22,32 +22,23 @@ Database: a scratch database ``bench_qa_search`` on the embedded server (dropped
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
-from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import _harness as h  # first: it puts the project's root ahead of bench/
+from _qa_figures import EXTERNAL_PREFIX, load
+from _qa_search import query_sets
+from _qa_setup import seed
+
+ROOT = h.ROOT
 
 TARGET_SEGMENTS_PER_S = 5000
 TARGET_P95_MS = 100
 NO_MATCH_QUERIES = ["火星", '"量子纠缠"', "恐龙蛋", '"月球背面发货"', "xylophone", '"不存在的短语"', "饕餮", "zzyzx"]
 TRUTH_PHRASES = ["全额退款", "说了多少遍", "七天无理由退货", "物流信息", "加我微信"]
-
-
-def _generator() -> Any:
-    """bench/qa.py as a module: its call generator, seeding and query sets."""
-    spec = importlib.util.spec_from_file_location("bench_qa", ROOT / "bench" / "qa.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_qa"] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
 
 
 def cpu_seconds() -> float:
@@ -112,11 +103,11 @@ def run_truth() -> None:
         assert found == truth, phrase
 
 
-def run_search(bench: Any, queries: int) -> list[tuple[str, ...]]:
+def run_search(queries: int) -> list[tuple[str, ...]]:
     from qa import searching
     from qa.searching import Filters
 
-    kinds = bench.query_sets()
+    kinds = query_sets()
     kinds["no match"] = [(q, Filters()) for q in NO_MATCH_QUERIES]
     table = []
     for kind, cases in kinds.items():
@@ -130,7 +121,7 @@ def run_search(bench: Any, queries: int) -> list[tuple[str, ...]]:
             times.append((time.perf_counter() - started) * 1000)
             capped += page.capped
             totals.append(page.total)
-        p95 = bench.percentile(times, 0.95)
+        p95 = h.percentile(times, 0.95)
         table.append((kind, f"{len(times)}", f"{statistics.median(times):.1f}", f"{p95:.1f}", f"{max(times):.1f}",
                       f"{capped}", f"{min(totals):,}", "met" if p95 <= TARGET_P95_MS else "MISSED"))  # fmt: skip
         print(f"  search [{kind}]: p50 {statistics.median(times):.1f} ms, p95 {p95:.1f} ms", flush=True)
@@ -173,18 +164,17 @@ def main() -> None:
             admin.execute(f'CREATE DATABASE "{scratch}"')
         os.environ["DATABASE_URL"] = f"postgresql://postgres@/{scratch}?host={socket_dir}"
     subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v0", "--skip-checks"], check=True)
-    bench = _generator()
-    bench.setup_django()
+    h.setup_django()
     from django.db import connection
 
     from qa.models import Segment, Transcript
 
     try:
-        if Transcript.objects.exclude(external_id__startswith=bench.EXTERNAL_PREFIX).exists():
+        if Transcript.objects.exclude(external_id__startswith=EXTERNAL_PREFIX).exists():
             sys.exit(f"{connection.settings_dict['NAME']} holds transcripts the bench did not make.")
-        print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, {bench.load()}")
+        print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, {load()}")
         if "seed" in stages and not Transcript.objects.exists():
-            made = bench.seed(args.segments, args.days, args.seed)
+            made = seed(args.segments, args.days, args.seed)
             print(f"generated and copied {made['calls']:,.0f} calls, {made['segments']:,.0f} segments in "
                   f"{made['seconds']:.0f} s", flush=True)  # fmt: skip
         segments = Segment.objects.count()
@@ -194,8 +184,8 @@ def main() -> None:
         if "truth" in stages:
             run_truth()
         if "search" in stages:
-            print_table(run_search(bench, args.queries))
-        print(f"({bench.load()})")
+            print_table(run_search(args.queries))
+        print(f"({load()})")
     finally:
         from django.db import connections
 
