@@ -40,6 +40,8 @@ app.conf.beat_schedule = {
     "tickets.check_sla": {"task": "tickets.tasks.check_sla", "schedule": crontab()},  # every minute
     # 极速维权: trusted consumers' disputes the merchant left unanswered past INSTANT_DISPUTE_HOURS.
     "tickets.instant_disputes": {"task": "tickets.tasks.decide_unanswered_disputes", "schedule": crontab()},
+    # 极速退货: approved returns whose goods were not scanned by their deadline expire.
+    "tickets.expire_returns": {"task": "tickets.tasks.expire_unsent_returns", "schedule": crontab(minute=5)},
     # Live chat: requeue chats accepted but unanswered (CHAT_ACCEPT_TIMEOUT), resolve idle bot-only chats.
     "chat.sweep_chats": {"task": "chat.tasks.sweep_chats", "schedule": 15.0},
     # Chats become transcripts, and whatever a dead worker left unevaluated is evaluated.

@@ -337,6 +337,7 @@ class ReturnRequest(models.Model):
         MANUAL = "manual", _("Waiting for manual review")
         APPROVED = "approved", _("Approved after review")
         REJECTED = "rejected", _("Rejected")
+        EXPIRED = "expired", _("Expired: not sent in time")
 
     idempotency_key = models.CharField(_("idempotency key"), max_length=64, unique=True)
     order = models.ForeignKey(
@@ -381,11 +382,21 @@ class ReturnRequest(models.Model):
     class Meta:
         verbose_name = _("return request")
         verbose_name_plural = _("return requests")
-        indexes = [models.Index(fields=["decision", "created_at"], name="tickets_return_decision")]
+        indexes = [
+            models.Index(fields=["decision", "created_at"], name="tickets_return_decision"),
+            # The expiry sweep's look-up: approved returns not scanned yet, by their deadline.
+            models.Index(
+                fields=["ship_by"],
+                condition=models.Q(decision__in=["instant", "approved"], scanned_at__isnull=True),
+                name="tickets_return_unsent",
+            ),
+        ]
         constraints = [
             # One return under way per order; the order's row lock decides, this is the last line of defence.
             models.UniqueConstraint(
-                fields=["order"], condition=~models.Q(decision="rejected"), name="tickets_return_one_per_order"
+                fields=["order"],
+                condition=~models.Q(decision__in=["rejected", "expired"]),
+                name="tickets_return_one_per_order",
             ),
         ]
 

@@ -12,6 +12,11 @@ Policy, in order (every decision stores its reasons, as codes with parameters, l
    the carrier's first scan (``record_return_scan``).
 3. **Manual review** otherwise; a supervisor approves (refund on the first scan) or rejects it.
 
+An approved return whose goods were not scanned by its deadline (``ship_by``) **expires**
+(``expire_unsent_returns``, the hourly beat job): nothing more is refunded for it, a scan is refused, and the
+order may have a new return. One the top tier was refunded for at once keeps its refund, with a reason that
+says the goods never came back, for a supervisor to follow up.
+
 ``return_policy()`` decides on plain values and stores nothing; ``request_return`` gathers the facts under
 the order's row lock, asks it, and stores the decision; ``review_return`` and ``record_return_scan`` lock
 the return's row. The refund a return releases is a ``RefundRequest`` (key ``return-<id>``) recorded
@@ -33,7 +38,7 @@ from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -61,6 +66,10 @@ REASONS = {
     "no_return_address": gettext_lazy("The merchant has no return address."),
     "refund_at_once": gettext_lazy("Tier %(tier)s is refunded at once, before the goods are sent."),
     "refund_on_scan": gettext_lazy("The refund is released on the carrier's first scan."),
+    "expired": gettext_lazy("The goods were not sent back by %(ship_by)s: the return expired."),
+    "expired_refunded": gettext_lazy(
+        "The goods were not sent back by %(ship_by)s, but the refund was released on approval: follow it up."
+    ),
 }
 
 
@@ -174,7 +183,7 @@ def _decide(order: Order, reason: str, *, key: str, requested_by: Any, ticket: T
     tier, merchant = order.consumer.tier, order.merchant
     verdict = return_policy(
         left=left, order_status=order.status, delivered_at=order.delivered_at, now=now,
-        open_return=ReturnRequest.objects.filter(order=order).exclude(decision=D.REJECTED).exists(),
+        open_return=ReturnRequest.objects.filter(order=order).exclude(decision__in=(D.REJECTED, D.EXPIRED)).exists(),
         tier=None if tier is None else ReturnTier(
             tier.name, tier.instant_returns, tier.return_refund_at_once, tier.instant_refund_limit
         ),
@@ -244,6 +253,31 @@ def record_return_scan(
         _release(request, order, now)
     _timeline(request, by, now)
     return request
+
+
+def unsent_returns(now: datetime) -> QuerySet[ReturnRequest]:
+    """Approved returns whose goods the carrier has not scanned by their deadline."""
+    return ReturnRequest.objects.filter(decision__in=(D.INSTANT, D.APPROVED), scanned_at__isnull=True, ship_by__lt=now)
+
+
+def expire_unsent_returns(now: datetime | None = None) -> int:
+    """Expire every approved return not sent back by its deadline, each in its own transaction (a return being
+    scanned right now is skipped, and the next run sees it scanned). Returns how many expired."""
+    now = now or timezone.now()
+    expired = 0
+    for pk in list(unsent_returns(now).order_by("ship_by").values_list("pk", flat=True)[:500]):
+        with transaction.atomic():
+            request = unsent_returns(now).select_for_update(skip_locked=True).filter(pk=pk).first()
+            if request is None:
+                continue
+            code = "expired_refunded" if request.refunded_at is not None else "expired"
+            ship_by = timezone.localtime(request.ship_by).strftime("%Y-%m-%d %H:%M") if request.ship_by else ""
+            request.decision = D.EXPIRED
+            request.reasons = [*request.reasons, {"code": code, "params": {"ship_by": ship_by}}]
+            request.save(update_fields=["decision", "reasons"])
+            _timeline(request, None, now)
+            expired += 1
+    return expired
 
 
 def _release(request: ReturnRequest, order: Order, now: datetime) -> None:
