@@ -17,8 +17,9 @@ Scoring (``analysis`` says how a text becomes weighted terms):
   concepts is there, or in part when some of its bigrams are). It is what the decision leans on.
 
 Language: the question is searched in its own language (an English question in a Chinese chat finds
-the English articles); when that finds nothing plausible, every language is searched (synonyms cross
-languages: "invoice" is a 发票 concept).
+the English articles); when an English question finds nothing plausible there, every language is searched
+(synonyms cross languages: "invoice" is a 发票 concept). A question written in Chinese characters is
+answered from the Chinese articles only: its reader reads Chinese.
 """
 
 from __future__ import annotations
@@ -216,6 +217,10 @@ class Ranker:
         asked_in = analysis.language_of(question) or language
         first = self._rank(terms, {asked_in} if asked_in in self.languages else {language}, limit)
         best = first.best
+        # A question in Chinese characters is read by someone who reads Chinese: only a Latin-script question
+        # (English words, which a Chinese chat also types) looks further, in every language.
+        if asked_in == "zh-hans" and asked_in in self.languages:
+            return Ranking(first.candidates, [t.word for t in terms], corrected, first.languages)
         if best is None or best.coverage < FALLBACK_COVERAGE:
             everywhere = self._rank(terms, set(self.languages), limit)
             if everywhere.best is not None and (best is None or everywhere.best.coverage > best.coverage):
