@@ -20,7 +20,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from chat import learning, selectors, tasks
-from chat.models import ChatSession, HandoffPhrase, KnowledgeArticle, ProactiveRule
+from chat.models import ChatSession, HandoffPhrase, KnowledgeArticle, ProactiveRule, Synonym
 from chat.selectors import summary_lines
 from core.privacy import shown
 from core.tenancy import TenantScopedAdmin, is_merchant_staff
@@ -210,6 +210,22 @@ class HandoffPhraseAdmin(TenantScopedAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[HandoffPhrase]) -> None:
         super().delete_queryset(request, queryset)
         HandoffPhrase.forget_phrases()  # a bulk delete does not call each row's delete()
+
+
+@admin.register(Synonym)
+class SynonymAdmin(TenantScopedAdmin):
+    """Supervisors' synonym table: words the bot reads as one concept; every process uses a change within seconds."""
+
+    list_display = ("name", "terms", "active", "updated_at")
+    list_filter = ("active",)
+    search_fields = ("name", "terms")
+    list_select_related = ()
+    list_editable = ("active",)
+    ordering = ("name",)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Synonym]) -> None:
+        super().delete_queryset(request, queryset)
+        Synonym.forget_groups()  # a bulk delete does not call each row's delete()
 
 
 def _reindex_later(article_id: int) -> None:

@@ -184,10 +184,11 @@ class Report:
 
 
 def run(cases_file: Path, articles_file: Path | None = None) -> Report:
-    """Score ``cases_file`` against the live index, or against ``articles_file`` in a scratch ranker."""
+    """Score ``cases_file`` against the live index, or against ``articles_file`` in a scratch ranker (with the
+    admin's synonym groups, as the live bot reads them)."""
     cases = load_cases(cases_file)
     if articles_file is not None:
-        ranker, source = Ranker(load_articles(articles_file)), str(articles_file)
+        ranker, source = Ranker(load_articles(articles_file), knowledge.synonym_groups()), str(articles_file)
     else:
         ranker, source = knowledge.ranker(), "the live index"
     parts = evaluate(cases, lambda text, language: understand(text, language, ranker))
