@@ -19,7 +19,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from chat import learning, selectors, tasks
+from chat import choices, learning, selectors, tasks
 from chat.models import ChatSession, HandoffPhrase, KnowledgeArticle, ProactiveRule, Synonym
 from chat.selectors import summary_lines
 from core.privacy import shown
@@ -141,9 +141,10 @@ class KnowledgeArticleAdmin(TenantScopedAdmin):
         since = timezone.now() - timedelta(days=MISSED_DAYS)
         # Consumers' own words: their numbers are masked for whoever may not see them.
         groups = [{**g, "question": shown(g["question"], request.user)} for g in selectors.missed_questions(since)]
+        chosen = [{**c, "question": shown(c["question"], request.user)} for c in choices.suggested_wordings()]
         context = {
             **self.admin_site.each_context(request), "opts": self.model._meta, "title": _("Questions the bot missed"),
-            "groups": groups, "days": MISSED_DAYS,
+            "groups": groups, "days": MISSED_DAYS, "chosen": chosen, "learn_at": settings.CHAT_CHOICE_LEARN_CONSUMERS,
             "articles": KnowledgeArticle.objects.filter(active=True).only("pk", "title", "language"),
             "may_teach": learning.may_add_wording(request.user),
         }  # fmt: skip

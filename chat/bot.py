@@ -21,7 +21,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from chat import choices, knowledge
+from chat import knowledge
+from chat.analysis import normalised_question
 from chat.models import ChatSession, ProactiveRule
 from chat.understanding import Kind
 from crm.models import Consumer, Order
@@ -39,6 +40,7 @@ ORDER_NO = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{5,31}")
 REFUNDABLE = (Order.Status.PAID, Order.Status.SHIPPED, Order.Status.DELIVERED, Order.Status.COMPLETED)
 RECENT_ORDERS = 5
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
+MAX_QUESTION = 200
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,7 @@ def respond(chat: ChatSession, text: str, *, now: datetime, queued: bool = False
     """The bot's answer to one consumer message. ``queued``: the consumer already waits for a person (at night)."""
     lowered = text.lower()
     offer = chat.summary.get("offer") or {}
-    chosen = choices.tapped(offer, text) if offer else None
+    chosen = tapped(offer, text) if offer else None
     found = knowledge.article(chosen) if chosen is not None else None
     if found is not None:  # a tap on a "猜你想问" title: that article answers, a hit (chat.choices remembers it)
         return Reply(found.body, "article", data={"article": found.id, "confidence": 1.0, "chosen": True},
@@ -158,7 +160,7 @@ def respond(chat: ChatSession, text: str, *, now: datetime, queued: bool = False
         titles, ids = [c.article.title for c in seen.candidates], [c.article.id for c in seen.candidates]
         return Reply(_("Did you mean one of these?"), "suggest", suggestions=titles,
                      data={"articles": ids, "confidence": seen.confidence},
-                     offer=choices.offered(text, ids, titles))  # fmt: skip
+                     offer=offered(text, ids, titles))  # fmt: skip
     if _has(lowered, GREETING, GREETING_EN):
         return Reply(_("Hello! What can I do for you?"), "greeting")
     if _has(lowered, THANKS, THANKS_EN):
@@ -175,6 +177,20 @@ def respond(chat: ChatSession, text: str, *, now: datetime, queued: bool = False
         reply.handoff = Handoff.MISSES
         reply.suggestions = []
     return reply
+
+
+def offered(question: str, articles: list[int], titles: list[str]) -> dict[str, Any]:
+    """A "猜你想问" offer as the chat keeps it until the next message (``chat.choices`` tells the rest)."""
+    return {"question": question[:MAX_QUESTION], "articles": articles, "titles": titles}
+
+
+def tapped(offer: dict[str, Any], text: str) -> int | None:
+    """The article whose offered title ``text`` is (a tap, or the title typed out), else None."""
+    said = normalised_question(text)
+    for article, title in zip(offer.get("articles", []), offer.get("titles", []), strict=False):
+        if said and normalised_question(str(title)) == said:
+            return int(article)
+    return None
 
 
 def _to_person(reason: str, queued: bool, staffed: bool, text: str) -> Reply:

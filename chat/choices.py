@@ -2,8 +2,8 @@
 
 The bot offers 2–3 titles when it is not sure (``chat.understanding``); the chat keeps the offer (its
 question and the articles) in ``ChatSession.summary["offer"]`` until the next message. A message that is
-one of the offered titles is a tap: the bot answers with that article (a hit, not a miss) and
-``remember_choice`` stores who chose what for which question.
+one of the offered titles is a tap: the bot answers with that article (a hit, not a miss: ``chat.bot``)
+and ``remember_choice`` stores who chose what for which question.
 
 One consumer alone cannot teach the bot: a tap counts once per consumer, question and article, however
 often it is repeated, and the question becomes a wording of the article only when
@@ -24,29 +24,17 @@ from django.db.models import Count, Max
 from chat.analysis import normalised_question
 from chat.models import ChatSession, ChosenAnswer, KnowledgeArticle
 from chat.wordings import MAX_WORDING, append_wording
+from core.text import mask_pii
 
 MAX_KEY = 200
-
-
-def offered(question: str, articles: list[int], titles: list[str]) -> dict[str, Any]:
-    """The offer as the chat keeps it until the next message."""
-    return {"question": question[:MAX_WORDING], "articles": articles, "titles": titles}
-
-
-def tapped(offer: dict[str, Any], text: str) -> int | None:
-    """The article whose offered title ``text`` is (a tap, or the title typed out), else None."""
-    said = normalised_question(text)
-    for article, title in zip(offer.get("articles", []), offer.get("titles", []), strict=False):
-        if said and normalised_question(str(title)) == said:
-            return int(article)
-    return None
 
 
 @transaction.atomic
 def remember_choice(chat: ChatSession, question: str, article_id: int, now: datetime) -> bool:
     """Store that the chat's consumer chose ``article_id`` for ``question``; teach it as a wording when enough
     consumers agree (see the module). True when the question became a wording now."""
-    wording = " ".join(question.split())[:MAX_WORDING]
+    # Learnt without a person reading it: a consumer's numbers never become part of an article.
+    wording = mask_pii(" ".join(question.split()))[:MAX_WORDING]
     key = normalised_question(wording)[:MAX_KEY]
     if not key:
         return False

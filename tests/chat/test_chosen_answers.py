@@ -3,12 +3,15 @@ stored once per consumer, and becomes a wording of the article only when differe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from celery import current_app
-from django.test import override_settings
+from django.contrib.auth.models import User
+from django.db import connection
+from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from chat import choices, knowledge, services
@@ -19,6 +22,7 @@ from tests.chat.support import plain_consumer
 from tickets.models import TicketEvent
 
 pytestmark = pytest.mark.django_db
+URL = "/admin/chat/knowledgearticle/missed/"
 VAGUE = "跨境那个怎么弄"  # both articles hold 跨境 and nothing else of it: the bot offers both
 
 
@@ -191,3 +195,39 @@ def test_a_question_learnt_for_one_article_is_not_taught_to_another_chosen_as_of
     assert [choices.remember_choice(chat, VAGUE, name.pk, now) for chat in chats[2:]] == [False, False]
     duty.refresh_from_db(), name.refresh_from_db()
     assert (duty.questions, name.questions) == (VAGUE, "")
+
+
+def test_a_learnt_choice_never_carries_the_consumers_numbers(
+    articles: tuple[KnowledgeArticle, KnowledgeArticle],
+) -> None:
+    _duty, name = articles
+    chats = [services.start_chat(plain_consumer().pk, "zh-hans")[0] for _ in range(2)]
+    for chat in chats:
+        choices.remember_choice(chat, "跨境那个怎么弄 13812345678", name.pk, timezone.now())
+    name.refresh_from_db()
+    assert "13812345678" not in name.questions and name.questions.startswith("跨境那个怎么弄 138")
+
+
+def test_the_missed_questions_page_offers_what_consumers_chose_as_a_one_click_wording(
+    articles: tuple[KnowledgeArticle, KnowledgeArticle],
+    make_user: Callable[..., User],
+    client_for: Callable[[User], Client],
+) -> None:
+    duty, name = articles
+    client = client_for(make_user("boss", "supervisor"))
+    _ask_and_tap(plain_consumer(), VAGUE, name.title)
+    client.get(URL)  # warm (session, content types)
+    with CaptureQueriesContext(connection) as few:
+        page = client.get(URL)
+    html = page.content.decode()
+    assert page.status_code == 200 and 'id="chosen"' in html and f'name="article" value="{name.pk}"' in html
+    _ask_and_tap(plain_consumer(), "跨境的那个东西", duty.title)
+    with CaptureQueriesContext(connection) as many:
+        html = client.get(URL).content.decode()
+    assert html.count('name="article" value="') == 2
+    assert len(many.captured_queries) == len(few.captured_queries)
+    done = client.post(URL, {"question": VAGUE, "article": name.pk})
+    assert done.status_code == 302
+    name.refresh_from_db()
+    assert name.questions == VAGUE
+    assert client_for(make_user("agent", "agent")).get(URL).status_code == 403
