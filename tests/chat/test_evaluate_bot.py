@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from chat import knowledge
+from chat import evaluation, knowledge
 from chat.demo import ARTICLES_EN, ARTICLES_ZH
 from chat.evaluation import load_articles, load_cases
 from chat.models import ChatSession, KnowledgeArticle
@@ -103,7 +103,7 @@ def test_the_demo_article_file_is_the_demo_knowledge_base() -> None:
 @pytest.mark.parametrize(
     ("cases", "articles", "at_least"),
     [("bot_eval.jsonl", "demo_articles.jsonl", 300), ("heldout_eval.jsonl", "heldout_articles.jsonl", 40),
-     ("blind_eval.jsonl", "blind_articles.jsonl", 30)],
+     ("blind_eval.jsonl", "blind_articles.jsonl", 30), ("fresh_eval.jsonl", "fresh_articles.jsonl", 120)],
 )  # fmt: skip
 def test_every_labelled_set_names_only_articles_of_its_base(cases: str, articles: str, at_least: int) -> None:
     labelled = load_cases(FIXTURES / cases)
@@ -111,3 +111,23 @@ def test_every_labelled_set_names_only_articles_of_its_base(cases: str, articles
     in_scope = [case for case in labelled if case.expect not in ("none", "handoff")]
     assert len(labelled) >= at_least and {case.expect for case in in_scope} <= titles
     assert {case.expect for case in labelled} >= {"none", "handoff"}
+
+
+# The README's figures of 2026-12-07 (Bot quality) as floors: answered right at least, wrong at most, and never an
+# out-of-scope question answered or an ask for a person kept. A change that loses one fails here; one that gains
+# should raise the floor with the README.
+FIGURES = [
+    ("bot_eval.jsonl", "demo_articles.jsonl", 222, 0),
+    ("heldout_eval.jsonl", "heldout_articles.jsonl", 34, 1),
+    ("blind_eval.jsonl", "blind_articles.jsonl", 26, 0),
+    ("fresh_eval.jsonl", "fresh_articles.jsonl", 75, 1),
+    ("fresh_blind_eval.jsonl", "fresh_articles.jsonl", 38, 1),
+]
+
+
+@pytest.mark.parametrize(("cases", "articles", "right", "wrong"), FIGURES)
+def test_the_readme_figures_hold_on_every_labelled_set(cases: str, articles: str, right: int, wrong: int) -> None:
+    figures = evaluation.run(FIXTURES / cases, FIXTURES / articles).parts["all"]
+    assert figures.answered_right >= right and figures.answered_wrong <= wrong
+    assert figures.out_of_scope_answered == 0 and figures.handed_off == figures.asks
+    assert figures.wrongly_handed_off == 0
