@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -234,6 +235,10 @@ class Synonym(models.Model):
         deleted = super().delete(*args, **kwargs)
         self.forget_groups()
         return deleted
+
+    def clean(self) -> None:
+        if "," in self.name or "，" in self.name:
+            raise ValidationError({"name": _("The name is one word or phrase: put the others under words.")})
 
     def words(self) -> list[str]:
         """The group as the ranker takes it: its name first, then its other words, each once."""
