@@ -19,8 +19,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from chat import learning, selectors, tasks
-from chat.models import ChatSession, HandoffPhrase, KnowledgeArticle, ProactiveRule
+from chat import choices, learning, selectors, tasks
+from chat.models import ChatSession, HandoffPhrase, KnowledgeArticle, ProactiveRule, Synonym
 from chat.selectors import summary_lines
 from core.privacy import shown
 from core.tenancy import TenantScopedAdmin, is_merchant_staff
@@ -141,9 +141,10 @@ class KnowledgeArticleAdmin(TenantScopedAdmin):
         since = timezone.now() - timedelta(days=MISSED_DAYS)
         # Consumers' own words: their numbers are masked for whoever may not see them.
         groups = [{**g, "question": shown(g["question"], request.user)} for g in selectors.missed_questions(since)]
+        chosen = [{**c, "question": shown(c["question"], request.user)} for c in choices.suggested_wordings()]
         context = {
             **self.admin_site.each_context(request), "opts": self.model._meta, "title": _("Questions the bot missed"),
-            "groups": groups, "days": MISSED_DAYS,
+            "groups": groups, "days": MISSED_DAYS, "chosen": chosen, "learn_at": settings.CHAT_CHOICE_LEARN_CONSUMERS,
             "articles": KnowledgeArticle.objects.filter(active=True).only("pk", "title", "language"),
             "may_teach": learning.may_add_wording(request.user),
         }  # fmt: skip
@@ -210,6 +211,22 @@ class HandoffPhraseAdmin(TenantScopedAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[HandoffPhrase]) -> None:
         super().delete_queryset(request, queryset)
         HandoffPhrase.forget_phrases()  # a bulk delete does not call each row's delete()
+
+
+@admin.register(Synonym)
+class SynonymAdmin(TenantScopedAdmin):
+    """Supervisors' synonym table: words the bot reads as one concept; every process uses a change within seconds."""
+
+    list_display = ("name", "terms", "active", "updated_at")
+    list_filter = ("active",)
+    search_fields = ("name", "terms")
+    list_select_related = ()
+    list_editable = ("active",)
+    ordering = ("name",)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Synonym]) -> None:
+        super().delete_queryset(request, queryset)
+        Synonym.forget_groups()  # a bulk delete does not call each row's delete()
 
 
 def _reindex_later(article_id: int) -> None:

@@ -68,6 +68,15 @@ def fold(text: str) -> str:
     return text.translate(_FOLD).lower()
 
 
+_PUNCTUATION = re.compile(r"[\s!！?？,，.。~～…、;；:：\"“”'‘’()（）\[\]【】]+")
+
+
+def normalised_question(text: str) -> str:
+    """A question as the bot compares and groups questions (missed questions, chosen answers): width and case
+    folded, punctuation and spaces gone."""
+    return _PUNCTUATION.sub("", fold(text))
+
+
 @lru_cache(maxsize=100_000)
 def stem_word(word: str) -> str:
     return stem(word) if word.isalpha() else word

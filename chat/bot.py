@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from chat import knowledge
+from chat.analysis import normalised_question
 from chat.models import ChatSession, ProactiveRule
 from chat.understanding import Kind
 from crm.models import Consumer, Order
@@ -39,6 +40,7 @@ ORDER_NO = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{5,31}")
 REFUNDABLE = (Order.Status.PAID, Order.Status.SHIPPED, Order.Status.DELIVERED, Order.Status.COMPLETED)
 RECENT_ORDERS = 5
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
+MAX_QUESTION = 200
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class Reply:
     suggestions: list[str] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
     action: ProposeRefund | None = None
+    offer: dict[str, Any] | None = None  # "猜你想问" offered: kept on the chat until the next message
+    chosen: tuple[str, int] | None = None  # a tap on an offered title: (the question it answered, the article)
 
 
 def _has(text: str, zh: tuple[str, ...], en: tuple[str, ...]) -> bool:
@@ -129,6 +133,12 @@ def proactive(consumer: Consumer, language: str, now: datetime) -> tuple[Proacti
 def respond(chat: ChatSession, text: str, *, now: datetime, queued: bool = False, staffed: bool = True) -> Reply:
     """The bot's answer to one consumer message. ``queued``: the consumer already waits for a person (at night)."""
     lowered = text.lower()
+    offer = chat.summary.get("offer") or {}
+    chosen = tapped(offer, text) if offer else None
+    found = knowledge.article(chosen) if chosen is not None else None
+    if found is not None:  # a tap on a "猜你想问" title: that article answers, a hit (chat.choices remembers it)
+        return Reply(found.body, "article", data={"article": found.id, "confidence": 1.0, "chosen": True},
+                     chosen=(str(offer.get("question", "")), found.id))  # fmt: skip
     # Intents act only on what the consumer explicitly asked for (chat.intents); a question about
     # refunds or parcels goes to the knowledge base, and a refund request is only proposed (see the docstring).
     seen = knowledge.understand(text, chat.language)
@@ -146,10 +156,11 @@ def respond(chat: ChatSession, text: str, *, now: datetime, queued: bool = False
     if seen.kind == Kind.ANSWER:
         best = seen.candidates[0]
         return Reply(best.article.body, "article", data={"article": best.article.id, "confidence": best.coverage})
-    if seen.kind == Kind.OFFER:  # 猜你想问: a tap sends the title, which the knowledge base then answers
+    if seen.kind == Kind.OFFER:  # 猜你想问: a tap sends the title back, and that article answers (above)
         titles, ids = [c.article.title for c in seen.candidates], [c.article.id for c in seen.candidates]
         return Reply(_("Did you mean one of these?"), "suggest", suggestions=titles,
-                     data={"articles": ids, "confidence": seen.confidence})  # fmt: skip
+                     data={"articles": ids, "confidence": seen.confidence},
+                     offer=offered(text, ids, titles))  # fmt: skip
     if _has(lowered, GREETING, GREETING_EN):
         return Reply(_("Hello! What can I do for you?"), "greeting")
     if _has(lowered, THANKS, THANKS_EN):
@@ -166,6 +177,20 @@ def respond(chat: ChatSession, text: str, *, now: datetime, queued: bool = False
         reply.handoff = Handoff.MISSES
         reply.suggestions = []
     return reply
+
+
+def offered(question: str, articles: list[int], titles: list[str]) -> dict[str, Any]:
+    """A "猜你想问" offer as the chat keeps it until the next message (``chat.choices`` tells the rest)."""
+    return {"question": question[:MAX_QUESTION], "articles": articles, "titles": titles}
+
+
+def tapped(offer: dict[str, Any], text: str) -> int | None:
+    """The article whose offered title ``text`` is (a tap, or the title typed out), else None."""
+    said = normalised_question(text)
+    for article, title in zip(offer.get("articles", []), offer.get("titles", []), strict=False):
+        if said and normalised_question(str(title)) == said:
+            return int(article)
+    return None
 
 
 def _to_person(reason: str, queued: bool, staffed: bool, text: str) -> Reply:

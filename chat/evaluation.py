@@ -183,12 +183,17 @@ class Report:
         return out
 
 
+def ranker_for(articles_file: Path | None) -> tuple[Ranker, str]:
+    """The live index's ranker, or ``articles_file`` in a scratch ranker (with the admin's synonym groups, as the
+    live bot reads them), and where the articles came from."""
+    if articles_file is not None:
+        return Ranker(load_articles(articles_file), knowledge.synonym_groups()), str(articles_file)
+    return knowledge.ranker(), "the live index"
+
+
 def run(cases_file: Path, articles_file: Path | None = None) -> Report:
     """Score ``cases_file`` against the live index, or against ``articles_file`` in a scratch ranker."""
     cases = load_cases(cases_file)
-    if articles_file is not None:
-        ranker, source = Ranker(load_articles(articles_file)), str(articles_file)
-    else:
-        ranker, source = knowledge.ranker(), "the live index"
+    ranker, source = ranker_for(articles_file)
     parts = evaluate(cases, lambda text, language: understand(text, language, ranker))
     return Report(source, len(ranker.articles), expected_titles_missing(cases, ranker), parts)

@@ -4,7 +4,8 @@ Articles are indexed by one writer (the ``search`` Celery queue: ``chat.tasks.in
 enqueued on commit when an article changes); ``rebuild_index`` rebuilds it whole (``manage.py
 reindex_knowledge``). The ASGI process only reads: it keeps one searcher open and refreshes it when the
 index has changed, checking at most every ``REFRESH_SECONDS``; when the searcher changed, it rebuilds its
-``retrieval.Ranker`` from the stored articles (only changed articles are analysed again).
+``retrieval.Ranker`` from the stored articles (only changed articles are analysed again). The synonym
+groups (``Synonym``, edited in the admin) are checked at the same pace; new groups rebuild the ranker too.
 
 Ranking and confidence live in ``retrieval`` (BM25F over synonym concepts and character bigrams, general
 IDF, typo tolerance, language fallback) and the decision in ``understanding``; confidence is the best
@@ -14,20 +15,23 @@ field, so the index also answers word queries, but the bot does not use it.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
 
+from django.db import DatabaseError, connection
 from whoosh.fields import ID, STORED, TEXT, Schema
 from whoosh.searching import Searcher
 
 from chat import analysis, understanding
-from chat.models import HandoffPhrase, KnowledgeArticle
+from chat.models import HandoffPhrase, KnowledgeArticle, Synonym
 from chat.retrieval import Article, Ranker
 from chat.understanding import Understanding
 from core.search import SearchIndex, chinese_word_analyzer
 
 REFRESH_SECONDS = 2.0
+log = logging.getLogger(__name__)
 
 
 def _schema() -> Schema:
@@ -91,22 +95,40 @@ _ranked_from: Searcher | None = None
 _rebuilding = False
 
 
+_groups: list[list[str]] | None = None
+
+
+def synonym_groups() -> list[list[str]]:
+    """The synonym groups the bot reads: the admin's (``Synonym``, cached), or the shipped seed while the
+    table is empty."""
+    groups = Synonym.active_groups()
+    return analysis.seed_synonyms() if groups is None else groups
+
+
 def _current_searcher() -> Searcher:
-    global _searcher, _checked
+    """The index's searcher, and the synonym groups, both checked at most every ``REFRESH_SECONDS``."""
+    global _searcher, _checked, _groups
     now = time.monotonic()
     if _searcher is None:
         _searcher = INDEX.index().searcher()
         _checked = now
+        _groups = synonym_groups()
     elif now - _checked > REFRESH_SECONDS:
         _checked = now
         _searcher = _searcher.refresh()  # the same searcher when nothing changed
+        _groups = synonym_groups()
     return _searcher
 
 
 def _warm() -> None:
     analysis.prepare()
-    with _lock:
-        _current_ranker()
+    try:
+        with _lock:
+            _current_ranker()
+    except DatabaseError:  # the synonym table not there yet (a database being migrated): the first question builds it
+        log.warning("the knowledge ranker was not warmed up", exc_info=True)
+    finally:
+        connection.close()  # this thread's own connection, opened for the synonym groups
 
 
 def warm_up() -> None:
@@ -138,20 +160,23 @@ def _current_ranker() -> Ranker:
     3,000 articles takes seconds, a question milliseconds)."""
     global _ranker, _ranked_from, _rebuilding
     searcher = _current_searcher()
+    groups = _groups if _groups is not None else synonym_groups()
     if _ranker is None or _ranked_from is None:
-        _ranker = Ranker(articles_of(searcher), previous=_ranker)
+        _ranker = Ranker(articles_of(searcher), groups, previous=_ranker)
         _ranked_from = searcher
-    elif searcher is not _ranked_from and not _rebuilding:
+    elif (searcher is not _ranked_from or groups != _ranker.groups) and not _rebuilding:
         _rebuilding = True
-        threading.Thread(target=_rebuild, args=(_ranked_from, searcher, articles_of(searcher), _ranker),
+        threading.Thread(target=_rebuild, args=(_ranked_from, searcher, articles_of(searcher), groups, _ranker),
                          daemon=True, name="knowledge-ranker").start()  # fmt: skip
     return _ranker
 
 
-def _rebuild(replacing: Searcher, searcher: Searcher, articles: list[Article], previous: Ranker) -> None:
+def _rebuild(
+    replacing: Searcher, searcher: Searcher, articles: list[Article], groups: list[list[str]], previous: Ranker
+) -> None:
     global _ranker, _ranked_from, _rebuilding
     try:
-        fresh = Ranker(articles, previous=previous)
+        fresh = Ranker(articles, groups, previous=previous)
         with _lock:
             if _ranked_from is replacing:  # not reset nor rebuilt meanwhile
                 _ranker, _ranked_from = fresh, searcher
@@ -164,6 +189,11 @@ def ranker() -> Ranker:
     """This process's ranker, brought up to date with the index."""
     with _lock:
         return _current_ranker()
+
+
+def article(article_id: int) -> Article | None:
+    """An indexed article by id (a "猜你想问" tap names one), or None when it is no longer indexed."""
+    return ranker().by_id.get(article_id)
 
 
 def understand(text: str, language: str) -> Understanding:

@@ -1,8 +1,8 @@
 """The bot learns from people: a consumer's question that an agent or supervisor attaches to an article
 becomes another wording of it, and the bot answers it from then on.
 
-``add_wording`` appends to ``KnowledgeArticle.questions`` and re-indexes the article through the index's
-single writer (``chat.tasks.index_knowledge_article``, after the commit), as an edit in the admin does;
+``add_wording`` checks who teaches and what, then appends to ``KnowledgeArticle.questions`` and re-indexes the
+article (``chat.wordings``), as an edit in the admin does;
 ``learn_from_chat`` takes the words from a consumer's message in a chat the agent held (the console's
 ``learn`` frame); the missed-questions page calls ``add_wording`` with the question it shows.
 """
@@ -12,17 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils.translation import gettext as _
 
-from chat.analysis import fold
 from chat.models import ChatSession, KnowledgeArticle
 from chat.services import ChatError
-from core.queue import enqueue
+from chat.wordings import MAX_WORDING, append_wording
 from core.tenancy import is_merchant_staff
 from tickets.models import TicketEvent
-
-MAX_WORDING = 200
 
 
 def may_add_wording(user: Any) -> bool:
@@ -30,14 +26,10 @@ def may_add_wording(user: Any) -> bool:
     return bool(user.is_active and user.has_perm("chat.add_wording")) and not is_merchant_staff(user)
 
 
-def _same(text: str) -> str:
-    return " ".join(fold(text).split())
-
-
-@transaction.atomic
 def add_wording(article: KnowledgeArticle, text: str, by: Any) -> bool:
-    """Append ``text`` (one line) to the article's other wordings and re-index it after the commit.
-    False when the article already reads so (its title or a wording, case and width folded)."""
+    """Append ``text`` (one line) to the article's other wordings and re-index it after the commit
+    (``wordings.append_wording``). False when the article already reads so (its title or a wording, case and
+    width folded)."""
     if not may_add_wording(by):
         raise ChatError("forbidden", _("You may not teach the bot new wordings."))
     wording = " ".join(text.split())
@@ -45,16 +37,10 @@ def add_wording(article: KnowledgeArticle, text: str, by: Any) -> bool:
         raise ValidationError({"text": _("The wording is empty.")})
     if len(wording) > MAX_WORDING:
         raise ValidationError({"text": _("A wording may have at most %(n)s characters.") % {"n": MAX_WORDING}})
-    locked = KnowledgeArticle.objects.select_for_update().filter(pk=article.pk, active=True).first()
-    if locked is None:
+    added = append_wording(article.pk, wording)
+    if added is None:
         raise ChatError("bad_article", _("There is no such active article."))
-    lines = [line for line in locked.questions.splitlines() if line.strip()]
-    if _same(wording) in {_same(locked.title), *(_same(line) for line in lines)}:
-        return False
-    locked.questions = "\n".join([*lines, wording])
-    locked.save(update_fields=["questions", "updated_at"])
-    enqueue("chat.tasks.index_knowledge_article", locked.pk)
-    return True
+    return added
 
 
 def learn_from_chat(chat_id: int, message_id: int, article_id: int, agent: Any) -> bool:

@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -193,3 +194,100 @@ class HandoffPhrase(models.Model):
             phrases = list(cls.objects.filter(active=True).order_by("phrase").values_list("phrase", flat=True))
             cache.set(cls.CACHE_KEY, phrases, timeout=None)
         return tuple(phrases)
+
+
+class Synonym(models.Model):
+    """A group of words the bot reads as one concept (撤销 = 取消 = cancel), edited by supervisors.
+
+    The bot reads the active groups through ``active_groups`` (cached in Redis, shared by every process);
+    saving or deleting a group drops the cache, and each process rebuilds its ranker with the new groups
+    within seconds (``chat.knowledge``). The seed is ``chat/data/synonyms.txt``, loaded by a migration;
+    while the table holds no row at all (a database emptied by hand) the bot reads that file.
+    """
+
+    tenant_field: ClassVar[str | None] = None
+    CACHE_KEY = "chat:synonyms"
+
+    name = models.CharField(
+        _("concept"), max_length=60, unique=True, help_text=_("The group's name; it is one of its words too.")
+    )
+    terms = models.TextField(
+        _("words"), help_text=_("Words and phrases that mean the same here, separated by commas or new lines.")
+    )
+    active = models.BooleanField(_("active"), default=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("synonym group")
+        verbose_name_plural = _("synonym groups")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.name = " ".join(self.name.split())
+        self.terms = ", ".join(self.words()[1:])
+        super().save(*args, **kwargs)
+        self.forget_groups()
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        deleted = super().delete(*args, **kwargs)
+        self.forget_groups()
+        return deleted
+
+    def clean(self) -> None:
+        if "," in self.name or "，" in self.name:
+            raise ValidationError({"name": _("The name is one word or phrase: put the others under words.")})
+
+    def words(self) -> list[str]:
+        """The group as the ranker takes it: its name first, then its other words, each once."""
+        found = [self.name, *(w for line in self.terms.splitlines() for w in line.replace("，", ",").split(","))]
+        return list(dict.fromkeys(" ".join(word.split()) for word in found if word.strip()))
+
+    @classmethod
+    def forget_groups(cls) -> None:
+        """Drop the cached groups (after a change; bulk changes in the admin call it too)."""
+        cache.delete(cls.CACHE_KEY)
+
+    @classmethod
+    def active_groups(cls) -> list[list[str]] | None:
+        """The active groups, from the cache when it holds them; None while the table is empty (read the seed)."""
+        groups = cache.get(cls.CACHE_KEY)
+        if groups is None:
+            rows = list(cls.objects.order_by("name"))
+            groups = [row.words() for row in rows if row.active] if rows else "seed"
+            cache.set(cls.CACHE_KEY, groups, timeout=None)
+        return None if groups == "seed" else groups
+
+
+class ChosenAnswer(models.Model):
+    """A consumer tapped one of the "猜你想问" titles the bot offered for their question.
+
+    One row per question, article and consumer: however often one consumer taps, they count once. When
+    enough different consumers chose the same article for the same question (``CHAT_CHOICE_LEARN_CONSUMERS``)
+    and no other article was chosen as often, the question becomes another wording of the article
+    (``chat.choices.remember_choice``).
+    """
+
+    tenant_field: ClassVar[str | None] = None
+
+    question_key = models.CharField(_("question, normalised"), max_length=200)
+    question = models.CharField(_("question"), max_length=200)
+    article = models.ForeignKey(KnowledgeArticle, on_delete=models.CASCADE, related_name="+", verbose_name=_("article"))
+    consumer = models.ForeignKey("crm.Consumer", on_delete=models.CASCADE, related_name="+", verbose_name=_("consumer"))
+    chosen_at = models.DateTimeField(_("chosen at"))
+    learnt = models.BooleanField(_("learnt as a wording"), default=False)
+
+    class Meta:
+        verbose_name = _("chosen answer")
+        verbose_name_plural = _("chosen answers")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["question_key", "article", "consumer"], name="chat_chosen_once_per_consumer"
+            )
+        ]
+        indexes = [models.Index(fields=["question_key", "article"], name="chat_chosen_question")]
+
+    def __str__(self) -> str:
+        return self.question

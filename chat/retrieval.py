@@ -17,15 +17,16 @@ Scoring (``analysis`` says how a text becomes weighted terms):
   concepts is there, or in part when some of its bigrams are). It is what the decision leans on.
 
 Language: the question is searched in its own language (an English question in a Chinese chat finds
-the English articles); when that finds nothing plausible, every language is searched (synonyms cross
-languages: "invoice" is a 发票 concept).
+the English articles); when an English question finds nothing plausible there, every language is searched
+(synonyms cross languages: "invoice" is a 发票 concept). A question written in Chinese characters is
+answered from the Chinese articles only: its reader reads Chinese.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from chat import analysis
 from chat.analysis import Term, Thesaurus
@@ -72,6 +73,7 @@ class Ranking:
     terms: list[str] = field(default_factory=list)
     corrected: dict[str, str] = field(default_factory=dict)
     languages: str = ""
+    exact: bool = False  # the question is, word for word, the best article's title or one of its wordings
 
     @property
     def best(self) -> Candidate | None:
@@ -119,10 +121,12 @@ class Ranker:
         reuse = previous._analysed if previous is not None and previous.groups == groups else {}
         self._reuse = reuse
         self.articles = list(articles)
+        self.by_id = {article.id: article for article in self.articles}
         self.languages = sorted({a.language for a in self.articles})
         # feature -> {article index: saturated BM25F term frequency}
         self.postings: dict[str, dict[int, float]] = defaultdict(dict)
         self.words_of: list[set[str]] = []  # concepts and bigrams each article holds
+        self.exact: dict[str, list[int]] = {}  # a title or wording, normalised -> the articles that read so
         self.asks_of: list[set[str]] = []  # those of its title and wordings (the question, not the answer)
         self.chars_of: list[set[str]] = []  # its Chinese characters (a one-character word inside a longer one)
         self.pinyin: dict[str, set[str]] = defaultdict(set)  # pinyin key -> article words / bigrams
@@ -177,6 +181,11 @@ class Ranker:
             for feature, tf in weighted.items():
                 self.postings[feature][index] = tf * (K1 + 1) / (tf + K1)
             self.words_of.append(set(weighted))
+            article = self.articles[index]
+            for asked in (article.title, *article.wordings):
+                key = analysis.normalised_question(asked)
+                if key and index not in self.exact.setdefault(key, []):
+                    self.exact[key].append(index)
             self.asks_of.append(set(fields["title"]) | set(fields["wordings"]))
             article = self.articles[index]
             self.chars_of.append(set(analysis.fold(" ".join((article.title, *article.wordings, article.body)))))
@@ -206,7 +215,22 @@ class Ranker:
 
     def rank(self, question: str, language: str, *, limit: int = CANDIDATES, strict: bool = False) -> Ranking:
         """The best ``limit`` articles for ``question`` asked in a chat in ``language`` (see the module);
-        ``strict``: in that language only."""
+        ``strict``: in that language only. A question that is an article's title or wording word for word
+        (case, width and punctuation aside) puts that article first, marked ``exact``."""
+        ranking = self._ranked(question, language, limit=limit, strict=strict)
+        found = self.exact.get(analysis.normalised_question(question))
+        if not found:
+            return ranking
+        allowed = {language} if strict else set(ranking.languages.split(",")) if ranking.languages else set()
+        allowed = allowed or {analysis.language_of(question) or language}
+        article = next((self.articles[i] for i in found if self.articles[i].language in allowed), None)
+        if article is None:
+            return ranking
+        rest = [c for c in ranking.candidates if c.article.id != article.id]
+        top = Candidate(article, round(max((c.score for c in rest), default=0.0) + 1.0, 4), 1.0)
+        return replace(ranking, candidates=[top, *rest][:limit], exact=True)
+
+    def _ranked(self, question: str, language: str, *, limit: int, strict: bool) -> Ranking:
         terms, corrected = self._question_terms(question)
         if not terms:
             return Ranking([])
@@ -216,6 +240,10 @@ class Ranker:
         asked_in = analysis.language_of(question) or language
         first = self._rank(terms, {asked_in} if asked_in in self.languages else {language}, limit)
         best = first.best
+        # A question in Chinese characters is read by someone who reads Chinese: only a Latin-script question
+        # (English words, which a Chinese chat also types) looks further, in every language.
+        if asked_in == "zh-hans" and asked_in in self.languages:
+            return Ranking(first.candidates, [t.word for t in terms], corrected, first.languages)
         if best is None or best.coverage < FALLBACK_COVERAGE:
             everywhere = self._rank(terms, set(self.languages), limit)
             if everywhere.best is not None and (best is None or everywhere.best.coverage > best.coverage):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from chat.analysis import fold
+from chat.analysis import normalised_question
 from chat.learning import may_add_wording
 from chat.models import ChatSession, KnowledgeArticle
 from chat.services import author_name, message_frame
@@ -179,12 +178,6 @@ def profile(user: Any) -> dict[str, Any]:
 
 
 MISSED_ROWS = 5000
-_PUNCTUATION = re.compile(r"[\s!！?？,，.。~～…、;；:：\"“”'‘’()（）\[\]【】]+")
-
-
-def normalised_question(text: str) -> str:
-    """A question as the missed-questions page groups it: width and case folded, punctuation and spaces gone."""
-    return _PUNCTUATION.sub("", fold(text))
 
 
 def missed_questions(since: datetime, limit: int = 100) -> list[dict[str, Any]]:

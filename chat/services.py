@@ -24,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from chat import bot
+from chat import bot, choices
 from chat.groups import AGENTS, agent_group, consumer_group, send_frame, staff_group
 from chat.models import ChatSession
 from core.roles import MERCHANT_STAFF
@@ -241,7 +241,10 @@ def consumer_message(consumer_id: int, language: str, text: str, *, now: datetim
                 _say(chat, reply.text, Author.BOT, now, intent=reply.intent, suggestions=reply.suggestions,
                      question=event.body[:500] if reply.missed else None, **reply.data)  # fmt: skip
                 intents = [*chat.summary.get("intents", []), reply.intent][-10:]
-                chat.summary = {**chat.summary, "intents": intents}
+                kept = {key: value for key, value in chat.summary.items() if key != "offer"}  # one message only
+                chat.summary = {**kept, "intents": intents, **({"offer": reply.offer} if reply.offer else {})}
+                if reply.chosen is not None:  # a "猜你想问" tap: remembered, and learnt once consumers agree
+                    choices.remember_choice(chat, *reply.chosen, now)
                 if reply.data.get("orders") or reply.data.get("order"):
                     chat.summary["orders"] = reply.data.get("orders") or [reply.data["order"]]
                 if reply.missed:

@@ -61,6 +61,8 @@ _INTENT_KINDS = {Intent.HANDOFF: Kind.HANDOFF, Intent.ANGER: Kind.ANGER, Intent.
 def decide(ranking: Ranking, thresholds: Thresholds = THRESHOLDS) -> tuple[Kind, list[Candidate]]:
     """Answer, offer or none for a ranking (see the module docstring)."""
     best = ranking.best
+    if ranking.exact and best is not None:  # the question is the article's own title or a learnt wording
+        return Kind.ANSWER, [best]
     if best is None or best.coverage < thresholds.offer_coverage:
         return Kind.NONE, []
     second = ranking.candidates[1] if len(ranking.candidates) > 1 else None

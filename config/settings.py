@@ -265,6 +265,9 @@ CHAT_PLATFORM_API_KEY = env_str("CHAT_PLATFORM_API_KEY")
 CHAT_DEPARTMENT = env_str("CHAT_DEPARTMENT", "after-sales")
 # A person takes over after this many bot misses in a row.
 CHAT_BOT_MISSES = env_int("CHAT_BOT_MISSES", 2)
+# A question consumers answered themselves in "猜你想问" becomes a wording of the article they chose once this
+# many different consumers chose it (never fewer than 2: one consumer alone cannot teach the bot).
+CHAT_CHOICE_LEARN_CONSUMERS = max(2, env_int("CHAT_CHOICE_LEARN_CONSUMERS", 2))
 # A chat accepted but not answered within this many seconds goes back to the queue.
 CHAT_ACCEPT_TIMEOUT = env_int("CHAT_ACCEPT_TIMEOUT", 120)
 # A chat with the bot alone and silent for this many minutes is resolved.

@@ -16,6 +16,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 
+from chat.models import Synonym
 from core import embedded, roles
 from crm.models import CreditTier, RiskPattern
 
@@ -106,7 +107,7 @@ def _clean_cache() -> None:
 
 @pytest.fixture(autouse=True)
 def _data_migration_rows(request: pytest.FixtureRequest) -> None:
-    """Put back the rows data migrations made (role groups, credit tiers, risk patterns) after a transactional
+    """Put back the rows data migrations made (role groups, credit tiers, risk patterns, synonyms) after a transactional
     test's flush.
 
     pytest-xdist hands out whole files, so a plain test may run after another file's flush.
@@ -124,6 +125,8 @@ def _data_migration_rows(request: pytest.FixtureRequest) -> None:
         import_module("crm.migrations.0008_tier_return_and_dispute_privileges").grant(django_apps, None)
     if not RiskPattern.objects.exists():
         import_module("crm.migrations.0007_seed_risk_patterns").seed(django_apps, None)
+    if not Synonym.objects.exists():
+        import_module("chat.migrations.0006_synonyms_and_chosen_answers").seed_synonyms(django_apps, None)
 
 
 @pytest.fixture

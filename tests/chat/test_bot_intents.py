@@ -12,7 +12,8 @@ from tests.chat.support import plain_consumer
 from tests.crm import factories as f
 from tickets.models import RefundRequest, TicketEvent
 
-ASKS = ["人工", "人工！人工！", "人工人工人工", "转人工", "找客服", "我要找客服", "真人", "别让机器人回答了",
+ASKS = ["不想跟机器聊了", "叫你们客服出来", "人工", "人工！人工！", "人工人工人工", "转人工", "找客服", "我要找客服",
+        "真人", "别让机器人回答了",
         "不要机器人", "机器人听不懂，换个人", "有没有人工客服", "客服", "客服！客服！", "人呢？", "human",
         "agent please", "I want to talk to a real person", "can I talk to someone", "get me a person"]  # fmt: skip
 

@@ -86,6 +86,14 @@ def test_an_english_question_in_a_chinese_chat_finds_the_english_article(ranker:
     assert strict is not None and strict.article.language == "zh-hans"
 
 
+def test_a_question_in_chinese_characters_is_never_answered_by_an_english_article() -> None:
+    # The English article shares the concept (被黑 and "hacked" are one), the Chinese base has nothing on it.
+    ranker = Ranker([Article(1, "My account was hacked", "Reset your password.", "en"),
+                     Article(2, "退款多久到账", "退款原路退回，1–3 个工作日到账。", "zh-hans")])  # fmt: skip
+    assert [c.article.language for c in ranker.rank("号被黑了咋整", "zh-hans").candidates] in ([], ["zh-hans"])
+    assert best(ranker, "my account was hacked", "zh-hans") == "My account was hacked"
+
+
 def test_a_topic_only_the_chinese_base_knows_is_found_from_an_english_chat(ranker: Ranker) -> None:
     assert best(ranker, "how do I cancel my order", "en") == "修改或取消订单"
 

@@ -214,6 +214,7 @@ def test_a_consumer_message_the_bot_answers_costs_the_same_few_queries_however_l
     who = plain_consumer()
     services.start_chat(who.pk, "zh-hans")
     HandoffPhrase.active_phrases()  # the admin's handoff phrases: read once, then from Redis until one changes
+    knowledge.ranker()  # likewise the synonym groups, read when the ranker is built
     # savepoint, the locked chat with its ticket's status, the message, the bot's answer, the chat, release
     with django_assert_num_queries(6), django_capture_on_commit_callbacks(execute=True):
         services.consumer_message(who.pk, "zh-hans", "发票怎么开")
