@@ -2,20 +2,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
 
 from core.admin_actions import apply_to_each
 from core.paginator import CappedPaginator
 from core.tenancy import TenantScopedAdmin
 from core.text import mask_pii
 from crm import admin_patterns  # noqa: F401  (registers the risk patterns' admin)
-from crm.admin_consumers import swap_pii
+from crm.admin_consumers import local_time, swap_pii
 from crm.models import CreditRating, CreditTier, Order, Review, RiskFlag
 from crm.services import moderate_reviews, review_risk_flag
 
@@ -124,8 +128,14 @@ class RiskFlagAdmin(TenantScopedAdmin):
     list_filter = ("status", "kind")
     search_fields = ("consumer__external_id", "consumer__display_name")
     list_select_related = ("consumer", "reviewed_by")
-    readonly_fields = ("consumer", "kind", "status", "evidence_display", "detected_at", "reviewed_by", "reviewed_at")
-    fields = ("consumer", "kind", "status", "evidence_display", "detected_at", "reviewed_by", "reviewed_at", "note")
+    readonly_fields = (
+        "consumer", "kind", "status", "evidence_display", "flagged_reviews", "detected_at", "reviewed_by",
+        "reviewed_at", "verdict",
+    )  # fmt: skip
+    fields = (
+        "consumer", "kind", "status", "evidence_display", "flagged_reviews", "detected_at", "reviewed_by",
+        "reviewed_at", "note", "verdict",
+    )  # fmt: skip
     actions = ["confirm", "clear"]
     ordering = ("status", "-detected_at")
 
@@ -138,11 +148,76 @@ class RiskFlagAdmin(TenantScopedAdmin):
             "",
             "<tr><th>{}</th><td>{}</td></tr>",
             (
-                (EVIDENCE_LABELS.get(k, k), mask_pii(str(v)) if k in ("text", "phrases") else v)
+                (EVIDENCE_LABELS.get(k, k), _evidence_value(k, v))
                 for k, v in obj.evidence.items()
+                if k not in ("review_ids", "order_ids")  # the reviews themselves are listed below
             ),
         )
         return format_html('<table class="evidence">{}</table>', items)
+
+    @admin.display(description=_("the reviews behind it"))
+    def flagged_reviews(self, obj: RiskFlag) -> SafeString:
+        ids = [i for i in obj.evidence.get("review_ids") or [] if isinstance(i, int)]
+        reviews = Review.objects.filter(pk__in=ids).select_related("order", "merchant").order_by("-created_at")
+        rows = format_html_join(
+            "",
+            '<tr><td>{}</td><td><a href="{}">{}</a></td><td>{}</td><td>{}/{}/{}</td><td>{}</td></tr>',
+            (
+                (
+                    local_time(r.created_at),
+                    reverse("admin:crm_order_change", args=[r.order_id]),
+                    r.order.order_no,
+                    r.merchant.name,
+                    r.item_stars,
+                    r.service_stars,
+                    r.logistics_stars,
+                    mask_pii(r.text),
+                )
+                for r in reviews
+            ),
+        )
+        return format_html('<table class="story">{}</table>', rows) if rows else format_html("{}", _("None"))
+
+    @admin.display(description=_("verdict"))
+    def verdict(self, obj: RiskFlag) -> SafeString:
+        # Buttons of the page's own form posted to the review view; the note typed above goes with them.
+        url = reverse("admin:crm_riskflag_review", args=[obj.pk])
+        buttons = format_html_join(
+            " ",
+            '<button type="submit" class="button {}" formaction="{}" formmethod="post" name="status" value="{}">'
+            "{}</button>",
+            ((status, url, status, label) for status, label in _verdicts(obj)),
+        )
+        return buttons or format_html('<span class="quiet">{}</span>', _("Cleared: nothing left to decide."))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if self.has_change_permission(request, obj):
+            return self.readonly_fields
+        return tuple(f for f in self.readonly_fields if f != "verdict")
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if self.has_change_permission(request, obj):
+            return self.fields
+        return tuple(f for f in self.fields if f != "verdict")
+
+    def get_urls(self) -> list[Any]:
+        review = self.admin_site.admin_view(require_POST(self.review_view))
+        return [path("<int:pk>/review/", review, name="crm_riskflag_review"), *super().get_urls()]
+
+    def review_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        flag = self.get_object(request, str(pk))
+        if flag is None:
+            raise Http404
+        if not self.has_change_permission(request, flag):
+            raise PermissionDenied
+        try:
+            review_risk_flag(flag, status=request.POST.get("status", ""), reviewer=request.user,
+                             note=request.POST.get("note", "").replace("\x00", ""))  # fmt: skip
+        except ValidationError as error:
+            self.message_user(request, " ".join(error.messages), messages.ERROR)
+        else:
+            self.message_user(request, _("Flag updated."), messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:crm_riskflag_change", args=[pk]))
 
     def _review(self, request: HttpRequest, queryset: QuerySet[RiskFlag], status: str) -> None:
         apply_to_each(
@@ -160,6 +235,25 @@ class RiskFlagAdmin(TenantScopedAdmin):
     @admin.action(description=_("Clear the selected flags"), permissions=["change"])
     def clear(self, request: HttpRequest, queryset: QuerySet[RiskFlag]) -> None:
         self._review(request, queryset, RiskFlag.Status.CLEARED)
+
+
+def _evidence_value(key: str, value: Any) -> Any:
+    if isinstance(value, list):
+        value = ", ".join(str(v) for v in value)
+    if key in ("text", "phrases"):
+        return mask_pii(str(value))
+    if key == "window_start" and isinstance(value, str):
+        moment = parse_datetime(value)
+        return local_time(moment) if moment is not None else value
+    return value
+
+
+def _verdicts(flag: RiskFlag) -> list[tuple[str, Any]]:
+    if flag.status == RiskFlag.Status.OPEN:
+        return [(RiskFlag.Status.CONFIRMED, _("Confirm")), (RiskFlag.Status.CLEARED, _("Clear"))]
+    if flag.status == RiskFlag.Status.CONFIRMED:
+        return [(RiskFlag.Status.CLEARED, _("Clear"))]
+    return []
 
 
 @admin.register(CreditRating)

@@ -93,6 +93,7 @@ _FLAG_TRANSITIONS = {
 
 
 @transaction.atomic
+@transaction.atomic
 def review_risk_flag(flag: RiskFlag, *, status: str, reviewer: Any, note: str = "") -> RiskFlag:
     """A supervisor confirms or clears a flag. Two supervisors at once: the second sees the first's verdict."""
     if status not in RiskFlag.Status.values:
