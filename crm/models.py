@@ -373,3 +373,28 @@ class RiskPatternVersion(RiskPatternDefinition):
 
     def __str__(self) -> str:
         return f"{self.pattern_id} v{self.number}"
+
+
+class PiiReveal(models.Model):
+    """One look at a consumer's whole phone or ID number by someone allowed to see it: who, when, which field."""
+
+    class Field(models.TextChoices):
+        PHONE = "phone", _("phone")
+        ID_NUMBER = "id_number", _("ID number")
+
+    consumer = models.ForeignKey(
+        Consumer, on_delete=models.CASCADE, related_name="pii_reveals", verbose_name=_("consumer")
+    )
+    field = models.CharField(_("field"), max_length=16, choices=Field.choices)
+    revealed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("revealed by")
+    )
+    revealed_at = models.DateTimeField(_("revealed at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("personal number revealed")
+        verbose_name_plural = _("personal numbers revealed")
+        indexes = [models.Index(fields=["consumer", "-revealed_at"], name="crm_piireveal_consumer")]
+
+    def __str__(self) -> str:
+        return f"{self.consumer_id} {self.field} {self.revealed_by_id}"

@@ -6,13 +6,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.models import Order, Review, RiskFlag, RiskPattern, RiskPatternVersion
+from core.privacy import sees_pii
+from crm.models import Consumer, Order, PiiReveal, Review, RiskFlag, RiskPattern, RiskPatternVersion
 from crm.patterns import check
 from crm.selectors import has_confirmed_risk_flag
 
@@ -91,6 +92,7 @@ _FLAG_TRANSITIONS = {
 }
 
 
+@transaction.atomic
 @transaction.atomic
 def review_risk_flag(flag: RiskFlag, *, status: str, reviewer: Any, note: str = "") -> RiskFlag:
     """A supervisor confirms or clears a flag. Two supervisors at once: the second sees the first's verdict."""
@@ -196,3 +198,13 @@ def _freeze(pattern: RiskPattern, by: Any) -> RiskPatternVersion:
         created_by=by if getattr(by, "pk", None) else None,
         **{name: getattr(pattern, name) for name in _DEFINITION},
     )
+
+
+def reveal_consumer_pii(consumer: Consumer, field: str, user: Any) -> str:
+    """The whole phone or ID number for someone allowed to see it, and a log line saying who looked, when."""
+    if not sees_pii(user):
+        raise PermissionDenied
+    if field not in PiiReveal.Field.values:
+        raise ValidationError({"field": _("Unknown field: %(field)s") % {"field": field}})
+    PiiReveal.objects.create(consumer=consumer, field=field, revealed_by=user)
+    return str(getattr(consumer, field))

@@ -47,11 +47,12 @@ def test_agent_sees_a_masked_phone_in_list_and_page(
         assert "13912345678" not in html
 
 
-def test_supervisor_sees_the_whole_phone(
+def test_supervisor_sees_the_phone_masked_until_revealed(
     supervisor: User, consumer: Consumer, client_for: Callable[[User], Client]
 ) -> None:
+    # The whole number is one logged click away (tests/crm/test_consumer_page.py).
     page = client_for(supervisor).get(f"/admin/crm/consumer/{consumer.pk}/change/").content.decode()
-    assert "13912345678" in page
+    assert "139****5678" in page and "13912345678" not in page
 
 
 def test_agent_cannot_change_a_consumer(agent: User, consumer: Consumer, client_for: Callable[[User], Client]) -> None:
@@ -112,8 +113,11 @@ def test_agent_cannot_filter_consumers_by_phone(
 def test_supervisor_can_filter_consumers_by_phone(
     supervisor: User, consumer: Consumer, client_for: Callable[[User], Client]
 ) -> None:
+    Consumer.objects.create(external_id="C2", display_name="李四", phone="13612345678", registered_at=timezone.now())
     response = client_for(supervisor).get("/admin/crm/consumer/?phone__startswith=139")
-    assert response.status_code == 200 and "13912345678" in response.content.decode()
+    html = response.content.decode()
+    assert response.status_code == 200 and "王小明" in html and "李四" not in html
+    assert "139****5678" in html and "13912345678" not in html  # listed masked, for supervisors too
 
 
 def test_consumer_page_tells_the_whole_story(agent: User, client_for: Callable[[User], Client]) -> None:
