@@ -33,6 +33,8 @@ _DIGEST_HOUR, _DIGEST_MINUTE = digest_time(os.environ.get("RADIO_DIGEST_TIME", "
 
 app.conf.beat_schedule = {
     "core.heartbeat": {"task": "core.tasks.heartbeat", "schedule": 30.0},
+    # The outbox: tasks whose message the broker could not take at their commit (core.queue).
+    "core.sweep_outbox": {"task": "core.tasks.sweep_outbox", "schedule": crontab()},  # every minute
     # The supervisors' wallboard: its numbers pushed over /ws/events/ to the open pages.
     "home.push_wallboard": {"task": "home.tasks.push_wallboard", "schedule": 10.0},
     # Nightly, in TIME_ZONE: risk rules and credit ratings, then merchants' service scores.

@@ -34,7 +34,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.queue import enqueue
+from core.queue import enqueue, enqueue_each
 from qa.models import Recording, Transcript
 from qa.services import save_transcript
 from qa.transcription import Transcription, TranscriptionError, get_backend
@@ -101,8 +101,7 @@ def retry_recordings(recordings: QuerySet[Recording]) -> int:
         ids = list(failed.select_for_update(of=("self",)).values_list("pk", flat=True))
         Recording.objects.filter(pk__in=ids).update(status=Recording.Status.PENDING, failure_reason="")
         if ids and get_backend().recognises:
-            for recording_id in ids:
-                enqueue(TRANSCRIBE_TASK, recording_id)
+            enqueue_each(TRANSCRIBE_TASK, ids)
     return len(ids)
 
 
