@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 
 from chat.models import ChatSession, Satisfaction
 from core.charts import Bar, bar_chart, line_chart
+from core.privacy import shown
 from tickets.models import Department, Ticket, TicketKind
 
 DEFAULT_DAYS = 7
@@ -220,11 +221,34 @@ def _fill(span: Range, pick: Callable[[date | None], Day | None], by_day: bool) 
         day.chats_ended, day.chats_contained = row["n"] or 0, row["contained"] or 0
 
 
+COMMENTS = 10  # the page lists this many of the range's latest CSAT comments
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A consumer's CSAT comment as the reader may see it (personal numbers masked unless they may see them)."""
+
+    ticket_id: int
+    score: int
+    text: str
+    at: datetime
+
+
+def latest_comments(span: Range, user: Any) -> list[Comment]:
+    """The range's latest CSAT answers that have a comment, newest first: 1 query."""
+    start, end = span.bounds()
+    answers = Satisfaction.objects.filter(created_at__gte=start, created_at__lt=end).exclude(comment="")
+    if span.department is not None:
+        answers = answers.filter(chat__ticket__department=span.department)
+    rows = answers.order_by("-created_at", "-pk").values_list("chat__ticket_id", "score", "comment", "created_at")
+    return [Comment(ticket, score, shown(text, user), at) for ticket, score, text, at in rows[:COMMENTS]]
+
+
 # --- the charts and the CSV ---------------------------------------------------------------------
 
 
-def charts(result: Report) -> dict[str, SafeString]:
-    """An SVG chart per figure, a point or bar per day (core.charts)."""
+def charts(result: Report) -> list[tuple[str, SafeString]]:
+    """A title and an SVG chart per figure, a point or bar per day (core.charts), in the page's order."""
     empty = _("Nothing to show for these days.")
 
     def bars(value: Callable[[Day], float | None], unit: str, label: str) -> SafeString:
@@ -237,14 +261,27 @@ def charts(result: Report) -> dict[str, SafeString]:
         series = [(d.day, value(d)) for d in result.days]
         return line_chart([(d, v) for d, v in series if v is not None], [], label=label, empty=empty)
 
-    return {
-        "volume": bars(lambda d: d.tickets, _("tickets"), _("Tickets per day")),
-        "first_response": bars(lambda d: d.first_response_median, _("min"), _("First response, median per day")),
-        "handle": bars(lambda d: d.handle_median, _("min"), _("Handle time, median per day")),
-        "sla": line(lambda d: d.sla_attainment, _("SLA attainment per day (%)")),
-        "csat": line(lambda d: d.csat_satisfied_share, _("CSAT satisfied per day (%)")),
-        "containment": line(lambda d: d.containment, _("Bot containment per day (%)")),
+    titles = {
+        "first_response": _("First response, median per day"),
+        "handle": _("Handle time, median per day"),
+        "sla": _("SLA attainment per day (%)"),
+        "csat": _("CSAT satisfied per day (%)"),
+        "containment": _("Bot containment per day (%)"),
     }
+    return [
+        (titles["first_response"], bars(lambda d: d.first_response_median, _("min"), titles["first_response"])),
+        (titles["handle"], bars(lambda d: d.handle_median, _("min"), titles["handle"])),
+        (titles["sla"], line(lambda d: d.sla_attainment, titles["sla"])),
+        (titles["csat"], line(lambda d: d.csat_satisfied_share, titles["csat"])),
+        (titles["containment"], line(lambda d: d.containment, titles["containment"])),
+    ]
+
+
+def volume_chart(result: Report) -> SafeString:
+    """Tickets per day as bars."""
+    shown = [Bar(d.day, d.tickets, f"{d.day.isoformat()}: {d.tickets}") for d in result.days]
+    peak = max((bar.value for bar in shown), default=0)
+    return bar_chart(shown, label=_("Tickets per day"), peak_label=f"{peak} {_('tickets')}")
 
 
 # --- the CSV ---------------------------------------------------------------------------------------

@@ -53,7 +53,8 @@ def _reports_page(request: HttpRequest) -> HttpResponse:
         result = reports.report(_report_range(request))
     except ValidationError as refused:
         return TemplateResponse(request, "home/reports.html", {**context, "errors": refused.message_dict}, status=400)
-    context.update(report=result, charts=reports.charts(result), csv_query=request.GET.urlencode())
+    context.update(report=result, charts=reports.charts(result), volume=reports.volume_chart(result))
+    context.update(csv_query=request.GET.urlencode(), comments=reports.latest_comments(result.range, request.user))
     return TemplateResponse(request, "home/reports.html", context)
 
 

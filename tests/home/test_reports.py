@@ -179,8 +179,9 @@ def test_supervisor_sees_the_report_in_a_fixed_number_of_queries(
         ended_chat(t, at(day - timedelta(days=1), 16), score=2)
     with CaptureQueriesContext(connection) as second:
         assert client.get("/admin/reports/", RANGE).status_code == 200
-    # Session, user, 2× permissions (the admin's sidebar), 2× groups (the role), 8 for the figures, departments.
-    assert len(first) == len(second) == 15
+    # Session, user, 2× permissions (the admin's sidebar), 2× groups (the role), 8 for the figures, the comments,
+    # departments.
+    assert len(first) == len(second) == 16
 
 
 def test_the_page_speaks_english(week: dict[str, Department], client_for: Callable[[User], Client],
@@ -254,3 +255,17 @@ def test_signed_out_users_are_sent_to_the_login() -> None:
 def test_the_wallboard_links_to_the_reports(client_for: Callable[[User], Client], supervisor: User) -> None:
     html = client_for(supervisor).get("/admin/").content.decode()
     assert '<a class="report-link" id="reports-link" href="/admin/reports/">' in html
+
+
+def test_csat_comments_are_listed_newest_first_masked_for_those_who_may_not_see_personal_numbers(
+    week: dict[str, Department], supervisor: User, agent: User
+) -> None:
+    chat = ChatSession.objects.get(ticket__created_at=at(DAY2, 9))
+    Satisfaction.objects.filter(chat=chat).update(comment="慢，回电 13812345678")
+    span = reports.parse_range(RANGE)
+    assert [(c.score, c.text) for c in reports.latest_comments(span, supervisor)] == [(3, "慢，回电 13812345678")]
+    assert [(c.ticket_id, c.text) for c in reports.latest_comments(span, agent)] == [
+        (chat.ticket_id, "慢，回电 138****5678")
+    ]
+    other = reports.parse_range({**RANGE, "department": str(week["before"].pk)})
+    assert reports.latest_comments(other, supervisor) == []
