@@ -27,7 +27,7 @@ from django.db import DatabaseError, connections
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from chat import knowledge, learning, selectors, services
+from chat import knowledge, learning, satisfaction, selectors, services
 from chat.groups import AGENTS, agent_group, consumer_group, staff_group
 from chat.models import ChatSession, Language
 from chat.tokens import read_token
@@ -254,7 +254,7 @@ class ConsumerChatConsumer(ChatSocket):
     """A consumer's socket: their one conversation, and nothing else."""
 
     handlers = {"message": "on_message", "history": "on_history", "handoff": "on_handoff", "end": "on_end",
-                "confirm": "on_confirm", "cancel": "on_cancel", "ping": "on_ping"}  # fmt: skip
+                "confirm": "on_confirm", "cancel": "on_cancel", "rate": "on_rate", "ping": "on_ping"}  # fmt: skip
     consumer_id: int
 
     async def connect(self) -> None:
@@ -324,6 +324,13 @@ class ConsumerChatConsumer(ChatSocket):
     async def on_cancel(self, content: dict[str, Any], ref: Any) -> None:
         await self.call(services.cancel_proposal, self.consumer_id, _text(content, "proposal"))
         await self.send_json({"type": "ack", "ref": ref})
+
+    async def on_rate(self, content: dict[str, Any], ref: Any) -> None:
+        """The consumer answers the satisfaction survey of their ended chat ``chat``."""
+        chat_id = _int(content, "chat", minimum=1)
+        answer = await self.call(satisfaction.rate_chat, self.consumer_id, chat_id, content.get("score"),
+                                 content.get("comment", ""))  # fmt: skip
+        await self.send_json({"type": "ack", "ref": ref, "chat": chat_id, "score": answer.score})
 
     async def on_ping(self, content: dict[str, Any], ref: Any) -> None:
         await self.send_json({"type": "pong", "ref": ref})

@@ -291,3 +291,31 @@ class ChosenAnswer(models.Model):
 
     def __str__(self) -> str:
         return self.question
+
+
+class Satisfaction(models.Model):
+    """A consumer's answer to the one-question survey offered when their chat ended: 1–5 stars, a comment."""
+
+    tenant_field: ClassVar[str | None] = "chat__ticket__merchant"
+    SATISFIED = 4  # 4 and 5 stars count as satisfied (满意)
+
+    # One per chat, so one per ticket too (a chat has one ticket): the constraint is the last word on a second answer.
+    chat = models.OneToOneField(
+        ChatSession, on_delete=models.CASCADE, related_name="satisfaction", verbose_name=_("live chat")
+    )
+    score = models.PositiveSmallIntegerField(_("score"))
+    comment = models.TextField(_("comment"), blank=True)
+    created_at = models.DateTimeField(_("rated at"))
+
+    class Meta:
+        verbose_name = _("satisfaction answer")
+        verbose_name_plural = _("satisfaction answers")
+        indexes = [models.Index(fields=["created_at"], name="chat_satisfaction_created")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(score__gte=1, score__lte=5), name="chat_satisfaction_score_1_to_5"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.chat_id} {self.score}★"

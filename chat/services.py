@@ -424,6 +424,8 @@ def _end(chat: ChatSession, by: Any, now: datetime, note: str) -> None:
              now, code="ended")  # fmt: skip
     frame = _state_frame(chat)
     send_frame(consumer_group(chat.consumer_id), frame)
+    # The satisfaction survey (chat.satisfaction takes the answer; docs/chat-protocol.md).
+    send_frame(consumer_group(chat.consumer_id), {"type": "survey", "chat": chat.pk, "ticket": chat.ticket_id})
     send_frame(staff_group(chat.pk), frame)
     if chat.agent_id:
         send_frame(agent_group(chat.agent_id), {"type": "chat.closed", "chat": chat.pk}, handler="chat.unfollow")

@@ -32,6 +32,11 @@ WIDGET_STRINGS = {
     "callback": _("No agent is on duty now: an agent will call you back when the desk opens."),
     "with_agent": _("You are talking to %(name)s."),
     "ended": _("The chat has ended. Send a message to start a new one."),
+    "survey": _("How satisfied are you with this service?"),
+    "stars": _("%(n)s of 5 stars"),
+    "comment": _("Anything to add? (optional)"),
+    "rate": _("Send rating"),
+    "thanks": _("Thank you for your rating."),
 }
 
 

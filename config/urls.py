@@ -16,6 +16,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     # Before the admin's own URLs: the index is the home of each role (home/), the app list below it.
     path("admin/", home_views.index, name="home-index"),
+    path("admin/reports/", home_views.reports_page, name="reports"),
+    path("admin/reports/csv/", home_views.reports_csv, name="reports-csv"),
     path("admin/", admin.site.urls),
     path("api/", include("crm.urls")),
     path("api/", include("merchants.urls")),

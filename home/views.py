@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
-from home import selectors
+from home import reports, selectors
+from tickets.models import Department
 
 
 @never_cache
@@ -33,3 +36,39 @@ def _index(request: HttpRequest) -> HttpResponse:
 
 
 index = admin.site.admin_view(_index)
+
+
+def _report_range(request: HttpRequest) -> reports.Range:
+    """Supervisors only (agents and merchant staff get 403); the range the query asks for, or ValidationError."""
+    if selectors.home_kind(request.user) != selectors.SUPERVISOR:
+        raise PermissionDenied
+    return reports.parse_range(request.GET)
+
+
+@never_cache
+def _reports_page(request: HttpRequest) -> HttpResponse:
+    context: dict[str, object] = {**admin.site.each_context(request), "title": _("Reports"), "query": request.GET}
+    context["departments"] = Department.objects.order_by("name")
+    try:
+        result = reports.report(_report_range(request))
+    except ValidationError as refused:
+        return TemplateResponse(request, "home/reports.html", {**context, "errors": refused.message_dict}, status=400)
+    context.update(report=result, charts=reports.charts(result), volume=reports.volume_chart(result))
+    context.update(csv_query=request.GET.urlencode(), comments=reports.latest_comments(result.range, request.user))
+    return TemplateResponse(request, "home/reports.html", context)
+
+
+@never_cache
+def _reports_csv(request: HttpRequest) -> HttpResponse:
+    try:
+        result = reports.report(_report_range(request))
+    except ValidationError as refused:
+        lines = [f"{name}: {' '.join(messages)}" for name, messages in refused.message_dict.items()]
+        return HttpResponse("\n".join(lines), status=400, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(reports.csv_text(result), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="report-{result.range.start}-{result.range.end}.csv"'
+    return response
+
+
+reports_page = admin.site.admin_view(_reports_page)
+reports_csv = admin.site.admin_view(_reports_csv)

@@ -52,8 +52,50 @@
       case "queue":
         banner(frame.callback ? S.callback : fill(S.position, { position: frame.position, waiting: frame.waiting }));
         break;
+      case "survey": survey(frame.chat); break;
+      case "ack": if (frame.score) thank(); break;
       case "error": add({ id: "e" + (++seq), from: "system", text: frame.detail }); break;
     }
+  }
+
+  // The one-question satisfaction survey of an ended chat: 1–5 stars and an optional comment, sent once.
+  function survey(chatId) {
+    if ($("survey")) return;
+    var box = document.createElement("form"), score = 0;
+    box.id = "survey"; box.className = "survey";
+    var question = document.createElement("p"); question.textContent = S.survey; box.appendChild(question);
+    var stars = document.createElement("div"); stars.className = "stars"; stars.setAttribute("role", "radiogroup");
+    [1, 2, 3, 4, 5].forEach(function (n) {
+      var b = document.createElement("button");
+      b.type = "button"; b.textContent = "★"; b.dataset.score = n;
+      b.setAttribute("aria-label", fill(S.stars, { n: n })); b.setAttribute("role", "radio");
+      b.onclick = function () {
+        score = n;
+        stars.querySelectorAll("button").forEach(function (s) {
+          s.classList.toggle("on", Number(s.dataset.score) <= n);
+          s.setAttribute("aria-checked", String(Number(s.dataset.score) === n));
+        });
+        submit.disabled = false;
+      };
+      stars.appendChild(b);
+    });
+    box.appendChild(stars);
+    var comment = document.createElement("textarea");
+    comment.rows = 2; comment.maxLength = 500; comment.placeholder = S.comment; comment.setAttribute("aria-label", S.comment);
+    box.appendChild(comment);
+    var submit = document.createElement("button");
+    submit.type = "submit"; submit.className = "primary"; submit.textContent = S.rate; submit.disabled = true;
+    box.appendChild(submit);
+    box.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (score) send({ type: "rate", chat: chatId, score: score, comment: comment.value });
+    });
+    $("messages").after(box);
+  }
+
+  function thank() {
+    var box = $("survey");
+    if (box) { box.textContent = ""; var p = document.createElement("p"); p.className = "thanks"; p.textContent = S.thanks; box.appendChild(p); }
   }
 
   function showState(frame) {

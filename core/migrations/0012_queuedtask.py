@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0010_demodataset_finished_at'),
+        ('core', '0011_roles_synonyms'),
     ]
 
     operations = [
