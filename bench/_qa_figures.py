@@ -11,8 +11,6 @@ import _harness as h
 DAY_CHARACTERS = 360_000_000  # 30,000 call-hours at ~200 characters a minute
 CHARS_PER_MINUTE = 200
 TARGET_EVALUATION_S = 10 * 60
-TARGET_INDEXING_S = 60 * 60
-TARGET_SEARCH_P95_MS = 100
 EXTERNAL_PREFIX = "bench-qa:"  # the bench's transcripts; anything else in the database stops it
 
 

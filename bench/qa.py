@@ -1,4 +1,4 @@
-"""Benchmark: QA at the source's scale — rules over a day of Chinese calls, the index, and search.
+"""Benchmark: QA at the source's scale — rules over a day of Chinese calls.
 
     .venv/bin/python bench/qa.py                      # 1,000,000 segments (~31,000 calls, ~29 M characters)
     .venv/bin/python bench/qa.py --segments 50000     # a quick run
@@ -10,22 +10,19 @@ Creates 500 active rules of every kind with ``qa.services.create_rule``. Then, e
 
 - evaluation: ``qa.evaluation.evaluate_transcripts`` over every transcript in batches of 500 (reading
   segments from PostgreSQL, writing findings), in one process and in two processes over disjoint id
-  ranges, and one call per transcript (what ``save_transcript`` queues) on a sample;
-- indexing: the whole index built with ``qa.searching.rebuild`` (and, with --index-variants, other
-  writer options), then the worker's steady state: ``index_transcripts`` of 500 transcripts into the
-  full index;
-- search: ``qa.searching.search`` exactly as the admin's search page calls it (first page, 20 hits,
-  newest first, the database lookup, PII masking and highlighting), p50/p95 per kind of query.
+  ranges, and one call per transcript (what ``save_transcript`` queues) on a sample.
 
-Figures are extrapolated to the source's day: 30,000 call-hours, ~360 M characters. Targets (issue 5,
-2 cores): evaluation of a day against 500 rules <= 10 min; indexing a day <= 1 h; search p95 <= 100 ms.
+Indexing and search (PostgreSQL full-text, ``qa.searching``) are bench/qa_search.py's; the Whoosh index
+these stages once measured is gone.
+
+Figures are extrapolated to the source's day: 30,000 call-hours, ~360 M characters. Target (issue 5,
+2 cores): evaluation of a day against 500 rules <= 10 min.
 
 Database: DATABASE_URL if set (it must exist; it must hold no transcripts but the bench's), else a
-scratch database ``bench_qa`` on the embedded server, dropped at the end unless --keep. The index goes
-to SEARCH_INDEX_DIR if set, else to a temporary directory (removed unless --keep).
+scratch database ``bench_qa`` on the embedded server, dropped at the end unless --keep.
 
 This file runs the stages; each job lives beside it: ``_qa_calls.py`` (generating calls), ``_qa_setup.py``
-(rules, loading the calls, what the corpus holds), ``_qa_evaluation.py``, ``_qa_indexing.py``, ``_qa_search.py``
+(rules, loading the calls, what the corpus holds), ``_qa_evaluation.py``
 and ``_qa_figures.py`` (targets, CPU accounting, rows scaled to a day); ``_harness.py`` is every bench's scratch
 database and reporting.
 """
@@ -34,9 +31,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 
 import _harness as h
 from _qa_evaluation import run_evaluation, worker_evaluate
@@ -45,12 +40,9 @@ from _qa_figures import (
     DAY_CHARACTERS,
     EXTERNAL_PREFIX,
     TARGET_EVALUATION_S,
-    TARGET_INDEXING_S,
     Row,
     print_rows,
 )
-from _qa_indexing import INDEX_VARIANTS, index_segments, run_indexing
-from _qa_search import print_search, run_search
 from _qa_setup import Corpus, corpus, create_rules, seed
 
 
@@ -60,26 +52,15 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--rules", type=int, default=500, help="Active rules (default 500).")
     parser.add_argument("--days", type=int, default=30, help="The calls' dates spread over this many days.")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--stages", default="seed,evaluate,index,search")
+    parser.add_argument("--stages", default="seed,evaluate")
     parser.add_argument("--eval-processes", default="1,2", help="Evaluate with these many processes, e.g. 1,2.")
     parser.add_argument("--batch", type=int, default=500, help="Transcripts per evaluate_transcripts call.")
     parser.add_argument("--per-call-sample", type=int, default=1000, help="Transcripts evaluated one per call.")
-    parser.add_argument("--index-variants", default="rebuild", help=f"Any of {', '.join(INDEX_VARIANTS)}; the "
-                        "last one built is searched.")  # fmt: skip
-    parser.add_argument("--steady-batches", type=int, default=4, help="index_transcripts(500 ids) batches.")
-    parser.add_argument("--queries", type=int, default=300, help="Timed searches per kind.")
-    parser.add_argument("--kind-seconds", type=float, default=300, help="Stop a kind of search after this long "
-                        "(once 50 are timed).")  # fmt: skip
-    parser.add_argument("--profile", action="store_true", help="cProfile one round of each kind of search.")
     parser.add_argument("--reuse", action="store_true", help="Use the calls and rules already in the database.")
-    parser.add_argument("--keep", action="store_true", help="Keep the scratch database and the index.")
+    parser.add_argument("--keep", action="store_true", help="Keep the scratch database.")
     parser.add_argument("--worker-evaluate", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.eval_processes = [int(n) for n in args.eval_processes.split(",") if n]
-    args.index_variants = [v for v in args.index_variants.split(",") if v]
-    unknown = set(args.index_variants) - set(INDEX_VARIANTS)
-    if unknown:
-        sys.exit(f"--index-variants: unknown {', '.join(sorted(unknown))}")
     args.stages = set(args.stages.split(","))
     return args
 
@@ -120,7 +101,7 @@ def prepare(args: argparse.Namespace) -> Corpus:
     from qa.models import Rule
 
     have = check_corpus(args)
-    print(f"database {connection.settings_dict['NAME']}, index {os.environ['SEARCH_INDEX_DIR']}")
+    print(f"database {connection.settings_dict['NAME']}")
     if "seed" in args.stages and not have:
         made = seed(args.segments, args.days, args.seed)
         print(f"  generated and copied {made['calls']:,.0f} calls, {made['segments']:,.0f} segments, "
@@ -143,35 +124,22 @@ def run(args: argparse.Namespace, data: Corpus) -> None:
     if "evaluate" in args.stages:
         results.append(("Rule evaluation (PostgreSQL in, findings out)", run_evaluation(args, data),
                         f"a day <= {TARGET_EVALUATION_S // 60} min"))  # fmt: skip
-    if "index" in args.stages:
-        results.append(("Indexing (PostgreSQL in, Whoosh index out)", run_indexing(args, data),
-                        f"a day <= {TARGET_INDEXING_S // 60} min"))  # fmt: skip
-    search_table = run_search(args) if "search" in args.stages else None
     for title, rows, target in results:
         print_rows(title, rows, target)
-    if search_table:
-        docs, parts = index_segments()
-        print(f"\n(index: {docs:,} documents in {parts} Whoosh segment(s))")
-        print_search(search_table, args.queries)
 
 
 def main() -> None:
     args = arguments()
     if args.worker_evaluate:
         h.setup_django()
-        worker_evaluate(*args.worker_evaluate, args.batch)
+        first, last = args.worker_evaluate
+        worker_evaluate(first, last, args.batch)
         return
-    index_dir = None
-    if not os.environ.get("SEARCH_INDEX_DIR"):
-        index_dir = tempfile.mkdtemp(prefix="bench-qa-index-")
-        os.environ["SEARCH_INDEX_DIR"] = index_dir
     database = open_database(args)
     try:
         run(args, prepare(args))
     finally:
         h.close_connections()
-        if index_dir and not args.keep:
-            shutil.rmtree(index_dir, ignore_errors=True)
         if database is not None and not args.keep:
             database.drop()
 
