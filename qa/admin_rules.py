@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from core.tenancy import TenantScopedAdmin
+from core.users import actor
 from qa import selectors, services
 from qa.models import Finding, PiiKind, ProximityScope, Rule, RuleKind, RuleVersion, all_pii_kinds
 from qa.presentation import can_see_pii
@@ -140,9 +141,9 @@ class RuleAdmin(TenantScopedAdmin):
     def save_model(self, request: HttpRequest, obj: Rule, form: forms.ModelForm, change: bool) -> None:
         fields = {name: form.cleaned_data[name] for name in RuleForm.Meta.fields if name in form.cleaned_data}
         if change:
-            saved = services.update_rule(obj, by=request.user, **fields)
+            saved = services.update_rule(obj, by=actor(request), **fields)
         else:
-            saved = services.create_rule(by=request.user, **fields)
+            saved = services.create_rule(by=actor(request), **fields)
         obj.pk, obj.version = saved.pk, saved.version
 
     @admin.action(description=_("Activate the selected rules"), permissions=["change"])
@@ -188,7 +189,7 @@ class RuleAdmin(TenantScopedAdmin):
         if not form.is_valid():
             return self.backtest_view(request, pk, apply_form=form)
         days = form.cleaned_data["days"]
-        run = services.apply_rule_to_history(rule, days=days, by=request.user)
+        run = services.apply_rule_to_history(rule, days=days, by=actor(request))
         self.message_user(request, _("Applying v%(version)s to the last %(days)s days in the background.")
                           % {"version": run.rule_version.number, "days": days})  # fmt: skip
         return HttpResponseRedirect(reverse("admin:qa_rule_backtest", args=[rule.pk]) + f"?days={days}#runs")

@@ -22,6 +22,7 @@ from core.files import ranged_file_response
 from core.paginator import CappedPaginator
 from core.privacy import ConsumerTextAdmin, probes_pii
 from core.tenancy import TenantScopedAdmin
+from core.users import actor
 from qa import admin_recordings, searching, selectors
 from qa.models import Finding, Segment, Transcript
 from qa.presentation import can_see_pii, clock
@@ -111,7 +112,7 @@ class TranscriptAdmin(TenantScopedAdmin):
         # over the join: PostgreSQL computes it for the page's rows only.
         findings = Finding.objects.filter(transcript=OuterRef("pk")).order_by().values("transcript")
         count = Subquery(findings.annotate(n=Count("pk")).values("n"), output_field=IntegerField())
-        return selectors.readable_by(super().get_queryset(request), request.user).annotate(
+        return selectors.readable_by(super().get_queryset(request), actor(request)).annotate(
             finding_count=Coalesce(count, 0)
         )
 
