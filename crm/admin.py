@@ -17,6 +17,7 @@ from core.admin_actions import apply_to_each
 from core.paginator import CappedPaginator
 from core.tenancy import TenantScopedAdmin
 from core.text import mask_pii
+from core.users import actor
 from crm import admin_patterns  # noqa: F401  (registers the risk patterns' admin)
 from crm.indicators import BASE_SCORE, INDICATORS
 from crm.models import Consumer, CreditRating, CreditTier, Order, Review, RiskFlag
@@ -344,7 +345,7 @@ class RiskFlagAdmin(TenantScopedAdmin):
             self,
             request,
             queryset.select_related("consumer"),
-            lambda flag: review_risk_flag(flag, status=status, reviewer=request.user),
+            lambda flag: review_risk_flag(flag, status=status, reviewer=actor(request)),
             lambda n: ngettext("%d flag updated.", "%d flags updated.", n) % n,
         )
 

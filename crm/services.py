@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -12,6 +11,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.users import Actor
 from crm.models import Order, Review, RiskFlag, RiskPattern, RiskPatternVersion
 from crm.patterns import check
 from crm.selectors import has_confirmed_risk_flag
@@ -92,7 +92,7 @@ _FLAG_TRANSITIONS = {
 
 
 @transaction.atomic
-def review_risk_flag(flag: RiskFlag, *, status: str, reviewer: Any, note: str = "") -> RiskFlag:
+def review_risk_flag(flag: RiskFlag, *, status: str, reviewer: Actor | None, note: str = "") -> RiskFlag:
     """A supervisor confirms or clears a flag. Two supervisors at once: the second sees the first's verdict."""
     if status not in RiskFlag.Status.values:
         raise ValidationError({"status": _("Unknown flag status: %(status)s") % {"status": status}})
@@ -169,7 +169,7 @@ def _check_pattern(pattern: RiskPattern) -> None:
 
 
 @transaction.atomic
-def save_risk_pattern(pattern: RiskPattern, *, by: Any = None) -> RiskPattern:
+def save_risk_pattern(pattern: RiskPattern, *, by: Actor | None = None) -> RiskPattern:
     """Create or edit a risk pattern; a change of its definition is a new version, frozen as RiskPatternVersion.
 
     Name, description and the active flag change without a new version (they do not change what matches).
@@ -189,7 +189,7 @@ def save_risk_pattern(pattern: RiskPattern, *, by: Any = None) -> RiskPattern:
     return pattern
 
 
-def _freeze(pattern: RiskPattern, by: Any) -> RiskPatternVersion:
+def _freeze(pattern: RiskPattern, by: Actor | None) -> RiskPatternVersion:
     return RiskPatternVersion.objects.create(
         pattern=pattern,
         number=pattern.version,

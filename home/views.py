@@ -10,12 +10,13 @@ from django.template.response import TemplateResponse
 from django.utils.translation import get_language
 from django.views.decorators.cache import never_cache
 
+from core.users import actor
 from home import selectors
 
 
 @never_cache
 def _index(request: HttpRequest) -> HttpResponse:
-    kind = selectors.home_kind(request.user)
+    kind = selectors.home_kind(actor(request))
     if kind == selectors.BUSINESS:
         return redirect("radio:today")
     context: dict[str, object] = {"home_kind": kind}
@@ -23,9 +24,9 @@ def _index(request: HttpRequest) -> HttpResponse:
         context["wallboard"] = selectors.wallboard()
         context["wallboard_config"] = {"socket": "/ws/events/", "lang": get_language() or settings.LANGUAGE_CODE}
     elif kind == selectors.MERCHANT:
-        context["shop"] = selectors.merchant_home(request.user)
+        context["shop"] = selectors.merchant_home(actor(request))
     else:
-        context["desk"] = selectors.agent_home(request.user)
+        context["desk"] = selectors.agent_home(actor(request))
     response = admin.site.index(request, extra_context=context)
     assert isinstance(response, TemplateResponse)
     response.template_name = "home/index.html"
