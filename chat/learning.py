@@ -9,8 +9,6 @@ single writer (``chat.tasks.index_knowledge_article``, after the commit), as an 
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -20,12 +18,13 @@ from chat.models import ChatSession, KnowledgeArticle
 from chat.services import ChatError
 from core.queue import enqueue
 from core.tenancy import is_merchant_staff
+from core.users import Actor
 from tickets.models import TicketEvent
 
 MAX_WORDING = 200
 
 
-def may_add_wording(user: Any) -> bool:
+def may_add_wording(user: Actor) -> bool:
     """Whether ``user`` may teach the bot a wording (agents and supervisors; never a merchant's own staff)."""
     return bool(user.is_active and user.has_perm("chat.add_wording")) and not is_merchant_staff(user)
 
@@ -35,7 +34,7 @@ def _same(text: str) -> str:
 
 
 @transaction.atomic
-def add_wording(article: KnowledgeArticle, text: str, by: Any) -> bool:
+def add_wording(article: KnowledgeArticle, text: str, by: Actor) -> bool:
     """Append ``text`` (one line) to the article's other wordings and re-index it after the commit.
     False when the article already reads so (its title or a wording, case and width folded)."""
     if not may_add_wording(by):
@@ -57,7 +56,7 @@ def add_wording(article: KnowledgeArticle, text: str, by: Any) -> bool:
     return True
 
 
-def learn_from_chat(chat_id: int, message_id: int, article_id: int, agent: Any) -> bool:
+def learn_from_chat(chat_id: int, message_id: int, article_id: int, agent: Actor) -> bool:
     """The console's "teach the bot": the consumer's message ``message_id`` of a chat ``agent`` holds or held
     becomes another wording of article ``article_id``."""
     chat = ChatSession.objects.filter(pk=chat_id).only("ticket_id", "agent_id").first()
