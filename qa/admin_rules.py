@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django import forms
 from django.contrib import admin
@@ -22,6 +22,15 @@ from core.users import actor
 from qa import selectors, services
 from qa.models import Finding, PiiKind, ProximityScope, Rule, RuleKind, RuleVersion, all_pii_kinds
 from qa.presentation import can_see_pii
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _OpenCount(TypedDict):
+    """What get_queryset annotates: ``open_count``."""
+
+    open_count: int
 
 
 class TermsField(forms.CharField):
@@ -130,9 +139,9 @@ class RuleAdmin(TenantScopedAdmin):
         return super().get_queryset(request).annotate(open_count=open_findings)
 
     @admin.display(description=_("open findings"), ordering="open_count")
-    def open_findings(self, obj: Rule) -> str:
+    def open_findings(self, obj: WithAnnotations[Rule, _OpenCount]) -> str:
         url = reverse("admin:qa_finding_changelist") + f"?rule__id__exact={obj.pk}"
-        return format_html('<a href="{}">{}</a>', url, obj.open_count)  # type: ignore[attr-defined]
+        return format_html('<a href="{}">{}</a>', url, obj.open_count)
 
     @admin.display(description=_("backtest"))
     def backtest_link(self, obj: Rule) -> str:

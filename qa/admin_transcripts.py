@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django import forms
 from django.contrib import admin
@@ -27,6 +27,16 @@ from qa import admin_recordings, searching, selectors
 from qa.models import Finding, Segment, Transcript
 from qa.presentation import can_see_pii, clock
 from tickets.models import Department
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _FindingCount(TypedDict):
+    """What get_queryset annotates: ``finding_count``."""
+
+    finding_count: int
+
 
 # What a transcript's page shows besides the transcript.
 PAGE_RELATED = ("agent", "consumer", "department", "ticket", "recording")
@@ -141,9 +151,9 @@ class TranscriptAdmin(TenantScopedAdmin):
         return _("%(n)s characters") % {"n": obj.characters}
 
     @admin.display(description=_("findings"), ordering="finding_count")
-    def findings_count(self, obj: Transcript) -> str:
+    def findings_count(self, obj: WithAnnotations[Transcript, _FindingCount]) -> str:
         url = reverse("admin:qa_finding_changelist") + f"?transcript__id__exact={obj.pk}&status=all"
-        return format_html('<a href="{}">{}</a>', url, obj.finding_count)  # type: ignore[attr-defined]
+        return format_html('<a href="{}">{}</a>', url, obj.finding_count)
 
     def get_urls(self) -> list[Any]:
         search = self.admin_site.admin_view(self.search_view)
