@@ -22,6 +22,7 @@ check:
 	$(VENV)/bin/lint-imports
 	$(MANAGE) makemigrations --check --dry-run
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy bench  # apart: bench/qa.py is a script named like the qa app
 
 pytest:
 	$(PY) -m pytest $(PYTEST_ARGS)

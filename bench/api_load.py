@@ -126,10 +126,9 @@ def prepare(env: dict[str, str]) -> tuple[str, list[str]]:
     client = Client()
     client.force_login(user)
     orders = list(Order.objects.order_by("pk").values_list("order_no", flat=True)[:500])
-    from django.db import connection
+    from core.capacity import release_connections
 
-    connection.close()
-    connection.close_pool()  # this process's own connections must not count as the server's
+    release_connections()  # this process's own connections must not count as the server's
     return client.cookies["sessionid"].value, orders
 
 

@@ -152,6 +152,7 @@ class Stats:
 
 async def consumer(i: int, url: str, token: str, args: argparse.Namespace, stats: Stats, stop: float) -> None:
     import websockets
+    from websockets.typing import Origin
 
     rnd = random.Random(i)
     handoff_at = (
@@ -159,7 +160,7 @@ async def consumer(i: int, url: str, token: str, args: argparse.Namespace, stats
     )
     await asyncio.sleep(rnd.uniform(0, args.ramp))
     try:
-        async with websockets.connect(f"{url}/ws/chat/?token={token}&lang=zh-hans", origin="http://127.0.0.1",
+        async with websockets.connect(f"{url}/ws/chat/?token={token}&lang=zh-hans", origin=Origin("http://127.0.0.1"),
                                       open_timeout=30, max_queue=None) as ws:  # fmt: skip
             stats.held += 1
             stats.peak = max(stats.peak, stats.held)
@@ -223,13 +224,14 @@ async def consumer(i: int, url: str, token: str, args: argparse.Namespace, stats
 
 async def agent(i: int, url: str, cookie: str, args: argparse.Namespace, stats: Stats, stop: float) -> None:
     import websockets
+    from websockets.typing import Origin
 
     rnd = random.Random(10_000 + i)
     exchanges: dict[int, int] = defaultdict(int)
     tried: set[int] = set()
     mine: set[int] = set()
     try:
-        async with websockets.connect(f"{url}/ws/chat/agent/?lang=zh-hans", origin="http://127.0.0.1",
+        async with websockets.connect(f"{url}/ws/chat/agent/?lang=zh-hans", origin=Origin("http://127.0.0.1"),
                                       additional_headers={"Cookie": f"sessionid={cookie}"},
                                       open_timeout=30, max_queue=None) as ws:  # fmt: skip
             loop = asyncio.get_running_loop()

@@ -130,7 +130,8 @@ def main() -> None:
     args = arguments()
     if args.worker_evaluate:
         h.setup_django()
-        worker_evaluate(*args.worker_evaluate, args.batch)
+        first, last = args.worker_evaluate
+        worker_evaluate(first, last, args.batch)
         return
     database = open_database(args)
     try:

@@ -109,7 +109,7 @@ def run_search(queries: int) -> list[tuple[str, ...]]:
 
     kinds = query_sets()
     kinds["no match"] = [(q, Filters()) for q in NO_MATCH_QUERIES]
-    table = []
+    table: list[tuple[str, ...]] = []
     for kind, cases in kinds.items():
         for text, filters in cases:  # warm up
             searching.search(text, filters)

@@ -104,6 +104,7 @@ def load(channels: int, nominations: int, day: date) -> dict[str, Any]:
 
         def placement_rows() -> Any:
             for pk, at in ids:
+                assert at is not None  # every nomination above was screened
                 picked = rnd.sample(channel_ids, 2 if rnd.random() < 0.1 else 1)
                 for channel_id in picked:
                     yield (pk, channel_id, at + timedelta(minutes=30), curator.pk)

@@ -25,6 +25,7 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -41,6 +42,9 @@ PRAISE = ["很好，物美价廉", "物流很快，好评", "和描述一致", "
 # The extortion grammar: refusals, conditions, threats, with synonyms the seeded patterns do not all list.
 REFUSE = ["不退款", "不给退款", "不给我退钱", "不退钱", "不赔偿", "不给个说法", "不把钱退回来", "拒绝退款", "不同意退款",
           "不全额退款", "不赔钱", "不返现", "不给我补偿", "不处理退款", "还不退款", "不把钱还给我", "不赔我损失"]  # fmt: skip
+if TYPE_CHECKING:
+    from crm.models import Consumer, RiskFlag
+
 THEN = ["就", "我就", "那我就", "立马", "马上", "直接", "的话我就", "的话", "那就", "我一定"]
 VERB = ["给你", "打", "写", "发", "", "去", "给"]
 THREAT = ["差评", "一星", "投诉", "曝光", "举报", "12315投诉", "差评到底", "天天差评", "消协投诉", "发微博曝光你们",
@@ -210,7 +214,7 @@ def main() -> None:
         merchants = dict(Merchant.objects.values_list("code", "pk"))
         Order.objects.bulk_create(
             (Order(**{**{k: v for k, v in row.items() if k not in ("consumer", "merchant")},
-                      "consumer_id": consumers[row["consumer"]], "merchant_id": merchants[row["merchant"]]})
+                      "consumer_id": consumers[str(row["consumer"])], "merchant_id": merchants[str(row["merchant"])]})
              for row in population.orders),
             batch_size=5000,
         )  # fmt: skip
@@ -235,13 +239,14 @@ def main() -> None:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def report(kinds: dict[str, str], consumer_model: type, flag_model: type) -> None:
+def report(kinds: dict[str, str], consumer_model: type[Consumer], flag_model: type[RiskFlag]) -> None:
     flagged: dict[str, set[str]] = defaultdict(set)
     for external_id, kind in flag_model.objects.values_list("consumer__external_id", "kind"):
         flagged[external_id].add(kind)
     scores: dict[str, list[int]] = defaultdict(list)
     tiers: dict[str, Counter[str]] = defaultdict(Counter)
     for external_id, score, tier in consumer_model.objects.values_list("external_id", "credit_score", "tier__name"):
+        assert score is not None  # rate_consumers rated everyone
         scores[kinds[external_id]].append(score)
         tiers[kinds[external_id]][tier or "—"] += 1
     print("\nkind        consumers  flagged  by flag kind")

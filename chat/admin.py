@@ -24,6 +24,7 @@ from chat.models import ChatSession, HandoffPhrase, KnowledgeArticle, ProactiveR
 from chat.selectors import summary_lines
 from core.privacy import shown
 from core.tenancy import TenantScopedAdmin, is_merchant_staff
+from core.users import Actor, actor
 
 
 @admin.register(ChatSession)
@@ -44,7 +45,7 @@ class ChatSessionAdmin(TenantScopedAdmin):
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         # The bot's summary quotes the consumer: in words, masked for whoever may not see their numbers.
-        summary = _summary_for(request.user)
+        summary = _summary_for(actor(request))
         return [summary if name == "summary" else name for name in super().get_fields(request, obj)]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -61,12 +62,12 @@ class ChatSessionAdmin(TenantScopedAdmin):
         return [path("console/", console, name="chat_chatsession_console"), *super().get_urls()]
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
-        extra = {"may_use_console": may_use_console(request.user), **(extra_context or {})}
+        extra = {"may_use_console": may_use_console(actor(request)), **(extra_context or {})}
         return super().changelist_view(request, extra)
 
     def console_view(self, request: HttpRequest) -> HttpResponse:
         """The agents' live console: queue, chats side by side, consumer details, canned replies, actions."""
-        if not may_use_console(request.user):
+        if not may_use_console(actor(request)):
             raise PermissionDenied
         try:
             nominate_url = reverse("radio:nominate")
@@ -90,7 +91,7 @@ class ChatSessionAdmin(TenantScopedAdmin):
         return TemplateResponse(request, "admin/chat/chatsession/console.html", context)
 
 
-def _summary_for(user: Any) -> Any:
+def _summary_for(user: Actor) -> Any:
     """The chat page's "bot's summary" field, bound to the viewer."""
 
     @admin.display(description=_("bot's summary"))
@@ -104,7 +105,7 @@ def _max_chars() -> int:
     return int(settings.CHAT_MAX_MESSAGE_CHARS)
 
 
-def may_use_console(user: Any) -> bool:
+def may_use_console(user: Actor) -> bool:
     return bool(user.is_active and user.is_staff and user.has_perm("chat.use_chat_console")) and not (
         is_merchant_staff(user)
     )
@@ -113,7 +114,7 @@ def may_use_console(user: Any) -> bool:
 MISSED_DAYS = 7
 
 
-def may_see_missed(user: Any) -> bool:
+def may_see_missed(user: Actor) -> bool:
     """Supervisors (``chat.view_missed_questions``); never a merchant's own staff: the misses span every merchant."""
     return bool(user.is_active and user.is_staff and user.has_perm("chat.view_missed_questions")) and not (
         is_merchant_staff(user)
@@ -134,7 +135,7 @@ class KnowledgeArticleAdmin(TenantScopedAdmin):
 
     def missed_view(self, request: HttpRequest) -> HttpResponse:
         """Supervisors: the questions the bot missed in the last 7 days, grouped; teach one to an article."""
-        if not may_see_missed(request.user):
+        if not may_see_missed(actor(request)):
             raise PermissionDenied
         if request.method == "POST":
             return self._teach(request)
@@ -146,7 +147,7 @@ class KnowledgeArticleAdmin(TenantScopedAdmin):
             **self.admin_site.each_context(request), "opts": self.model._meta, "title": _("Questions the bot missed"),
             "groups": groups, "days": MISSED_DAYS, "chosen": chosen, "learn_at": settings.CHAT_CHOICE_LEARN_CONSUMERS,
             "articles": KnowledgeArticle.objects.filter(active=True).only("pk", "title", "language"),
-            "may_teach": learning.may_add_wording(request.user),
+            "may_teach": learning.may_add_wording(actor(request)),
         }  # fmt: skip
         return TemplateResponse(request, "admin/chat/knowledgearticle/missed.html", context)
 
@@ -156,7 +157,7 @@ class KnowledgeArticleAdmin(TenantScopedAdmin):
         try:
             if article is None:
                 raise ValidationError(_("Choose an article."))
-            added = learning.add_wording(article, request.POST.get("question", ""), request.user)
+            added = learning.add_wording(article, request.POST.get("question", ""), actor(request))
         except ValidationError as problem:  # ChatError is one too (forbidden, inactive article)
             self.message_user(request, " ".join(problem.messages), messages.ERROR)
         else:
@@ -165,7 +166,7 @@ class KnowledgeArticleAdmin(TenantScopedAdmin):
         return HttpResponseRedirect(reverse("admin:chat_knowledgearticle_missed"))
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
-        extra = {"may_see_missed": may_see_missed(request.user), **(extra_context or {})}
+        extra = {"may_see_missed": may_see_missed(actor(request)), **(extra_context or {})}
         return super().changelist_view(request, extra)
 
     def save_model(self, request: HttpRequest, obj: KnowledgeArticle, form: Any, change: bool) -> None:

@@ -35,6 +35,7 @@ from core.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from core.privacy import masked_frame, sees_pii
 from core.realtime import collecting
 from core.tenancy import is_merchant_staff
+from core.users import Actor
 from tickets import services as ticket_services
 from tickets.models import AgentProfile, Department
 
@@ -344,7 +345,7 @@ class AgentChatConsumer(ChatSocket):
         "resolve": "on_resolve", "refund": "on_refund", "availability": "on_availability", "open": "on_open",
         "learn": "on_learn", "ping": "on_ping",
     }  # fmt: skip
-    user: Any
+    user: Actor
     following: set[int]
     refresher: asyncio.Future[None] | None = None
     stale = False
@@ -381,7 +382,7 @@ class AgentChatConsumer(ChatSocket):
         await super().send_json(content if self.shows_pii else masked_frame(content))
 
     @staticmethod
-    def _may_use_console(user: Any) -> bool:
+    def _may_use_console(user: Actor) -> bool:
         # Merchant staff never take the marketplace's chats, whatever permissions they were given.
         return bool(user.has_perm("chat.use_chat_console")) and not is_merchant_staff(user)
 

@@ -9,8 +9,6 @@ article (``chat.wordings``), as an edit in the admin does;
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
@@ -18,15 +16,16 @@ from chat.models import ChatSession, KnowledgeArticle
 from chat.services import ChatError
 from chat.wordings import MAX_WORDING, append_wording
 from core.tenancy import is_merchant_staff
+from core.users import Actor
 from tickets.models import TicketEvent
 
 
-def may_add_wording(user: Any) -> bool:
+def may_add_wording(user: Actor) -> bool:
     """Whether ``user`` may teach the bot a wording (agents and supervisors; never a merchant's own staff)."""
     return bool(user.is_active and user.has_perm("chat.add_wording")) and not is_merchant_staff(user)
 
 
-def add_wording(article: KnowledgeArticle, text: str, by: Any) -> bool:
+def add_wording(article: KnowledgeArticle, text: str, by: Actor) -> bool:
     """Append ``text`` (one line) to the article's other wordings and re-index it after the commit
     (``wordings.append_wording``). False when the article already reads so (its title or a wording, case and
     width folded)."""
@@ -43,7 +42,7 @@ def add_wording(article: KnowledgeArticle, text: str, by: Any) -> bool:
     return added
 
 
-def learn_from_chat(chat_id: int, message_id: int, article_id: int, agent: Any) -> bool:
+def learn_from_chat(chat_id: int, message_id: int, article_id: int, agent: Actor) -> bool:
     """The console's "teach the bot": the consumer's message ``message_id`` of a chat ``agent`` holds or held
     becomes another wording of article ``article_id``."""
     chat = ChatSession.objects.filter(pk=chat_id).only("ticket_id", "agent_id").first()

@@ -17,6 +17,7 @@ from chat.models import ChatSession, KnowledgeArticle
 from chat.services import author_name, message_frame
 from core.roles import MERCHANT_STAFF
 from core.tenancy import scope
+from core.users import Actor
 from crm.models import Order, RiskFlag
 from tickets import services as ticket_services
 from tickets.models import AgentProfile, CannedReply, Department, TicketEvent
@@ -53,7 +54,7 @@ def summary_lines(chat: ChatSession) -> list[str]:
     return lines
 
 
-def queue(user: Any) -> list[dict[str, Any]]:
+def queue(user: Actor) -> list[dict[str, Any]]:
     """The waiting chats this user may see, in queue order, each with its place in its department's queue."""
     now = timezone.now()
     rows = (
@@ -78,7 +79,7 @@ def queue(user: Any) -> list[dict[str, Any]]:
     return items
 
 
-def visible_chat(chat_id: int, user: Any) -> ChatSession | None:
+def visible_chat(chat_id: int, user: Actor) -> ChatSession | None:
     return (
         scope(ChatSession.objects.filter(pk=chat_id), user)
         .select_related("consumer__tier", "ticket__department", "ticket__order", "ticket__merchant", "agent")
@@ -86,7 +87,7 @@ def visible_chat(chat_id: int, user: Any) -> ChatSession | None:
     )
 
 
-def chat(chat_id: int, user: Any) -> dict[str, Any] | None:
+def chat(chat_id: int, user: Actor) -> dict[str, Any] | None:
     """One chat as the console shows it: consumer, tier, flags, recent orders, canned replies, messages."""
     found = visible_chat(chat_id, user)
     if found is None:
@@ -139,13 +140,13 @@ def chat(chat_id: int, user: Any) -> dict[str, Any] | None:
     }  # fmt: skip
 
 
-def my_chats(user: Any) -> list[int]:
+def my_chats(user: Actor) -> list[int]:
     return list(
         ChatSession.objects.filter(agent=user, state=State.ACTIVE).order_by("accepted_at").values_list("pk", flat=True)
     )
 
 
-def transfer_targets(user: Any) -> dict[str, Any]:
+def transfer_targets(user: Actor) -> dict[str, Any]:
     """Available agents who may take chats (with their free slots), and the departments."""
     User = get_user_model()
     console = Q(groups__permissions__codename="use_chat_console") | Q(is_superuser=True)
@@ -167,7 +168,7 @@ def transfer_targets(user: Any) -> dict[str, Any]:
 CHAT_CAPACITY_DEFAULT = AgentProfile._meta.get_field("chat_capacity").get_default()
 
 
-def profile(user: Any) -> dict[str, Any]:
+def profile(user: Actor) -> dict[str, Any]:
     found = AgentProfile.objects.filter(user=user).first()
     active = ChatSession.objects.filter(agent=user, state=State.ACTIVE).count()
     return {
@@ -203,7 +204,7 @@ def missed_questions(since: datetime, limit: int = 100) -> list[dict[str, Any]]:
     return list(groups.values())[:limit]
 
 
-def learnable_articles(user: Any) -> dict[str, Any]:
+def learnable_articles(user: Actor) -> dict[str, Any]:
     """For the console's "teach the bot": the active articles, when the agent may add wordings."""
     if not may_add_wording(user):
         return {"articles": []}

@@ -29,6 +29,7 @@ from chat.groups import AGENTS, agent_group, consumer_group, send_frame, staff_g
 from chat.models import ChatSession
 from core.roles import MERCHANT_STAFF
 from core.tenancy import is_merchant_staff
+from core.users import Actor
 from crm.models import Consumer, Order
 from tickets import clocks, refunds, services, sla
 from tickets.models import AgentProfile, Department, RefundRequest, Ticket, TicketEvent
@@ -411,7 +412,7 @@ def end_chat_by_consumer(consumer_id: int, *, now: datetime | None = None) -> Ch
     return chat
 
 
-def _end(chat: ChatSession, by: Any, now: datetime, note: str) -> None:
+def _end(chat: ChatSession, by: Actor | None, now: datetime, note: str) -> None:
     was_waiting = chat.state == State.WAITING
     chat.state = State.ENDED
     chat.ended_at = chat.last_activity_at = now
@@ -448,7 +449,7 @@ def _chat_for_update(chat_id: int) -> ChatSession:
     return chat
 
 
-def _free_slots(agent: Any) -> tuple[AgentProfile, int]:
+def _free_slots(agent: Actor) -> tuple[AgentProfile, int]:
     """Lock the agent's profile (so their own concurrent accepts queue up) and count their free chat slots."""
     profile, _created = AgentProfile.objects.get_or_create(user=agent)
     profile = AgentProfile.objects.select_for_update().get(pk=profile.pk)
@@ -457,7 +458,7 @@ def _free_slots(agent: Any) -> tuple[AgentProfile, int]:
 
 
 @transaction.atomic
-def accept_chat(chat_id: int, agent: Any, *, now: datetime | None = None) -> ChatSession:
+def accept_chat(chat_id: int, agent: Actor, *, now: datetime | None = None) -> ChatSession:
     """Take a waiting chat. Exactly one agent wins however many try at once: the claim is a conditional
     update of the waiting row, and "0 rows" means someone else got it."""
     now = now or timezone.now()
@@ -483,7 +484,7 @@ def accept_chat(chat_id: int, agent: Any, *, now: datetime | None = None) -> Cha
     return chat
 
 
-def _own_active(chat_id: int, agent: Any) -> ChatSession:
+def _own_active(chat_id: int, agent: Actor) -> ChatSession:
     chat = _chat_for_update(chat_id)
     if chat.state != State.ACTIVE or chat.agent_id != agent.pk:
         raise ChatError("not_yours", _("This chat is not yours to act on."))
@@ -491,7 +492,7 @@ def _own_active(chat_id: int, agent: Any) -> ChatSession:
 
 
 @transaction.atomic
-def agent_message(chat_id: int, agent: Any, text: str, *, internal: bool = False,
+def agent_message(chat_id: int, agent: Actor, text: str, *, internal: bool = False,
                   now: datetime | None = None) -> TicketEvent:  # fmt: skip
     """An agent's reply (or internal note) in a chat they hold; the first reply stops the requeue timer."""
     now = now or timezone.now()
@@ -512,7 +513,7 @@ def agent_message(chat_id: int, agent: Any, text: str, *, internal: bool = False
 
 
 @transaction.atomic
-def transfer_chat(chat_id: int, agent: Any, *, to_agent: Any = None, to_department: Department | None = None,
+def transfer_chat(chat_id: int, agent: Actor, *, to_agent: Actor | None = None, to_department: Department | None = None,
                   now: datetime | None = None) -> ChatSession:  # fmt: skip
     """Hand a chat to another available agent with a free slot, or back to another department's queue."""
     now = now or timezone.now()
@@ -556,7 +557,7 @@ def transfer_chat(chat_id: int, agent: Any, *, to_agent: Any = None, to_departme
 
 
 @transaction.atomic
-def resolve_chat(chat_id: int, agent: Any, *, now: datetime | None = None) -> ChatSession:
+def resolve_chat(chat_id: int, agent: Actor, *, now: datetime | None = None) -> ChatSession:
     """The agent resolves the chat: the conversation ends and its ticket is resolved."""
     now = now or timezone.now()
     chat = _own_active(chat_id, agent)
@@ -565,7 +566,7 @@ def resolve_chat(chat_id: int, agent: Any, *, now: datetime | None = None) -> Ch
 
 
 @transaction.atomic
-def refund_in_chat(chat_id: int, agent: Any, order_no: str, amount: Any, *, key: str,
+def refund_in_chat(chat_id: int, agent: Actor, order_no: str, amount: Any, *, key: str,
                    now: datetime | None = None) -> RefundRequest:  # fmt: skip
     """Refund one of the consumer's orders from the chat, through the instant-refund policy; the consumer is told."""
     now = now or timezone.now()

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
 from chat.tokens import issue_token, read_token
+from core.users import Actor, actor
 from crm.models import Consumer
 
 DEMO_CONSUMERS = 8
@@ -40,7 +41,7 @@ WIDGET_STRINGS = {
 }
 
 
-def _may_issue(user: Any) -> bool:
+def _may_issue(user: Actor) -> bool:
     return bool(user.is_authenticated and user.is_staff and user.has_perm("chat.issue_chat_token"))
 
 
@@ -49,7 +50,7 @@ def chat_demo(request: HttpRequest) -> HttpResponse:
     """With ?token=..., the chat widget; staff who may issue tokens pick a consumer to chat as."""
     token = request.GET.get("token", "").strip()
     error = ""
-    if request.method == "POST" and _may_issue(request.user):
+    if request.method == "POST" and _may_issue(actor(request)):
         consumer = Consumer.objects.filter(external_id=request.POST.get("consumer", "").strip()).first()
         if consumer is None:
             error = str(_("There is no consumer with this external id."))
@@ -60,7 +61,7 @@ def chat_demo(request: HttpRequest) -> HttpResponse:
     found = Consumer.objects.select_related("tier").filter(pk=consumer_id).first() if consumer_id else None
     if token and found is None and not error:
         error = str(_("This chat link is invalid or has expired."))
-    context: dict[str, Any] = {"error": error, "may_issue": _may_issue(request.user)}
+    context: dict[str, Any] = {"error": error, "may_issue": _may_issue(actor(request))}
     if found is not None:
         context["consumer"] = found
         context["config"] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from django.utils.translation import gettext_lazy as _
@@ -158,7 +159,7 @@ if DB_POOL_MAX > 0:
         "timeout": DB_POOL_TIMEOUT,
     }
     _database["OPTIONS"] = _options
-DATABASES = {
+DATABASES: dict[str, dict[str, Any]] = {
     "default": {
         **_database,
         # A pool and persistent connections exclude each other (the pool keeps them).
@@ -183,7 +184,7 @@ CACHES = {
     }
 }
 
-CHANNEL_LAYERS = {
+CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         # A process's sockets share one Redis list per process, and a message to a full list is dropped
@@ -350,7 +351,7 @@ RADIO_PAGE_ITEMS = env_int("RADIO_PAGE_ITEMS", 10)
 # --- Files -------------------------------------------------------------------------------------
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT: Path | None = VAR_DIR / "static"
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or VAR_DIR / "media")
 SEARCH_INDEX_DIR = Path(env_str("SEARCH_INDEX_DIR") or VAR_DIR / "index")

@@ -8,6 +8,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils.translation import gettext
 
 from core.realtime import role_group, user_group
+from core.users import RequestUser
 
 # Close codes in the 4000 range are ours (see docs/ARCHITECTURE.md).
 CLOSE_UNAUTHENTICATED = 4401
@@ -61,7 +62,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": message["event"], "data": message["data"]})
 
     @staticmethod
-    async def _roles(user: Any) -> list[str]:
+    async def _roles(user: RequestUser) -> list[str]:
         names = []
         async for name in user.groups.order_by("name").values_list("name", flat=True):
             names.append(name)

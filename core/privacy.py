@@ -19,22 +19,23 @@ from django.http import HttpRequest
 from rest_framework import serializers
 
 from core.text import mask_pii, pii_spans
+from core.users import RequestUser
 
 PII_PERMISSION = "crm.view_consumer_pii"
 # Keys of socket frames whose values are people's words (strings, or lists of them).
 TEXT_KEYS = frozenset({"text", "summary", "body", "quote", "subject", "note", "question"})
 
 
-def sees_pii(user: Any) -> bool:
+def sees_pii(user: RequestUser | None) -> bool:
     return bool(user is not None and getattr(user, "is_authenticated", False) and user.has_perm(PII_PERMISSION))
 
 
-def shown(text: str, user: Any) -> str:
+def shown(text: str, user: RequestUser | None) -> str:
     """The text as ``user`` may see it."""
     return text if sees_pii(user) else mask_pii(text)
 
 
-def probes_pii(term: str, user: Any) -> bool:
+def probes_pii(term: str, user: RequestUser | None) -> bool:
     """A search for a personal number by someone who may not see it: what it finds would tell them it is there."""
     return bool(term) and not sees_pii(user) and bool(pii_spans(term))
 
@@ -58,7 +59,7 @@ class ConsumerTextField(serializers.CharField):
         return shown(str(value), getattr(request, "user", None))
 
 
-def masked_data(value: Any, user: Any) -> Any:
+def masked_data(value: Any, user: RequestUser | None) -> Any:
     """Stored JSON whose strings may quote the consumer (an event's data): every string masked unless ``user``
     may see personal numbers."""
     return value if sees_pii(user) else _masked_strings(value)
@@ -73,7 +74,7 @@ def _masked_strings(value: Any) -> Any:
 
 
 def consumer_text_column(
-    name: str, description: Any, user: Any, *, ordering: str | None = None
+    name: str, description: Any, user: RequestUser | None, *, ordering: str | None = None
 ) -> Callable[[Any], str]:
     """A changelist column of the free text ``obj.<name>``, shown as ``user`` may see it."""
     sees = sees_pii(user)

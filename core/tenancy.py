@@ -15,33 +15,37 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from django.contrib import admin
+from django.contrib.auth.models import User
 from django.db import models
 from django.http import HttpRequest
 
 from core.roles import MERCHANT_STAFF
+from core.users import RequestUser
 
 M = TypeVar("M", bound=models.Model)
 
 
-def is_merchant_staff(user: Any) -> bool:
+def is_merchant_staff(user: RequestUser | None) -> bool:
     """True for a user whose only window on the data is one merchant (superusers never are)."""
-    if not getattr(user, "is_authenticated", False) or user.is_superuser:
+    if not isinstance(user, User) or user.is_superuser:  # the anonymous user, or nobody
         return False
     cached = getattr(user, "_is_merchant_staff", None)
     if cached is None:
         cached = user.groups.filter(name=MERCHANT_STAFF).exists()
-        user._is_merchant_staff = cached
+        setattr(user, "_is_merchant_staff", cached)  # a memo for the request, on its user  # noqa: B010
     return bool(cached)
 
 
-def merchant_id_of(user: Any) -> int | None:
+def merchant_id_of(user: RequestUser | None) -> int | None:
+    if not isinstance(user, User):
+        return None
     try:
         return int(user.merchant_membership.merchant_id)
     except (AttributeError, models.ObjectDoesNotExist):
         return None
 
 
-def scope(queryset: models.QuerySet[M], user: Any) -> models.QuerySet[M]:
+def scope(queryset: models.QuerySet[M], user: RequestUser | None) -> models.QuerySet[M]:
     """The rows of ``queryset`` this user may see: all for marketplace staff, one merchant's for merchant staff."""
     if not is_merchant_staff(user):
         return queryset
@@ -53,7 +57,7 @@ def scope(queryset: models.QuerySet[M], user: Any) -> models.QuerySet[M]:
     return queryset.filter(**{lookup: merchant_id})
 
 
-def allows(user: Any, obj: models.Model | None) -> bool:
+def allows(user: RequestUser | None, obj: models.Model | None) -> bool:
     """May this user see this one object? (None: the question is about the model, not a row.)"""
     if obj is None or not is_merchant_staff(user):
         return True

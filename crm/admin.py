@@ -18,6 +18,7 @@ from core.admin_actions import apply_to_each
 from core.paginator import CappedPaginator
 from core.tenancy import TenantScopedAdmin
 from core.text import mask_pii
+from core.users import actor
 from crm import admin_patterns  # noqa: F401  (registers the risk patterns' admin)
 from crm.admin_consumers import local_time, swap_pii
 from crm.models import CreditRating, CreditTier, Order, Review, RiskFlag
@@ -211,7 +212,7 @@ class RiskFlagAdmin(TenantScopedAdmin):
         if not self.has_change_permission(request, flag):
             raise PermissionDenied
         try:
-            review_risk_flag(flag, status=request.POST.get("status", ""), reviewer=request.user,
+            review_risk_flag(flag, status=request.POST.get("status", ""), reviewer=actor(request),
                              note=request.POST.get("note", "").replace("\x00", ""))  # fmt: skip
         except ValidationError as error:
             self.message_user(request, " ".join(error.messages), messages.ERROR)
@@ -224,7 +225,7 @@ class RiskFlagAdmin(TenantScopedAdmin):
             self,
             request,
             queryset.select_related("consumer"),
-            lambda flag: review_risk_flag(flag, status=status, reviewer=request.user),
+            lambda flag: review_risk_flag(flag, status=status, reviewer=actor(request)),
             lambda n: ngettext("%d flag updated.", "%d flags updated.", n) % n,
         )
 

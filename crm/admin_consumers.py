@@ -22,6 +22,7 @@ from core.paginator import CappedPaginator
 from core.privacy import sees_pii
 from core.tenancy import TenantScopedAdmin
 from core.text import mask_pii
+from core.users import actor
 from crm.indicators import BASE_SCORE, INDICATORS
 from crm.models import Consumer, CreditRating, PiiReveal
 from crm.services import reveal_consumer_pii
@@ -296,7 +297,7 @@ class ConsumerAdmin(TenantScopedAdmin):
             raise Http404
         field = request.POST.get("field", "")
         try:
-            value = reveal_consumer_pii(consumer, field, request.user)
+            value = reveal_consumer_pii(consumer, field, actor(request))
         except ValidationError as error:
             return HttpResponseBadRequest(" ".join(error.messages))
         if "application/json" in request.headers.get("Accept", ""):

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.tenancy import TenantScopedAdmin
 from core.text import mask_pii
+from core.users import actor
 from crm.models import RiskPattern, RiskPatternVersion
 from crm.patterns import check
 from crm.risk import backtest, settings_in_force
@@ -51,7 +52,7 @@ class RiskPatternAdmin(TenantScopedAdmin):
               "weight", "active", "version", "updated_at")  # fmt: skip
 
     def save_model(self, request: HttpRequest, obj: RiskPattern, form: Any, change: bool) -> None:
-        save_risk_pattern(obj, by=request.user)
+        save_risk_pattern(obj, by=actor(request))
 
     def get_urls(self) -> list[Any]:
         view = self.admin_site.admin_view(self.backtest_view)

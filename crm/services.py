@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -13,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.privacy import sees_pii
+from core.users import Actor
 from crm.models import Consumer, Order, PiiReveal, Review, RiskFlag, RiskPattern, RiskPatternVersion
 from crm.patterns import check
 from crm.selectors import has_confirmed_risk_flag
@@ -93,8 +93,7 @@ _FLAG_TRANSITIONS = {
 
 
 @transaction.atomic
-@transaction.atomic
-def review_risk_flag(flag: RiskFlag, *, status: str, reviewer: Any, note: str = "") -> RiskFlag:
+def review_risk_flag(flag: RiskFlag, *, status: str, reviewer: Actor | None, note: str = "") -> RiskFlag:
     """A supervisor confirms or clears a flag. Two supervisors at once: the second sees the first's verdict."""
     if status not in RiskFlag.Status.values:
         raise ValidationError({"status": _("Unknown flag status: %(status)s") % {"status": status}})
@@ -171,7 +170,7 @@ def _check_pattern(pattern: RiskPattern) -> None:
 
 
 @transaction.atomic
-def save_risk_pattern(pattern: RiskPattern, *, by: Any = None) -> RiskPattern:
+def save_risk_pattern(pattern: RiskPattern, *, by: Actor | None = None) -> RiskPattern:
     """Create or edit a risk pattern; a change of its definition is a new version, frozen as RiskPatternVersion.
 
     Name, description and the active flag change without a new version (they do not change what matches).
@@ -191,7 +190,7 @@ def save_risk_pattern(pattern: RiskPattern, *, by: Any = None) -> RiskPattern:
     return pattern
 
 
-def _freeze(pattern: RiskPattern, by: Any) -> RiskPatternVersion:
+def _freeze(pattern: RiskPattern, by: Actor | None) -> RiskPatternVersion:
     return RiskPatternVersion.objects.create(
         pattern=pattern,
         number=pattern.version,
@@ -200,7 +199,7 @@ def _freeze(pattern: RiskPattern, by: Any) -> RiskPatternVersion:
     )
 
 
-def reveal_consumer_pii(consumer: Consumer, field: str, user: Any) -> str:
+def reveal_consumer_pii(consumer: Consumer, field: str, user: Actor) -> str:
     """The whole phone or ID number for someone allowed to see it, and a log line saying who looked, when."""
     if not sees_pii(user):
         raise PermissionDenied

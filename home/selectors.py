@@ -17,6 +17,7 @@ from django.utils import timezone
 from chat.models import ChatSession
 from core import roles
 from core.tenancy import is_merchant_staff, merchant_id_of, scope
+from core.users import Actor
 from merchants.models import Merchant, MerchantScore
 from qa.models import Finding, Severity
 from tickets.models import OPEN_STATUSES, AgentProfile, Department, RefundRequest, Ticket, TicketEvent
@@ -39,7 +40,7 @@ class Median(Aggregate):
     allow_distinct = False
 
 
-def home_kind(user: Any) -> str:
+def home_kind(user: Actor) -> str:
     """Which home a user lands on: merchant staff their shop's, business teams the radio, supervisors the
     wallboard, everyone else who works tickets the agent's desk."""
     if is_merchant_staff(user):
@@ -64,7 +65,7 @@ def local_day_start(now: datetime) -> datetime:
 # --- the agent's desk ---------------------------------------------------------------------------
 
 
-def agent_home(user: Any, now: datetime | None = None) -> dict[str, Any]:
+def agent_home(user: Actor, now: datetime | None = None) -> dict[str, Any]:
     """My open tickets, those due soon and breached, the chats waiting, my chats and my availability: 3 queries."""
     now = now or timezone.now()
     soon = now + DUE_SOON
@@ -195,7 +196,7 @@ class ShopHome:
     score: MerchantScore | None
 
 
-def merchant_home(user: Any) -> ShopHome:
+def merchant_home(user: Actor) -> ShopHome:
     """The shop's open tickets (all of the shop's, not only the user's) and its latest service score: 4 queries."""
     merchant_id = merchant_id_of(user)
     if merchant_id is None:

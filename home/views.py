@@ -12,13 +12,14 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
+from core.users import actor
 from home import reports, selectors
 from tickets.models import Department
 
 
 @never_cache
 def _index(request: HttpRequest) -> HttpResponse:
-    kind = selectors.home_kind(request.user)
+    kind = selectors.home_kind(actor(request))
     if kind == selectors.BUSINESS:
         return redirect("radio:today")
     context: dict[str, object] = {"home_kind": kind}
@@ -26,9 +27,9 @@ def _index(request: HttpRequest) -> HttpResponse:
         context["wallboard"] = selectors.wallboard()
         context["wallboard_config"] = {"socket": "/ws/events/", "lang": get_language() or settings.LANGUAGE_CODE}
     elif kind == selectors.MERCHANT:
-        context["shop"] = selectors.merchant_home(request.user)
+        context["shop"] = selectors.merchant_home(actor(request))
     else:
-        context["desk"] = selectors.agent_home(request.user)
+        context["desk"] = selectors.agent_home(actor(request))
     response = admin.site.index(request, extra_context=context)
     assert isinstance(response, TemplateResponse)
     response.template_name = "home/index.html"
@@ -40,7 +41,7 @@ index = admin.site.admin_view(_index)
 
 def _report_range(request: HttpRequest) -> reports.Range:
     """Supervisors only (agents and merchant staff get 403); the range the query asks for, or ValidationError."""
-    if selectors.home_kind(request.user) != selectors.SUPERVISOR:
+    if selectors.home_kind(actor(request)) != selectors.SUPERVISOR:
         raise PermissionDenied
     return reports.parse_range(request.GET)
 

@@ -24,6 +24,7 @@ from core.admin_filters import DefaultChoiceFilter
 from core.paginator import CappedPaginator
 from core.privacy import probes_pii
 from core.tenancy import TenantScopedAdmin
+from core.users import actor
 from qa import selectors, services
 from qa.models import Finding, Transcript
 from qa.presentation import can_see_pii, clock, passage
@@ -187,7 +188,7 @@ class FindingAdmin(TenantScopedAdmin):
     def _review(self, request: HttpRequest, queryset: QuerySet[Finding], verdict: str) -> int:
         note = request.POST.get("note", "").replace("\x00", "")[:2000]
         return services.review_finding_groups(
-            queryset.select_related(None).only("pk"), verdict=verdict, by=request.user, note=note
+            queryset.select_related(None).only("pk"), verdict=verdict, by=actor(request), note=note
         )
 
     @admin.action(description=_("Confirm the selected findings (with the note)"), permissions=["change"])

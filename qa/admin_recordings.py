@@ -23,6 +23,7 @@ from core.files import ranged_file_response
 from core.paginator import CappedPaginator
 from core.roles import AGENT, SUPERVISOR
 from core.tenancy import TenantScopedAdmin
+from core.users import Actor, actor
 from qa import recordings, selectors
 from qa.models import Recording, Transcript
 from qa.presentation import clock
@@ -69,7 +70,7 @@ def audio_type(audio: FieldFile) -> str | None:
     return "audio/wav" if (audio.name or "").lower().endswith(".wav") else None
 
 
-def _person(user: Any) -> str:
+def _person(user: Actor) -> str:
     name = user.get_full_name()
     return f"{name} ({user.get_username()})" if name else user.get_username()
 
@@ -96,7 +97,7 @@ class RecordingAdmin(TenantScopedAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Recording]:
         # The transcripts' rule: an agent lists, opens and plays only their own calls (selectors.readable_by).
-        return selectors.readable_by(super().get_queryset(request), request.user)
+        return selectors.readable_by(super().get_queryset(request), actor(request))
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
@@ -130,7 +131,7 @@ class RecordingAdmin(TenantScopedAdmin):
     def save_model(self, request: HttpRequest, obj: Recording, form: Any, change: bool) -> None:
         if change:
             return  # nothing is editable after the upload
-        recordings.upload_recording(obj, by=request.user)
+        recordings.upload_recording(obj, by=actor(request))
 
     def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
                         extra_context: dict[str, Any] | None = None) -> Any:  # fmt: skip

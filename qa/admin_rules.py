@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django import forms
 from django.contrib import admin
@@ -18,9 +18,19 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from core.tenancy import TenantScopedAdmin
+from core.users import actor
 from qa import selectors, services
 from qa.models import Finding, PiiKind, ProximityScope, Rule, RuleKind, RuleVersion, all_pii_kinds
 from qa.presentation import can_see_pii
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _OpenCount(TypedDict):
+    """What get_queryset annotates: ``open_count``."""
+
+    open_count: int
 
 
 class TermsField(forms.CharField):
@@ -129,9 +139,9 @@ class RuleAdmin(TenantScopedAdmin):
         return super().get_queryset(request).annotate(open_count=open_findings)
 
     @admin.display(description=_("open findings"), ordering="open_count")
-    def open_findings(self, obj: Rule) -> str:
+    def open_findings(self, obj: WithAnnotations[Rule, _OpenCount]) -> str:
         url = reverse("admin:qa_finding_changelist") + f"?rule__id__exact={obj.pk}"
-        return format_html('<a href="{}">{}</a>', url, obj.open_count)  # type: ignore[attr-defined]
+        return format_html('<a href="{}">{}</a>', url, obj.open_count)
 
     @admin.display(description=_("backtest"))
     def backtest_link(self, obj: Rule) -> str:
@@ -140,9 +150,9 @@ class RuleAdmin(TenantScopedAdmin):
     def save_model(self, request: HttpRequest, obj: Rule, form: forms.ModelForm, change: bool) -> None:
         fields = {name: form.cleaned_data[name] for name in RuleForm.Meta.fields if name in form.cleaned_data}
         if change:
-            saved = services.update_rule(obj, by=request.user, **fields)
+            saved = services.update_rule(obj, by=actor(request), **fields)
         else:
-            saved = services.create_rule(by=request.user, **fields)
+            saved = services.create_rule(by=actor(request), **fields)
         obj.pk, obj.version = saved.pk, saved.version
 
     @admin.action(description=_("Activate the selected rules"), permissions=["change"])
@@ -188,7 +198,7 @@ class RuleAdmin(TenantScopedAdmin):
         if not form.is_valid():
             return self.backtest_view(request, pk, apply_form=form)
         days = form.cleaned_data["days"]
-        run = services.apply_rule_to_history(rule, days=days, by=request.user)
+        run = services.apply_rule_to_history(rule, days=days, by=actor(request))
         self.message_user(request, _("Applying v%(version)s to the last %(days)s days in the background.")
                           % {"version": run.rule_version.number, "days": days})  # fmt: skip
         return HttpResponseRedirect(reverse("admin:qa_rule_backtest", args=[rule.pk]) + f"?days={days}#runs")

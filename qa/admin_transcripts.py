@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django import forms
 from django.contrib import admin
@@ -22,10 +22,21 @@ from core.files import ranged_file_response
 from core.paginator import CappedPaginator
 from core.privacy import ConsumerTextAdmin, probes_pii
 from core.tenancy import TenantScopedAdmin
+from core.users import actor
 from qa import admin_recordings, searching, selectors
 from qa.models import Finding, Segment, Transcript
 from qa.presentation import can_see_pii, clock
 from tickets.models import Department
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _FindingCount(TypedDict):
+    """What get_queryset annotates: ``finding_count``."""
+
+    finding_count: int
+
 
 # What a transcript's page shows besides the transcript.
 PAGE_RELATED = ("agent", "consumer", "department", "ticket", "recording")
@@ -111,7 +122,7 @@ class TranscriptAdmin(TenantScopedAdmin):
         # over the join: PostgreSQL computes it for the page's rows only.
         findings = Finding.objects.filter(transcript=OuterRef("pk")).order_by().values("transcript")
         count = Subquery(findings.annotate(n=Count("pk")).values("n"), output_field=IntegerField())
-        return selectors.readable_by(super().get_queryset(request), request.user).annotate(
+        return selectors.readable_by(super().get_queryset(request), actor(request)).annotate(
             finding_count=Coalesce(count, 0)
         )
 
@@ -140,9 +151,9 @@ class TranscriptAdmin(TenantScopedAdmin):
         return _("%(n)s characters") % {"n": obj.characters}
 
     @admin.display(description=_("findings"), ordering="finding_count")
-    def findings_count(self, obj: Transcript) -> str:
+    def findings_count(self, obj: WithAnnotations[Transcript, _FindingCount]) -> str:
         url = reverse("admin:qa_finding_changelist") + f"?transcript__id__exact={obj.pk}&status=all"
-        return format_html('<a href="{}">{}</a>', url, obj.finding_count)  # type: ignore[attr-defined]
+        return format_html('<a href="{}">{}</a>', url, obj.finding_count)
 
     def get_urls(self) -> list[Any]:
         search = self.admin_site.admin_view(self.search_view)

@@ -26,6 +26,7 @@ from core.pagination import CursorPagination
 from core.parsers import FormParser, JSONParser, MultiPartParser, PlainTextParser
 from core.permissions import ModelPermissions
 from core.tenancy import TenantScopedQuerysetMixin
+from core.users import actor
 from qa import selectors
 from qa.importing import Imported, import_document, import_text
 from qa.models import Recording, Transcript
@@ -105,7 +106,7 @@ class RecordingListView(ReadableRecordingsMixin, generics.ListCreateAPIView[Reco
         form.is_valid(raise_exception=True)
         data = form.validated_data
         with service_errors():
-            recording = upload_recording(Recording(**data), by=request.user)
+            recording = upload_recording(Recording(**data), by=actor(request))
         body = RecordingSerializer(RECORDINGS.get(pk=recording.pk), context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
@@ -182,7 +183,7 @@ class TranscriptImportView(generics.GenericAPIView[Transcript]):
             metadata = {name: _query_value(name, request.query_params.get(name)) for name in TEXT_METADATA}
             outcome = import_text(request.data, metadata, user=request.user)
         else:
-            outcome = import_document(request.data, user=request.user)
+            outcome = import_document(request.data, user=actor(request))
         if outcome.transcript is None:
             raise serializers.ValidationError(_errors(outcome))
         body = {

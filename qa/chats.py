@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
-from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import F, Max, OuterRef, Q, Subquery
 
+from core.users import Actor
 from qa import loading
 from qa.loading import NewTranscript
 from qa.models import Speaker, Transcript
@@ -83,7 +83,7 @@ def add_chats(ticket_ids: list[int]) -> int:
 @dataclass(frozen=True)
 class _Chat:
     ticket: Ticket
-    agent: Any
+    agent: Actor | None
     segments: list[SegmentIn]
     started_at: datetime
     through_event: int

@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 from tqdm import tqdm
 
 from core.tenancy import scope
+from core.users import Actor
 from core.values import ImportFileError, count_lines, show_value
 from crm.models import Consumer
 from qa.models import Recording, Transcript
@@ -113,7 +114,7 @@ class _Lookups:
     transcribed: set[int]  # recordings that have a transcript
 
     @classmethod
-    def of(cls, batch: Sequence[Parsed], user: Any) -> _Lookups:
+    def of(cls, batch: Sequence[Parsed], user: Actor | None) -> _Lookups:
         batch = [p for p in batch if not p.errors]
         users = get_user_model()._default_manager.filter(username__in={p.agent for p in batch if p.agent})
         consumers = Consumer.objects.filter(external_id__in={p.consumer for p in batch if p.consumer})
@@ -215,14 +216,14 @@ def _save(parsed: Parsed, lookups: _Lookups) -> Imported:
     return outcome
 
 
-def import_document(values: object, *, user: Any = None) -> Imported:
+def import_document(values: object, *, user: Actor | None = None) -> Imported:
     """Import one JSON transcript document (decoded); the API's entry point. ``user`` scopes the lookups."""
     parsed = parse_document(values)
     with transaction.atomic():
         return _save(parsed, _Lookups.of([parsed], user))
 
 
-def import_text(text: str, metadata: Mapping[str, object], *, user: Any = None) -> Imported:
+def import_text(text: str, metadata: Mapping[str, object], *, user: Actor | None = None) -> Imported:
     """Import one plain-text transcript with its metadata given separately."""
     parsed = parse_text_document(text, metadata)
     with transaction.atomic():

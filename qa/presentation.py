@@ -7,11 +7,12 @@ from django.utils.safestring import SafeString
 
 from core.privacy import sees_pii
 from core.text import masked
+from core.users import RequestUser
 
 CONTEXT = 40  # characters shown either side of a match in the queue
 
 
-def can_see_pii(user: object) -> bool:
+def can_see_pii(user: RequestUser | None) -> bool:
     return sees_pii(user)
 
 

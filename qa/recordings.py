@@ -35,6 +35,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.queue import enqueue, enqueue_each
+from core.users import Actor
 from qa.models import Recording, Transcript
 from qa.services import save_transcript
 from qa.transcription import Transcription, TranscriptionError, get_backend
@@ -64,7 +65,7 @@ def check_upload(audio: Any, *, language: str) -> None:
         raise ValidationError({error.field: str(error)}) from None
 
 
-def upload_recording(recording: Recording, *, by: Any = None) -> Recording:
+def upload_recording(recording: Recording, *, by: Actor | None = None) -> Recording:
     """Store a new recording (built, unsaved, by a form or serializer) and queue its transcription on commit."""
     if recording.pk is not None:
         raise ValueError("upload_recording stores new recordings only")

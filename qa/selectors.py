@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from core import charts
 from core.links import nominate_url
+from core.users import Actor
 from qa import evaluation, scorecards
 from qa.evaluation import BacktestResult
 from qa.models import Category, Finding, Recording, Rule, RuleRun, Scorecard, Segment, Transcript
@@ -31,7 +32,7 @@ SCORECARD_WEEKS = 12
 Call = TypeVar("Call", Transcript, Recording)
 
 
-def readable_by(queryset: QuerySet[Call], user: Any) -> QuerySet[Call]:
+def readable_by(queryset: QuerySet[Call], user: Actor) -> QuerySet[Call]:
     """The transcripts or recordings ``user`` may read: every one with ``qa.search_transcript`` (QA staff,
     supervisors), else only their own calls and chats. The one rule of the transcript pages, the recordings'
     admin and API, and the audio; merchant tenancy applies on top (core.tenancy). Others' rows are simply

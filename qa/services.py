@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.queue import enqueue
+from core.users import Actor
 from qa import scorecards, search_index
 from qa.models import Finding, Recording, Rule, RuleRun, RuleVersion, Segment, Transcript
 from qa.segments import SegmentIn
@@ -33,7 +34,7 @@ def save_transcript(
     source: str,
     segments: Sequence[SegmentIn],
     started_at: datetime,
-    agent: Any = None,
+    agent: Actor | None = None,
     consumer: Any = None,
     ticket: Any = None,
     department: Any = None,
@@ -145,7 +146,7 @@ def _after_save(transcript_id: int) -> None:
 # --- Rules ---------------------------------------------------------------------------------------
 
 
-def create_rule(*, by: Any = None, **fields: Any) -> Rule:
+def create_rule(*, by: Actor | None = None, **fields: Any) -> Rule:
     """Create a rule at version 1 (inactive unless ``active=True``), with its first frozen version."""
     with transaction.atomic():
         rule = Rule(**fields)
@@ -155,7 +156,7 @@ def create_rule(*, by: Any = None, **fields: Any) -> Rule:
     return rule
 
 
-def update_rule(rule: Rule, *, by: Any = None, **changes: Any) -> Rule:
+def update_rule(rule: Rule, *, by: Actor | None = None, **changes: Any) -> Rule:
     """Change a rule. A change to what it matches, its category or severity starts a new version;
     findings keep citing the version that found them."""
     with transaction.atomic():
@@ -173,7 +174,7 @@ def update_rule(rule: Rule, *, by: Any = None, **changes: Any) -> Rule:
     return rule
 
 
-def _freeze(rule: Rule, by: Any) -> RuleVersion:
+def _freeze(rule: Rule, by: Actor | None) -> RuleVersion:
     return RuleVersion.objects.create(
         rule=rule,
         number=rule.version,
@@ -189,7 +190,7 @@ def set_rule_active(rule: Rule, active: bool) -> int:
     return Rule.objects.filter(pk=rule.pk).exclude(active=active).update(active=active, updated_at=timezone.now())
 
 
-def apply_rule_to_history(rule: Rule, *, days: int, by: Any = None) -> RuleRun:
+def apply_rule_to_history(rule: Rule, *, days: int, by: Actor | None = None) -> RuleRun:
     """Queue the rule's current version over the transcripts of the last ``days`` days; returns the run.
 
     The run records the version and the window's start now, so a run that waits in the queue reads
@@ -211,7 +212,7 @@ def apply_rule_to_history(rule: Rule, *, days: int, by: Any = None) -> RuleRun:
 # --- Findings ------------------------------------------------------------------------------------
 
 
-def review_findings(findings: Iterable[Finding], *, verdict: str, by: Any, note: str = "") -> int:
+def review_findings(findings: Iterable[Finding], *, verdict: str, by: Actor | None, note: str = "") -> int:
     """Confirm or dismiss open findings, then recompute the scorecards they count in; returns how many changed.
 
     A conditional update: a finding already reviewed (by someone else, a moment ago) stays as it is.
@@ -228,7 +229,7 @@ def review_findings(findings: Iterable[Finding], *, verdict: str, by: Any, note:
     return changed
 
 
-def review_finding_groups(findings: Iterable[Finding], *, verdict: str, by: Any, note: str = "") -> int:
+def review_finding_groups(findings: Iterable[Finding], *, verdict: str, by: Actor, note: str = "") -> int:
     """Confirm or dismiss each finding with the other open matches of its rule in its call (what the queue shows
     as one row); returns how many findings changed."""
     ids = [f.pk for f in findings]

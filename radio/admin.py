@@ -23,6 +23,7 @@ from core.admin_actions import apply_to_each
 from core.admin_filters import DefaultChoiceFilter
 from core.paginator import CappedPaginator
 from core.tenancy import TenantScopedAdmin
+from core.users import actor
 from radio import (
     admin_digests,  # noqa: F401  (registers the digests' admins)
     selectors,
@@ -197,7 +198,7 @@ class NominationAdmin(TenantScopedAdmin):
             form = form_class(request.POST)
             if not form.is_valid():
                 raise form_problems(form)
-            form.apply(nomination, by=request.user)
+            form.apply(nomination, by=actor(request))
             self.message_user(request, form.done, messages.SUCCESS)
         except ValidationError as error:
             self.message_user(request, "; ".join(error.messages), messages.ERROR)
@@ -231,7 +232,7 @@ class NominationAdmin(TenantScopedAdmin):
                 headline = form.cleaned_data["headline"] if queryset.count() == 1 else None
                 apply_to_each(
                     self, request, queryset,
-                    lambda n: services.approve_nomination(n, channels, by=request.user, headline=headline or None),
+                    lambda n: services.approve_nomination(n, channels, by=actor(request), headline=headline or None),
                     lambda n: ngettext("%d nomination approved.", "%d nominations approved.", n) % n,
                 )  # fmt: skip
                 return None
@@ -250,7 +251,7 @@ class NominationAdmin(TenantScopedAdmin):
                 reason = form.cleaned_data["reason"]
                 apply_to_each(
                     self, request, queryset,
-                    lambda n: services.reject_nomination(n, reason, by=request.user),
+                    lambda n: services.reject_nomination(n, reason, by=actor(request)),
                     lambda n: ngettext("%d nomination rejected.", "%d nominations rejected.", n) % n,
                 )  # fmt: skip
                 return None
@@ -268,7 +269,7 @@ class NominationAdmin(TenantScopedAdmin):
             form = MergeForm(initial={"primary": oldest.pk if oldest else None}, nominations=queryset)
         elif (form := MergeForm(request.POST, nominations=queryset)).is_valid():
             try:
-                merged = form.merge(queryset, by=request.user)
+                merged = form.merge(queryset, by=actor(request))
             except ValidationError as error:
                 self.message_user(request, "; ".join(error.messages), messages.ERROR)
             else:

@@ -20,6 +20,7 @@ from core.admin_filters import DefaultChoiceFilter
 from core.paginator import CappedPaginator
 from core.roles import BUSINESS, SUPERVISOR
 from core.tenancy import TenantScopedAdmin, TenantScopedInline
+from core.users import actor
 from radio import selectors, services
 from radio.models import Channel, Digest, DigestItem, Reply, Subscription
 
@@ -73,9 +74,9 @@ class ChannelVisibleAdmin(TenantScopedAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         queryset = super().get_queryset(request)
-        if selectors.reads_every_channel(request.user):
+        if selectors.reads_every_channel(actor(request)):
             return queryset
-        return queryset.filter(**{f"{self.channel_path}__in": selectors.readable_channels(request.user)})
+        return queryset.filter(**{f"{self.channel_path}__in": selectors.readable_channels(actor(request))})
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False if obj is not None else super().has_change_permission(request, obj)
@@ -209,7 +210,7 @@ class ReplyAdmin(TenantScopedAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Reply]:
         queryset = super().get_queryset(request)
-        if selectors.reads_every_channel(request.user):
+        if selectors.reads_every_channel(actor(request)):
             return queryset
         return queryset.filter(item__nomination__nominated_by=request.user.pk)
 

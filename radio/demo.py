@@ -21,6 +21,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from core.seeding import SeedContext
+from core.users import Actor
 from qa.models import Finding, Segment, Speaker, Transcript
 from radio import services, sources
 from radio.models import Channel, Digest, DigestItem, Nomination, SourceKind, Subscription
@@ -195,7 +196,7 @@ def _quote(source: sources.Source, subject: str) -> str:
     return source.quote or subject
 
 
-def _air(ctx: SeedContext, pool: Pool, code: str, channel: Channel, evening: datetime, agent: Any, curator: Any,
+def _air(ctx: SeedContext, pool: Pool, code: str, channel: Channel, evening: datetime, agent: Actor, curator: Actor,
          *, topics: int | None = None) -> None:  # fmt: skip
     """One channel's cases of one day: a few topics, each nominated by several customers' tickets and merged."""
     rnd = ctx.random
@@ -238,7 +239,7 @@ def _answer(rnd: Any, day: date, business: Any) -> None:
             services.acknowledge_item(item, by=business, now=when)
 
 
-def _finding_on_air(day: date, channels: dict[str, Channel], agent: Any, curator: Any) -> None:
+def _finding_on_air(day: date, channels: dict[str, Channel], agent: Actor, curator: Actor) -> None:
     """A QA finding from the demo calls, nominated yesterday and approved: a source other than a ticket."""
     finding = (
         Finding.objects.filter(segment__speaker__in=[Speaker.CONSUMER, Speaker.AGENT], severity__gte=3)
@@ -258,8 +259,8 @@ def _finding_on_air(day: date, channels: dict[str, Channel], agent: Any, curator
         services.approve_nomination(made, [target], by=curator, headline="质检：顾客在通话中的抱怨", now=at)
 
 
-def _waiting(pool: Pool, channels: dict[str, Channel], today: date, agent: Any,
-             curator: Any) -> None:  # fmt: skip
+def _waiting(pool: Pool, channels: dict[str, Channel], today: date, agent: Actor,
+             curator: Actor) -> None:  # fmt: skip
     """Nominations made this morning, waiting in the curators' queue; one turned down with its reason."""
     morning = _at(today, 7)
     left = [(subject, kind, pk) for subject, cases in pool.items() for kind, pk, created in cases if created < morning]

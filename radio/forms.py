@@ -9,6 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from core.users import Actor
 from qa.models import Severity
 from radio import services
 from radio.models import Channel, DigestItem, Nomination, Reply
@@ -55,7 +56,7 @@ class NominateForm(forms.Form):
         )
         field.label_from_instance = lambda obj: f"{obj.department.name} · {obj.name}"  # type: ignore[method-assign]
 
-    def nominate(self, source: Source, *, by: Any) -> tuple[Nomination, bool] | None:
+    def nominate(self, source: Source, *, by: Actor) -> tuple[Nomination, bool] | None:
         """Nominate ``source`` as entered (services.nominate): (nomination, created), or None with the form's errors."""
         if not self.is_valid():
             return None
@@ -86,7 +87,7 @@ def channel_from_value(value: str) -> str:
 class ReplyForm(forms.Form):
     body = forms.CharField(label=_("Reply"), max_length=TEXT_MAX, widget=forms.Textarea(attrs={"rows": 2}))
 
-    def reply(self, item: DigestItem, *, by: Any) -> Reply:
+    def reply(self, item: DigestItem, *, by: Actor) -> Reply:
         """Answer the item (services.reply_to_item); a ValidationError when the form or the service refuses it."""
         if not self.is_valid():
             raise ValidationError(self.errors.get_json_data(), code="invalid")
@@ -109,7 +110,7 @@ class ApproveForm(forms.Form):
         )
         field.label_from_instance = lambda obj: f"{obj.department.name} · {obj.name}"  # type: ignore[method-assign]
 
-    def apply(self, nomination: Nomination, *, by: Any) -> None:
+    def apply(self, nomination: Nomination, *, by: Actor) -> None:
         data = self.cleaned_data
         services.approve_nomination(nomination, data["channels"], by=by, headline=data["headline"])
 
@@ -120,7 +121,7 @@ class RejectForm(forms.Form):
     )
     done = _("Rejected; the agent sees your reason.")
 
-    def apply(self, nomination: Nomination, *, by: Any) -> None:
+    def apply(self, nomination: Nomination, *, by: Actor) -> None:
         services.reject_nomination(nomination, self.cleaned_data["reason"], by=by)
 
 
@@ -137,7 +138,7 @@ class MergeForm(forms.Form):
         field.queryset = nominations
         field.label_from_instance = lambda obj: f"#{obj.pk} · {obj.title}"  # type: ignore[method-assign]
 
-    def merge(self, nominations: Iterable[Nomination], *, by: Any) -> Nomination:
+    def merge(self, nominations: Iterable[Nomination], *, by: Actor) -> Nomination:
         """Merge the other nominations into the one chosen (services.merge_nominations)."""
         primary = self.cleaned_data["primary"]
         return services.merge_nominations(primary, [n for n in nominations if n.pk != primary.pk], by=by)
@@ -147,7 +148,7 @@ class HeadlineForm(forms.Form):
     headline = forms.CharField(label=_("Headline"), max_length=HEADLINE_MAX, required=False)
     done = _("Headline saved.")
 
-    def apply(self, nomination: Nomination, *, by: Any) -> None:
+    def apply(self, nomination: Nomination, *, by: Actor) -> None:
         services.edit_headline(nomination, self.cleaned_data["headline"], by=by)
 
 

@@ -10,22 +10,23 @@ from typing import Any
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, QuerySet
 
+from core.users import Actor
 from qa.models import Severity
 from radio.models import Channel, Digest, DigestItem, Reply, SourceKind
 
 TREND_DAYS = 14
 
 
-def reads_every_channel(user: Any) -> bool:
+def reads_every_channel(user: Actor) -> bool:
     """Curators and supervisors (and superusers) read every channel's digest."""
     return bool(user.is_active and user.has_perm("radio.read_all_channels"))
 
 
-def may_use_radio(user: Any) -> bool:
+def may_use_radio(user: Actor) -> bool:
     return bool(user.is_authenticated and user.is_active and user.has_perm("radio.view_digest"))
 
 
-def readable_channels(user: Any) -> QuerySet[Channel]:
+def readable_channels(user: Actor) -> QuerySet[Channel]:
     """The channels whose digests this user may read: their subscriptions, or every channel for curators."""
     if not may_use_radio(user):
         return Channel.objects.none()
@@ -34,13 +35,13 @@ def readable_channels(user: Any) -> QuerySet[Channel]:
     return Channel.objects.filter(subscriptions__user=user)
 
 
-def can_read_channel(user: Any, channel_id: int) -> bool:
+def can_read_channel(user: Actor, channel_id: int) -> bool:
     if not may_use_radio(user):
         return False
     return reads_every_channel(user) or Channel.objects.filter(pk=channel_id, subscriptions__user=user).exists()
 
 
-def can_respond(user: Any, channel_id: int) -> bool:
+def can_respond(user: Actor, channel_id: int) -> bool:
     return bool(user.has_perm("radio.respond_digestitem")) and can_read_channel(user, channel_id)
 
 
@@ -73,7 +74,7 @@ class ChannelDigest:
         return [(label, sources[kind]) for kind, label in SourceKind.choices if sources.get(kind)]
 
 
-def page(user: Any, day: date, *, items_per_channel: int, channel: Channel | None = None) -> list[ChannelDigest]:
+def page(user: Actor, day: date, *, items_per_channel: int, channel: Channel | None = None) -> list[ChannelDigest]:
     """The digest page for one day: the user's channels, subscribed ones first, each with its top items.
 
     Six queries whatever the number of channels and items: channels with the user's subscriptions,
@@ -141,7 +142,7 @@ def attach_replies(items: list[DigestItem]) -> None:
             by_id[answer.item_id].reply_list.append(answer)  # type: ignore[attr-defined]
 
 
-def archive_days(user: Any, *, limit: int = 30) -> list[date]:
+def archive_days(user: Actor, *, limit: int = 30) -> list[date]:
     """The latest days that have a digest in one of the user's channels, newest first (one query)."""
     channel_ids = readable_channels(user).values("pk")
     days = Digest.objects.filter(channel_id__in=channel_ids).values_list("day", flat=True).distinct()

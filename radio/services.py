@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time
-from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -18,6 +17,7 @@ from core.queue import enqueue
 from core.realtime import role_group, send_event, user_group
 from core.roles import SUPERVISOR
 from core.text import mask_pii
+from core.users import Actor
 from qa.models import Severity
 from radio import selectors
 from radio.models import Channel, Digest, DigestItem, Nomination, Placement, Reply, Subscription, default_headline
@@ -69,7 +69,7 @@ def _hold_off_build() -> None:
 def nominate(
     source: Source,
     *,
-    by: Any,
+    by: Actor,
     quote: str,
     note: str = "",
     channel: Channel | None = None,
@@ -116,7 +116,7 @@ def approve_nomination(
     nomination: Nomination,
     channels: Iterable[Channel],
     *,
-    by: Any,
+    by: Actor,
     headline: str | None = None,
     now: datetime | None = None,
 ) -> Nomination:
@@ -148,7 +148,7 @@ def approve_nomination(
 
 
 @transaction.atomic
-def reject_nomination(nomination: Nomination, reason: str, *, by: Any, now: datetime | None = None) -> Nomination:
+def reject_nomination(nomination: Nomination, reason: str, *, by: Actor, now: datetime | None = None) -> Nomination:
     """Turn a nomination down with a reason the nominating agent reads. Not once a digest has carried it."""
     reason = _text(reason, "reason", required=True)
     _hold_off_build()
@@ -168,7 +168,7 @@ def reject_nomination(nomination: Nomination, reason: str, *, by: Any, now: date
 
 
 @transaction.atomic
-def edit_headline(nomination: Nomination, headline: str, *, by: Any) -> Nomination:
+def edit_headline(nomination: Nomination, headline: str, *, by: Actor) -> Nomination:
     """A curator's headline for the digest (blank: the start of the quote)."""
     nomination = _locked(nomination)
     nomination.headline = _text(headline, "headline", required=False, limit=HEADLINE_MAX)
@@ -178,7 +178,7 @@ def edit_headline(nomination: Nomination, headline: str, *, by: Any) -> Nominati
 
 @transaction.atomic
 def merge_nominations(
-    primary: Nomination, duplicates: Sequence[Nomination], *, by: Any, now: datetime | None = None
+    primary: Nomination, duplicates: Sequence[Nomination], *, by: Actor, now: datetime | None = None
 ) -> Nomination:
     """Merge duplicates into ``primary``: it counts their customers, and they leave the queue as "merged".
 
@@ -223,7 +223,7 @@ def _tell_agent(nomination: Nomination, event: str) -> None:
 # --- subscriptions -------------------------------------------------------------------------------
 
 
-def subscribe(user: Any, channel: Channel) -> bool:
+def subscribe(user: Actor, channel: Channel) -> bool:
     """Follow a channel; True when the subscription is new."""
     if not channel.active:
         raise ValidationError({"channel": _("The channel “%(name)s” is not active.") % {"name": channel.name}})
@@ -231,7 +231,7 @@ def subscribe(user: Any, channel: Channel) -> bool:
     return created
 
 
-def unsubscribe(user: Any, channel: Channel) -> bool:
+def unsubscribe(user: Actor, channel: Channel) -> bool:
     deleted, _rows = Subscription.objects.filter(user=user, channel=channel).delete()
     return deleted > 0
 
@@ -239,12 +239,12 @@ def unsubscribe(user: Any, channel: Channel) -> bool:
 # --- business teams close the loop ---------------------------------------------------------------
 
 
-def _check_respond(user: Any, item: DigestItem) -> None:
+def _check_respond(user: Actor, item: DigestItem) -> None:
     if not selectors.can_respond(user, item.digest.channel_id):
         raise PermissionDenied
 
 
-def acknowledge_item(item: DigestItem, *, by: Any, now: datetime | None = None) -> bool:
+def acknowledge_item(item: DigestItem, *, by: Actor, now: datetime | None = None) -> bool:
     """The business team has read this item. Only the first acknowledgement counts; True when it is this one."""
     _check_respond(by, item)
     with transaction.atomic():
@@ -257,7 +257,7 @@ def acknowledge_item(item: DigestItem, *, by: Any, now: datetime | None = None) 
 
 
 @transaction.atomic
-def reply_to_item(item: DigestItem, body: str, *, by: Any, now: datetime | None = None) -> Reply:
+def reply_to_item(item: DigestItem, body: str, *, by: Actor, now: datetime | None = None) -> Reply:
     """A business team's answer to an item; the nominating agent reads it. A reply acknowledges the item too."""
     _check_respond(by, item)
     now = now or timezone.now()

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from core.tenancy import allows
 from core.text import mask_pii
+from core.users import Actor
 from qa.models import Finding, Segment, Severity, Speaker, Transcript
 from radio.models import SourceKind
 from tickets.models import Department, Ticket, TicketEvent
@@ -60,7 +61,7 @@ def resolve(kind: str, source_id: int) -> Source:
         ) from None
 
 
-def can_nominate_from(user: Any, source: Source) -> bool:
+def can_nominate_from(user: Actor, source: Source) -> bool:
     """The user may nominate this source: they may add nominations and may see the source itself."""
     if not user.has_perm("radio.add_nomination"):
         return False

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from core import charts
 from core.files import ranged_file_response
+from core.users import actor
 from radio import selectors, services, sources
 from radio.forms import NominateForm, ReplyForm, error_lists
 from radio.models import Channel, Digest, DigestItem, Nomination, Subscription
@@ -44,7 +45,7 @@ class LogoutView(auth_views.LogoutView):
 
 
 def _require_radio(request: HttpRequest) -> None:
-    if not selectors.may_use_radio(request.user):
+    if not selectors.may_use_radio(actor(request)):
         raise PermissionDenied(_("The radio is for business teams, curators and supervisors."))
 
 
@@ -64,13 +65,13 @@ def digest_page(request: HttpRequest, day: str | None = None) -> HttpResponse:
     today = timezone.localdate()
     chosen = _parse_day(day)
     shown = chosen or today
-    blocks = selectors.page(request.user, shown, items_per_channel=settings.RADIO_PAGE_ITEMS)
-    days = selectors.archive_days(request.user)
+    blocks = selectors.page(actor(request), shown, items_per_channel=settings.RADIO_PAGE_ITEMS)
+    days = selectors.archive_days(actor(request))
     fallback = False
     if chosen is None and blocks and not any(b.digest for b in blocks) and days and days[0] < today:
         # Before RADIO_DIGEST_TIME today's digests do not exist yet: show the latest ones, and say so.
         shown, fallback = days[0], True
-        blocks = selectors.page(request.user, shown, items_per_channel=settings.RADIO_PAGE_ITEMS)
+        blocks = selectors.page(actor(request), shown, items_per_channel=settings.RADIO_PAGE_ITEMS)
     return TemplateResponse(request, "radio/digest.html", _context(request, blocks, shown, today, days, fallback))
 
 
@@ -81,11 +82,11 @@ def channel_page(request: HttpRequest, day: str, code: str) -> HttpResponse:
     shown = _parse_day(day)
     assert shown is not None
     channel = get_object_or_404(Channel, code=code)
-    if not selectors.can_read_channel(request.user, channel.pk):
+    if not selectors.can_read_channel(actor(request), channel.pk):
         raise Http404  # a channel the user may not read is one they should not learn exists
-    blocks = selectors.page(request.user, shown, items_per_channel=0, channel=channel)
+    blocks = selectors.page(actor(request), shown, items_per_channel=0, channel=channel)
     page_obj = selectors.items_page(blocks[0], request.GET.get("page"), per_page=ITEMS_PER_PAGE)
-    context = _context(request, blocks, shown, timezone.localdate(), selectors.archive_days(request.user), False)
+    context = _context(request, blocks, shown, timezone.localdate(), selectors.archive_days(actor(request)), False)
     context.update({"single": True, "page_obj": page_obj})
     return TemplateResponse(request, "radio/digest.html", context)
 
@@ -127,7 +128,7 @@ def _context(
             "channels": len(blocks),
         },
         "can_respond": request.user.has_perm("radio.respond_digestitem"),
-        "is_curator": selectors.reads_every_channel(request.user),
+        "is_curator": selectors.reads_every_channel(actor(request)),
         "digest_time": settings.RADIO_DIGEST_TIME,
         "reply_form": ReplyForm(),
     }
@@ -138,7 +139,7 @@ def audio(request: HttpRequest, pk: int) -> HttpResponseBase:
     """A digest's recording, for those who may read its channel (never a public media URL), in byte ranges
     so that the player can seek."""
     digest = get_object_or_404(Digest, pk=pk)
-    if not selectors.can_read_channel(request.user, digest.channel_id):
+    if not selectors.can_read_channel(actor(request), digest.channel_id):
         raise Http404
     if digest.audio_status != Digest.Audio.READY or not digest.audio:
         raise Http404
@@ -160,7 +161,7 @@ def _back(request: HttpRequest, fallback: str) -> str:
 
 def _readable_item(request: HttpRequest, pk: int) -> DigestItem:
     item = get_object_or_404(DigestItem.objects.select_related("digest"), pk=pk)
-    if not selectors.can_read_channel(request.user, item.digest.channel_id):
+    if not selectors.can_read_channel(actor(request), item.digest.channel_id):
         raise Http404
     return item
 
@@ -173,7 +174,7 @@ def _back_to_item(request: HttpRequest, item: DigestItem) -> HttpResponse:
 @radio_login_required
 def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     item = _readable_item(request, pk)
-    first = services.acknowledge_item(item, by=request.user)
+    first = services.acknowledge_item(item, by=actor(request))
     if _wants_json(request):
         return JsonResponse({"item": item.pk, "acknowledged": True, "first": first})
     return _back_to_item(request, item)
@@ -184,7 +185,7 @@ def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
 def reply(request: HttpRequest, pk: int) -> HttpResponse:
     item = _readable_item(request, pk)
     try:
-        answer = ReplyForm(request.POST).reply(item, by=request.user)
+        answer = ReplyForm(request.POST).reply(item, by=actor(request))
     except ValidationError as error:
         if _wants_json(request):
             return JsonResponse({"errors": error_lists(error)}, status=400)
@@ -208,7 +209,7 @@ def channels(request: HttpRequest) -> HttpResponse:
         request,
         "radio/channels.html",
         {"channels": listed, "mine": mine, "can_subscribe": request.user.has_perm("radio.add_subscription"),
-         "today": timezone.localdate(), "is_curator": selectors.reads_every_channel(request.user)},
+         "today": timezone.localdate(), "is_curator": selectors.reads_every_channel(actor(request))},
     )  # fmt: skip
 
 
@@ -220,10 +221,10 @@ def _follow_or_leave(request: HttpRequest) -> HttpResponse:
     channel_id = str(request.POST.get("channel", ""))
     channel = get_object_or_404(Channel, pk=int(channel_id) if channel_id.isdigit() else 0, active=True)
     if leave:
-        services.unsubscribe(request.user, channel)
+        services.unsubscribe(actor(request), channel)
         messages.success(request, _("You left %(channel)s.") % {"channel": channel.name})
     else:
-        services.subscribe(request.user, channel)
+        services.subscribe(actor(request), channel)
         messages.success(request, _("You follow %(channel)s: its digest is on your page every morning.")
                          % {"channel": channel.name})  # fmt: skip
     return redirect("radio:channels")
@@ -246,7 +247,7 @@ def nominate(request: HttpRequest) -> HttpResponse:
         initial = {"quote": source.quote, "channel": _suggested_channel(source), "severity": source.severity}
         return _nominate_page(request, source, NominateForm(initial=initial))
     form = NominateForm(request.POST)
-    if (nominated := form.nominate(source, by=request.user)) is not None:
+    if (nominated := form.nominate(source, by=actor(request))) is not None:
         return _nominated(request, *nominated)
     if _wants_json(request):
         return JsonResponse({"errors": {k: [str(m) for m in v] for k, v in form.errors.items()}}, status=400)
@@ -262,7 +263,7 @@ def _nominable_source(request: HttpRequest) -> sources.Source | HttpResponse:
         source = sources.resolve(str(data.get("source", "")), sources.parse_id(data.get("id")))
     except ValidationError as error:
         return _no_source(request, error)
-    if not sources.can_nominate_from(request.user, source):
+    if not sources.can_nominate_from(actor(request), source):
         return _denied(request, {"id": [_("You may not see this source.")]})
     return source
 

@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from importlib import import_module
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -131,7 +132,7 @@ def _data_migration_rows(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture
 def make_user(db: None) -> Callable[..., User]:
-    def make(username: str, role: str | None = None, *, password: str = "pw-for-tests", **extra: object) -> User:
+    def make(username: str, role: str | None = None, *, password: str = "pw-for-tests", **extra: Any) -> User:
         extra.setdefault("is_staff", True)
         user = User.objects.create_user(username=username, password=password, **extra)
         if role is not None:

@@ -20,6 +20,7 @@ from core.admin_filters import DefaultChoiceFilter
 from core.paginator import CappedPaginator
 from core.privacy import ConsumerTextAdmin
 from core.tenancy import TenantScopedAdmin, is_merchant_staff
+from core.users import actor
 from tickets import (
     admin_desk,
     admin_new,
@@ -74,7 +75,7 @@ class QueueFilter(DefaultChoiceFilter):
             return queryset.filter(status__in=OPEN_STATUSES)
         if value == "unassigned":
             return queryset.filter(status__in=OPEN_STATUSES, assignee=None)
-        return queryset.filter(services.my_open_tickets_q(request.user))
+        return queryset.filter(services.my_open_tickets_q(actor(request)))
 
 
 class MerchantCodeFilter(admin.SimpleListFilter):
@@ -166,11 +167,11 @@ class TicketAdmin(ConsumerTextAdmin, TenantScopedAdmin):
 
     @admin.action(description=_("Assign to me"), permissions=["change"])
     def assign_to_me(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
-        self._each(request, queryset, lambda t: services.assign_ticket(t, request.user, by=request.user))
+        self._each(request, queryset, lambda t: services.assign_ticket(t, actor(request), by=actor(request)))
 
     @admin.action(description=_("Put back in the queue"), permissions=["change"])
     def put_back_in_queue(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
-        self._each(request, queryset, lambda t: services.assign_ticket(t, None, by=request.user))
+        self._each(request, queryset, lambda t: services.assign_ticket(t, None, by=actor(request)))
 
     def _each(self, request: HttpRequest, queryset: QuerySet[Ticket], act: Any) -> None:
         apply_to_each(
@@ -192,7 +193,7 @@ class TicketAdmin(ConsumerTextAdmin, TenantScopedAdmin):
             raise PermissionDenied
         form = admin_new.NewTicketForm(request.POST if request.method == "POST" else None)
         if form.is_bound and form.is_valid():
-            ticket = form.open(request.user)
+            ticket = form.open(actor(request))
             self.message_user(request, _("Ticket #%(id)s opened.") % {"id": ticket.pk}, messages.SUCCESS)
             return HttpResponseRedirect(reverse("admin:tickets_ticket_change", args=[ticket.pk]))
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": form,
@@ -217,7 +218,7 @@ class TicketAdmin(ConsumerTextAdmin, TenantScopedAdmin):
         """An agent marks themself available (new tickets are routed to them) or away."""
         if request.method != "POST" or not self.has_change_permission(request) or is_merchant_staff(request.user):
             raise PermissionDenied
-        profile = services.set_availability(request.user, request.POST.get("available") == "1")
+        profile = services.set_availability(actor(request), request.POST.get("available") == "1")
         if profile.available:
             self.message_user(request, _("You are available: new tickets of your department come to you."))
         else:

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from core.links import nominate_url
 from core.privacy import shown
 from core.tenancy import is_merchant_staff, scope
+from core.users import Actor, actor
 from crm.models import Order, RiskFlag
 from tickets import disputes, refunds, returns, services
 from tickets.models import AgentProfile, CannedReply, Department, RefundRequest, ReturnRequest, Ticket, TicketEvent
@@ -35,7 +36,7 @@ TIMELINE_LIMIT = 200  # events shown on a ticket page; a longer history is summa
 
 def page_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
     """The ticket page's own context: the timeline, the reply box, the consumer, the order and the buttons."""
-    user = request.user
+    user = actor(request)
     merchant_side = is_merchant_staff(user)
     return {
         "title": f"#{ticket.pk} {shown(ticket.subject, user)}",
@@ -89,7 +90,7 @@ def live_flags(ticket: Ticket) -> QuerySet[RiskFlag]:
     return RiskFlag.objects.filter(consumer=ticket.consumer_id, status__in=["open", "confirmed"])
 
 
-def order_panel(ticket: Ticket, user: Any) -> dict[str, Any]:
+def order_panel(ticket: Ticket, user: Actor) -> dict[str, Any]:
     """The order box: the order, its refunds, and the refund form's permission and one-time key."""
     order = ticket.order
     return {
@@ -202,13 +203,13 @@ class DeskAction(forms.Form):
 
     level: int = messages.SUCCESS
 
-    def __init__(self, data: dict[str, str], *, ticket: Ticket, user: Any) -> None:
+    def __init__(self, data: dict[str, str], *, ticket: Ticket, user: Actor) -> None:
         super().__init__(data)
         self.ticket = ticket
         self.user = user
 
     @classmethod
-    def permitted(cls, user: Any, ticket: Ticket) -> bool:
+    def permitted(cls, user: Actor, ticket: Ticket) -> bool:
         return True
 
     def perform(self) -> str:
@@ -252,7 +253,7 @@ class ReassignAction(DeskAction):
     agent = _text()
 
     @classmethod
-    def permitted(cls, user: Any, ticket: Ticket) -> bool:
+    def permitted(cls, user: Actor, ticket: Ticket) -> bool:
         return not is_merchant_staff(user)  # the marketplace's agents are not a merchant's to hand work to
 
     def clean_agent(self) -> Any:
@@ -302,7 +303,7 @@ class DisputeAction(DeskAction):
     outcome = _text()
 
     @classmethod
-    def permitted(cls, user: Any, ticket: Ticket) -> bool:
+    def permitted(cls, user: Actor, ticket: Ticket) -> bool:
         return not is_merchant_staff(user)  # a merchant does not judge its own dispute
 
     def act(self) -> str:
@@ -316,7 +317,7 @@ class RefundAction(DeskAction):
     key = _text()
 
     @classmethod
-    def permitted(cls, user: Any, ticket: Ticket) -> bool:
+    def permitted(cls, user: Actor, ticket: Ticket) -> bool:
         return bool(user.has_perm("tickets.add_refundrequest")) and ticket.order is not None
 
     def clean(self) -> dict[str, Any]:
@@ -357,7 +358,7 @@ class ReturnAction(DeskAction):
     key = _text()
 
     @classmethod
-    def permitted(cls, user: Any, ticket: Ticket) -> bool:
+    def permitted(cls, user: Actor, ticket: Ticket) -> bool:
         return bool(user.has_perm("tickets.add_returnrequest")) and ticket.order is not None
 
     def act(self) -> str:
@@ -393,10 +394,10 @@ def bound_action(request: HttpRequest, ticket: Ticket) -> DeskAction:
     action = ACTIONS.get(str(request.POST.get("action", "")))
     if action is None:
         raise ValidationError(_("Unknown action."))
-    if not action.permitted(request.user, ticket):
+    if not action.permitted(actor(request), ticket):
         raise PermissionDenied
     post = {key: str(value).replace("\x00", "") for key, value in request.POST.items()}
-    return action(post, ticket=ticket, user=request.user)
+    return action(post, ticket=ticket, user=actor(request))
 
 
 def _int_or_0(value: str | None) -> int:

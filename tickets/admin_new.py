@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from core.users import Actor
 from crm.models import Consumer, Order
 from tickets import services
 from tickets.models import Department, Ticket
@@ -47,7 +48,7 @@ class NewTicketForm(forms.Form):
                 self.add_error("order", _("This consumer has no order with this number."))
         return data
 
-    def open(self, agent: Any) -> Ticket:
+    def open(self, agent: Actor) -> Ticket:
         data = self.cleaned_data
         return services.open_ticket(
             data["consumer"], subject=data["subject"], department=data["department"], kind=data["kind"],

@@ -28,6 +28,7 @@ from core.admin_filters import DefaultChoiceFilter
 from core.paginator import CappedPaginator
 from core.privacy import sees_pii
 from core.tenancy import TenantScopedAdmin
+from core.users import Actor, actor
 from crm.models import RiskFlag
 from tickets import admin_desk, refunds
 from tickets.models import RefundRequest
@@ -60,7 +61,7 @@ class DecisionFilter(DefaultChoiceFilter):
 
 class RefundForm(forms.ModelForm):
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
-    requested_by: Any = None  # the signed-in user (set by RefundRequestAdmin.get_form): keys are theirs
+    requested_by: Actor | None = None  # the signed-in user (set by RefundRequestAdmin.get_form): keys are theirs
     amount = forms.DecimalField(label=_("amount (yuan)"), max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
 
     class Meta:
@@ -144,7 +145,7 @@ class RefundRequestAdmin(TenantScopedAdmin):
     def save_model(self, request: HttpRequest, obj: RefundRequest, form: Any, change: bool) -> None:
         decided = refunds.request_refund(
             form.cleaned_data["order"], form.cleaned_data["amount"], form.cleaned_data["reason"],
-            key=form.cleaned_data["idempotency_key"], requested_by=request.user,
+            key=form.cleaned_data["idempotency_key"], requested_by=actor(request),
         )  # fmt: skip
         obj.pk = decided.pk
 
@@ -177,7 +178,7 @@ class RefundRequestAdmin(TenantScopedAdmin):
             raise PermissionDenied
         try:
             decided = refunds.review_refund(refund, approve=form.cleaned_data["verdict"] == "approve",
-                                            by=request.user, note=form.cleaned_data["note"])  # fmt: skip
+                                            by=actor(request), note=form.cleaned_data["note"])  # fmt: skip
         except ValidationError as error:
             self.message_user(request, "; ".join(error.messages), messages.ERROR)
         else:
@@ -202,7 +203,7 @@ class RefundRequestAdmin(TenantScopedAdmin):
             self,
             request,
             queryset,
-            lambda refund: refunds.review_refund(refund, approve=True, by=request.user),
+            lambda refund: refunds.review_refund(refund, approve=True, by=actor(request)),
             lambda n: ngettext("%d refund decided.", "%d refunds decided.", n) % n,
         )
 

@@ -17,6 +17,7 @@ from django.utils.translation import ngettext
 from core.admin_actions import apply_to_each
 from core.paginator import CappedPaginator
 from core.tenancy import TenantScopedAdmin
+from core.users import actor
 from tickets import returns
 from tickets.models import ReturnRequest
 
@@ -62,6 +63,6 @@ class ReturnRequestAdmin(TenantScopedAdmin):
             self,
             request,
             queryset,
-            lambda row: returns.review_return(row, approve=approve, by=request.user),
+            lambda row: returns.review_return(row, approve=approve, by=actor(request)),
             lambda n: ngettext("%d return decided.", "%d returns decided.", n) % n,
         )

@@ -26,6 +26,7 @@ from core.filters import StrictFilterSet
 from core.pagination import CursorPagination
 from core.permissions import ModelPermissions
 from core.tenancy import TenantScopedQuerysetMixin
+from core.users import Actor, actor
 from tickets.models import RefundRequest, ReturnRequest, Ticket, TicketEvent
 from tickets.refunds import KeyReused, request_refund
 from tickets.serializers import (
@@ -187,7 +188,7 @@ class TicketTransitionView(TicketActionView):
         form.is_valid(raise_exception=True)
         data = form.validated_data
         with service_errors():
-            transition_ticket(ticket, data["status"], by=request.user, note=data["note"])
+            transition_ticket(ticket, data["status"], by=actor(request), note=data["note"])
         return Response(ticket_detail(ticket.pk, request))
 
 
@@ -220,7 +221,7 @@ class DecidingListView(generics.ListCreateAPIView[_Decided]):
     def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
         return self.form if self.request.method == "POST" else self.output
 
-    def decide(self, data: dict[str, Any], user: Any, now: datetime) -> _Decided:
+    def decide(self, data: dict[str, Any], user: Actor, now: datetime) -> _Decided:
         raise NotImplementedError
 
     def get_serializer_context(self) -> dict[str, Any]:
@@ -233,7 +234,7 @@ class DecidingListView(generics.ListCreateAPIView[_Decided]):
         now = timezone.now()
         with service_errors():
             try:
-                decided = self.decide(form.validated_data, request.user, now)
+                decided = self.decide(form.validated_data, actor(request), now)
             except KeyReused as error:
                 raise Conflict(error.messages[0], serializers.as_serializer_error(error)) from error
         # A decision made by this call carries this call's time; a replay returns the earlier one.
@@ -274,7 +275,7 @@ class RefundListView(TenantScopedQuerysetMixin, DecidingListView[RefundRequest])
     filterset_fields = ["decision"]
     pagination_class = RefundPagination
 
-    def decide(self, data: dict[str, Any], user: Any, now: datetime) -> RefundRequest:
+    def decide(self, data: dict[str, Any], user: Actor, now: datetime) -> RefundRequest:
         return request_refund(data["order"], data["amount"], data["reason"], key=data["idempotency_key"],
                               requested_by=user, ticket=data["ticket"], now=now)  # fmt: skip
 

@@ -18,6 +18,7 @@ from core.pagination import CursorPagination
 from core.permissions import ModelPermissions
 from core.serializers import ScopedPrimaryKeyRelatedField, no_such
 from core.tenancy import TenantScopedQuerysetMixin
+from core.users import Actor, actor
 from tickets.api import DecidingListView, deciding_schema
 from tickets.models import ReturnRequest, Ticket
 from tickets.returns import explain, record_return_scan, request_return
@@ -96,7 +97,7 @@ class ReturnListView(TenantScopedQuerysetMixin, DecidingListView[ReturnRequest])
     filterset_fields = ["decision"]
     pagination_class = ReturnPagination
 
-    def decide(self, data: dict[str, Any], user: Any, now: datetime) -> ReturnRequest:
+    def decide(self, data: dict[str, Any], user: Actor, now: datetime) -> ReturnRequest:
         return request_return(data["order"], data["reason"], key=data["idempotency_key"], requested_by=user,
                               ticket=data["ticket"], now=now)  # fmt: skip
 
@@ -135,5 +136,5 @@ class ReturnScanView(TenantScopedQuerysetMixin, generics.GenericAPIView[ReturnRe
         form = self.get_serializer(data=request.data)
         form.is_valid(raise_exception=True)
         with service_errors():
-            record_return_scan(found, tracking_no=form.validated_data["tracking_no"], by=request.user)
+            record_return_scan(found, tracking_no=form.validated_data["tracking_no"], by=actor(request))
         return Response(ReturnSerializer(RETURNS.get(pk=found.pk), context=self.get_serializer_context()).data)

@@ -35,6 +35,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core.users import Actor
 from crm.models import Order
 from crm.selectors import instant_refund_blocked
 from crm.services import record_refund
@@ -72,7 +73,7 @@ def left_to_refund(order: Order) -> Decimal:
     return max(order.amount - order.refunded_amount, Decimal("0.00"))
 
 
-def person(user: Any) -> str:
+def person(user: Actor) -> str:
     """A user as the desk names them: full name, else the username."""
     return str(user.get_full_name() or user.get_username())
 
@@ -140,12 +141,12 @@ def policy(
     return Verdict(D.MANUAL if held else D.INSTANT, reasons)
 
 
-def used_key(key: str, *, requested_by: Any) -> RefundRequest | None:
+def used_key(key: str, *, requested_by: Actor | None) -> RefundRequest | None:
     """The request ``requested_by`` made under ``key`` (None: the bot's and the system's), if there is one."""
     return RefundRequest.objects.filter(idempotency_key=key, requested_by_id=getattr(requested_by, "pk", None)).first()
 
 
-def replay(key: str, order: Order, amount: object, *, requested_by: Any) -> RefundRequest | None:
+def replay(key: str, order: Order, amount: object, *, requested_by: Actor | None) -> RefundRequest | None:
     """The request ``requested_by`` already made under ``key`` (a retry: answered with its first decision), or None.
 
     The one place that decides what a used key means, for every caller (the API, the admin, the chat).
@@ -166,7 +167,7 @@ def request_refund(
     reason: str,
     *,
     key: str,
-    requested_by: Any = None,
+    requested_by: Actor | None = None,
     ticket: Ticket | None = None,
     now: datetime | None = None,
 ) -> RefundRequest:
@@ -205,7 +206,7 @@ def _same_request(existing: RefundRequest, order: Order, amount: Decimal) -> Ref
 
 
 @transaction.atomic
-def _decide(order: Order, amount: Decimal, reason: str, *, key: str, requested_by: Any, ticket: Ticket | None,
+def _decide(order: Order, amount: Decimal, reason: str, *, key: str, requested_by: Actor | None, ticket: Ticket | None,
             now: datetime | None) -> RefundRequest:  # fmt: skip
     """Gather the policy's facts under the order's row lock, decide, store, and refund at once if instant."""
     now = now or timezone.now()
@@ -240,7 +241,7 @@ def _decide(order: Order, amount: Decimal, reason: str, *, key: str, requested_b
 
 @transaction.atomic
 def review_refund(
-    request: RefundRequest, *, approve: bool, by: Any, note: str = "", now: datetime | None = None
+    request: RefundRequest, *, approve: bool, by: Actor, note: str = "", now: datetime | None = None
 ) -> RefundRequest:
     """A supervisor's verdict on a refund waiting for manual review; a rejection needs its reason (``note``),
     which is stored among the reasons, so that the timeline, the API and the consumer's chat can say it."""
@@ -265,7 +266,7 @@ def review_refund(
     return request
 
 
-def _timeline(request: RefundRequest, by: Any, now: datetime) -> None:
+def _timeline(request: RefundRequest, by: Actor | None, now: datetime) -> None:
     if request.ticket_id is None:
         return
     TicketEvent.objects.create(

@@ -43,6 +43,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core.users import Actor
 from crm.models import Order
 from crm.selectors import instant_refund_blocked
 from crm.services import record_refund, record_return
@@ -149,7 +150,7 @@ def request_return(
     reason: str,
     *,
     key: str,
-    requested_by: Any = None,
+    requested_by: Actor | None = None,
     ticket: Ticket | None = None,
     now: datetime | None = None,
 ) -> ReturnRequest:
@@ -173,7 +174,7 @@ def _same_request(existing: ReturnRequest, order: Order) -> ReturnRequest:
 
 
 @transaction.atomic
-def _decide(order: Order, reason: str, *, key: str, requested_by: Any, ticket: Ticket | None,
+def _decide(order: Order, reason: str, *, key: str, requested_by: Actor | None, ticket: Ticket | None,
             now: datetime) -> ReturnRequest:  # fmt: skip
     order = Order.objects.select_for_update(of=("self",)).select_related("consumer__tier", "merchant").get(pk=order.pk)
     reserved = RefundRequest.objects.filter(order=order, decision=RefundRequest.Decision.MANUAL).aggregate(
@@ -206,7 +207,7 @@ def _decide(order: Order, reason: str, *, key: str, requested_by: Any, ticket: T
 
 
 @transaction.atomic
-def review_return(request: ReturnRequest, *, approve: bool, by: Any, now: datetime | None = None) -> ReturnRequest:
+def review_return(request: ReturnRequest, *, approve: bool, by: Actor, now: datetime | None = None) -> ReturnRequest:
     """A supervisor's verdict on a return waiting for review; an approved one is refunded on the first scan."""
     now = now or timezone.now()
     request = ReturnRequest.objects.select_for_update().select_related("merchant").get(pk=request.pk)
@@ -230,7 +231,7 @@ def review_return(request: ReturnRequest, *, approve: bool, by: Any, now: dateti
 
 @transaction.atomic
 def record_return_scan(
-    request: ReturnRequest, *, tracking_no: str, by: Any = None, now: datetime | None = None
+    request: ReturnRequest, *, tracking_no: str, by: Actor | None = None, now: datetime | None = None
 ) -> ReturnRequest:
     """The carrier's scan of the returned parcel: the first one marks the goods returned and releases the
     refund (unless it was released on approval); later scans of the same parcel change nothing."""
@@ -295,7 +296,7 @@ def _release(request: ReturnRequest, order: Order, now: datetime) -> None:
     request.save(update_fields=["refund", "refunded_at"])
 
 
-def _timeline(request: ReturnRequest, by: Any, now: datetime) -> None:
+def _timeline(request: ReturnRequest, by: Actor | None, now: datetime) -> None:
     if request.ticket_id is None:
         return
     TicketEvent.objects.create(

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from core.realtime import role_group, send_event, user_group
 from core.roles import SUPERVISOR
 from core.tenancy import is_merchant_staff
+from core.users import Actor
 from crm.models import Consumer, Order
 from crm.services import record_dispute_outcome
 from tickets import clocks
@@ -38,13 +39,13 @@ PLATFORM_KINDS = frozenset({Ticket.Kind.COMPLAINT, Ticket.Kind.DISPUTE})
 PLATFORM_DECISIONS = frozenset({S.PENDING, S.RESOLVED, S.CLOSED})
 
 
-def may_move(user: Any, ticket: Ticket, to: str) -> bool:
+def may_move(user: Actor, ticket: Ticket, to: str) -> bool:
     """May ``user`` move ``ticket`` to status ``to``? The one rule of the API, the ticket page and every caller:
     merchant staff (who see only their own shop's tickets) never decide a complaint or dispute about it."""
     return not (to in PLATFORM_DECISIONS and ticket.kind in PLATFORM_KINDS and is_merchant_staff(user))
 
 
-def transitions_for(user: Any, ticket: Ticket) -> list[str]:
+def transitions_for(user: Actor, ticket: Ticket) -> list[str]:
     """The statuses ``user`` may move ``ticket`` to now (the ticket page's buttons)."""
     return sorted(to for to in TRANSITIONS[ticket.status] if may_move(user, ticket, to))
 
@@ -105,7 +106,13 @@ def open_ticket(
 
 @transaction.atomic
 def transition_ticket(
-    ticket: Ticket, to: str, *, by: Any = None, now: datetime | None = None, note: str = "", _with_outcome: bool = False
+    ticket: Ticket,
+    to: str,
+    *,
+    by: Actor | None = None,
+    now: datetime | None = None,
+    note: str = "",
+    _with_outcome: bool = False,
 ) -> Ticket:
     """Move a ticket to another status, if the transition table allows it and ``by`` may (``may_move``)."""
     now = now or timezone.now()
@@ -197,7 +204,9 @@ def add_message(
 
 
 @transaction.atomic
-def assign_ticket(ticket: Ticket, agent: Any, *, by: Any = None, now: datetime | None = None) -> Ticket:
+def assign_ticket(
+    ticket: Ticket, agent: Actor | None, *, by: Actor | None = None, now: datetime | None = None
+) -> Ticket:
     """Give a ticket to an agent (assign to me, reassign, transfer). ``agent=None`` puts it back in the queue."""
     now = now or timezone.now()
     ticket = _locked(ticket)
@@ -220,7 +229,9 @@ def assign_ticket(ticket: Ticket, agent: Any, *, by: Any = None, now: datetime |
 
 
 @transaction.atomic
-def transfer_ticket(ticket: Ticket, department: Department, *, by: Any = None, now: datetime | None = None) -> Ticket:
+def transfer_ticket(
+    ticket: Ticket, department: Department, *, by: Actor | None = None, now: datetime | None = None
+) -> Ticket:
     """Move a ticket to another department's queue; it leaves its agent."""
     now = now or timezone.now()
     ticket = _locked(ticket)
@@ -269,14 +280,14 @@ def auto_assign(ticket: Ticket, *, now: datetime | None = None) -> Ticket | None
 
 
 @transaction.atomic
-def set_availability(agent: Any, available: bool) -> AgentProfile:
+def set_availability(agent: Actor, available: bool) -> AgentProfile:
     # update_or_create locks the row, and retries the read if a concurrent call created it first.
     profile, _created = AgentProfile.objects.update_or_create(user=agent, defaults={"available": available})
     return profile
 
 
 @transaction.atomic
-def escalate_ticket(ticket: Ticket, *, reason: str, by: Any = None, now: datetime | None = None) -> Ticket:
+def escalate_ticket(ticket: Ticket, *, reason: str, by: Actor | None = None, now: datetime | None = None) -> Ticket:
     """Raise a ticket's priority and flag it escalated; a second escalation of the same ticket does nothing."""
     now = now or timezone.now()
     ticket = _locked(ticket)
@@ -296,7 +307,7 @@ def escalate_ticket(ticket: Ticket, *, reason: str, by: Any = None, now: datetim
 
 
 @transaction.atomic
-def resolve_dispute(ticket: Ticket, outcome: str, *, by: Any = None, now: datetime | None = None) -> Ticket:
+def resolve_dispute(ticket: Ticket, outcome: str, *, by: Actor | None = None, now: datetime | None = None) -> Ticket:
     """Resolve a dispute (维权) ticket and write its outcome down into crm for the credit rating."""
     if ticket.kind != Ticket.Kind.DISPUTE or ticket.order_id is None:
         raise ValidationError({"kind": _("Only a dispute about an order has an outcome.")})
@@ -306,7 +317,7 @@ def resolve_dispute(ticket: Ticket, outcome: str, *, by: Any = None, now: dateti
     return transition_ticket(ticket, S.RESOLVED, by=by, now=now, note=outcome, _with_outcome=True)
 
 
-def render_canned_reply(reply: CannedReply, ticket: Ticket, agent: Any) -> str:
+def render_canned_reply(reply: CannedReply, ticket: Ticket, agent: Actor) -> str:
     """Fill a canned reply's placeholders from the ticket; unknown placeholders are left as written."""
     values = {
         "consumer": ticket.consumer.display_name,
@@ -346,6 +357,6 @@ def search_ticket_ids(term: str) -> QuerySet[Any, Any]:
     return first.union(*rest)
 
 
-def my_open_tickets_q(user: Any) -> Q:
+def my_open_tickets_q(user: Actor) -> Q:
     """An agent's default queue: their own open tickets (the ticket list's default view)."""
     return Q(assignee_id=user.pk, status__in=OPEN_STATUSES)

@@ -7,10 +7,11 @@ from typing import Any
 from django import template
 
 from core.privacy import shown
+from core.users import RequestUser
 
 register = template.Library()
 
 
 @register.filter
-def pii_for(text: Any, user: Any) -> str:
+def pii_for(text: Any, user: RequestUser) -> str:
     return shown(str(text or ""), user)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 
@@ -11,7 +11,14 @@ from core.demo import DEMO_LOGINS, ensure_demo_logins
 
 pytestmark = pytest.mark.browser
 
-LANGUAGES = {
+
+class Words(TypedDict):
+    accept: str
+    login_button: str
+    homes: dict[str, str]  # login -> the heading of its home
+
+
+LANGUAGES: dict[str, Words] = {
     "zh-hans": {"accept": "zh-CN,zh;q=0.9", "login_button": "登录",
                 "homes": {"admin": "实时看板", "agent": "我的工作台", "supervisor": "实时看板",
                           "merchant": "我的店铺"}},

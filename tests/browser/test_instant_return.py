@@ -58,7 +58,7 @@ def test_agent_approves_a_gold_members_return_at_once(
     made = ReturnRequest.objects.get()
     assert made.decision == "instant" and made.ticket_id == ticket.pk
     said = page.locator(".messagelist").inner_text()
-    assert ADDRESS in said and timezone.localtime(made.ship_by).strftime("%Y-%m-%d") in said  # type: ignore[arg-type]
+    assert ADDRESS in said and timezone.localtime(made.ship_by).strftime("%Y-%m-%d") in said
     assert page.locator(".return-line").count() == 1
     page.screenshot(path=str(screenshot_dir / f"agent-instant-return-{language}.png"), full_page=True)
     page.context.close()

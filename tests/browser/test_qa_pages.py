@@ -177,6 +177,7 @@ def test_the_qa_pages_in_both_languages_on_a_desktop_and_a_phone(
 
     # The agent's scorecard: every week labelled, the median from the axis.
     card = Scorecard.objects.filter(agent=made["agent"]).order_by("-week").first()
+    assert card is not None
     page.goto(f"{url}/admin/qa/scorecard/{card.pk}/change/")
     page.wait_for_selector(".chart svg.trend")
     days = page.locator(".chart svg.trend text.day").evaluate_all("ns => ns.map(n => n.lastChild.nodeValue)")

@@ -122,10 +122,12 @@ def test_consumers_who_disagree_teach_only_the_article_most_of_them_chose(
     duty, name = articles
     _ask_and_tap(plain_consumer(), VAGUE, duty.title)
     _ask_and_tap(plain_consumer(), VAGUE, name.title)
-    duty.refresh_from_db(), name.refresh_from_db()
+    duty.refresh_from_db()
+    name.refresh_from_db()
     assert (duty.questions, name.questions) == ("", "")  # one each: nobody leads
     _ask_and_tap(plain_consumer(), VAGUE, name.title)
-    duty.refresh_from_db(), name.refresh_from_db()
+    duty.refresh_from_db()
+    name.refresh_from_db()
     assert (duty.questions, name.questions) == ("", VAGUE)
 
 
@@ -193,7 +195,8 @@ def test_a_question_learnt_for_one_article_is_not_taught_to_another_chosen_as_of
     now = timezone.now()
     assert [choices.remember_choice(chat, VAGUE, duty.pk, now) for chat in chats[:2]] == [False, True]
     assert [choices.remember_choice(chat, VAGUE, name.pk, now) for chat in chats[2:]] == [False, False]
-    duty.refresh_from_db(), name.refresh_from_db()
+    duty.refresh_from_db()
+    name.refresh_from_db()
     assert (duty.questions, name.questions) == (VAGUE, "")
 
 

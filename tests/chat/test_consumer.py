@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.core import signing
 
 from chat import knowledge
@@ -331,7 +332,8 @@ async def test_the_mornings_agents_find_night_callbacks_first(settings: Any) -> 
     await say(socket, "你好")
     await frames_until(socket, "queue")
     await socket.disconnect()
-    queue = await sync(selectors.queue)(await sync(lambda: f.consumer())())
+    agent = await sync(lambda: User.objects.create_user("morning-agent", is_staff=True))()
+    queue = await sync(selectors.queue)(agent)
     assert [(item["consumer"], item["callback"]) for item in queue] == [(night.display_name, True),
                                                                         (vip.display_name, False)]  # fmt: skip
 

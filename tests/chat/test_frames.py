@@ -95,7 +95,7 @@ async def test_a_flood_from_one_socket_is_rate_limited(settings: Any) -> None:
     socket, _ready, _history = await open_chat(consumer.pk)
     for i in range(8):
         await socket.send_json_to({"type": "message", "text": f"刷屏{i}", "ref": i})
-    answers = []
+    answers: list[tuple[str, str | None, int]] = []
     while len(answers) < 8:
         frame = await socket.receive_json_from(timeout=5)
         if frame["type"] in ("ack", "error"):

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from chat import knowledge, satisfaction, services
 from chat.models import ChatSession, Satisfaction
@@ -107,4 +108,4 @@ def test_the_score_constraint_holds_below_the_service(db: Any) -> None:
         satisfaction.rate_chat(consumer.pk, chat.pk, 9)
     assert refused.value.error_code == "invalid"
     with pytest.raises(IntegrityError), transaction.atomic():
-        Satisfaction.objects.create(chat=chat, score=9, created_at=chat.ended_at)
+        Satisfaction.objects.create(chat=chat, score=9, created_at=chat.ended_at or timezone.now())

@@ -15,6 +15,7 @@ from django.contrib.auth.models import Permission, User
 from django.core.exceptions import ValidationError
 from django.db import connections, transaction
 from django.utils import timezone, translation
+from pytest_django import DjangoAssertNumQueries
 
 from chat import knowledge, selectors, services
 from chat.models import ChatSession, HandoffPhrase
@@ -207,7 +208,7 @@ def test_a_chat_left_idle_with_the_bot_ends_with_a_readable_note(settings: Any) 
 
 @pytest.mark.django_db
 def test_a_consumer_message_the_bot_answers_costs_the_same_few_queries_however_long_the_chat(
-    django_assert_num_queries: Any, django_capture_on_commit_callbacks: Any
+    django_assert_num_queries: DjangoAssertNumQueries, django_capture_on_commit_callbacks: Any
 ) -> None:
     knowledge.reset_searcher()
     knowledge_base()
@@ -226,7 +227,9 @@ def test_a_consumer_message_the_bot_answers_costs_the_same_few_queries_however_l
 
 @pytest.mark.django_db
 def test_messages_with_an_agent_cost_the_same_few_queries_however_long_the_chat(
-    make_user: Callable[..., User], django_assert_num_queries: Any, django_capture_on_commit_callbacks: Any
+    make_user: Callable[..., User],
+    django_assert_num_queries: DjangoAssertNumQueries,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     agent = make_agent(make_user, "counted")
     chat = held_by(agent)
@@ -245,7 +248,7 @@ def test_messages_with_an_agent_cost_the_same_few_queries_however_long_the_chat(
 
 @pytest.mark.django_db
 def test_the_history_costs_two_queries_for_one_message_or_many(
-    make_user: Callable[..., User], django_assert_num_queries: Any
+    make_user: Callable[..., User], django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
     agent = make_agent(make_user, "historian")
     chat = held_by(agent)
@@ -262,7 +265,7 @@ def test_the_history_costs_two_queries_for_one_message_or_many(
 
 @pytest.mark.django_db
 def test_the_consoles_chat_snapshot_costs_the_same_queries_for_more_rows(
-    make_user: Callable[..., User], django_assert_num_queries: Any
+    make_user: Callable[..., User], django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
     boss = make_agent(make_user, "snapshot-boss", roles.SUPERVISOR)
     chat = held_by(boss)
@@ -297,7 +300,7 @@ def test_the_consoles_chat_snapshot_costs_the_same_queries_for_more_rows(
 
 @pytest.mark.django_db
 def test_the_queue_costs_one_query_for_one_waiting_chat_or_many(
-    make_user: Callable[..., User], django_assert_num_queries: Any
+    make_user: Callable[..., User], django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
     agent = make_agent(make_user, "queue-reader")
     waiting()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pytest
 from django.contrib.auth.models import User
@@ -16,6 +17,9 @@ from rest_framework.views import APIView
 
 from config.urls import urlpatterns as site_urlpatterns
 from tickets.models import Ticket
+
+if TYPE_CHECKING:
+    from tests.responses import TestResponse
 
 EN = {"Accept-Language": "en"}
 
@@ -50,7 +54,7 @@ def debug(request: pytest.FixtureRequest, settings: Settings) -> bool:
     return bool(request.param)
 
 
-def body_of(response: HttpResponse) -> tuple[int, str, dict[str, object]]:
+def body_of(response: TestResponse) -> tuple[int, str, dict[str, object]]:
     return response.status_code, response["Content-Type"], response.json()
 
 

@@ -20,7 +20,8 @@ def test_the_channel_layer_pool_has_no_socket_timeout() -> None:
     pool = layer.create_pool(0)
     assert pool.connection_kwargs["socket_timeout"] is None
     assert pool.connection_kwargs["socket_keepalive"] is True
-    assert settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["socket_timeout"] is None
+    hosts: list[dict[str, object]] = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]
+    assert hosts[0]["socket_timeout"] is None
 
 
 async def test_a_cancelled_receive_always_stops() -> None:

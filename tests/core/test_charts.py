@@ -22,13 +22,20 @@ def test_line_chart_draws_the_series_over_the_reference_with_a_dot_per_point() -
     ]  # fmt: skip
 
 
+def points(svg: str, line: str) -> str:
+    """The points of the chart's polyline of that class."""
+    found = re.search(rf'class="{line}" points="([^"]+)"', svg)
+    assert found is not None, line
+    return found[1]
+
+
 def test_a_reference_that_starts_earlier_starts_at_the_axis_and_every_week_is_labelled() -> None:
     weeks = [date(2026, 9, 7) + timedelta(weeks=i) for i in range(12)]
     median = [(week, 80.0) for week in weeks]
     svg = charts.line_chart([(week, 90.0) for week in weeks[5:]], median, label="x", empty="-")
-    xs = [float(x) for x in re.search(r'class="median" points="([^"]+)"', svg)[1].replace(",", " ").split()[::2]]
+    xs = [float(x) for x in points(svg, "median").replace(",", " ").split()[::2]]
     assert (xs[0], xs[-1]) == (28.0, 612.0)  # inside the axis, from the first week to the last
-    score = re.search(r'class="score" points="([^"]+)"', svg)[1]
+    score = points(svg, "score")
     assert score.startswith(f"{28 + 584 * 35 / 77:.1f},")  # the agent's first week, 35 of the 77 days in
     labels = re.findall(r"</title>([\d-]+)</text>", svg)
     assert labels == [week.strftime("%m-%d") for week in weeks]

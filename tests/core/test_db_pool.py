@@ -4,14 +4,29 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from typing import Protocol, cast
 
 import pytest
 from django.conf import settings
 from django.db import connection, connections
 from django.test import Client
+from psycopg_pool import ConnectionPool
 
 EN = {"Accept-Language": "en"}
 BUSY = {"code": "unavailable", "message": "The service is busy; try again in a few seconds."}
+
+
+class Pooled(Protocol):
+    """What Django's PostgreSQL wrapper adds for its pool (django-stubs leaves it out)."""
+
+    @property
+    def pool(self) -> ConnectionPool | None: ...
+
+    def close_pool(self) -> None: ...
+
+
+def pooled() -> Pooled:
+    return cast(Pooled, connection)
 
 
 def test_every_process_has_a_bounded_pool_and_no_persistent_connections() -> None:
@@ -23,7 +38,8 @@ def test_every_process_has_a_bounded_pool_and_no_persistent_connections() -> Non
         "timeout": settings.DB_POOL_TIMEOUT,
     }
     assert database["CONN_MAX_AGE"] == 0
-    assert connection.pool is not None and connection.pool.max_size == settings.DB_POOL_MAX
+    pool = pooled().pool
+    assert pool is not None and pool.max_size == settings.DB_POOL_MAX
 
 
 @pytest.fixture
@@ -32,7 +48,7 @@ def pool_of_one(transactional_db: None) -> Iterator[threading.Event]:
     options = connection.settings_dict["OPTIONS"]
     original = options["pool"]
     connection.close()
-    connection.close_pool()
+    pooled().close_pool()
     options["pool"] = {"min_size": 1, "max_size": 1, "timeout": 0.3}
     release, held = threading.Event(), threading.Event()
 
@@ -51,7 +67,7 @@ def pool_of_one(transactional_db: None) -> Iterator[threading.Event]:
         release.set()
         holder.join(10)
         connection.close()
-        connection.close_pool()
+        pooled().close_pool()
         options["pool"] = original
 
 

@@ -43,7 +43,7 @@ def busy() -> Consumer:
     return a
 
 
-EXPECTED = {
+EXPECTED: dict[str, float | None] = {
     "account_age_days": 1000, "identity_verified": 1, "phone_bound": 1,
     "orders_total": 6, "orders_last_90d": 3, "completed_orders": 3, "total_spend": 1680,
     "avg_order_value": 1930 / 6, "distinct_merchants": 2,
@@ -57,7 +57,7 @@ EXPECTED = {
     "confirmed_risk_flags": 1, "open_risk_flags": 1,
 }  # fmt: skip
 # A consumer who has done nothing: defaults apply (None: no value, no points).
-EXPECTED_IDLE = {
+EXPECTED_IDLE: dict[str, float | None] = {
     **dict.fromkeys(EXPECTED, 0),
     "account_age_days": 10, "days_since_last_order": 365, "avg_order_value": None, "refund_rate": None,
     "refund_amount_ratio": None, "cancel_rate": None, "return_rate": None, "dispute_rate": None,
@@ -66,7 +66,7 @@ EXPECTED_IDLE = {
 
 
 def expected_points(raw: dict[str, float | None]) -> dict[str, float]:
-    return {i.key: 0.0 if raw[i.key] is None else i.weight * i.transform.apply(raw[i.key]) for i in INDICATORS}
+    return {i.key: 0.0 if (value := raw[i.key]) is None else i.weight * i.transform.apply(value) for i in INDICATORS}
 
 
 def expected_score(raw: dict[str, float | None]) -> int:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.management import CommandError, call_command
 
-from crm.models import CreditRating
+from crm.models import Consumer, CreditRating
 from crm.tasks import nightly_rating
 from tests.crm import factories as f
 
@@ -17,11 +17,11 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 pytestmark = pytest.mark.django_db
 
 
-def local(*args: int) -> datetime:
-    return datetime(*args, tzinfo=SHANGHAI)
+def local(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=SHANGHAI)
 
 
-def raw(who: object, key: str) -> float | None:
+def raw(who: Consumer, key: str) -> float | None:
     return CreditRating.objects.get(consumer=who).contributions[key][0]
 
 

@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
-from merchants.models import MerchantScore
+from merchants.models import Merchant, MerchantScore
 from merchants.scoring import score_merchants
 from merchants.selectors import marketplace_medians
 from tests.crm import factories as f
@@ -25,7 +25,7 @@ def at(days_before: int, hour: int = 12) -> datetime:
 
 
 @pytest.fixture
-def shops() -> tuple[object, object]:
+def shops() -> tuple[Merchant, Merchant]:
     busy, quiet = f.merchant("BUSY"), f.merchant("QUIET")
     who = f.consumer()
     o1 = f.order(who, busy, placed_at=at(10), dispute="merchant_won")
@@ -40,7 +40,7 @@ def shops() -> tuple[object, object]:
     return busy, quiet
 
 
-def test_service_score_matches_the_hand_computation(shops: tuple[object, object]) -> None:
+def test_service_score_matches_the_hand_computation(shops: tuple[Merchant, Merchant]) -> None:
     busy, quiet = shops
     assert score_merchants(DAY) == 2
     s = MerchantScore.objects.get(merchant=busy, day=DAY)
@@ -61,7 +61,7 @@ def test_service_score_matches_the_hand_computation(shops: tuple[object, object]
     assert (q.dsr_item, q.service_score, q.traffic_weight) == (Decimal("4.700"), Decimal("69.14"), Decimal("1.191"))
 
 
-def test_a_rerun_replaces_the_day_and_other_days_are_kept(shops: tuple[object, object]) -> None:
+def test_a_rerun_replaces_the_day_and_other_days_are_kept(shops: tuple[Merchant, Merchant]) -> None:
     score_merchants(DAY - timedelta(days=1))
     score_merchants(DAY)
     score_merchants(DAY)
@@ -71,12 +71,12 @@ def test_a_rerun_replaces_the_day_and_other_days_are_kept(shops: tuple[object, o
 
 
 def test_merchant_page_shows_the_score_trend_and_median(
-    shops: tuple[object, object], agent: User, client_for: Callable[[User], Client]
+    shops: tuple[Merchant, Merchant], agent: User, client_for: Callable[[User], Client]
 ) -> None:
     busy, _quiet = shops
     for back in range(5):
         score_merchants(DAY - timedelta(days=back))
-    page = client_for(agent).get(f"/admin/merchants/merchant/{busy.pk}/scores/")  # type: ignore[attr-defined]
+    page = client_for(agent).get(f"/admin/merchants/merchant/{busy.pk}/scores/")
     html = page.content.decode()
     assert page.status_code == 200
     assert "55.32" in html and 'class="trend"' in html and "polyline" in html
@@ -84,16 +84,16 @@ def test_merchant_page_shows_the_score_trend_and_median(
 
 
 def test_score_page_needs_the_score_permission(
-    shops: tuple[object, object], make_user: Callable[..., User], client_for: Callable[[User], Client]
+    shops: tuple[Merchant, Merchant], make_user: Callable[..., User], client_for: Callable[[User], Client]
 ) -> None:
     busy, _quiet = shops
     business = client_for(make_user("biz", "business"))
-    assert business.get(f"/admin/merchants/merchant/{busy.pk}/scores/").status_code == 403  # type: ignore[attr-defined]
+    assert business.get(f"/admin/merchants/merchant/{busy.pk}/scores/").status_code == 403
 
 
-def test_held_reviews_do_not_count_against_the_shop(shops: tuple[object, object]) -> None:
+def test_held_reviews_do_not_count_against_the_shop(shops: tuple[Merchant, Merchant]) -> None:
     busy, _quiet = shops
     who = f.consumer()
-    f.review(f.order(who, busy, placed_at=at(400)), (1, 1, 1), created_at=at(2), moderation="held")  # type: ignore[arg-type]
+    f.review(f.order(who, busy, placed_at=at(400)), (1, 1, 1), created_at=at(2), moderation="held")
     score_merchants(DAY)
     assert MerchantScore.objects.get(merchant=busy, day=DAY).reviews == 2  # the held one is left out

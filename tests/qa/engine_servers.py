@@ -120,6 +120,7 @@ def _form(headers: Any, body: bytes) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
+        assert isinstance(name, str), name
         fields[name] = part.get_content() if part.get_filename() is None else part.get_payload(decode=True)
     return fields
 

@@ -8,6 +8,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
+from pytest_django import DjangoAssertNumQueries
 
 from core import roles
 from qa import evaluation, scorecards
@@ -31,7 +32,7 @@ def findings(agent: User) -> list[Finding]:
 
 def test_queue_lists_open_findings_most_severe_first_with_masked_passages(
     client_for: Callable[[User], Client], supervisor: User, agent: User, findings: list[Finding],
-    django_assert_num_queries: Callable[..., object],
+    django_assert_num_queries: DjangoAssertNumQueries,
 ) -> None:  # fmt: skip
     client = client_for(supervisor)
     url = reverse("admin:qa_finding_changelist")

@@ -22,6 +22,7 @@ def test_new_transcript_is_evaluated_against_active_rules_only(make_user) -> Non
     assert (finding.rule, finding.rule_version.number, finding.agent, finding.severity, finding.category) == (
         active, 1, agent, 3, "risk",
     )  # fmt: skip
+    assert finding.segment is not None
     assert (finding.segment.seq, finding.matched_text, finding.start, finding.end) == (1, "退款", 4, 6)
     assert finding.occurred_at == transcript.started_at + timedelta(seconds=5)
     transcript.refresh_from_db()

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
+from pytest_django import DjangoAssertNumQueries
 
 from qa import evaluation, services
 from qa.models import Finding, Rule, RuleRun, Transcript
@@ -135,7 +136,7 @@ def test_bad_days_are_refused_naming_the_field_and_nothing_is_queued(
 
 def test_the_backtest_page_applies_the_rule_and_shows_the_runs_progress(
     eager: None, client_for: Callable[[User], Client], supervisor: User,
-    django_capture_on_commit_callbacks: Any, django_assert_num_queries: Callable[..., Any],
+    django_capture_on_commit_callbacks: Any, django_assert_num_queries: DjangoAssertNumQueries,
 ) -> None:  # fmt: skip
     history([1, 2, 40])
     rule = promise_rule()

@@ -18,6 +18,7 @@ from django.core.files.base import ContentFile
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.utils import translation
+from pytest_django import DjangoAssertNumQueries
 
 from qa import importing, recordings
 from qa.models import Recording, Segment, Transcript
@@ -413,7 +414,7 @@ def test_a_jsonl_file_imports_its_good_transcripts_and_reports_the_rest_by_line(
         "calls.jsonl, line 5: document: Malformed JSON at column 35: Expecting value.",
     ]
     assert "100%" in capsys.readouterr().err  # the progress bar ran to the end
-    assert sorted(Transcript.objects.values_list("external_id", flat=True)) == ["a", "b", "e"]
+    assert sorted(Transcript.objects.values_list("external_id", flat=True), key=str) == ["a", "b", "e"]
     assert Transcript.objects.get(external_id="e").consumer == people["li"]
     with report.open(encoding="utf-8") as file:
         assert list(csv.reader(file)) == [
@@ -451,7 +452,7 @@ def test_text_files_take_their_metadata_from_the_options_and_their_ids_from_thei
         'call-0002.txt, line 2: speaker: "nobody" is not a speaker; use agent:, consumer:, bot:, 客服：, 顾客：.',
     ]
     assert error is not None
-    assert sorted(Transcript.objects.values_list("external_id", flat=True)) == ["call-0001", "call-0002"]
+    assert sorted(Transcript.objects.values_list("external_id", flat=True), key=str) == ["call-0001", "call-0002"]
     assert segments(Transcript.objects.get(external_id="call-0001")) == [
         (0, "agent", None, None, "您好"),
         (1, "consumer", None, None, "我要退款"),
@@ -535,11 +536,11 @@ def test_a_crash_in_the_second_batch_keeps_the_first_and_a_rerun_completes_it(
         " unexpectedly); none of them was written. Those before them are imported: fix the cause and import the"
         " same files again to continue."
     )
-    assert sorted(Transcript.objects.values_list("external_id", flat=True)) == ["t1", "t2"]
+    assert sorted(Transcript.objects.values_list("external_id", flat=True), key=str) == ["t1", "t2"]
 
     monkeypatch.undo()
     assert run(str(path), "--batch-size", "2")[1] is None
-    assert sorted(Transcript.objects.values_list("external_id", flat=True)) == ["t1", "t2", "t3", "t4", "t5"]
+    assert sorted(Transcript.objects.values_list("external_id", flat=True), key=str) == ["t1", "t2", "t3", "t4", "t5"]
     assert Segment.objects.count() == 10
 
 
@@ -562,7 +563,7 @@ def test_a_crash_in_a_batch_spanning_files_names_the_files(
 
 
 def test_a_bulk_import_costs_a_fixed_number_of_queries_per_transcript(
-    people: dict[str, Any], tmp_path: Path, django_assert_num_queries: Any
+    people: dict[str, Any], tmp_path: Path, django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
     def load(name: str, count: int) -> None:
         path = write(tmp_path, f"{name}.jsonl", *jsonl(*(document(external_id=f"{name}-{i}") for i in range(count))))

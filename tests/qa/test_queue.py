@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from pytest_django import DjangoAssertNumQueries
 
 from qa import evaluation
 from qa.models import Finding, Recording, Transcript
@@ -104,7 +105,7 @@ def test_the_audio_column_links_to_the_call_at_the_match_when_there_is_a_recordi
 
 def test_the_queue_costs_the_same_queries_for_one_call_or_forty(
     banned: None, client_for: Callable[[User], Client], supervisor: User, agent: User,
-    django_assert_num_queries: Callable[..., Any],
+    django_assert_num_queries: DjangoAssertNumQueries,
 ) -> None:  # fmt: skip
     client = client_for(supervisor)
     calls(agent)

@@ -15,6 +15,7 @@ from django.contrib.auth.models import Permission, User
 from django.core.files.base import ContentFile
 from django.test import Client
 from django.utils import translation
+from pytest_django import DjangoAssertNumQueries
 
 from core import roles
 from crm.models import Consumer
@@ -234,7 +235,7 @@ def test_supervisors_upload_other_agents_calls(people: dict[str, User], client_f
 
 def test_recordings_are_listed_newest_first_filtered_by_status_in_a_fixed_number_of_queries(
     people: dict[str, User], wang: Consumer, client_for: Callable[[User], Client],
-    django_assert_num_queries: Callable[..., Any],
+    django_assert_num_queries: DjangoAssertNumQueries,
 ) -> None:  # fmt: skip
     agent = people["agent"]
     failed = recording(agent, wang, status=Recording.Status.FAILED, failure_reason="No speech was recognised.")
@@ -315,6 +316,7 @@ def test_a_json_transcript_is_imported_and_reimporting_replaces_it(
     assert response.json() == {
         "id": transcript.pk, "external_id": "pbx-1", "replaced": False, "segments": 2, "rejected_segments": [],
     }  # fmt: skip
+    assert transcript.consumer is not None
     assert (transcript.agent, transcript.consumer.external_id, transcript.source) == (
         people["agent"], "C1", "import",
     )  # fmt: skip

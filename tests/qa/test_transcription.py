@@ -84,6 +84,7 @@ def test_the_offline_backend_recognises_english_speech_as_a_timed_segment(backen
     assert "refund" in segment.text.split() and "order" in segment.text.split()
     assert result.duration_seconds == pytest.approx(len(speech.pcm(REFUND)[0]) / 2 / 22050, abs=0.001)
     assert segment.start_ms is not None and segment.end_ms is not None
+    assert result.duration_seconds is not None
     assert 0 <= segment.start_ms < 500 < 2500 < segment.end_ms <= result.duration_seconds * 1000
 
 
@@ -248,6 +249,7 @@ def test_transcribing_saves_the_transcript_and_marks_the_recording_done_once(
     assert recording.duration_seconds == pytest.approx(len(speech.pcm(REFUND)[0]) / 2 / 22050, abs=0.001)
     transcript = Transcript.objects.get(recording=recording)
     assert (transcript.kind, transcript.source, transcript.language) == ("call", "recogniser", "en")
+    assert transcript.consumer is not None
     assert (transcript.agent, transcript.consumer.external_id, transcript.started_at) == (agent, "C1", CALLED_AT)
     assert transcript.duration_seconds == recording.duration_seconds
     [segment] = transcript.segments.all()

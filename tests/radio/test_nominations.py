@@ -123,19 +123,19 @@ def test_nominate_page_is_prefilled_and_post_redirects_to_a_safe_next(
     logistics = rf.channel("logistics", "快递与配送", dept=made.department)
     client = client_for(agent)
     url = reverse("radio:nominate")
-    page = client.get(url, {"source": "ticket", "id": made.pk, "next": f"/admin/tickets/ticket/{made.pk}/change/"})
+    page = client.get(url, {"source": "ticket", "id": str(made.pk), "next": f"/admin/tickets/ticket/{made.pk}/change/"})
     assert page.status_code == 200
     form = page.context["form"]
     assert form.initial["quote"] == "耳机左耳没声音，138****8000"
     assert form.initial["channel"] == logistics.pk  # the ticket's department's channel
     back = f"/admin/tickets/ticket/{made.pk}/change/"
-    response = client.post(url, {"source": "ticket", "id": made.pk, "quote": "耳机左耳没声音 13800138000",
+    response = client.post(url, {"source": "ticket", "id": str(made.pk), "quote": "耳机左耳没声音 13800138000",
                                  "note": "批次问题", "channel": logistics.pk, "severity": 3, "next": back})  # fmt: skip
     assert response.status_code == 302 and response["Location"] == back
     nomination = Nomination.objects.get()
     assert (nomination.quote, nomination.note, nomination.severity) == ("耳机左耳没声音 138****8000", "批次问题", 3)
     assert (nomination.nominated_by, nomination.suggested_channel, nomination.ticket) == (agent, logistics, made)
-    evil = client.post(url, {"source": "ticket", "id": made.pk, "quote": "x", "severity": 2,
+    evil = client.post(url, {"source": "ticket", "id": str(made.pk), "quote": "x", "severity": 2,
                              "next": "https://evil.example.com/"})  # fmt: skip
     assert evil["Location"] == reverse("admin:radio_nomination_changelist")  # unsafe next ignored
     assert Nomination.objects.count() == 1  # and nothing new: same source
@@ -146,7 +146,7 @@ def test_nominate_answers_json_for_the_chat_console(client_for: Callable[[User],
     rf.channel("service", "服务体验", dept=made.department)
     client = client_for(agent)
     headers = {"Accept": "application/json"}
-    data = {"source": "ticket", "id": made.pk, "quote": "客服态度太差", "note": "n", "channel": "service"}
+    data = {"source": "ticket", "id": str(made.pk), "quote": "客服态度太差", "note": "n", "channel": "service"}
     first = client.post(reverse("radio:nominate"), data, headers=headers)
     assert first.status_code == 201
     body = first.json()
@@ -169,12 +169,12 @@ def test_only_agents_who_may_see_the_source_can_nominate(
     merchant = make_user("shop", roles.MERCHANT_STAFF)
     for user in (business, merchant):
         client = client_for(user)
-        assert client.get(url, {"source": "ticket", "id": made.pk}).status_code == 403
-        denied = client.post(url, {"source": "ticket", "id": made.pk, "quote": "x", "severity": 2},
+        assert client.get(url, {"source": "ticket", "id": str(made.pk)}).status_code == 403
+        denied = client.post(url, {"source": "ticket", "id": str(made.pk), "quote": "x", "severity": 2},
                              headers={"Accept": "application/json"})  # fmt: skip
         assert denied.status_code == 403
     assert Nomination.objects.count() == 0
-    anonymous = Client().get(url, {"source": "ticket", "id": made.pk})
+    anonymous = Client().get(url, {"source": "ticket", "id": str(made.pk)})
     assert anonymous.status_code == 302
 
 

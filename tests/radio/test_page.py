@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission, User
@@ -11,6 +12,7 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
+from pytest_django import DjangoAssertNumQueries
 
 from core import roles
 from radio import services
@@ -21,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 
 def on_air(agent: User, curator: User, channel: Channel | list[Channel], n: int, *, day: date | None = None,
-           **fields: object) -> Digest:  # fmt: skip
+           **fields: Any) -> Digest:  # fmt: skip
     """``n`` approved nominations in each channel, then the day's build; returns the (first) channel's digest."""
     channels = channel if isinstance(channel, list) else [channel]
     for each in channels:
@@ -95,7 +97,7 @@ def test_page_shows_quote_count_source_and_note_without_pii(
 
 def test_page_costs_the_same_queries_for_3_or_40_items(
     client_for: Callable[[User], Client], agent: User, supervisor: User, business: User,
-    django_assert_num_queries: Callable[..., object],
+    django_assert_num_queries: DjangoAssertNumQueries,
 ) -> None:  # fmt: skip
     channels = [rf.channel(f"c{i}", f"频道{i}") for i in range(3)]
     for channel in channels:
@@ -104,19 +106,19 @@ def test_page_costs_the_same_queries_for_3_or_40_items(
     on_air(agent, supervisor, channels[:2], 3, day=yesterday)
     client = client_for(business)
     url = reverse("radio:day", args=[yesterday.isoformat()])
-    with django_assert_num_queries(11):  # type: ignore[operator]
+    with django_assert_num_queries(11):
         assert client.get(url).status_code == 200
-    with django_assert_num_queries(15):  # type: ignore[operator]
+    with django_assert_num_queries(15):
         assert client.get(reverse("radio:channel", args=[yesterday.isoformat(), "c0"])).status_code == 200
     day = timezone.localdate()
     on_air(agent, supervisor, channels, 40, day=day)
     for item in DigestItem.objects.filter(digest__day=day)[:30]:
         services.reply_to_item(item, "已转给仓库", by=business)
-    with django_assert_num_queries(11):  # type: ignore[operator]
+    with django_assert_num_queries(11):
         response = client.get(reverse("radio:day", args=[day.isoformat()]))
     assert sum(len(b.items) for b in response.context["blocks"]) == 30  # 10 per channel, then "all 40"
     channel_url = reverse("radio:channel", args=[day.isoformat(), "c0"])
-    with django_assert_num_queries(15):  # type: ignore[operator]
+    with django_assert_num_queries(15):
         assert len(client.get(channel_url).context["blocks"][0].items) == 40
 
 
@@ -190,7 +192,7 @@ def test_before_the_digest_time_today_shows_the_latest_digest_and_says_so(
 
 
 def test_empty_digest_says_nothing_today(
-    client_for: Callable[[User], Client], business: User, django_assert_num_queries: Callable[..., object]
+    client_for: Callable[[User], Client], business: User, django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
     quiet = rf.channel("quiet", "安静频道")
     Subscription.objects.create(user=business, channel=quiet)

@@ -16,6 +16,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
+from pytest_django import DjangoAssertNumQueries
 
 from core import roles
 from radio import services
@@ -204,7 +205,7 @@ def test_admin_lists_cost_a_fixed_number_of_queries(
 
 def test_screening_page_costs_the_same_queries_for_one_or_many_duplicates_items_and_replies(
     client_for: Callable[[User], Client], agent: User, supervisor: User,
-    django_assert_num_queries: Callable[..., object],
+    django_assert_num_queries: DjangoAssertNumQueries,
 ) -> None:  # fmt: skip
     channels = [rf.channel(f"c{i}") for i in range(4)]
     client = client_for(supervisor)
@@ -223,7 +224,7 @@ def test_screening_page_costs_the_same_queries_for_one_or_many_duplicates_items_
     small = aired(1, channels[:1], date(2026, 1, 1))
     big = aired(6, channels, date(2026, 1, 2))
     for nomination in (small, big):
-        with django_assert_num_queries(12):  # type: ignore[operator]
+        with django_assert_num_queries(12):
             page = client.get(reverse("admin:radio_nomination_change", args=[nomination.pk]))
         assert page.status_code == 200
     assert (len(page.context["items"]), len(page.context["merged"])) == (4, 6)

@@ -434,7 +434,7 @@ WEIRD = [None, True, 0, -1, 10**30, 1.5, "", "x" * 5000, [], ["x"], {}, {"a": 1}
 
 
 def test_no_malformed_value_is_a_server_error(api: Client, ticket_a: Ticket, order_a: Order) -> None:
-    forms = {
+    forms: dict[str, dict[str, object]] = {
         "/api/tickets/": {"consumer": "C-VIP", "subject": "x", "department": "refunds", "order": "A-300",
                           "kind": "refund", "channel": "web", "priority": 2, "body": "x"},
         f"/api/tickets/{ticket_a.pk}/reply/": {"body": "x", "internal": False},

@@ -41,6 +41,7 @@ def staff_of(shop: Merchant, make_user: Callable[..., User], name: str) -> User:
 
 def outcome(ticket: Ticket) -> tuple[str, str]:
     ticket.refresh_from_db()
+    assert ticket.order_id is not None
     return ticket.status, Order.objects.get(pk=ticket.order_id).dispute
 
 
@@ -53,6 +54,7 @@ def test_a_trusted_consumers_dispute_the_merchant_ignored_is_decided_for_them() 
     assert outcome(ticket) == ("resolved", "consumer_won")
     said = TicketEvent.objects.filter(ticket=ticket, kind="message", author_kind="system").get()
     assert said.body == "Instant dispute: the merchant did not answer within 24 hours; decided for the consumer."
+    assert ticket.order_id is not None
     assert Order.objects.get(pk=ticket.order_id).dispute_closed_at is not None  # for the rating
     assert decide_unanswered_disputes() == 0  # once
 

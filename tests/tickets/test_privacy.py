@@ -34,6 +34,7 @@ def ticket(db: None) -> Ticket:
 @pytest.fixture
 def people(make_user: Callable[..., User], ticket: Ticket) -> dict[str, User]:
     staff = make_user("staff-p", roles.MERCHANT_STAFF)
+    assert ticket.merchant is not None
     MerchantMembership.objects.create(user=staff, merchant=ticket.merchant)
     return {
         "agent": make_user("agent-p", roles.AGENT),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -106,7 +107,7 @@ def test_rejections_say_why(vip_order: Order, amount: str, status: str, code: st
 
 def test_completed_order_past_the_window_is_rejected(db: None) -> None:
     order = f.order(f.consumer(tier=tier("88VIP")), f.merchant(), "50.00", status="completed",
-                    delivered_at=timezone.now() - timezone.timedelta(days=16))  # fmt: skip
+                    delivered_at=timezone.now() - timedelta(days=16))  # fmt: skip
     assert codes(request_refund(order, Decimal("5.00"), "x", key="late")) == ["window_closed"]
 
 

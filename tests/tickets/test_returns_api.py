@@ -202,7 +202,7 @@ def test_an_agent_presses_instant_return_on_the_ticket_page(
     client.post(url, {"action": "return", "reason": "尺码不合适", "key": "desk-1"})  # a double click
 
     made = ReturnRequest.objects.get()
-    ship_by = timezone.localtime(made.ship_by).strftime("%Y-%m-%d")  # type: ignore[arg-type]
+    ship_by = timezone.localtime(made.ship_by).strftime("%Y-%m-%d")
     assert (made.ticket_id, made.decision, made.requested_by) == (ticket.pk, "instant", agent)
     assert [str(m) for m in page.context["messages"]] == [
         "Approved instantly Tier 金牌会员 returns instantly. The refund is released on the carrier's first scan."

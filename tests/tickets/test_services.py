@@ -116,12 +116,19 @@ def make_agent(make_user: Any, name: str, dept: Department, *, available: bool =
     return user
 
 
+def owner(ticket: Ticket | None) -> str | None:
+    if ticket is None:
+        return None
+    assert ticket.assignee is not None  # auto_assign returns a ticket only once it has assigned it
+    return ticket.assignee.username
+
+
 def test_auto_assign_picks_the_least_loaded_available_agent_under_capacity(dept: Department, make_user: Any) -> None:
     busy, _idle, away = (make_agent(make_user, n, dept, available=n != "away") for n in ("busy", "idle", "away"))
     tickets = [services.open_ticket(f.consumer(), subject=f"t{i}", department=dept) for i in range(5)]
     services.assign_ticket(tickets[0], busy)
     got = [services.auto_assign(t) for t in tickets[1:]]
-    owners = [t.assignee.username if t else None for t in got]
+    owners = [owner(t) for t in got]
     # idle takes one, then they are level (1 each) and the lower profile id wins; nobody exceeds 2; away gets none
     assert owners == ["idle", "busy", "idle", None]
     assert not Ticket.objects.filter(assignee=away).exists()

@@ -17,6 +17,7 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import translation
+from pytest_django import DjangoAssertNumQueries
 
 from crm.models import CreditTier
 from tests.crm import factories as f
@@ -186,7 +187,9 @@ def policy(name: str, first: int = 60, resolution: int = 480, **fields: Any) -> 
     return SLAPolicy.objects.create(name=name, first_response_minutes=first, resolution_minutes=resolution, **fields)
 
 
-def test_the_most_specific_active_policy_applies(dept: Department, django_assert_num_queries: Any) -> None:
+def test_the_most_specific_active_policy_applies(
+    dept: Department, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
     vip = CreditTier.objects.get(name="88VIP")
     anything = policy("any")
     refunds = policy("refunds", kind="refund")
@@ -434,7 +437,7 @@ def test_check_sees_long_targets_at_risk_days_ahead(dept: Department, agent: Any
 
 
 def test_check_costs_the_same_queries_however_many_tickets_it_leaves_alone(
-    dept: Department, default_policy: SLAPolicy, django_assert_num_queries: Any
+    dept: Department, default_policy: SLAPolicy, django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
     now = at(MON, 12)
 
