@@ -162,7 +162,10 @@ class Ticket(models.Model):
     sla_state = models.CharField(_("SLA"), max_length=16, choices=SLAState.choices, default=SLAState.NONE)
     paused_at = models.DateTimeField(_("SLA paused at"), null=True, blank=True)
     escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
-    tags = ArrayField(models.CharField(max_length=32), verbose_name=_("tags"), default=list, blank=True)
+    # The database default too: bulk loads (core.seeding.copy_rows) name only the columns they fill.
+    tags = ArrayField(
+        models.CharField(max_length=32), verbose_name=_("tags"), default=list, db_default=models.Value("{}"), blank=True
+    )
 
     class Meta:
         verbose_name = _("ticket")
