@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -26,8 +27,11 @@ from tickets import (
     admin_new,
     admin_refunds,
     admin_returns,  # noqa: F401  (registers the return requests' admin)
+    admin_tools,  # registers the saved views' and macros' admin; manages_shared
+    macros,
     refunds,
     services,
+    views_saved,
 )
 from tickets.models import (
     OPEN_STATUSES,
@@ -38,7 +42,7 @@ from tickets.models import (
     Ticket,
 )
 
-__all__ = ["admin_refunds"]  # importing it registers the refunds' admin
+__all__ = ["admin_refunds", "admin_tools"]  # importing it registers the refunds' admin
 
 
 # The queue's order: breached first, then the nearer due soonest, then the higher priority, then the oldest.
@@ -173,6 +177,24 @@ class TicketAdmin(ConsumerTextAdmin, TenantScopedAdmin):
     def put_back_in_queue(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
         self._each(request, queryset, lambda t: services.assign_ticket(t, None, by=actor(request)))
 
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        """The list's actions, and one per macro of the user (tickets.macros), each ticket on its own."""
+        actions = super().get_actions(request)
+        if self.has_change_permission(request):
+            for macro in macros.macros_for(request.user):
+                label = _("Apply macro: %(name)s") % {"name": macro.name}
+                actions[f"macro_{macro.pk}"] = (self._macro_action(macro), f"macro_{macro.pk}", label)
+        return actions
+
+    def _macro_action(self, macro: Any) -> Any:
+        def apply(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
+            rows = list(queryset)
+            done = lambda n: _("Macro “%(name)s”: %(done)d done, %(refused)d refused.") % {  # noqa: E731
+                "name": macro.name, "done": n, "refused": len(rows) - n}  # fmt: skip
+            apply_to_each(self, request, rows, lambda t: macros.apply_macro_or_refuse(macro, t, by=request.user), done)
+
+        return apply
+
     def _each(self, request: HttpRequest, queryset: QuerySet[Ticket], act: Any) -> None:
         apply_to_each(
             self, request, queryset, act, lambda n: ngettext("%d ticket updated.", "%d tickets updated.", n) % n
@@ -181,7 +203,7 @@ class TicketAdmin(ConsumerTextAdmin, TenantScopedAdmin):
     # --- the ticket page: timeline, reply box, the consumer, actions ---------------------------
 
     class Media:
-        css = {"all": ["tickets/desk.css"]}
+        css = {"all": ["tickets/desk.css", "tickets/tools.css"]}
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Agents and supervisors open tickets for calls; merchant staff answer the marketplace's, never open them.
@@ -203,7 +225,9 @@ class TicketAdmin(ConsumerTextAdmin, TenantScopedAdmin):
     def get_urls(self) -> list[Any]:
         act = self.admin_site.admin_view(self.act_view)
         availability = self.admin_site.admin_view(self.availability_view)
+        save_view = self.admin_site.admin_view(self.save_view_view)
         return [
+            path("saved-views/save/", save_view, name="tickets_ticket_save_view"),
             path("<int:pk>/act/", act, name="tickets_ticket_act"),
             path("availability/", availability, name="tickets_ticket_availability"),
             *super().get_urls(),
@@ -211,7 +235,9 @@ class TicketAdmin(ConsumerTextAdmin, TenantScopedAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
         profile = AgentProfile.objects.filter(user=request.user.pk or 0).first()
-        extra = {"agent_profile": profile, **(extra_context or {})}
+        extra = {"agent_profile": profile, **(extra_context or {}),
+                 "saved_views": views_saved.listed(request.user, self.get_queryset(request)),
+                 "may_share_views": admin_tools.manages_shared(request.user)}  # fmt: skip
         return super().changelist_view(request, extra)
 
     def availability_view(self, request: HttpRequest) -> HttpResponse:
@@ -224,6 +250,20 @@ class TicketAdmin(ConsumerTextAdmin, TenantScopedAdmin):
         else:
             self.message_user(request, _("You are away: no new tickets are routed to you."))
         return HttpResponseRedirect(reverse("admin:tickets_ticket_changelist"))
+
+    def save_view_view(self, request: HttpRequest) -> HttpResponse:
+        """Save the queue's current filters under a name (tickets.views_saved), then open the saved view."""
+        if request.method != "POST" or not self.has_change_permission(request):
+            raise PermissionDenied
+        params = dict(parse_qsl(request.POST.get("query", "").replace("\x00", "")))
+        try:
+            view = views_saved.save_view(request.user, request.POST.get("name", ""), params,
+                                         shared=request.POST.get("shared") == "1")  # fmt: skip
+        except ValidationError as error:
+            self.message_user(request, "; ".join(error.messages), messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:tickets_ticket_changelist") + "?" + urlencode(params))
+        self.message_user(request, _("View “%(name)s” saved.") % {"name": view.name})
+        return HttpResponseRedirect(reverse("admin:tickets_ticket_changelist") + "?" + view.query)
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
         """The ticket page (admin_desk.page_context): timeline, reply box, the consumer, the order, the buttons."""

@@ -25,7 +25,7 @@ from core.privacy import shown
 from core.tenancy import is_merchant_staff, scope
 from core.users import Actor, actor
 from crm.models import Order, RiskFlag
-from tickets import disputes, refunds, returns, services
+from tickets import disputes, macros, refunds, returns, services
 from tickets.models import AgentProfile, CannedReply, Department, RefundRequest, ReturnRequest, Ticket, TicketEvent
 
 TIMELINE_LIMIT = 200  # events shown on a ticket page; a longer history is summarised
@@ -56,6 +56,7 @@ def page_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
         "agents": [] if merchant_side or not ticket.is_open else reassign_targets(ticket),
         "sla": sla_badge(ticket, timezone.now()),
         "radio_nominate_url": radio_nominate_url(request, ticket),
+        "macros": macros.macros_for(user) if ticket.status != Ticket.Status.CLOSED else [],
         **order_panel(ticket, user),
     }
 
@@ -374,7 +375,24 @@ class ReturnAction(DeskAction):
         return " ".join(said)
 
 
+class MacroAction(DeskAction):
+    """Several actions in one click (tickets.macros): all of them, or none and the reason."""
+
+    macro = _text()
+
+    def clean_macro(self) -> Any:
+        found = macros.macros_for(self.user).filter(pk=_int_or_0(self.cleaned_data["macro"])).first()
+        if found is None:
+            raise ValidationError(_("Choose one of your macros."))
+        return found
+
+    def act(self) -> str:
+        macros.apply_macro_or_refuse(self.cleaned_data["macro"], self.ticket, by=self.user)
+        return str(_("Macro “%(name)s” applied.") % {"name": self.cleaned_data["macro"].name})
+
+
 ACTIONS: dict[str, type[DeskAction]] = {
+    "macro": MacroAction,
     "reply": ReplyAction,
     "note": NoteAction,
     "assign_me": AssignMeAction,

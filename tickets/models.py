@@ -4,6 +4,7 @@ from decimal import Decimal
 from typing import ClassVar
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -161,6 +162,10 @@ class Ticket(models.Model):
     sla_state = models.CharField(_("SLA"), max_length=16, choices=SLAState.choices, default=SLAState.NONE)
     paused_at = models.DateTimeField(_("SLA paused at"), null=True, blank=True)
     escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
+    # The database default too: bulk loads (core.seeding.copy_rows) name only the columns they fill.
+    tags = ArrayField(
+        models.CharField(max_length=32), verbose_name=_("tags"), default=list, db_default=models.Value("{}"), blank=True
+    )
 
     class Meta:
         verbose_name = _("ticket")
@@ -406,3 +411,9 @@ class ReturnRequest(models.Model):
     @property
     def approved(self) -> bool:
         return self.decision in (self.Decision.INSTANT, self.Decision.APPROVED)
+
+
+# The agents' saved views and macros live beside (tickets.models_desk); imported here so Django finds them.
+from tickets.models_desk import Macro, SavedView  # noqa: E402
+
+__all__ = ["Macro", "SavedView"]

@@ -319,6 +319,12 @@ def resolve_dispute(ticket: Ticket, outcome: str, *, by: Actor | None = None, no
 
 def render_canned_reply(reply: CannedReply, ticket: Ticket, agent: Actor) -> str:
     """Fill a canned reply's placeholders from the ticket; unknown placeholders are left as written."""
+    return fill_placeholders(reply.body, ticket, agent)
+
+
+def fill_placeholders(text: str, ticket: Ticket, agent: Any) -> str:
+    """``{consumer}``, ``{agent}``, ``{order}``, ``{ticket}``, ``{merchant}`` filled from the ticket (canned
+    replies and macros); unknown placeholders are left as written."""
     values = {
         "consumer": ticket.consumer.display_name,
         "agent": getattr(agent, "first_name", "") or agent.get_username(),
@@ -327,7 +333,7 @@ def render_canned_reply(reply: CannedReply, ticket: Ticket, agent: Actor) -> str
         "merchant": ticket.merchant.name if ticket.merchant is not None else "",
     }
 
-    return PLACEHOLDER.sub(lambda m: values.get(m[1], m[0]), reply.body)
+    return PLACEHOLDER.sub(lambda m: values.get(m[1], m[0]), text)
 
 
 class Bigrams(Func):
