@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tickets", "0008_event_bigrams"),
+        ("tickets", "0009_return_expiry"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
