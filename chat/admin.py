@@ -23,18 +23,18 @@ from chat import choices, learning, selectors, tasks
 from chat.models import ChatSession, HandoffPhrase, KnowledgeArticle, ProactiveRule, Synonym
 from chat.selectors import summary_lines
 from core.privacy import shown
-from core.tenancy import TenantScopedAdmin, is_merchant_staff
+from core.tenancy import TenantScopedAdmin, is_merchant_staff, merchant_id_of
 from core.users import Actor, actor
 
 
 @admin.register(ChatSession)
 class ChatSessionAdmin(TenantScopedAdmin):
-    list_display = ("ticket_link", "consumer", "state", "agent", "handoff_reason", "callback", "queued_at",
+    list_display = ("ticket_link", "consumer", "shop", "state", "agent", "handoff_reason", "callback", "queued_at",
                     "created_at")  # fmt: skip
     list_filter = ("state", "handoff_reason", "callback", "language")
     search_fields = ("=consumer__external_id", "=ticket__id")
-    list_select_related = ("ticket", "consumer", "agent")
-    raw_id_fields = ("ticket", "consumer", "agent")
+    list_select_related = ("ticket", "consumer", "agent", "shop")
+    raw_id_fields = ("ticket", "consumer", "agent", "shop")
     ordering = ("-created_at", "-id")
     show_full_result_count = False
 
@@ -106,9 +106,32 @@ def _max_chars() -> int:
 
 
 def may_use_console(user: Actor) -> bool:
-    return bool(user.is_active and user.is_staff and user.has_perm("chat.use_chat_console")) and not (
-        is_merchant_staff(user)
-    )
+    """Agents, and a shop's own staff (their shop's chats only: chat.services.desk_of)."""
+    if is_merchant_staff(user) and merchant_id_of(user) is None:
+        return False
+    return bool(user.is_active and user.is_staff and user.has_perm("chat.use_chat_console"))
+
+
+class ShopOwnedAdmin(TenantScopedAdmin):
+    """Rows a shop may own (``shop``; blank: the platform's): a shop's staff neither see nor pick the field, their
+    rows are their shop's (tenancy scopes the list and every object)."""
+
+    def get_exclude(self, request: HttpRequest, obj: Any = None) -> Any:
+        excluded = tuple(super().get_exclude(request, obj) or ())
+        return (*excluded, "shop") if is_merchant_staff(request.user) else excluded
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        shown_columns = tuple(super().get_list_display(request))
+        return shown_columns if is_merchant_staff(request.user) else (*shown_columns, "shop")
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        filters = tuple(super().get_list_filter(request))
+        return filters if is_merchant_staff(request.user) else (*filters, ("shop", admin.EmptyFieldListFilter))
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if is_merchant_staff(request.user):
+            obj.shop_id = merchant_id_of(request.user)
+        super().save_model(request, obj, form, change)
 
 
 MISSED_DAYS = 7
@@ -122,11 +145,12 @@ def may_see_missed(user: Actor) -> bool:
 
 
 @admin.register(KnowledgeArticle)
-class KnowledgeArticleAdmin(TenantScopedAdmin):
+class KnowledgeArticleAdmin(ShopOwnedAdmin):
     list_display = ("title", "language", "active", "updated_at")
     list_filter = ("language", "active")
     search_fields = ("title", "questions", "answer")
-    list_select_related = ()
+    list_select_related = ("shop",)
+    raw_id_fields = ("shop",)
     actions = ["rebuild_index"]
 
     def get_urls(self) -> list[Any]:
@@ -191,11 +215,12 @@ class KnowledgeArticleAdmin(TenantScopedAdmin):
 
 
 @admin.register(ProactiveRule)
-class ProactiveRuleAdmin(TenantScopedAdmin):
+class ProactiveRuleAdmin(ShopOwnedAdmin):
     list_display = ("name", "condition", "days", "language", "priority", "active")
     list_filter = ("condition", "language", "active")
     search_fields = ("name", "message")
-    list_select_related = ()
+    list_select_related = ("shop",)
+    raw_id_fields = ("shop",)
     list_editable = ("priority", "active")
 
 

@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chat.selectors import chat_shop_id
 from chat.tokens import issue_token, platform_key_matches
 from crm.models import Consumer
 
@@ -61,6 +62,19 @@ class MayIssueTokens(BasePermission):
 
 class TokenRequestSerializer(serializers.Serializer[Any]):
     consumer = serializers.CharField(max_length=32, help_text=_("The consumer's external id."))
+    shop = serializers.CharField(
+        max_length=32, required=False, allow_blank=True,
+        help_text=_("A shop's merchant code: the chat is with that shop (its bot, its staff). Blank: the platform."),
+    )  # fmt: skip
+
+    def validate_shop(self, value: str) -> int | None:
+        """The shop's id; refused when no shop has this code or the shop takes no chats."""
+        if not value.strip():
+            return None
+        shop_id = chat_shop_id(value)
+        if shop_id is None:
+            raise serializers.ValidationError(_("There is no shop with this code that takes chats."))
+        return shop_id
 
 
 class ChatTokenView(APIView):
@@ -82,6 +96,7 @@ class ChatTokenView(APIView):
                     "token": serializers.CharField(),
                     "expires_in": serializers.IntegerField(),
                     "consumer": serializers.CharField(),
+                    "shop": serializers.CharField(allow_null=True),
                     "socket": serializers.CharField(),
                 },
             ),
@@ -96,9 +111,11 @@ class ChatTokenView(APIView):
         )
         if consumer_id is None:
             raise serializers.ValidationError({"consumer": [_("There is no consumer with this external id.")]})
-        token = issue_token(consumer_id)
+        shop_id = form.validated_data.get("shop")
+        token = issue_token(consumer_id, shop_id)
         return Response(
             {"token": token, "expires_in": settings.CHAT_TOKEN_MAX_AGE, "consumer": form.validated_data["consumer"],
+             "shop": str(form.initial_data.get("shop") or "").strip() or None,
              "socket": f"/ws/chat/?token={token}"},
             status=status.HTTP_201_CREATED,
         )  # fmt: skip

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
 from django.utils.translation import gettext as _
 
 from chat import knowledge
@@ -97,9 +97,15 @@ def greeting(consumer: Consumer) -> str:
     )
 
 
-def proactive(consumer: Consumer, language: str, now: datetime) -> tuple[ProactiveRule, str] | None:
-    """The first active rule in ``language`` that matches the consumer's situation, with its message filled in."""
-    rules = list(ProactiveRule.objects.filter(active=True, language=language))
+def proactive(
+    consumer: Consumer, language: str, now: datetime, shop_id: int | None = None
+) -> tuple[ProactiveRule, str] | None:
+    """The first active rule in ``language`` that matches the consumer's situation, with its message filled in:
+    in a shop's chat the shop's rules first, then the platform's (never another shop's)."""
+    platform = models.Q(shop__isnull=True)
+    shops = platform if shop_id is None else platform | models.Q(shop_id=shop_id)
+    rules = sorted(ProactiveRule.objects.filter(shops, active=True, language=language),
+                   key=lambda r: (r.shop_id is None, r.priority, r.pk))  # fmt: skip
     if not rules:
         return None
     orders = list(Order.objects.filter(consumer=consumer).order_by("-placed_at")[:10])
@@ -130,6 +136,15 @@ def proactive(consumer: Consumer, language: str, now: datetime) -> tuple[Proacti
     return None
 
 
+PLATFORM = ("平台介入", "平台处理", "投诉商家", "找平台")
+PLATFORM_EN = ("platform step in", "platform intervene", "escalate to platform")
+
+
+def asks_platform(text: str) -> bool:
+    """The consumer of a shop's chat asks the platform to step in (维权: 平台介入)."""
+    return _has(text.lower(), PLATFORM, PLATFORM_EN)
+
+
 def respond(chat: ChatSession, text: str, *, now: datetime, queued: bool = False, staffed: bool = True) -> Reply:
     """The bot's answer to one consumer message. ``queued``: the consumer already waits for a person (at night)."""
     lowered = text.lower()
@@ -141,7 +156,7 @@ def respond(chat: ChatSession, text: str, *, now: datetime, queued: bool = False
                      chosen=(str(offer.get("question", "")), found.id))  # fmt: skip
     # Intents act only on what the consumer explicitly asked for (chat.intents); a question about
     # refunds or parcels goes to the knowledge base, and a refund request is only proposed (see the docstring).
-    seen = knowledge.understand(text, chat.language)
+    seen = knowledge.understand(text, chat.language, chat.shop_id)
     if seen.kind == Kind.ANGER:
         sorry = _("I am sorry for the trouble. Let me bring in an agent to sort this out for you.")
         return _to_person(Handoff.ANGER, queued, staffed, sorry)

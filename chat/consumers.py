@@ -30,20 +30,22 @@ from django.utils.translation import gettext as _
 from chat import knowledge, learning, satisfaction, selectors, services
 from chat.groups import AGENTS, agent_group, consumer_group, staff_group
 from chat.models import ChatSession, Language
-from chat.tokens import read_token
+from chat.tokens import read_chat_token
 from core.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from core.privacy import masked_frame, sees_pii
 from core.realtime import collecting
-from core.tenancy import is_merchant_staff
+from core.tenancy import is_merchant_staff, merchant_id_of
 from core.users import Actor
 from tickets import services as ticket_services
 from tickets.models import AgentProfile, Department
 
 log = logging.getLogger(__name__)
 CLOSE_FLOOD = 4429
+CLOSE_NO_SHOP = 4404  # the token names a shop that does not (or no longer) take chats
+CLOSE_OTHER_CHAT = 4409  # the consumer's live chat is with another shop (or the platform)
 QUEUE_DEBOUNCE = 0.1  # seconds a console waits for more queue changes before it reads the queue once
-# language -> (when the read started, on which event loop, the queue items)
-_QUEUE_SNAPSHOTS: dict[str, tuple[float, Any, list[dict[str, Any]]]] = {}
+# (language, shop of the desk or None) -> (when the read started, on which event loop, the queue items)
+_QUEUE_SNAPSHOTS: dict[tuple[str, int | None], tuple[float, Any, list[dict[str, Any]]]] = {}
 LANGUAGES = set(Language.values)
 knowledge.warm_up()  # the ASGI process imports this module at start (config/routing.py)
 
@@ -255,15 +257,18 @@ class ConsumerChatConsumer(ChatSocket):
     """A consumer's socket: their one conversation, and nothing else."""
 
     handlers = {"message": "on_message", "history": "on_history", "handoff": "on_handoff", "end": "on_end",
-                "confirm": "on_confirm", "cancel": "on_cancel", "rate": "on_rate", "ping": "on_ping"}  # fmt: skip
+                "confirm": "on_confirm", "cancel": "on_cancel", "rate": "on_rate", "escalate": "on_escalate",
+                "ping": "on_ping"}  # fmt: skip
     consumer_id: int
+    shop_id: int | None = None
 
     async def connect(self) -> None:
         query = _query(self.scope)
-        consumer_id = read_token(query.get("token", ""))
-        if consumer_id is None:
+        token = read_chat_token(query.get("token", ""))
+        if token is None:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
+        consumer_id, self.shop_id = token.consumer_id, token.shop_id
         self.language = _language(query.get("lang"))
         self.limiter = RateLimit(settings.CHAT_RATE_FRAMES, settings.CHAT_RATE_SECONDS)
         try:
@@ -272,7 +277,12 @@ class ConsumerChatConsumer(ChatSocket):
             after = 0
         self.consumer_id = consumer_id
         try:
-            chat, _created = await self.call(services.start_chat, consumer_id, self.language)
+            chat, _created = await self.call(services.start_chat, consumer_id, self.language, shop_id=self.shop_id)
+        except services.ChatError as refused:  # a shop that takes no chats, or another chat still open: said, closed
+            await self.accept()
+            await self.error(refused.error_code, " ".join(refused.messages))
+            await self.close(code=CLOSE_NO_SHOP if refused.error_code == "no_shop" else CLOSE_OTHER_CHAT)
+            return
         except Exception:
             log.exception("could not start a chat for consumer %s", consumer_id)
             await self.close(code=CLOSE_FORBIDDEN)
@@ -291,7 +301,8 @@ class ConsumerChatConsumer(ChatSocket):
                 "type": "ready", "chat": chat.pk, "ticket": chat.ticket_id, "state": chat.state,
                 "agent": (chat.agent.first_name or chat.agent.get_username()) if chat.agent else "",
                 "callback": chat.callback, "staffed": services.agents_on_duty(timezone.now()),
-                "language": chat.language,
+                "language": chat.language, "shop": selectors.shop_of(chat),
+                "escalated": chat.escalated_at is not None,
             }  # fmt: skip
             return ready, services.visible_messages(self.consumer_id, after)
 
@@ -301,7 +312,7 @@ class ConsumerChatConsumer(ChatSocket):
 
     async def on_message(self, content: dict[str, Any], ref: Any) -> None:
         text = _text(content)
-        event = await self.call(services.consumer_message, self.consumer_id, self.language, text)
+        event = await self.call(services.consumer_message, self.consumer_id, self.language, text, shop_id=self.shop_id)
         await self.send_json({"type": "ack", "ref": ref, "id": event.pk})
 
     async def on_history(self, content: dict[str, Any], ref: Any) -> None:
@@ -311,6 +322,11 @@ class ConsumerChatConsumer(ChatSocket):
 
     async def on_handoff(self, content: dict[str, Any], ref: Any) -> None:
         await self.call(services.request_human, self.consumer_id)
+        await self.send_json({"type": "ack", "ref": ref})
+
+    async def on_escalate(self, content: dict[str, Any], ref: Any) -> None:
+        """平台介入: the consumer of a shop's chat asks the platform to step in (a platform chat: nothing to do)."""
+        await self.call(services.escalate_chat, self.consumer_id)
         await self.send_json({"type": "ack", "ref": ref})
 
     async def on_end(self, content: dict[str, Any], ref: Any) -> None:
@@ -353,6 +369,7 @@ class AgentChatConsumer(ChatSocket):
     changed_at = float("inf")  # a fresh console reads the queue itself
 
     shows_pii = False  # whether this agent may see consumers' personal numbers
+    shop_id: int | None = None  # the shop whose desk this console works (merchant staff), None: the platform's
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -363,6 +380,7 @@ class AgentChatConsumer(ChatSocket):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.user = user
+        self.shop_id = await database_sync_to_async(merchant_id_of)(user) if is_merchant_staff(user) else None
         self.shows_pii = await database_sync_to_async(sees_pii)(user)
         self.language = _language(_query(self.scope).get("lang"))
         # An agent's console sends actions, not chatter: a generous limit still stops a runaway script.
@@ -383,8 +401,10 @@ class AgentChatConsumer(ChatSocket):
 
     @staticmethod
     def _may_use_console(user: Actor) -> bool:
-        # Merchant staff never take the marketplace's chats, whatever permissions they were given.
-        return bool(user.has_perm("chat.use_chat_console")) and not is_merchant_staff(user)
+        # Merchant staff take their own shop's chats only (services.desk_of); one without a shop takes none.
+        if is_merchant_staff(user) and merchant_id_of(user) is None:
+            return False
+        return bool(user.has_perm("chat.use_chat_console"))
 
     def _hello(self) -> tuple[dict[str, Any], list[int]]:
         with translation.override(self.language):
@@ -428,17 +448,18 @@ class AgentChatConsumer(ChatSocket):
             with translation.override(self.language):
                 return selectors.queue(self.user)
 
-        # Every console sees the same queue (merchant staff never open one), so the consoles of a process
-        # share a snapshot read after the change they were told of: one read per burst, not one per agent.
+        # Every console of one desk (the platform's, or one shop's) sees the same queue, so the consoles of a
+        # process share a snapshot read after the change they were told of: one read per burst, not one per agent.
         loop = asyncio.get_running_loop()
         wanted_after = self.changed_at  # when the change was announced (the server's clock, for every console)
-        shared = _QUEUE_SNAPSHOTS.get(self.language)
+        desk = (self.language, self.shop_id)
+        shared = _QUEUE_SNAPSHOTS.get(desk)
         if shared is not None and shared[0] >= wanted_after and shared[1] is loop:
             items = shared[2]
         else:
             started = time.time()
             items = await database_sync_to_async(read)()
-            _QUEUE_SNAPSHOTS[self.language] = (started, loop, items)
+            _QUEUE_SNAPSHOTS[desk] = (started, loop, items)
         await self.send_json({"type": "queue", "items": items, "new": new})
 
     async def chat_follow(self, message: dict[str, Any]) -> None:
@@ -469,7 +490,7 @@ class AgentChatConsumer(ChatSocket):
         await self.send_json({"type": "ack", "ref": ref, "chat": chat_id})
 
     async def on_reply(self, content: dict[str, Any], ref: Any, internal: bool = False) -> None:
-        chat_id = _int(content, "chat", minimum=1)
+        chat_id = await self._visible(content)
         event = await self.call(services.agent_message, chat_id, self.user, _text(content), internal=internal)
         await self.send_json({"type": "ack", "ref": ref, "chat": chat_id, "id": event.pk})
 
@@ -477,7 +498,7 @@ class AgentChatConsumer(ChatSocket):
         await self.on_reply(content, ref, internal=True)
 
     async def on_transfer(self, content: dict[str, Any], ref: Any) -> None:
-        chat_id = _int(content, "chat", minimum=1)
+        chat_id = await self._visible(content)
         if "agent" in content:
             target = await database_sync_to_async(self._user)(_int(content, "agent", minimum=1))
             await self.call(services.transfer_chat, chat_id, self.user, to_agent=target)
@@ -487,12 +508,12 @@ class AgentChatConsumer(ChatSocket):
         await self.send_json({"type": "ack", "ref": ref, "chat": chat_id})
 
     async def on_resolve(self, content: dict[str, Any], ref: Any) -> None:
-        chat_id = _int(content, "chat", minimum=1)
+        chat_id = await self._visible(content)
         await self.call(services.resolve_chat, chat_id, self.user)
         await self.send_json({"type": "ack", "ref": ref, "chat": chat_id})
 
     async def on_refund(self, content: dict[str, Any], ref: Any) -> None:
-        chat_id = _int(content, "chat", minimum=1)
+        chat_id = await self._visible(content)
         order, amount, key = (_text(content, field) for field in ("order", "amount", "key"))
         request = await self.call(services.refund_in_chat, chat_id, self.user, order, amount, key=key)
         await self.send_json({"type": "ack", "ref": ref, "chat": chat_id, "refund": request.pk,
@@ -500,7 +521,7 @@ class AgentChatConsumer(ChatSocket):
 
     async def on_learn(self, content: dict[str, Any], ref: Any) -> None:
         """Teach the bot: the consumer's message becomes another wording of the article (a chat one holds or held)."""
-        chat_id = _int(content, "chat", minimum=1)
+        chat_id = await self._visible(content)
         message_id, article_id = _int(content, "message", minimum=1), _int(content, "article", minimum=1)
         added = await self.call(learning.learn_from_chat, chat_id, message_id, article_id, self.user)
         await self.send_json({"type": "ack", "ref": ref, "chat": chat_id, "article": article_id, "added": added})
@@ -524,9 +545,9 @@ class AgentChatConsumer(ChatSocket):
 
     async def _visible(self, content: dict[str, Any]) -> int:
         chat_id = _int(content, "chat", minimum=1)
-        # Only merchant staff are narrowed by tenancy, and the console refuses them: for everyone it lets in,
-        # every chat is visible. The check stays, for the day a merchant's own staff get a console.
-        if self.user.is_superuser or not getattr(self.user, "_is_merchant_staff", True):
+        # Only merchant staff are narrowed by tenancy (their shop's chats); for the platform's agents every chat is
+        # visible (what they may act on is their desk's, checked by each service).
+        if self.shop_id is None:
             return chat_id
         if await database_sync_to_async(selectors.visible_chat)(chat_id, self.user) is None:
             raise FrameError("not_found", _("There is no such chat."))

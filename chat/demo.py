@@ -11,6 +11,8 @@ from chat import knowledge, services
 from chat.models import ChatSession, KnowledgeArticle, ProactiveRule
 from core.seeding import SeedContext
 from crm.models import Consumer, CreditTier, Order
+from merchants.models import Merchant, MerchantMembership
+from tickets.models import AgentProfile
 
 ARTICLES_ZH = [
     ("如何开具发票", "发票怎么开\n可以开增值税专用发票吗\n电子发票在哪里下载",
@@ -72,6 +74,22 @@ RULES = [
      "Hello {consumer}, the refund for your order {order} is being reviewed; we will tell you as soon as it is "
      "decided."),
 ]  # fmt: skip
+# Two shops' own knowledge bases (the demo's "merchant" login works for the first shop): their bot answers
+# from these first, then from the platform's articles above.
+SHOP_ARTICLES = [
+    [("本店发货时间", "你们什么时候发货\n店里几点发货",
+      "本店每天 16:00 前付款的订单当天发出，默认顺丰，偏远地区发邮政。"),
+     ("本店保修政策", "保修多久\n坏了怎么办\n店铺保修",
+      "本店所有数码产品整机保修两年，寄回本店售后即可，来回运费由本店承担。"),
+     ("How fast does this shop ship?", "when do you ship\nshipping time of this shop",
+      "Orders paid before 16:00 leave our warehouse the same day by SF Express.")],
+    [("本店尺码怎么选", "尺码怎么选\n穿多大码\n尺码表",
+      "本店尺码偏小一码，建议按平时尺码大一号购买；详细尺码表在商品详情页第二张图。"),
+     ("本店退换货", "可以换货吗\n换尺码\n怎么换货",
+      "本店支持 15 天内免费换尺码一次，在订单中申请“换货”并写明要换的尺码即可。")],
+]  # fmt: skip
+SHOP_RULE = ("本店物流提醒", "{consumer}您好，本店已看到您的订单 {order} 还没送达，正在联系快递加急处理。")
+SHOP_CHATS = [["你们什么时候发货"], ["尺码怎么选", "转人工"]]
 # A few consumers left messages overnight: the morning's agents find them first in the console.
 CHATS = [
     ("88VIP", ["我的快递到哪了"]),
@@ -102,6 +120,7 @@ def seed(ctx: SeedContext) -> dict[str, int]:
             for i, line in enumerate(lines):
                 services.consumer_message(consumer.pk, "zh-hans", line, now=at + timedelta(minutes=i + 1))
             chats += 1
+    chats += _seed_shops(ctx)
     # The index is built from what this transaction committed (the seed runs before any worker starts).
     transaction.on_commit(knowledge.rebuild_index)
     return {"knowledge articles": KnowledgeArticle.objects.count(), "proactive rules": ProactiveRule.objects.count(),
@@ -115,3 +134,39 @@ def _consumer_of(tier_name: str, ctx: SeedContext) -> Consumer | None:
         return None
     with_orders = Order.objects.filter(consumer__tier=tier).order_by("consumer_id").values("consumer_id")[:1]
     return Consumer.objects.filter(pk__in=with_orders).first()
+
+
+def _seed_shops(ctx: SeedContext) -> int:
+    """Two shops' own articles and rule, and a chat with each (the first waits for the shop's own staff)."""
+    demo_shop = MerchantMembership.objects.filter(user__username="merchant").values_list("merchant_id", flat=True)
+    shops = list(Merchant.objects.filter(pk__in=demo_shop)) + list(
+        Merchant.objects.exclude(pk__in=demo_shop).order_by("code")[:1]
+    )
+    for shop, articles in zip(shops, SHOP_ARTICLES, strict=False):
+        for title, questions, answer in articles:
+            language = "en" if title.isascii() else "zh-hans"
+            KnowledgeArticle.objects.get_or_create(shop=shop, title=title, language=language,
+                                                   defaults={"questions": questions, "answer": answer})  # fmt: skip
+        name, message = SHOP_RULE
+        rule = {"condition": ProactiveRule.Condition.LATE_DELIVERY, "days": 3, "priority": 5, "message": message}
+        ProactiveRule.objects.get_or_create(shop=shop, name=name, defaults=rule)
+    if ChatSession.objects.filter(shop__isnull=False).exists() or not shops:
+        return 0
+    staff = MerchantMembership.objects.filter(merchant=shops[0]).values_list("user_id", flat=True)
+    AgentProfile.objects.filter(user_id__in=staff).update(available=True)  # the shop's desk is open in the demo
+    chats = 0
+    for shop, lines in zip(shops, SHOP_CHATS, strict=False):
+        consumer = (
+            Consumer.objects.filter(orders__merchant=shop)
+            .exclude(pk__in=ChatSession.objects.exclude(state=ChatSession.State.ENDED).values("consumer_id"))
+            .order_by("pk")
+            .first()
+        )
+        if consumer is None:
+            continue
+        services.start_chat(consumer.pk, "zh-hans", shop_id=shop.pk, now=ctx.now)
+        for i, line in enumerate(lines):
+            services.consumer_message(consumer.pk, "zh-hans", line, shop_id=shop.pk,
+                                      now=ctx.now + timedelta(seconds=i + 1))  # fmt: skip
+        chats += 1
+    return chats

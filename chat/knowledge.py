@@ -27,7 +27,7 @@ from whoosh.searching import Searcher
 from chat import analysis, understanding
 from chat.models import HandoffPhrase, KnowledgeArticle, Synonym
 from chat.retrieval import Article, Ranker
-from chat.understanding import Understanding
+from chat.understanding import Kind, Understanding
 from core.search import SearchIndex, chinese_word_analyzer
 
 REFRESH_SECONDS = 2.0
@@ -196,10 +196,26 @@ def article(article_id: int) -> Article | None:
     return ranker().by_id.get(article_id)
 
 
-def understand(text: str, language: str) -> Understanding:
+def scope_ids(shop_id: int | None) -> frozenset[int]:
+    """The active articles of one shop (None: the platform's own): a shop's never answer anyone else's chat."""
+    return frozenset(KnowledgeArticle.objects.filter(shop_id=shop_id, active=True).values_list("pk", flat=True))
+
+
+def understand(text: str, language: str, shop_id: int | None = None) -> Understanding:
     """What the bot makes of a message in a chat in ``language`` (``understanding.understand``), with the
-    admin's handoff phrases (``HandoffPhrase``, cached) on top of the built-in ones."""
-    return understanding.understand(text, language, ranker(), handoff_phrases=HandoffPhrase.active_phrases())
+    admin's handoff phrases (``HandoffPhrase``, cached) on top of the built-in ones.
+
+    In a shop's chat the shop's articles answer first; the platform's answer when the shop's do not (an offer
+    from the shop gives way to a clear answer from the platform)."""
+    phrases, current = HandoffPhrase.active_phrases(), ranker()
+    platform = scope_ids(None)
+    if shop_id is None:
+        return understanding.understand(text, language, current, handoff_phrases=phrases, among=platform)
+    own = understanding.understand(text, language, current, handoff_phrases=phrases, among=scope_ids(shop_id))
+    if own.kind not in (Kind.NONE, Kind.OFFER):
+        return own
+    fallback = understanding.understand(text, language, current, handoff_phrases=phrases, among=platform)
+    return fallback if fallback.kind == Kind.ANSWER or own.kind == Kind.NONE else own
 
 
 def search(text: str, language: str) -> Hit | None:

@@ -15,21 +15,24 @@ from django.utils.translation import gettext as _
 from chat.models import ChatSession, KnowledgeArticle
 from chat.services import ChatError
 from chat.wordings import MAX_WORDING, append_wording
-from core.tenancy import is_merchant_staff
+from core.tenancy import allows, is_merchant_staff, merchant_id_of, scope
 from core.users import Actor
 from tickets.models import TicketEvent
 
 
 def may_add_wording(user: Actor) -> bool:
-    """Whether ``user`` may teach the bot a wording (agents and supervisors; never a merchant's own staff)."""
-    return bool(user.is_active and user.has_perm("chat.add_wording")) and not is_merchant_staff(user)
+    """Whether ``user`` may teach the bot a wording (agents and supervisors; a shop's own staff, to their shop's
+    articles only: ``add_wording`` checks the article)."""
+    if is_merchant_staff(user) and merchant_id_of(user) is None:
+        return False
+    return bool(user.is_active and user.has_perm("chat.add_wording"))
 
 
 def add_wording(article: KnowledgeArticle, text: str, by: Actor) -> bool:
     """Append ``text`` (one line) to the article's other wordings and re-index it after the commit
     (``wordings.append_wording``). False when the article already reads so (its title or a wording, case and
     width folded)."""
-    if not may_add_wording(by):
+    if not may_add_wording(by) or not allows(by, article):
         raise ChatError("forbidden", _("You may not teach the bot new wordings."))
     wording = " ".join(text.split())
     if not wording:
@@ -52,7 +55,7 @@ def learn_from_chat(chat_id: int, message_id: int, article_id: int, agent: Actor
                                          author_kind=TicketEvent.Author.CONSUMER).first()  # fmt: skip
     if message is None:
         raise ChatError("bad_message", _("That is not a message of the consumer in this chat."))
-    article = KnowledgeArticle.objects.filter(pk=article_id).first()
+    article = scope(KnowledgeArticle.objects.filter(pk=article_id), agent).first()  # a shop's staff: its own only
     if article is None:
         raise ChatError("bad_article", _("There is no such active article."))
     return add_wording(article, message.body, agent)

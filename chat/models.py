@@ -19,7 +19,8 @@ class Language(models.TextChoices):
 class ChatSession(models.Model):
     """A live chat with a consumer: its ticket, who is talking (bot, queue, agent) and its place in the queue."""
 
-    tenant_field: ClassVar[str | None] = "ticket__merchant"
+    # A shop's chat (``shop``) belongs to that shop's staff; a platform chat (no shop) to no merchant.
+    tenant_field: ClassVar[str | None] = "shop"
 
     class State(models.TextChoices):
         BOT = "bot", _("With the bot")
@@ -35,6 +36,7 @@ class ChatSession(models.Model):
         BOT_ERROR = "bot_error", _("The bot failed")
         REQUEUED = "requeued", _("Accepted but not answered in time")
         TRANSFERRED = "transferred", _("Transferred by an agent")
+        ESCALATED = "escalated", _("The consumer asked the platform to step in")
 
     # Queue order: callbacks promised at night first (the morning's agents find them first), then
     # consumers whose tier has priority routing, then first come first served.
@@ -44,6 +46,15 @@ class ChatSession(models.Model):
         "tickets.Ticket", on_delete=models.CASCADE, related_name="chat", verbose_name=_("ticket")
     )
     consumer = models.ForeignKey("crm.Consumer", on_delete=models.PROTECT, related_name="+", verbose_name=_("consumer"))
+    # The shop the consumer opened the chat with (its bot answers from its articles first, its staff take the
+    # handoff); null: the platform's own chat.
+    shop = models.ForeignKey(
+        "merchants.Merchant", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("shop"),
+    )  # fmt: skip
+    # When the platform's agents took over a shop's chat (nobody of the shop was free, or 平台介入); null: the
+    # shop's staff handle it. A platform chat never has one.
+    escalated_at = models.DateTimeField(_("platform stepped in at"), null=True, blank=True)
     state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.BOT)
     language = models.CharField(_("language"), max_length=8, choices=Language.choices, default=Language.ZH_HANS)
     agent = models.ForeignKey(
@@ -82,6 +93,7 @@ class ChatSession(models.Model):
             models.Index(fields=["state", "accepted_at"], name="tickets_chat_accepted"),
             models.Index(fields=["state", "last_activity_at"], name="tickets_chat_activity"),
             models.Index(fields=["agent", "state"], name="tickets_chat_agent_state"),
+            models.Index(fields=["shop", "state"], name="chat_session_shop_state"),
         ]
         constraints = [
             # One live conversation per consumer: every tab and reconnect joins it.
@@ -97,8 +109,13 @@ class ChatSession(models.Model):
 class KnowledgeArticle(models.Model):
     """An answer the bot may give: the question, other ways consumers ask it, and the answer."""
 
-    tenant_field: ClassVar[str | None] = None
+    tenant_field: ClassVar[str | None] = "shop"
 
+    # A shop's article answers that shop's chats only; null: the platform's, for every chat after the shop's own.
+    shop = models.ForeignKey(
+        "merchants.Merchant", on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+        verbose_name=_("shop"), help_text=_("Blank: the platform's article."),
+    )  # fmt: skip
     title = models.CharField(_("question"), max_length=200)
     questions = models.TextField(
         _("other wordings"), blank=True, help_text=_("Other ways consumers ask this, one per line.")
@@ -112,6 +129,7 @@ class KnowledgeArticle(models.Model):
         verbose_name = _("knowledge article")
         verbose_name_plural = _("knowledge articles")
         ordering = ["language", "title"]
+        indexes = [models.Index(fields=["shop", "active"], name="chat_article_shop_active")]
         permissions = [("add_wording", _("Can add a consumer's question to an article as another wording"))]
 
     def __str__(self) -> str:
@@ -121,7 +139,7 @@ class KnowledgeArticle(models.Model):
 class ProactiveRule(models.Model):
     """When a chat opens and the consumer's situation matches, the bot opens with this message."""
 
-    tenant_field: ClassVar[str | None] = None
+    tenant_field: ClassVar[str | None] = "shop"
 
     class Condition(models.TextChoices):
         LATE_DELIVERY = "late_delivery", _("An order paid at least N days ago is not delivered yet")
@@ -129,6 +147,11 @@ class ProactiveRule(models.Model):
         RECENTLY_DELIVERED = "recently_delivered", _("An order was delivered in the last N days")
         OPEN_DISPUTE = "open_dispute", _("An order has an open dispute")
 
+    # A shop's rule speaks in that shop's chats only (before the platform's); null: the platform's.
+    shop = models.ForeignKey(
+        "merchants.Merchant", on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+        verbose_name=_("shop"), help_text=_("Blank: the platform's rule."),
+    )  # fmt: skip
     name = models.CharField(_("name"), max_length=100)
     condition = models.CharField(_("when"), max_length=32, choices=Condition.choices)
     days = models.PositiveSmallIntegerField(_("N days"), default=3)

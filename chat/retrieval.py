@@ -25,7 +25,7 @@ answered from the Chinese articles only: its reader reads Chinese.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from chat import analysis
@@ -213,39 +213,43 @@ class Ranker:
         weight = analysis.chinese_weight(word) if term.cjk else analysis.english_weight(word)
         return Term(word, self.thesaurus.of(word), weight * TYPO_CREDIT, term.cjk)
 
-    def rank(self, question: str, language: str, *, limit: int = CANDIDATES, strict: bool = False) -> Ranking:
+    def rank(self, question: str, language: str, *, limit: int = CANDIDATES, strict: bool = False,
+             among: Collection[int] | None = None) -> Ranking:  # fmt: skip
         """The best ``limit`` articles for ``question`` asked in a chat in ``language`` (see the module);
-        ``strict``: in that language only. A question that is an article's title or wording word for word
-        (case, width and punctuation aside) puts that article first, marked ``exact``."""
-        ranking = self._ranked(question, language, limit=limit, strict=strict)
+        ``strict``: in that language only; ``among``: only these article ids (a shop's scope). A question that
+        is an article's title or wording word for word (case, width and punctuation aside) puts that article
+        first, marked ``exact``."""
+        ranking = self._ranked(question, language, limit=limit, strict=strict, among=among)
         found = self.exact.get(analysis.normalised_question(question))
         if not found:
             return ranking
         allowed = {language} if strict else set(ranking.languages.split(",")) if ranking.languages else set()
         allowed = allowed or {analysis.language_of(question) or language}
-        article = next((self.articles[i] for i in found if self.articles[i].language in allowed), None)
+        article = next((self.articles[i] for i in found if self.articles[i].language in allowed
+                        and (among is None or self.articles[i].id in among)), None)  # fmt: skip
         if article is None:
             return ranking
         rest = [c for c in ranking.candidates if c.article.id != article.id]
         top = Candidate(article, round(max((c.score for c in rest), default=0.0) + 1.0, 4), 1.0)
         return replace(ranking, candidates=[top, *rest][:limit], exact=True)
 
-    def _ranked(self, question: str, language: str, *, limit: int, strict: bool) -> Ranking:
+    def _ranked(self, question: str, language: str, *, limit: int, strict: bool,
+                among: Collection[int] | None) -> Ranking:  # fmt: skip
         terms, corrected = self._question_terms(question)
         if not terms:
             return Ranking([])
         if strict:
-            ranking = self._rank(terms, {language}, limit)
+            ranking = self._rank(terms, {language}, limit, among)
             return Ranking(ranking.candidates, [t.word for t in terms], corrected, ranking.languages)
         asked_in = analysis.language_of(question) or language
-        first = self._rank(terms, {asked_in} if asked_in in self.languages else {language}, limit)
+        first = self._rank(terms, {asked_in} if asked_in in self.languages else {language}, limit, among)
         best = first.best
         # A question in Chinese characters is read by someone who reads Chinese: only a Latin-script question
         # (English words, which a Chinese chat also types) looks further, in every language.
         if asked_in == "zh-hans" and asked_in in self.languages:
             return Ranking(first.candidates, [t.word for t in terms], corrected, first.languages)
         if best is None or best.coverage < FALLBACK_COVERAGE:
-            everywhere = self._rank(terms, set(self.languages), limit)
+            everywhere = self._rank(terms, set(self.languages), limit, among)
             if everywhere.best is not None and (best is None or everywhere.best.coverage > best.coverage):
                 first = everywhere
         return Ranking(first.candidates, [t.word for t in terms], corrected, first.languages)
@@ -298,7 +302,7 @@ class Ranker:
             joined.append(term)
         return joined
 
-    def _rank(self, terms: list[Term], languages: set[str], limit: int) -> Ranking:
+    def _rank(self, terms: list[Term], languages: set[str], limit: int, among: Collection[int] | None) -> Ranking:
         features: dict[str, _Feature] = {}
         for position, term in enumerate(terms):
             for concept in term.concepts:
@@ -316,7 +320,8 @@ class Ranker:
         scores: dict[int, float] = defaultdict(float)
         for key, feature in features.items():
             for index, saturated in self.postings.get(key, {}).items():
-                if self.articles[index].language in languages:
+                article = self.articles[index]
+                if article.language in languages and (among is None or article.id in among):
                     scores[index] += feature.weight * saturated
         # The few best by BM25F, re-ordered by BM25F weighed by coverage: an article that holds every
         # word of the question beats one that holds one word many times.

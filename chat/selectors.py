@@ -14,11 +14,12 @@ from django.utils.translation import gettext_lazy
 from chat.analysis import normalised_question
 from chat.learning import may_add_wording
 from chat.models import ChatSession, KnowledgeArticle
-from chat.services import author_name, message_frame
+from chat.services import author_name, desk_of, message_frame
 from core.roles import MERCHANT_STAFF
-from core.tenancy import scope
+from core.tenancy import is_merchant_staff, merchant_id_of, scope
 from core.users import Actor
 from crm.models import Order, RiskFlag
+from merchants.models import Merchant
 from tickets import services as ticket_services
 from tickets.models import AgentProfile, CannedReply, Department, TicketEvent
 
@@ -58,7 +59,7 @@ def queue(user: Actor) -> list[dict[str, Any]]:
     """The waiting chats this user may see, in queue order, each with its place in its department's queue."""
     now = timezone.now()
     rows = (
-        scope(ChatSession.objects.filter(state=State.WAITING), user)
+        scope(ChatSession.objects.filter(desk_of(user), state=State.WAITING), user)
         .select_related("consumer", "consumer__tier", "ticket__department")
         .order_by("-queue_rank", "queued_at", "pk")[:QUEUE_LIMIT]
     )
@@ -77,6 +78,19 @@ def queue(user: Actor) -> list[dict[str, Any]]:
             "reason": chat.handoff_reason, "summary": summary_lines(chat),
         })  # fmt: skip
     return items
+
+
+def chat_shop_id(code: str) -> int | None:
+    """The id of the shop with merchant code ``code`` when it takes chats; None for a made-up or closed shop."""
+    return Merchant.objects.filter(code=code.strip(), takes_chats=True).values_list("pk", flat=True).first()
+
+
+def shop_of(chat: ChatSession) -> dict[str, Any] | None:
+    """The shop a chat is with, as the consumer's widget names it (None: the platform's chat)."""
+    if chat.shop_id is None:
+        return None
+    shop = Merchant.objects.only("code", "name").get(pk=chat.shop_id)
+    return {"code": shop.code, "name": shop.name}
 
 
 def visible_chat(chat_id: int, user: Actor) -> ChatSession | None:
@@ -154,13 +168,21 @@ def transfer_targets(user: Actor) -> dict[str, Any]:
         AgentProfile.objects.filter(available=True, user__is_active=True, user__is_staff=True)
         .filter(user__in=User.objects.filter(console))
         .exclude(user=user)
-        .exclude(user__groups__name=MERCHANT_STAFF)  # the console refuses them (consumers.AgentChatConsumer)
         .select_related("user")
         .order_by("user__username")
     )
+    # The same desk only (services.transfer_chat): a shop's staff among themselves, with no department to send
+    # to (the platform steps in only when the consumer escalates); the platform's agents among themselves.
+    if is_merchant_staff(user):
+        shop_id = merchant_id_of(user)
+        profiles = profiles.filter(user__merchant_membership__merchant_id=shop_id) if shop_id else profiles.none()
+        departments = Department.objects.none()
+    else:
+        profiles = profiles.exclude(user__groups__name=MERCHANT_STAFF)
+        departments = Department.objects.order_by("name")
     return {
         "agents": [{"id": p.user_id, "name": p.user.first_name or p.user.get_username()} for p in profiles],
-        "departments": [{"id": d.pk, "name": d.name} for d in Department.objects.order_by("name")],
+        "departments": [{"id": d.pk, "name": d.name} for d in departments],
     }
 
 
@@ -208,6 +230,6 @@ def learnable_articles(user: Actor) -> dict[str, Any]:
     """For the console's "teach the bot": the active articles, when the agent may add wordings."""
     if not may_add_wording(user):
         return {"articles": []}
-    articles = KnowledgeArticle.objects.filter(active=True).order_by("language", "title")
+    articles = scope(KnowledgeArticle.objects.filter(active=True), user).order_by("language", "title")
     return {"articles": [{"id": a.pk, "title": a.title, "language": a.language}
                          for a in articles.only("pk", "title", "language")[:1000]]}  # fmt: skip

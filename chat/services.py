@@ -21,6 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -28,9 +29,10 @@ from chat import bot, choices
 from chat.groups import AGENTS, agent_group, consumer_group, send_frame, staff_group
 from chat.models import ChatSession
 from core.roles import MERCHANT_STAFF
-from core.tenancy import is_merchant_staff
+from core.tenancy import is_merchant_staff, merchant_id_of, scope
 from core.users import Actor
 from crm.models import Consumer, Order
+from merchants.models import Merchant
 from tickets import clocks, refunds, services, sla
 from tickets.models import AgentProfile, Department, RefundRequest, Ticket, TicketEvent
 
@@ -71,18 +73,26 @@ def agents_on_duty(now: datetime) -> bool:
     return is_staffed(now) or agent_available(now)
 
 
-def agent_available(now: datetime) -> bool:
-    """Any active agent (not merchant staff) has switched themselves to available in the console.
+def agent_available(now: datetime, shop_id: int | None = None) -> bool:
+    """Any active agent (not merchant staff) has switched themselves to available in the console; with
+    ``shop_id``, any of that shop's own staff who may use the console.
 
     Availability is a fact about the present, kept without history: a chat played at an earlier time
     (the demo's night) is answered by the hours alone."""
     if now < timezone.now() - AVAILABILITY_IS_NOW:
         return False
-    return (
-        AgentProfile.objects.filter(available=True, user__is_active=True, user__is_staff=True)
-        .exclude(user__groups__name=MERCHANT_STAFF)
-        .exists()
-    )
+    available = AgentProfile.objects.filter(available=True, user__is_active=True, user__is_staff=True)
+    if shop_id is None:
+        return available.exclude(user__groups__name=MERCHANT_STAFF).exists()
+    return available.filter(user__merchant_membership__merchant_id=shop_id, user__groups__name=MERCHANT_STAFF).exists()
+
+
+def desk_of(user: Any) -> Q:
+    """The chats whose queue this user works: a shop's staff their shop's own (not escalated), everyone else
+    the platform's (its own chats and the shops' escalated ones)."""
+    if is_merchant_staff(user):
+        return Q(shop_id=merchant_id_of(user), shop__isnull=False, escalated_at__isnull=True)
+    return Q(shop__isnull=True) | Q(escalated_at__isnull=False)
 
 
 def chat_department() -> Department:
@@ -159,32 +169,39 @@ def _to_staff(chat: ChatSession, frame: dict[str, Any]) -> None:
         send_frame(staff_group(chat.pk), frame)
 
 
-def start_chat(consumer_id: int, language: str, *, now: datetime | None = None) -> tuple[ChatSession, bool]:
-    """The consumer's live chat, started (ticket, greeting, proactive message) when they have none."""
+def start_chat(consumer_id: int, language: str, *, shop_id: int | None = None,
+               now: datetime | None = None) -> tuple[ChatSession, bool]:  # fmt: skip
+    """The consumer's live chat, started (ticket, greeting, proactive message) when they have none; ``shop_id``:
+    with that shop (it must take chats). A consumer has one live chat: a socket for another shop while it
+    lasts is refused (``other_chat``), never joined to the wrong shop's conversation."""
     now = now or timezone.now()
+    if shop_id is not None and not Merchant.objects.filter(pk=shop_id, takes_chats=True).exists():
+        raise ChatError("no_shop", _("This shop does not take chats."))
     try:
         with transaction.atomic():
             chat = _live(consumer_id)
-            if chat is not None:
-                return chat, False
-            return _start(consumer_id, language, now), True
+            if chat is None:
+                return _start(consumer_id, language, shop_id, now), True
     except IntegrityError:  # another socket of the same consumer started it a moment ago
-        return ChatSession.objects.select_related("ticket").get(consumer_id=consumer_id, state__in=LIVE), False
+        chat = ChatSession.objects.select_related("ticket").get(consumer_id=consumer_id, state__in=LIVE)
+    if chat.shop_id != shop_id:
+        raise ChatError("other_chat", _("You are in another chat; end it first."))
+    return chat, False
 
 
-def _start(consumer_id: int, language: str, now: datetime) -> ChatSession:
+def _start(consumer_id: int, language: str, shop_id: int | None, now: datetime) -> ChatSession:
     consumer = Consumer.objects.select_related("tier").get(pk=consumer_id)
     with translation.override(language):
         ticket = services.open_ticket(
             consumer, subject=str(_("Live chat")), department=chat_department(), channel=Ticket.Channel.CHAT,
-            author_kind=Author.SYSTEM, now=now, route=False,
+            author_kind=Author.SYSTEM, now=now, route=False, merchant_id=shop_id,
         )  # fmt: skip
         chat = ChatSession.objects.create(
             ticket=ticket, consumer=consumer, language=language, created_at=now, last_activity_at=now,
-            priority_routing=bool(consumer.tier and consumer.tier.priority_routing),
+            priority_routing=bool(consumer.tier and consumer.tier.priority_routing), shop_id=shop_id,
         )  # fmt: skip
         _say(chat, bot.greeting(consumer), Author.BOT, now, intent="greeting")
-        opening = bot.proactive(consumer, language, now)
+        opening = bot.proactive(consumer, language, now, shop_id)
         if opening is not None:
             rule, text = opening
             _say(chat, text, Author.BOT, now, intent="proactive", rule=rule.pk)
@@ -193,7 +210,8 @@ def _start(consumer_id: int, language: str, now: datetime) -> ChatSession:
 
 
 @transaction.atomic
-def consumer_message(consumer_id: int, language: str, text: str, *, now: datetime | None = None) -> TicketEvent:
+def consumer_message(consumer_id: int, language: str, text: str, *, shop_id: int | None = None,
+                     now: datetime | None = None) -> TicketEvent:  # fmt: skip
     """Store what the consumer said, then let the bot answer or hand the chat to a person.
 
     A failure of the bot never loses the consumer's message: the bot's database work runs in savepoints of
@@ -205,7 +223,7 @@ def consumer_message(consumer_id: int, language: str, text: str, *, now: datetim
     if chat is None:
         try:
             with transaction.atomic():  # a savepoint: another socket of the consumer may start it at the same time
-                chat = _start(consumer_id, language, now)
+                chat = _start(consumer_id, language, shop_id, now)
         except IntegrityError:  # it did, and has committed (the unique index waited for it): join that chat
             chat = _live(consumer_id)
             if chat is None:
@@ -220,6 +238,10 @@ def consumer_message(consumer_id: int, language: str, text: str, *, now: datetim
     quotes = [*chat.summary.get("quotes", []), event.body[:200]][-SUMMARY_QUOTES:]
     chat.summary = {**chat.summary, "quotes": quotes}
     staffed = is_staffed(now)
+    if chat.shop_id is not None and chat.escalated_at is None and bot.asks_platform(event.body):
+        chat.save(update_fields=fields)
+        _escalate(chat, now, staffed)
+        return event
     if chat.state == State.BOT or (chat.state == State.WAITING and not staffed):
         queued = chat.state == State.WAITING
         if not queued and chat.priority_routing:
@@ -340,13 +362,49 @@ def request_human(consumer_id: int, *, now: datetime | None = None) -> ChatSessi
     return chat
 
 
+@transaction.atomic
+def escalate_chat(consumer_id: int, *, now: datetime | None = None) -> ChatSession | None:
+    """平台介入: the consumer of a shop's chat asks the platform to step in (the button; typing it does the same)."""
+    now = now or timezone.now()
+    chat = _live(consumer_id)
+    if chat is None or chat.shop_id is None or chat.escalated_at is not None:
+        return chat
+    _escalate(chat, now, is_staffed(now))
+    return chat
+
+
+def _escalate(chat: ChatSession, now: datetime, staffed: bool) -> None:
+    """The platform's agents take the shop's chat over (the caller holds its lock): recorded on the timeline,
+    which both the shop and the platform read; a shop's agent holding it lets go, and it waits for the platform."""
+    chat.escalated_at = now
+    chat.save(update_fields=["escalated_at"])
+    with translation.override(chat.language):
+        _say(chat, _("You asked the platform to step in (平台介入): a platform agent will take this chat over."),
+             Author.SYSTEM, now, code="escalated")  # fmt: skip
+    if chat.state == State.ACTIVE and chat.agent_id is not None:
+        send_frame(agent_group(chat.agent_id), {"type": "chat.unfollow", "chat": chat.pk, "reason": "escalated"},
+                   handler="chat.unfollow")  # fmt: skip
+        chat.agent, chat.accepted_at, chat.answered_at = None, None, None
+        chat.save(update_fields=["agent", "accepted_at", "answered_at"])
+    _handoff(chat, Handoff.ESCALATED, now, staffed)
+
+
 def _handoff(chat: ChatSession, reason: str, now: datetime, staffed: bool) -> None:
-    """Put the chat in its department's queue (the caller holds its lock) and tell everyone who needs to know."""
+    """Put the chat in its queue (the caller holds its lock) and tell everyone who needs to know: a shop's chat
+    in its shop's queue while one of its staff is available, else (or once escalated) in the platform's."""
+    if chat.shop_id is not None and chat.escalated_at is None and not agent_available(now, chat.shop_id):
+        chat.escalated_at = now
+        chat.save(update_fields=["escalated_at"])
+        with translation.override(chat.language):
+            _say(chat, _("Nobody of the shop is available now: a platform agent will help you."), Author.SYSTEM,
+                 now, code="escalated")  # fmt: skip
     chat.state = State.WAITING
     chat.handoff_reason = reason
     chat.queued_at = now
-    # Outside the hours an available agent still takes the chat: no callback is promised then.
-    chat.callback = not (staffed or agent_available(now))
+    # Outside the hours an available agent still takes the chat: no callback is promised then. A shop's chat in
+    # its shop's queue has an available shop agent (checked above).
+    in_shop = chat.shop_id is not None and chat.escalated_at is None
+    chat.callback = not (in_shop or staffed or agent_available(now))
     if chat.callback:
         chat.queue_rank = ChatSession.RANK_CALLBACK
     elif chat.priority_routing:
@@ -463,11 +521,12 @@ def accept_chat(chat_id: int, agent: Actor, *, now: datetime | None = None) -> C
     update of the waiting row, and "0 rows" means someone else got it."""
     now = now or timezone.now()
     # The claim first: losing a race (the common case when many click) costs one statement.
-    claimed = ChatSession.objects.filter(pk=chat_id, state=State.WAITING).update(
+    claimed = ChatSession.objects.filter(desk_of(agent), pk=chat_id, state=State.WAITING).update(
         state=State.ACTIVE, agent=agent, accepted_at=now, answered_at=None, last_activity_at=now
     )
     if not claimed:
-        if not ChatSession.objects.filter(pk=chat_id).exists():  # only on the losing path: no cost to winners
+        # Only on the losing path: no cost to winners. Another desk's chat is as absent as a made-up one.
+        if not scope(ChatSession.objects.filter(pk=chat_id), agent).exists():
             raise ChatError("not_found", _("There is no such chat."))
         raise ChatError("taken", _("Another agent has already taken this chat, or it is no longer waiting."))
     _profile, free = _free_slots(agent)  # counts the chat just claimed; over capacity rolls the claim back
@@ -525,8 +584,10 @@ def transfer_chat(chat_id: int, agent: Actor, *, to_agent: Actor | None = None, 
             if to_agent.pk == agent.pk:
                 raise ChatError("bad_target", _("You already hold this chat."))
             profile, free = _free_slots(to_agent)
-            if (not profile.available or not to_agent.has_perm("chat.use_chat_console")
-                    or is_merchant_staff(to_agent)):  # fmt: skip
+            # The same desk only: a shop's agent to a colleague of the shop, a platform agent to a platform agent.
+            same_desk = merchant_id_of(to_agent) == merchant_id_of(agent) if is_merchant_staff(agent) else True
+            if (not profile.available or not to_agent.has_perm("chat.use_chat_console") or not same_desk
+                    or is_merchant_staff(to_agent) != is_merchant_staff(agent)):  # fmt: skip
                 raise ChatError("unavailable", _("%(name)s is not available for chats.") % {"name": to_agent})
             if free <= 0:
                 raise ChatError("at_capacity", _("%(name)s has no free chat slot.") % {"name": to_agent})
@@ -541,6 +602,8 @@ def transfer_chat(chat_id: int, agent: Actor, *, to_agent: Actor | None = None, 
             send_frame(agent_group(to_agent.pk), {"type": "chat.follow", "chat": chat.pk}, handler="chat.follow")
         else:
             assert to_department is not None
+            if is_merchant_staff(agent):  # a shop's chat reaches the platform only by the consumer's escalation
+                raise ChatError("bad_target", _("A shop's chat goes to the platform only when the consumer escalates."))
             services.transfer_ticket(chat.ticket, to_department, by=agent, now=now)
             chat.state, chat.agent = State.WAITING, None
             chat.accepted_at = chat.answered_at = None

@@ -9,7 +9,7 @@ coverage). The thresholds were chosen on half of the labelled set (``fixtures/bo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -80,11 +80,12 @@ def understand(
     *,
     handoff_phrases: Iterable[str] = (),
     thresholds: Thresholds = THRESHOLDS,
+    among: Collection[int] | None = None,
 ) -> Understanding:
     """The bot's reading of ``text`` in a chat in ``language``: an explicit intent first, else the knowledge base."""
     detected = intents.detect(text, handoff_phrases)
     if detected is not None:
         return Understanding(_INTENT_KINDS[detected.intent], detected=detected)
-    ranking = ranker.rank(text, language)
+    ranking = ranker.rank(text, language, among=among)
     kind, candidates = decide(ranking, thresholds)
     return Understanding(kind, candidates, ranking)

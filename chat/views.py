@@ -11,9 +11,11 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
+from chat.selectors import chat_shop_id
 from chat.tokens import issue_token, read_token
 from core.users import Actor, actor
 from crm.models import Consumer
+from merchants.models import Merchant
 
 DEMO_CONSUMERS = 8
 
@@ -38,6 +40,9 @@ WIDGET_STRINGS = {
     "comment": _("Anything to add? (optional)"),
     "rate": _("Send rating"),
     "thanks": _("Thank you for your rating."),
+    "escalate": _("Ask the platform to step in"),
+    "shop": _(" · shop %(name)s"),
+    "refused_shop": _("This chat cannot be opened: see the message above."),
 }
 
 
@@ -50,18 +55,24 @@ def chat_demo(request: HttpRequest) -> HttpResponse:
     """With ?token=..., the chat widget; staff who may issue tokens pick a consumer to chat as."""
     token = request.GET.get("token", "").strip()
     error = ""
-    if request.method == "POST" and _may_issue(actor(request)):
+    # ?shop=CODE (or the form's shop): the chat is with that shop; a made-up or closed shop is refused.
+    code = (request.POST.get("shop") or request.GET.get("shop") or "").strip()[:32]
+    shop_id = chat_shop_id(code) if code else None
+    shop = Merchant.objects.filter(pk=shop_id).first() if shop_id else None
+    if code and shop is None:
+        error = str(_("There is no shop with this code that takes chats."))
+    elif request.method == "POST" and _may_issue(actor(request)):
         consumer = Consumer.objects.filter(external_id=request.POST.get("consumer", "").strip()).first()
         if consumer is None:
             error = str(_("There is no consumer with this external id."))
         else:
-            token = issue_token(consumer.pk)
+            token = issue_token(consumer.pk, shop.pk if shop else None)
     consumer_id = read_token(token) if token else None
     # A valid token for a consumer who has since been removed is as good as an invalid one.
     found = Consumer.objects.select_related("tier").filter(pk=consumer_id).first() if consumer_id else None
     if token and found is None and not error:
         error = str(_("This chat link is invalid or has expired."))
-    context: dict[str, Any] = {"error": error, "may_issue": _may_issue(actor(request))}
+    context: dict[str, Any] = {"error": error, "may_issue": _may_issue(actor(request)), "shop": shop}
     if found is not None:
         context["consumer"] = found
         context["config"] = {

@@ -171,6 +171,17 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "tickets.view_ticketevent",
         "tickets.view_refundrequest",
         "tickets.view_returnrequest",
+        "chat.view_chatsession",
+        "chat.use_chat_console",
+        "chat.view_knowledgearticle",
+        "chat.add_knowledgearticle",
+        "chat.change_knowledgearticle",
+        "chat.delete_knowledgearticle",
+        "chat.add_wording",
+        "chat.view_proactiverule",
+        "chat.add_proactiverule",
+        "chat.change_proactiverule",
+        "chat.delete_proactiverule",
     ],
 }
 

@@ -29,6 +29,8 @@ class Merchant(models.Model):
     )  # fmt: skip
     # Where returned goods go; a shop without one has every return reviewed by hand (tickets.returns).
     return_address = models.TextField(_("return address"), blank=True, default="", db_default="")
+    # A shop that does not take chats (closed, or not yet on the service): tokens naming it are refused.
+    takes_chats = models.BooleanField(_("takes live chats"), default=True, db_default=True)
 
     class Meta:
         verbose_name = _("merchant")

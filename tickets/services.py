@@ -76,6 +76,7 @@ def open_ticket(
     author: Any = None,
     now: datetime | None = None,
     route: bool = True,
+    merchant_id: int | None = None,
 ) -> Ticket:
     """Open a ticket for a consumer (from the web, a call, a chat handoff, or an agent).
 
@@ -88,8 +89,8 @@ def open_ticket(
         raise ValidationError({"subject": _("A ticket needs a subject.")})
     ticket = Ticket(
         subject=subject.strip()[:200], kind=kind, channel=channel, priority=priority, department=department,
-        consumer=consumer, tier_id=consumer.tier_id, order=order, merchant_id=order.merchant_id if order else None,
-        created_at=now, updated_at=now,
+        consumer=consumer, tier_id=consumer.tier_id, order=order,
+        merchant_id=order.merchant_id if order else merchant_id, created_at=now, updated_at=now,
     )  # fmt: skip
     clocks.start_clock(ticket, now)
     ticket.full_clean(exclude=["assignee", "sla_policy", "order", "merchant", "tier", "consumer", "department"])

@@ -72,17 +72,13 @@ async def test_staff_without_the_console_permission_are_refused(make_user: Calla
     assert await agent_socket(await sync(session_cookie)(user)).connect() == (False, 4403)
 
 
-async def test_merchant_staff_are_refused_even_with_the_permission(make_user: Callable[..., User]) -> None:
-    def setup() -> User:
-        from django.contrib.auth.models import Permission
-
-        user = make_user("shop-staff", roles.MERCHANT_STAFF)
-        user.user_permissions.add(Permission.objects.get(codename="use_chat_console"))
-        MerchantMembership.objects.create(user=user, merchant=f.merchant())
-        return user
-
-    user = await sync(setup)()
+async def test_merchant_staff_without_a_shop_are_refused(make_user: Callable[..., User]) -> None:
+    user = await sync(make_user)("shop-staff", roles.MERCHANT_STAFF)
     assert await agent_socket(await sync(session_cookie)(user)).connect() == (False, 4403)
+    # With their shop they get the console (their shop's desk: tests/chat/test_shop_chat.py).
+    await sync(MerchantMembership.objects.create)(user=user, merchant=await sync(f.merchant)())
+    socket = agent_socket(await sync(session_cookie)(user))
+    assert (await socket.connect())[0] is True
 
 
 async def test_a_consumer_token_does_not_open_the_console() -> None:

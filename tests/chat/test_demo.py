@@ -17,7 +17,10 @@ def test_demo_live_chat_has_a_bilingual_knowledge_base_rules_and_chats_waiting_f
     languages = set(KnowledgeArticle.objects.values_list("language", flat=True))
     assert languages == {"zh-hans", "en"} and KnowledgeArticle.objects.count() >= 15
     assert set(ProactiveRule.objects.values_list("condition", flat=True)) >= {"late_delivery", "refund_review"}
-    chats = list(ChatSession.objects.select_related("ticket", "consumer__tier").order_by("pk"))
+    chats = list(
+        ChatSession.objects.filter(shop__isnull=True).select_related("ticket", "consumer__tier").order_by("pk")
+    )
+    assert ChatSession.objects.filter(shop__isnull=False).count() == 2  # a chat with each of two shops
     assert [(c.consumer.tier.name, c.state, c.ticket.channel) for c in chats] == [  # type: ignore[union-attr]
         ("88VIP", "waiting", "chat"), ("普通会员", "waiting", "chat"), ("银牌会员", "waiting", "chat"),
     ]  # fmt: skip

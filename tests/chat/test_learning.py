@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from celery import current_app
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 
 from chat import knowledge, learning, services
@@ -83,16 +83,22 @@ def test_a_user_without_the_permission_cannot_add_a_wording(make_user: Callable[
     assert article.questions == "发票怎么开"
 
 
-def test_merchant_staff_are_refused_even_with_the_permission(make_user: Callable[..., User]) -> None:
+def test_merchant_staff_teach_only_their_own_shops_articles(make_user: Callable[..., User]) -> None:
     from merchants.models import MerchantMembership
     from tests.crm import factories as f
 
-    article = _article()
+    platform, own_shop, other_shop = _article(), f.merchant(), f.merchant()
+    own = KnowledgeArticle.objects.create(shop=own_shop, title="本店发票", questions="", answer="本店的发票。")
+    other = KnowledgeArticle.objects.create(shop=other_shop, title="别家发票", questions="", answer="别家的发票。")
     user = make_user("shop", "merchant_staff")
-    user.user_permissions.add(Permission.objects.get(codename="add_wording"))
-    MerchantMembership.objects.create(user=user, merchant=f.merchant())
-    with pytest.raises(services.ChatError):
-        learning.add_wording(article, ODD, User.objects.get(pk=user.pk))
+    MerchantMembership.objects.create(user=user, merchant=own_shop)
+    for article in (platform, other):
+        with pytest.raises(services.ChatError) as refused:
+            learning.add_wording(article, ODD, User.objects.get(pk=user.pk))
+        assert refused.value.error_code == "forbidden"
+    assert learning.add_wording(own, ODD, User.objects.get(pk=user.pk)) is True
+    assert (KnowledgeArticle.objects.get(pk=other.pk).questions, KnowledgeArticle.objects.get(pk=own.pk).questions) == (
+        "", ODD)  # fmt: skip
 
 
 def test_an_inactive_article_learns_nothing(make_user: Callable[..., User]) -> None:

@@ -17,9 +17,7 @@ from chat import knowledge, services
 from chat.models import ChatSession, KnowledgeArticle
 from chat.tokens import issue_token, read_token
 from core import roles
-from merchants.models import MerchantMembership
 from tests.chat.support import knowledge_base, plain_consumer
-from tests.crm import factories as f
 
 pytestmark = pytest.mark.django_db
 URL = "/api/chat/tokens/"
@@ -137,12 +135,11 @@ def test_agents_open_the_console(agent: User, client_for: Callable[[User], Clien
     assert b'id="console-config"' in response.content and b"chat/console.js" in response.content
 
 
+# Merchant staff open their shop's desk (tests/merchants/test_shop_chat_tenancy.py), without a shop they do not.
 @pytest.mark.parametrize("role", [roles.BUSINESS, roles.MERCHANT_STAFF])
 def test_other_roles_cannot_open_the_console(role: str, make_user: Callable[..., User],
                                              client_for: Callable[[User], Client]) -> None:  # fmt: skip
     user = make_user("outsider", role)
-    if role == roles.MERCHANT_STAFF:
-        MerchantMembership.objects.create(user=user, merchant=f.merchant())
     assert client_for(user).get("/admin/chat/chatsession/console/").status_code == 403
 
 

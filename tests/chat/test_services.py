@@ -116,7 +116,7 @@ def test_two_sockets_starting_the_consumers_chat_at_once_share_one_conversation(
             connections.close_all()
 
     with transaction.atomic():
-        first = services._start(who.pk, "en", timezone.now())  # the first socket, not committed yet
+        first = services._start(who.pk, "en", None, timezone.now())  # the first socket, not committed yet
         other = threading.Thread(target=second_socket)
         other.start()
         _wait_for_a_blocked_query()
@@ -216,12 +216,13 @@ def test_a_consumer_message_the_bot_answers_costs_the_same_few_queries_however_l
     services.start_chat(who.pk, "zh-hans")
     HandoffPhrase.active_phrases()  # the admin's handoff phrases: read once, then from Redis until one changes
     knowledge.ranker()  # likewise the synonym groups, read when the ranker is built
-    # savepoint, the locked chat with its ticket's status, the message, the bot's answer, the chat, release
-    with django_assert_num_queries(6), django_capture_on_commit_callbacks(execute=True):
+    # savepoint, the locked chat with its ticket's status, the message, the articles in the chat's scope (the
+    # platform's: knowledge.scope_ids), the bot's answer, the chat, release
+    with django_assert_num_queries(7), django_capture_on_commit_callbacks(execute=True):
         services.consumer_message(who.pk, "zh-hans", "发票怎么开")
     for i in range(20):
         services.consumer_message(who.pk, "zh-hans", f"发票怎么开 {i}")
-    with django_assert_num_queries(6), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(7), django_capture_on_commit_callbacks(execute=True):
         services.consumer_message(who.pk, "zh-hans", "发票怎么开")
 
 

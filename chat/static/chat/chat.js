@@ -27,6 +27,8 @@
     socket.onopen = function () { retry = 0; status(""); };
     socket.onmessage = function (event) { handle(JSON.parse(event.data)); };
     socket.onclose = function (event) {
+      // 4404: the shop takes no chats; 4409: another chat is open. The error frame said why: no retrying.
+      if (event.code === 4404 || event.code === 4409) { refused = true; status(S.refused_shop); return; }
       if (event.code === 4401 || (event.code === 1006 && !socket.opened)) {
         if (retry >= 2) { refused = true; status(S.refused); return; }
       }
@@ -45,7 +47,12 @@
 
   function handle(frame) {
     switch (frame.type) {
-      case "ready": showState(frame); break;
+      case "ready":
+        // A shop's chat: its name in the header, and 平台介入 until the platform has stepped in.
+        if (frame.shop) $("shop").textContent = fill(S.shop, { name: frame.shop.name });
+        $("escalate").hidden = !frame.shop || frame.escalated;
+        showState(frame);
+        break;
       case "history": frame.messages.forEach(add); break;
       case "message": add(frame.message); break;
       case "state": showState(frame); break;
@@ -119,6 +126,7 @@
     li.className = "msg from-" + message.from;
     li.dataset.id = message.id;
     if ((message.data || {}).code) li.dataset.code = message.data.code;
+    if ((message.data || {}).code === "escalated") $("escalate").hidden = true;
     if (who) { var w = document.createElement("div"); w.className = "who"; w.textContent = who; li.appendChild(w); }
     var bubble = document.createElement("div");
     bubble.className = "bubble";
@@ -157,6 +165,7 @@
     if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); say($("text").value); }
   });
   $("human").addEventListener("click", function () { send({ type: "handoff" }); });
+  $("escalate").addEventListener("click", function () { send({ type: "escalate" }); });
   $("end").addEventListener("click", function () { send({ type: "end" }); });
   connect();
 })();
