@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods
 
 from chat.selectors import chat_shop_id
 from chat.tokens import issue_token, read_token
-from core.users import Actor, actor
+from core.users import RequestUser
 from crm.models import Consumer
 from merchants.models import Merchant
 
@@ -46,7 +46,7 @@ WIDGET_STRINGS = {
 }
 
 
-def _may_issue(user: Actor) -> bool:
+def _may_issue(user: RequestUser) -> bool:
     return bool(user.is_authenticated and user.is_staff and user.has_perm("chat.issue_chat_token"))
 
 
@@ -61,7 +61,7 @@ def chat_demo(request: HttpRequest) -> HttpResponse:
     shop = Merchant.objects.filter(pk=shop_id).first() if shop_id else None
     if code and shop is None:
         error = str(_("There is no shop with this code that takes chats."))
-    elif request.method == "POST" and _may_issue(actor(request)):
+    elif request.method == "POST" and _may_issue(request.user):
         consumer = Consumer.objects.filter(external_id=request.POST.get("consumer", "").strip()).first()
         if consumer is None:
             error = str(_("There is no consumer with this external id."))
@@ -72,7 +72,7 @@ def chat_demo(request: HttpRequest) -> HttpResponse:
     found = Consumer.objects.select_related("tier").filter(pk=consumer_id).first() if consumer_id else None
     if token and found is None and not error:
         error = str(_("This chat link is invalid or has expired."))
-    context: dict[str, Any] = {"error": error, "may_issue": _may_issue(actor(request)), "shop": shop}
+    context: dict[str, Any] = {"error": error, "may_issue": _may_issue(request.user), "shop": shop}
     if found is not None:
         context["consumer"] = found
         context["config"] = {

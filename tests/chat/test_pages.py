@@ -245,3 +245,11 @@ def test_an_article_saved_in_the_admin_is_indexed_by_the_search_queue_worker(
         hit = knowledge.search("退货运费谁出", "zh-hans")
     assert hit is not None and hit.answer == "运费险 72 小时内理赔"
     assert ChatSession.objects.count() == 0
+
+
+def test_a_signed_out_consumer_opens_the_chat_widget_with_a_token_and_gets_no_consumer_picker() -> None:
+    consumer = plain_consumer()
+    widget = Client().get(f"/chat/?token={issue_token(consumer.pk)}")
+    picker = Client().get("/chat/")
+    assert (widget.status_code, picker.status_code) == (200, 200)
+    assert widget.context["consumer"] == consumer and "consumers" not in picker.context
