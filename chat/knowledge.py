@@ -20,7 +20,6 @@ import threading
 import time
 from dataclasses import dataclass
 
-from django.db import DatabaseError, connection
 from whoosh.fields import ID, STORED, TEXT, Schema
 from whoosh.searching import Searcher
 
@@ -121,19 +120,15 @@ def _current_searcher() -> Searcher:
 
 
 def _warm() -> None:
+    # jieba, the IDF tables and the stopwords, which take seconds; not the ranker, which reads the synonym table:
+    # a thread started at import must not touch the database (in a test process it would open the connection
+    # pool on the development database before the test database is set up). The first question builds it.
     analysis.prepare()
-    try:
-        with _lock:
-            _current_ranker()
-    except DatabaseError:  # the synonym table not there yet (a database being migrated): the first question builds it
-        log.warning("the knowledge ranker was not warmed up", exc_info=True)
-    finally:
-        connection.close()  # this thread's own connection, opened for the synonym groups
 
 
 def warm_up() -> None:
-    """Load jieba, the IDF tables and the ranker (a few seconds) in the background, so that the first
-    question does not wait for them."""
+    """Load jieba and the IDF tables (a few seconds) in the background, so that the first question does not
+    wait for them."""
     threading.Thread(target=_warm, name="knowledge-warm-up", daemon=True).start()
 
 
