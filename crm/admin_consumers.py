@@ -338,7 +338,7 @@ def _duration(seconds: float | None) -> str:
 
 
 @admin.register(PiiReveal)
-class PiiRevealAdmin(admin.ModelAdmin):
+class PiiRevealAdmin(TenantScopedAdmin):
     """Who looked at which consumer's whole phone or ID number, and when: for those who may look themselves."""
 
     list_display = ("revealed_at", "consumer", "field", "revealed_by")

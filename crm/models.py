@@ -378,6 +378,8 @@ class RiskPatternVersion(RiskPatternDefinition):
 class PiiReveal(models.Model):
     """One look at a consumer's whole phone or ID number by someone allowed to see it: who, when, which field."""
 
+    tenant_field: ClassVar[str | None] = None  # the platform's log: no merchant's staff sees it
+
     class Field(models.TextChoices):
         PHONE = "phone", _("phone")
         ID_NUMBER = "id_number", _("ID number")

@@ -12,7 +12,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from core.tenancy import is_merchant_staff
+from core.tenancy import TenantScopedAdmin, is_merchant_staff
 from tickets.macros import is_supervisor, visible_to
 from tickets.models import Macro, SavedView
 from tickets.views_saved import clean_query
@@ -52,13 +52,15 @@ class SavedViewForm(DeskToolForm):
         fields = ("name", "query", "shared", "department")
 
 
-class DeskToolAdmin(admin.ModelAdmin):
+class DeskToolAdmin(TenantScopedAdmin):
+    # A macro or a view belongs to its owner (or, shared, to the platform's desk), not to a merchant: the rows a
+    # user may see are ``visible_to`` them (a merchant's staff: their own), so the queryset is not the tenancy's.
     list_display: tuple[str, ...] = ("name", "owner", "department")
     search_fields = ("name",)
     list_select_related = ("owner", "department")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        found = super().get_queryset(request)
+        found = admin.ModelAdmin.get_queryset(self, request)
         if manages_shared(request.user):
             return found.filter(visible_to(request.user) | Q(owner__isnull=True))
         return found.filter(visible_to(request.user))
