@@ -33,7 +33,10 @@ class UserSerializer(serializers.ModelSerializer[User]):
 
 class TicketEventSerializer(serializers.ModelSerializer[TicketEvent]):
     author: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True, help_text=_("The author's username.")
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text=_("The author's username; null for an event the system wrote."),
     )
 
     body = ConsumerTextField(read_only=True)

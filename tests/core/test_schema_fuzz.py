@@ -104,6 +104,8 @@ def test_fields_that_can_be_null_are_nullable_and_errors_are_declared(supervisor
     assert schemas["Ticket"]["properties"]["order"]["nullable"] is True
     assert schemas["TicketDetail"]["properties"]["order"]["nullable"] is True
     assert schemas["Refund"]["properties"]["decided_by"]["nullable"] is True
+    # Events the system writes (an escalation, an expired return) have no author.
+    assert schemas["TicketEvent"]["properties"]["author"]["nullable"] is True
     detail = document["paths"]["/api/tickets/{id}/"]["get"]["responses"]
     listing = document["paths"]["/api/tickets/"]["get"]["responses"]
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
