@@ -17,8 +17,9 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 
 from django.db import connection
@@ -146,19 +147,22 @@ def _as_sql(part: _TsQuery | _Sql) -> _Sql:
 _ID_COLUMNS = {"agent": "agent_id", "department": "department_id", "ticket": "ticket_id"}
 
 
-def _compile(node: query.Query) -> _TsQuery | _Sql:
-    """A parsed query as one ``tsquery`` where it is all text, else SQL with the text parts as ``@@``."""
+def _compile(node: query.Query, *, loose: bool = False) -> _TsQuery | _Sql:
+    """A parsed query as one ``tsquery`` where it is all text, else SQL with the text parts as ``@@``.
+
+    ``loose``: for estimating only — a phrase (outside a NOT) becomes its rarest token (see ``_rarest``).
+    """
     if isinstance(node, query.Not):
         inner = _compile(node.query)
         if isinstance(inner, _TsQuery):
             return _TsQuery(f"!({inner.source})")
         return _Sql(f"NOT ({inner.sql})", inner.params)
     if isinstance(node, query.AndNot):
-        return _compile(query.And([node.a, query.Not(node.b)]))
+        return _compile(query.And([node.a, query.Not(node.b)]), loose=loose)
     if isinstance(node, query.AndMaybe):
-        return _compile(node.a)  # the optional part only ranks; we sort by time
+        return _compile(node.a, loose=loose)  # the optional part only ranks; we sort by time
     if isinstance(node, (query.And, query.Or)):
-        parts = [_compile(child) for child in node.children()]
+        parts = [_compile(child, loose=loose) for child in node.children()]
         texts = [p for p in parts if isinstance(p, _TsQuery)]
         others = [p for p in parts if isinstance(p, _Sql)]
         ts_op, sql_op = ("&", " AND ") if isinstance(node, query.And) else ("|", " OR ")
@@ -169,6 +173,8 @@ def _compile(node: query.Query) -> _TsQuery | _Sql:
         return _Sql(sql_op.join(f"({c.sql})" for c in conditions), tuple(p for c in conditions for p in c.params))
     field = getattr(node, "fieldname", None)
     if field == "text":
+        if isinstance(node, query.Phrase) and loose:
+            return _TsQuery(tsquery_lexeme(_rarest(node.words)))
         if isinstance(node, query.Phrase):
             return _TsQuery(" <-> ".join(tsquery_lexeme(word) for word in node.words))
         if isinstance(node, query.Prefix):
@@ -217,9 +223,12 @@ def _midnight(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def where(parsed: query.Query, filters: Filters = Filters()) -> _Sql:
-    """The WHERE clause (over the search table's own columns) of a parsed query and the page's filters."""
-    return _and([_as_sql(_compile(parsed)), *_filter_sql(filters)])
+def where(parsed: query.Query, filters: Filters = Filters(), *, loose: bool = False) -> _Sql:
+    """The WHERE clause (over the search table's own columns) of a parsed query and the page's filters.
+
+    ``loose`` is a wider clause for the planner's estimate alone (see ``_compile``), never for finding.
+    """
+    return _and([_as_sql(_compile(parsed, loose=loose)), *_filter_sql(filters)])
 
 
 def _and(conditions: Sequence[_Sql]) -> _Sql:
@@ -235,16 +244,23 @@ def matching(text: str) -> QuerySet[SegmentSearch]:
 # --- Searching -----------------------------------------------------------------------------------
 
 
-def _planned(sql: str, params: Sequence[Any], **switches: bool) -> list[tuple[Any, ...]]:
+def _planned(
+    sql: str, params: Sequence[Any], *, bitmap_memory: bool = False, **switches: bool
+) -> list[tuple[Any, ...]]:
     """Run one query with the planner's ``enable_*`` switches set for it alone; its rows.
 
     One round trip: the switches, the query and their reset go as one multi-statement string (Django's
     psycopg cursor binds parameters client-side), which PostgreSQL runs as one implicit transaction,
     so ``SET LOCAL`` ends with it; the reset is for a caller's explicit transaction (tests).
+    ``bitmap_memory``: ``work_mem`` of ``BITMAP_MEMORY`` for this statement, so that a GIN bitmap of a
+    common token stays exact (at the default 4 MB it turns lossy past ~100,000 rows, and then every row
+    of every page it names is read and its vector checked again).
     """
-    names = list(switches)
-    before = "".join(f"SET LOCAL enable_{name} = {'on' if switches[name] else 'off'}; " for name in names)
-    after = "".join(f"; SET LOCAL enable_{name} TO DEFAULT" for name in names)
+    settings = [f"enable_{name} = {'on' if on else 'off'}" for name, on in switches.items()]
+    if bitmap_memory:
+        settings.append(f"work_mem = '{BITMAP_MEMORY}'")
+    before = "".join(f"SET LOCAL {setting}; " for setting in settings)
+    after = "".join(f"; SET LOCAL {setting.split(' = ')[0]} TO DEFAULT" for setting in settings)
     with connection.cursor() as cursor:
         cursor.execute(before + sql + after, params)
         raw = cursor.cursor
@@ -253,11 +269,53 @@ def _planned(sql: str, params: Sequence[Any], **switches: bool) -> list[tuple[An
         return raw.fetchall()
 
 
+BITMAP_MEMORY = "64MB"
+
 # A query the planner's statistics call common (at least one row in WINDOW / (CAP + 1) of its date
 # range) first looks through the newest WINDOW rows along the date index: milliseconds of reading.
-# The statistics take a phrase's tokens as independent and so call most phrases rare: they go
-# to the GIN look-up, as rare terms do.
 WINDOW = 50_000
+
+# The newest stretches of time a query with more than CAP hits but few in a day is paged from (the GIN
+# bitmap ANDed with the BRIN block ranges of the stretch), before a walk of the date index.
+SLICES = (timedelta(days=1), timedelta(days=7), timedelta(days=31))
+PAGE_WALK = 10_000  # rows of the date index a page is first looked for in (milliseconds of reading)
+
+
+@dataclass
+class _Statistics:
+    """The planner's most common lexemes of the vectors with their frequencies, as last read."""
+
+    read_at: float = -math.inf
+    frequencies: dict[str, float] = field(default_factory=dict)
+
+
+_STATISTICS = _Statistics()
+STATISTICS_SECONDS = 600.0  # ANALYZE refreshes them rarely; reading them costs a few ms
+
+
+def _frequencies() -> dict[str, float]:
+    if monotonic() - _STATISTICS.read_at > STATISTICS_SECONDS:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+                "WHERE schemaname = current_schema() AND tablename = %s AND attname = 'vector'",
+                [TABLE],
+            )
+            row = cursor.fetchone()
+        _STATISTICS.frequencies = dict(zip(row[0], row[1], strict=False)) if row and row[0] else {}
+        _STATISTICS.read_at = monotonic()
+    return _STATISTICS.frequencies
+
+
+def _rarest(words: Sequence[str]) -> str:
+    """The phrase's token the statistics find least often (one they do not list is rarer than all they do).
+
+    The planner takes a phrase's tokens as independent and multiplies their frequencies, which calls
+    全额退款 (one segment in 45) one in a million; a phrase is at most as frequent as its rarest token,
+    so that is what the plan is chosen by.
+    """
+    frequencies = _frequencies()
+    return min(words, key=lambda word: frequencies.get(word, 0.0))
 
 
 def _estimate(condition: _Sql) -> float:
@@ -267,39 +325,81 @@ def _estimate(condition: _Sql) -> float:
         return float(cursor.fetchone()[0][0]["Plan"]["Plan Rows"])
 
 
-def _newest(condition: _Sql, window: _Sql, *, offset: int, limit: int) -> tuple[list[int], int, bool]:
+_ORDERED = "ORDER BY spoken_at DESC, segment_id DESC"
+
+
+def _newest(condition: _Sql, loose: _Sql, window: _Sql, *, offset: int, limit: int) -> tuple[list[int], int, bool]:
     """(segment ids of the page, total up to CAP, capped): the plan chosen for this query.
 
-    1. Common by the planner's statistics: the newest WINDOW rows of the page's date range, read
-       along the date index, until CAP + 1 of them match — "1,000+" and the page, without the GIN
-       (whose bitmap of a common term costs more than reading a few thousand rows).
+    1. Common by the planner's statistics (of ``loose``, the condition with each phrase as its rarest
+       token): the newest WINDOW rows of the page's date range, read along the date index, until
+       CAP + 1 of them match — "1,000+" and the page, without the GIN (whose bitmap of a common term
+       costs more than reading a few thousand rows).
     2. Otherwise, or when the window held CAP or fewer: at most CAP + 1 matches through the GIN
        bitmap (the date index and sequential scans switched off: a rare term or one with no match
-       must not walk the whole table), counted and paged in the same statement. Up to CAP matches
-       are the whole answer.
-    3. More than CAP: walk the date index to the page, which with at least one match in every
-       thousand or so rows ends within a few thousand rows.
+       must not walk the whole table; dates narrowed by the BRIN index's block ranges), counted and
+       paged in the same statement. Up to CAP matches are the whole answer.
+    3. More than CAP: the page from the newest PAGE_WALK rows of the range along the date index;
+       when they hold less, from the newest SLICES of time through the bitmaps (a hundred hits a
+       day would otherwise walk a hundred thousand rows of the date index); when those hold less,
+       a walk of the date index to the page.
     """
-    ordered = "ORDER BY spoken_at DESC, segment_id DESC"
     in_range = _estimate(window)
-    if in_range and _estimate(condition) / in_range >= (CAP + 1) / WINDOW:
+    common = bool(in_range) and _estimate(loose) / in_range >= (CAP + 1) / WINDOW
+    if common:
         recent = (
-            f"SELECT ARRAY(SELECT segment_id FROM (SELECT * FROM {TABLE} WHERE {window.sql} {ordered} "
-            f"LIMIT {WINDOW}) AS recent WHERE {condition.sql} {ordered} LIMIT {CAP + 1})"
+            f"SELECT ARRAY(SELECT segment_id FROM (SELECT * FROM {TABLE} WHERE {window.sql} {_ORDERED} "
+            f"LIMIT {WINDOW}) AS recent WHERE {condition.sql} {_ORDERED} LIMIT {CAP + 1})"
         )
         [(found,)] = _planned(recent, (*window.params, *condition.params), bitmapscan=False, seqscan=False)
         if len(found) > CAP:
             return found[offset : offset + limit], CAP, True
     capped = (
         f"WITH hits AS MATERIALIZED (SELECT segment_id, spoken_at FROM {TABLE} WHERE {condition.sql} LIMIT {CAP + 1}) "
-        f"SELECT (SELECT count(*) FROM hits), ARRAY(SELECT segment_id FROM hits {ordered} LIMIT %s OFFSET %s)"
+        f"SELECT (SELECT count(*) FROM hits), ARRAY(SELECT segment_id FROM hits {_ORDERED} LIMIT %s OFFSET %s)"
     )
-    [(total, ids)] = _planned(capped, (*condition.params, limit, offset), indexscan=False, seqscan=False)
+    [(total, ids)] = _planned(
+        capped, (*condition.params, limit, offset), bitmap_memory=True, indexscan=False, seqscan=False
+    )
     if total <= CAP:
         return ids, total, False
-    walk = f"SELECT segment_id FROM {TABLE} WHERE {condition.sql} {ordered} LIMIT %s OFFSET %s"
+    paged = _walked(condition, window, offset=offset, limit=limit)
+    if paged is None:
+        paged = _sliced(condition, window, offset=offset, limit=limit)
+    if paged is not None:
+        return paged, CAP, True
+    walk = f"SELECT segment_id FROM {TABLE} WHERE {condition.sql} {_ORDERED} LIMIT %s OFFSET %s"
     rows = _planned(walk, (*condition.params, limit, offset), bitmapscan=False, seqscan=False)
     return [segment_id for (segment_id,) in rows], CAP, True
+
+
+def _walked(condition: _Sql, window: _Sql, *, offset: int, limit: int) -> list[int] | None:
+    """The page from the newest PAGE_WALK rows of the range, read along the date index, or None if they hold less."""
+    sql = (
+        f"SELECT segment_id FROM (SELECT * FROM {TABLE} WHERE {window.sql} {_ORDERED} LIMIT {PAGE_WALK}) AS recent "
+        f"WHERE {condition.sql} {_ORDERED} LIMIT %s OFFSET %s"
+    )
+    rows = _planned(sql, (*window.params, *condition.params, limit, offset), bitmapscan=False, seqscan=False)
+    return [segment_id for (segment_id,) in rows] if len(rows) == limit else None
+
+
+def _sliced(condition: _Sql, window: _Sql, *, offset: int, limit: int) -> list[int] | None:
+    """The page from the newest slice of time that holds it whole (see ``SLICES``), or None.
+
+    A slice is everything since its start, so a full page from it is the page of the whole range.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT max(spoken_at) FROM {TABLE} WHERE {window.sql}", window.params)
+        newest = cursor.fetchone()[0]
+    if newest is None:
+        return None
+    sql = f"SELECT segment_id FROM {TABLE} WHERE ({condition.sql}) AND spoken_at >= %s {_ORDERED} LIMIT %s OFFSET %s"
+    for span in SLICES:
+        params = (*condition.params, newest - span, limit, offset)
+        rows = _planned(sql, params, bitmap_memory=True, indexscan=False, seqscan=False)
+        if len(rows) == limit:
+            return [segment_id for (segment_id,) in rows]
+    return None
 
 
 def search(
@@ -307,14 +407,14 @@ def search(
 ) -> SearchPage:
     """Run a query (phrases in quotes, AND/OR/NOT, field:value) with filters; newest first, highlighted."""
     parsed = parse(text)
-    condition = where(parsed, filters)
+    condition, loose = where(parsed, filters), where(parsed, filters, loose=True)
     window = _and(_dates_sql(filters) or [_Sql("TRUE")])
     number = max(page, 1)
-    ids, total, capped = _newest(condition, window, offset=(number - 1) * per_page, limit=per_page)
+    ids, total, capped = _newest(condition, loose, window, offset=(number - 1) * per_page, limit=per_page)
     pages = max(math.ceil(total / per_page), 1)
     if number > pages:  # past the end: show the last page, as the pager would
         number = pages
-        ids, total, capped = _newest(condition, window, offset=(number - 1) * per_page, limit=per_page)
+        ids, total, capped = _newest(condition, loose, window, offset=(number - 1) * per_page, limit=per_page)
     rows = {
         row["segment_id"]: row
         for row in SegmentSearch.objects.filter(pk__in=ids).values(

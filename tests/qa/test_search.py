@@ -242,3 +242,123 @@ def test_reindex_command_rewrites_every_search_row() -> None:
     assert out.getvalue() == "Indexed 3 segments.\n"
     assert (searching.search("退款").total, searching.search("谢谢").total) == (1, 1)
     assert SegmentSearch.objects.count() == 3
+
+
+def _statements(captured: CaptureQueriesContext) -> list[str]:
+    return [query["sql"] for query in captured.captured_queries]
+
+
+def _newest_ids(q: str, count: int) -> list[int]:
+    """The ``count`` newest segments matching ``q``, by reading every row: the truth a page must equal."""
+    return list(
+        searching.matching(q).order_by("-spoken_at", "-segment_id").values_list("segment_id", flat=True)[:count]
+    )
+
+
+def test_a_phrase_is_estimated_by_its_rarest_token_and_found_in_full() -> None:
+    lines = [SegmentIn("consumer", text) for text in ["全额"] * 60 + ["退款"] * 60 + ["全额退款"] * 10]
+    save_transcript(kind="call", source="import", segments=lines, started_at=timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE qa_segmentsearch")
+    searching._STATISTICS.read_at = float("-inf")  # statistics read before this test's ANALYZE
+    loose = searching.where(searching.parse('"全额退款" AND NOT "全额退"'), loose=True)
+    # The phrase becomes its rarest token (额退: 10 of 130); under NOT it stays a phrase.
+    assert loose.params == ("('额退') & (!('全额' <-> '额退'))",)
+    assert searching.where(searching.parse('"全额退款"')).params == ("'全额' <-> '额退' <-> '退款'",)
+    assert searching.search('"全额退款"').total == 10
+
+
+def test_a_long_phrase_common_in_the_statistics_reads_the_newest_rows_not_the_gin() -> None:
+    # Six bigrams, each in half the rows: multiplied as independent they would make 1.6 %, under the
+    # 2 % that is read from the newest rows; the phrase itself is in half the rows.
+    lines = [SegmentIn("consumer", "七天无理由退货" if n % 2 else "谢谢") for n in range(2100)]
+    save_transcript(kind="call", source="import", segments=lines, started_at=timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE qa_segmentsearch")
+    searching._STATISTICS.read_at = float("-inf")
+    with CaptureQueriesContext(connection) as captured:
+        page = searching.search('"七天无理由退货"')
+    plans = [sql for sql in _statements(captured) if "SET LOCAL" in sql]
+    assert (page.total, page.capped) == (1000, True)
+    assert len(plans) == 1 and "LIMIT 50000" in plans[0] and "work_mem" not in plans[0]
+    assert [h.segment_id for h in page.hits] == _newest_ids('"七天无理由退货"', 20)
+
+
+def test_a_sparse_query_with_more_than_a_thousand_hits_is_paged_from_the_newest_slice_of_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(searching, "PAGE_WALK", 50)  # the newest 50 rows hold less than a page
+    now = timezone.now()
+    old = [SegmentIn("consumer", f"投诉经理{n}", n * 1000) for n in range(1000)]
+    save_transcript(kind="call", source="import", segments=old, started_at=now - timedelta(days=3))
+    recent = [SegmentIn("consumer", "我要投诉经理" if n % 10 == 0 else "谢谢", n * 1000) for n in range(300)]
+    save_transcript(kind="call", source="import", segments=recent, started_at=now - timedelta(hours=2))
+    with CaptureQueriesContext(connection) as captured:
+        page = searching.search("投诉 AND 经理")
+    statements = _statements(captured)
+    assert (page.total, page.capped, [h.segment_id for h in page.hits]) == (
+        1000,
+        True,
+        _newest_ids("投诉 AND 经理", 20),
+    )
+    assert all(h.highlighted == "我要<mark>投诉</mark><mark>经理</mark>" for h in page.hits)
+    # estimates (range, query), the capped GIN look-up, the newest 50 rows, the newest moment, the
+    # first slice (a day: GIN ∧ BRIN, work_mem raised), the page's rows; no walk of the date index after it.
+    assert len(statements) == 7, statements
+    assert "LIMIT 50)" in statements[3] and "max(spoken_at)" in statements[4]
+    assert "enable_indexscan = off" in statements[5] and "work_mem = '64MB'" in statements[5]
+    # The second page is in the day as well; the third is not (30 hits): the week's slice holds it.
+    assert [h.segment_id for h in searching.search("投诉 AND 经理", page=2).hits] == _newest_ids("投诉 AND 经理", 40)[
+        20:
+    ]
+    assert [h.segment_id for h in searching.search("投诉 AND 经理", page=3).hits] == _newest_ids("投诉 AND 经理", 60)[
+        40:
+    ]
+
+
+def test_a_sparse_query_whose_slices_hold_less_than_the_page_walks_the_date_index(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(searching, "PAGE_WALK", 50)
+    now = timezone.now()
+    old = [SegmentIn("consumer", f"投诉经理{n}", n * 1000) for n in range(1010)]
+    save_transcript(kind="call", source="import", segments=old, started_at=now - timedelta(days=40))
+    save_transcript(kind="call", source="import", segments=[SegmentIn("consumer", "谢谢", n) for n in range(100)],
+                    started_at=now)  # fmt: skip
+    with CaptureQueriesContext(connection) as captured:
+        page = searching.search("投诉 AND 经理")
+    statements = _statements(captured)
+    assert (page.total, page.capped, [h.segment_id for h in page.hits]) == (
+        1000,
+        True,
+        _newest_ids("投诉 AND 经理", 20),
+    )
+    # ... the newest moment, three slices (a day, a week, a month) empty, then the walk, the page's rows.
+    assert len(statements) == 10, statements
+    assert "enable_bitmapscan = off" in statements[-2] and "LIMIT 50)" not in statements[-2]
+
+
+def test_a_filtered_search_finds_what_the_filters_and_terms_find_by_every_plan(
+    make_user: Callable[..., User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, bob = make_user("alice"), make_user("bob")
+    now = timezone.now()
+    for days, agent in ((1, alice), (3, bob), (9, alice)):
+        lines = [("agent" if n % 2 else "consumer", "退款" if n % 3 else "快递") for n in range(60)]
+        factories.transcript(lines, agent=agent, started_at=now - timedelta(days=days))
+    week = Filters(speaker="agent", agent=alice.pk, since=(now - timedelta(days=7)).date(), until=now.date())
+    truth = list(
+        SegmentSearch.objects.filter(
+            speaker="agent", agent_id=alice.pk, spoken_at__gte=now - timedelta(days=7), segment__text="退款"
+        )
+        .order_by("-spoken_at", "-segment_id")
+        .values_list("segment_id", flat=True)
+    )
+    assert len(truth) == 20
+    for window, cap in ((50_000, 1000), (10, 1000), (10, 5)):  # the newest rows; the GIN; the slices
+        monkeypatch.setattr(searching, "WINDOW", window)
+        monkeypatch.setattr(searching, "CAP", cap)
+        monkeypatch.setattr(searching, "PAGE_WALK", 5)
+        page = searching.search("退款", week, per_page=cap if cap < 20 else 20)
+        assert [h.segment_id for h in page.hits] == truth[: min(cap, 20)], (window, cap)
+        assert (page.total, page.capped) == ((20, False) if cap == 1000 else (5, True)), (window, cap)
