@@ -7,9 +7,10 @@ truth. The rows are written in the transaction that stores the transcript
 (``qa.services.save_transcript`` calls ``qa.search_index.index_transcript``): no separate writer, no files, no lost
 update. ``manage.py reindex`` rewrites them all after a tokenizer change.
 
-Each query chooses its plan (see ``search``): a capped look-up through the GIN bitmap first; a term
-with at most ``CAP`` hits is sorted in memory, a commoner one is read newest first along the
-``(spoken_at DESC, segment_id DESC)`` index, which then finds a page within a few thousand rows.
+Each query chooses its plan (see ``_newest``) by the planner's estimate, a phrase counted as its rarest
+token: a common one is read newest first along the ``(spoken_at DESC, segment_id DESC)`` index; the
+rest take at most ``CAP + 1`` matches through the GIN bitmap (dates narrowed by a BRIN index), sorted in
+memory when that is all of them, else paged from the newest rows, the newest slices of time, or a walk.
 """
 
 from __future__ import annotations
