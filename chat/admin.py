@@ -106,7 +106,7 @@ def _max_chars() -> int:
 
 
 def may_use_console(user: Actor) -> bool:
-    """Agents, and a shop's own staff (their shop's chats only: chat.services.desk_of)."""
+    """Agents, and a shop's own staff (their shop's chats only: chat.conversation.desk_of)."""
     if is_merchant_staff(user) and merchant_id_of(user) is None:
         return False
     return bool(user.is_active and user.is_staff and user.has_perm("chat.use_chat_console"))
