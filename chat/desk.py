@@ -20,6 +20,7 @@ from chat import bot
 from chat.conversation import ChatError, announce_queue, desk_of, end_chat, message_frame, say, state_frame
 from chat.groups import agent_group, consumer_group, send_frame, staff_group
 from chat.models import ChatSession
+from chat.selectors import may_use_console
 from core.tenancy import is_merchant_staff, merchant_id_of, scope
 from core.users import Actor
 from crm.models import Order
@@ -120,7 +121,7 @@ def transfer_chat(chat_id: int, agent: Actor, *, to_agent: Actor | None = None, 
             profile, free = _free_slots(to_agent)
             # The same desk only: a shop's agent to a colleague of the shop, a platform agent to a platform agent.
             same_desk = merchant_id_of(to_agent) == merchant_id_of(agent) if is_merchant_staff(agent) else True
-            if (not profile.available or not to_agent.has_perm("chat.use_chat_console") or not same_desk
+            if (not profile.available or not may_use_console(to_agent) or not same_desk
                     or is_merchant_staff(to_agent) != is_merchant_staff(agent)):  # fmt: skip
                 raise ChatError("unavailable", _("%(name)s is not available for chats.") % {"name": to_agent})
             if free <= 0:

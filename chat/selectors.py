@@ -40,6 +40,15 @@ INTENT_LABELS = {
 }
 
 
+def may_use_console(user: Actor) -> bool:
+    """The one rule of who takes chats in the agent console (its page, its socket, a transfer's target): an active
+    staff user with ``chat.use_chat_console``; a shop's staff only with a shop (they work its chats alone:
+    ``conversation.desk_of``), one without a shop takes none."""
+    if is_merchant_staff(user) and merchant_id_of(user) is None:
+        return False
+    return bool(user.is_active and user.is_staff and user.has_perm("chat.use_chat_console"))
+
+
 def summary_lines(chat: ChatSession) -> list[str]:
     """The bot's summary in the reader's language: why it handed off, what the consumer wanted, their words."""
     summary = chat.summary or {}

@@ -64,7 +64,7 @@ class AgentChatConsumer(ChatSocket):
         if user is None or not user.is_authenticated or not user.is_staff or not user.is_active:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        if not await database_sync_to_async(self._may_use_console)(user):
+        if not await database_sync_to_async(selectors.may_use_console)(user):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.user = user
@@ -86,13 +86,6 @@ class AgentChatConsumer(ChatSocket):
     async def send_json(self, content: dict[str, Any]) -> None:
         # The boundary: whatever a service published, consumers' numbers leave masked for agents without the right.
         await super().send_json(content if self.shows_pii else masked_frame(content))
-
-    @staticmethod
-    def _may_use_console(user: Actor) -> bool:
-        # Merchant staff take their own shop's chats only (services.desk_of); one without a shop takes none.
-        if is_merchant_staff(user) and merchant_id_of(user) is None:
-            return False
-        return bool(user.has_perm("chat.use_chat_console"))
 
     def _hello(self) -> tuple[dict[str, Any], list[int]]:
         with translation.override(self.language):
