@@ -329,7 +329,7 @@ class SLAPolicyAdmin(TenantScopedAdmin):
 
 @admin.register(CannedReply)
 class CannedReplyAdmin(TenantScopedAdmin):
-    list_display = ("title", "department", "active")
-    list_filter = ("active", "department")
+    list_display = ("title", "department", "language", "active")
+    list_filter = ("active", "language", "department")
     search_fields = ("title", "body")
     list_select_related = ("department",)
