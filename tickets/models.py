@@ -5,6 +5,7 @@ from typing import ClassVar
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -182,6 +183,7 @@ class Ticket(models.Model):
             models.Index(fields=["kind", "-updated_at"], name="tickets_kind_updated"),
             models.Index(fields=["tier", "-updated_at"], name="tickets_tier_updated"),
             models.Index(fields=["-updated_at"], name="tickets_updated"),
+            GinIndex(fields=["tags"], name="tickets_tags"),  # the queue's tag filter: tags @> '{tag}'
         ]
 
     def __str__(self) -> str:
