@@ -134,8 +134,7 @@ def chat(chat_id: int, user: Actor) -> dict[str, Any] | None:
         if user.has_perm("crm.view_riskflag")
         else RiskFlag.objects.none()
     )
-    canned = CannedReply.objects.filter(Q(department__isnull=True) | Q(department=found.ticket.department_id),
-                                        active=True)  # fmt: skip
+    canned = CannedReply.objects.offered(found.ticket.department_id, found.language)
     tier = consumer.tier
     return {
         "chat": found.pk, "ticket": found.ticket_id, "state": found.state,

@@ -345,6 +345,9 @@ RADIO_ESPEAK_NG = env_str("RADIO_ESPEAK_NG", "espeak-ng")
 # of a digest are read aloud (the page shows all).
 RADIO_SPEECH_WPM = env_int("RADIO_SPEECH_WPM", 150)
 RADIO_AUDIO_ITEMS = env_int("RADIO_AUDIO_ITEMS", 8)
+# The recording is stored as MP3 at this constant bit rate (kbit/s; mono speech at 22 kHz): 48 is a seventh
+# of the WAV espeak-ng gives, and every phone's browser plays it.
+RADIO_MP3_KBPS = env_int("RADIO_MP3_KBPS", 48)
 # Items of each channel shown on the digest page before "all N items".
 RADIO_PAGE_ITEMS = env_int("RADIO_PAGE_ITEMS", 10)
 

@@ -20,7 +20,16 @@ from core.tenancy import is_merchant_staff, merchant_id_of, scope
 from core.users import Actor
 from merchants.models import Merchant, MerchantScore
 from qa.models import Finding, Severity
-from tickets.models import OPEN_STATUSES, AgentProfile, Department, RefundRequest, Ticket, TicketEvent
+from tickets import views_saved
+from tickets.models import (
+    OPEN_STATUSES,
+    AgentProfile,
+    Department,
+    RefundRequest,
+    SavedView,
+    Ticket,
+    TicketEvent,
+)
 
 DUE_SOON = timedelta(hours=1)  # an open ticket whose next due time is this close counts as "due soon"
 SHOP_TICKETS = 10  # the merchant's home lists this many of the shop's open tickets, most recently updated first
@@ -91,6 +100,12 @@ def agent_home(user: Actor, now: datetime | None = None) -> dict[str, Any]:
         "available": bool(profile and profile["available"]),
         "chat_capacity": profile["chat_capacity"] if profile else None,
     }
+
+
+def saved_views(user: Actor) -> list[tuple[SavedView, int]]:
+    """The agent's saved views of the queue (their own and those shared with them), each with how many tickets
+    it shows in what the agent may see: two queries, one when there are none."""
+    return views_saved.listed(user, scope(Ticket.objects.all(), user))
 
 
 # --- the supervisors' wallboard ------------------------------------------------------------------

@@ -30,6 +30,7 @@ def _index(request: HttpRequest) -> HttpResponse:
         context["shop"] = selectors.merchant_home(actor(request))
     else:
         context["desk"] = selectors.agent_home(actor(request))
+        context["saved_views"] = selectors.saved_views(actor(request))
     response = admin.site.index(request, extra_context=context)
     assert isinstance(response, TemplateResponse)
     response.template_name = "home/index.html"

@@ -138,7 +138,7 @@ class FindingAdmin(TenantScopedAdmin):
 
     @admin.display(description=_("rule"), ordering="rule__name")
     def rule_name(self, obj: Finding) -> str:
-        return format_html('{} <span class="quiet">v{}</span>', obj.rule.name, obj.rule_version.number)
+        return format_html('{} <span class="quiet">v{}</span>', obj.rule.display_name, obj.rule_version.number)
 
     @admin.display(description=_("agent"), ordering="agent__first_name")
     def agent_name(self, obj: Finding) -> str:

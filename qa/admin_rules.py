@@ -77,7 +77,7 @@ class RuleForm(forms.ModelForm):
     class Meta:
         model = Rule
         fields = [
-            "name", "description", "kind", "terms", "near_terms", "distance", "scope", "negations",
+            "name", "name_en", "description", "kind", "terms", "near_terms", "distance", "scope", "negations",
             "negation_window", "pattern", "pii_kinds", "speaker", "category", "severity", "active",
         ]  # fmt: skip
         help_texts = {
@@ -122,10 +122,10 @@ class RuleVersionInline(admin.TabularInline):
 @admin.register(Rule)
 class RuleAdmin(TenantScopedAdmin):
     form = RuleForm
-    list_display = ("name", "kind", "category", "severity", "speaker", "active", "version", "open_findings",
+    list_display = ("name", "name_en", "kind", "category", "severity", "speaker", "active", "version", "open_findings",
                     "backtest_link", "updated_at")  # fmt: skip
     list_filter = ("active", "kind", "category", "severity", "speaker")
-    search_fields = ("name", "description")
+    search_fields = ("name", "name_en", "description")
     list_select_related = ()
     inlines = [RuleVersionInline]
     actions = ["activate", "deactivate"]
@@ -212,7 +212,7 @@ class RuleAdmin(TenantScopedAdmin):
 class RuleVersionAdmin(TenantScopedAdmin):
     list_display = ("rule", "number", "kind", "category", "severity", "created_at", "created_by")
     list_filter = ("kind", "category")
-    search_fields = ("rule__name",)
+    search_fields = ("rule__name", "rule__name_en")
     list_select_related = ("rule", "created_by")
 
     def has_add_permission(self, request: HttpRequest) -> bool:

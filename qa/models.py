@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from core.text import PII_KINDS
@@ -286,6 +287,9 @@ class Rule(RuleDefinition):
     tenant_field: ClassVar[str | None] = None
 
     name = models.CharField(_("name"), max_length=120, unique=True)
+    # A rule's name is data, written in the desk's language; the English one is what an English reader sees.
+    name_en = models.CharField(_("name in English"), max_length=120, blank=True,
+                               help_text=_("Shown instead of the name on English pages; blank: the name."))  # fmt: skip
     description = models.TextField(_("description"), blank=True)
     category = models.CharField(_("category"), max_length=16, choices=Category.choices)
     severity = models.PositiveSmallIntegerField(_("severity"), choices=Severity.choices, default=Severity.MEDIUM)
@@ -299,6 +303,13 @@ class Rule(RuleDefinition):
         ordering = ["-severity", "name"]
 
     def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        """The name in the reader's language: the English name on an English page when it has one."""
+        if self.name_en and (get_language() or "").startswith("en"):
+            return self.name_en
         return self.name
 
 

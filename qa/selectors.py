@@ -102,7 +102,7 @@ def backtest_page(rule: Rule, days_asked: str | None, *, mask: bool) -> dict[str
     result = evaluation.backtest(rule, days=days) if days else None
     error = None if days else _("Days must be a whole number from 1 to %(max)s.") % {"max": MAX_BACKTEST_DAYS}
     return {
-        "title": _("Backtest: %(rule)s") % {"rule": rule.name},
+        "title": _("Backtest: %(rule)s") % {"rule": rule.display_name},
         "rule": rule,
         "days": days or DEFAULT_BACKTEST_DAYS,
         "error": error,
@@ -160,7 +160,7 @@ def segments_around(finding: Finding, *, mask: bool) -> list[dict[str, Any]]:
     near = Segment.objects.filter(transcript=finding.transcript_id, seq__gte=seq - AROUND, seq__lte=seq + AROUND)
     for segment in near:
         current = segment.pk == finding.segment_id
-        spans = [(finding.start, finding.end, finding.rule.name)] if current else []
+        spans = [(finding.start, finding.end, finding.rule.display_name)] if current else []
         text = marked(segment.text, spans, mask=mask)
         rows.append({"segment": segment, "text": text, "clock": clock(segment.start_ms), "current": current})
     return rows
@@ -222,7 +222,7 @@ def transcript_segments(transcript: Transcript, *, mask: bool) -> tuple[list[dic
             "segment": segment,
             "clock": clock(segment.start_ms),
             "seconds": (segment.start_ms or 0) / 1000,
-            "text": marked(segment.text, [(f.start, f.end, f.rule.name) for f in found], mask=mask),
+            "text": marked(segment.text, [(f.start, f.end, f.rule.display_name) for f in found], mask=mask),
             "findings": found,
         })  # fmt: skip
     return segments, by_segment.get(None, [])
@@ -233,7 +233,7 @@ def backtest_samples(rule: Rule, result: BacktestResult | None, *, mask: bool) -
     grouped: dict[tuple[int, int | None], dict[str, Any]] = {}
     for sample in result.samples if result else []:
         row = grouped.setdefault((sample.transcript_id, sample.segment_id), {"sample": sample, "spans": []})
-        row["spans"].append((sample.start, sample.end, rule.name))
+        row["spans"].append((sample.start, sample.end, rule.display_name))
     return [
         {"sample": row["sample"], "passage": marked(row["sample"].text, row["spans"], mask=mask)
          if row["sample"].segment_id else None}

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext_lazy
 
 from core.admin_filters import DefaultChoiceFilter
 from core.paginator import CappedPaginator
@@ -171,7 +171,7 @@ class DigestItemAdmin(ChannelVisibleAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[DigestItem]:
         return super().get_queryset(request).annotate(reply_total=Count("replies"))
 
-    @admin.display(description=_("channel"), ordering="digest__channel__name")
+    @admin.display(description=pgettext_lazy("radio", "channel"), ordering="digest__channel__name")
     def channel(self, obj: DigestItem) -> str:
         return obj.digest.channel.name
 
@@ -225,7 +225,7 @@ class ReplyAdmin(TenantScopedAdmin):
             obj.item.headline,
         )  # fmt: skip
 
-    @admin.display(description=_("channel"))
+    @admin.display(description=pgettext_lazy("radio", "channel"))
     def channel(self, obj: Reply) -> str:
         return obj.item.digest.channel.name
 

@@ -1,4 +1,5 @@
-"""The digest read aloud: its script, and recording it with espeak-ng (``radio.speech``) into the digest's audio."""
+"""The digest read aloud: its script, and recording it with espeak-ng (``radio.speech``) into the digest's audio
+(MP3, compressed by LAME)."""
 
 from __future__ import annotations
 
@@ -69,8 +70,8 @@ def render_digest_audio(digest_id: int) -> str:
         else:
             if digest.audio:
                 digest.audio.delete(save=False)
-            name = f"{digest.day:%Y/%m/%d}/{digest.channel.code}-{digest.pk}.wav"
-            digest.audio.save(name, ContentFile(audio.wav), save=False)
+            name = f"{digest.day:%Y/%m/%d}/{digest.channel.code}-{digest.pk}.mp3"
+            digest.audio.save(name, ContentFile(speech.mp3(audio.wav)), save=False)
             digest.audio_status, digest.audio_error = Digest.Audio.READY, ""
             digest.audio_seconds = round(audio.seconds, 1)
         digest.save(update_fields=fields)

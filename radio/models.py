@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from qa.models import Severity
 
@@ -37,7 +38,7 @@ class Channel(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
-        verbose_name = _("channel")
+        verbose_name = pgettext_lazy("radio", "channel")
         verbose_name_plural = _("channels")
         ordering = ["name"]
         permissions = [("read_all_channels", _("Can read every channel's digest (curators)"))]
@@ -52,7 +53,7 @@ class Subscription(models.Model):
     tenant_field: ClassVar[str | None] = None
 
     channel = models.ForeignKey(
-        Channel, on_delete=models.CASCADE, related_name="subscriptions", verbose_name=_("channel")
+        Channel, on_delete=models.CASCADE, related_name="subscriptions", verbose_name=pgettext_lazy("radio", "channel")
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="radio_subscriptions", verbose_name=_("user")
@@ -205,7 +206,9 @@ class Digest(models.Model):
         UNAVAILABLE = "unavailable", _("No speech engine on this server")
         FAILED = "failed", _("Failed")
 
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="digests", verbose_name=_("channel"))
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="digests", verbose_name=pgettext_lazy("radio", "channel")
+    )
     day = models.DateField(_("day"))
     built_at = models.DateTimeField(_("built at"))
     # Everything approved into the channel up to this moment (and after the previous digest) is in it.
@@ -228,6 +231,11 @@ class Digest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.day:%Y-%m-%d}"
+
+    @property
+    def audio_type(self) -> str:
+        """The recording's content type: MP3 now; WAV for a digest recorded before the radio compressed."""
+        return "audio/wav" if self.audio.name.endswith(".wav") else "audio/mpeg"
 
 
 class DigestItem(models.Model):

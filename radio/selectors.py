@@ -9,6 +9,8 @@ from typing import Any
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.utils import dateformat, timezone
+from django.utils.translation import gettext as _
 
 from core.users import Actor
 from qa.models import Severity
@@ -119,6 +121,21 @@ def page(user: Actor, day: date, *, items_per_channel: int, channel: Channel | N
         days = history[block.channel.pk]
         block.trend = [(d, *days.get(d, (0, 0))) for d in (first + timedelta(days=i) for i in range(TREND_DAYS))]
     return blocks
+
+
+def acknowledgement(item_id: int) -> dict[str, Any]:
+    """An acknowledged item as its page shows it, for the page to update in place: who and when, and its
+    digest's "a of n acknowledged" (two queries)."""
+    item = DigestItem.objects.select_related("acknowledged_by", "digest").get(pk=item_id)
+    who = item.acknowledged_by
+    when = dateformat.format(timezone.localtime(item.acknowledged_at), "m-d H:i") if item.acknowledged_at else ""
+    done = DigestItem.objects.filter(digest_id=item.digest_id, acknowledged_at__isnull=False).count()
+    return {
+        "label": _("Acknowledged by %(who)s · %(when)s")
+        % {"who": (who.first_name or who.get_username()) if who else _("someone"), "when": when},
+        "count_label": _("%(a)s of %(n)s acknowledged") % {"a": done, "n": item.digest.items_count},
+        "acknowledged_count": done,
+    }
 
 
 def items_page(block: ChannelDigest, number: str | None, *, per_page: int) -> Page[DigestItem] | None:

@@ -153,7 +153,7 @@ def _finding(source_id: int) -> Source:
         texts = _consumer_texts(transcript, around=segment.seq)
     return Source(
         kind=SourceKind.FINDING, id=finding.pk,
-        label=_("QA finding #%(id)s: %(rule)s") % {"id": finding.pk, "rule": finding.rule.name},
+        label=_("QA finding #%(id)s: %(rule)s") % {"id": finding.pk, "rule": finding.rule.display_name},
         quote=_join(texts), ticket=transcript.ticket,
         department=transcript.department or getattr(transcript.ticket, "department", None),
         severity=finding.severity, obj=finding,

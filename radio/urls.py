@@ -16,7 +16,7 @@ urlpatterns = [
     path("nominate/", views.nominate, name="nominate"),
     path("items/<int:pk>/acknowledge/", views.acknowledge, name="acknowledge"),
     path("items/<int:pk>/reply/", views.reply, name="reply"),
-    path("audio/<int:pk>.wav", views.audio, name="audio"),
+    path("audio/<int:pk>/", views.audio, name="audio"),
     re_path(rf"^{DAY}/$", views.digest_page, name="day"),
     re_path(rf"^{DAY}/(?P<code>[-a-zA-Z0-9_]+)/$", views.channel_page, name="channel"),
 ]

@@ -143,7 +143,7 @@ def audio(request: HttpRequest, pk: int) -> HttpResponseBase:
         raise Http404
     if digest.audio_status != Digest.Audio.READY or not digest.audio:
         raise Http404
-    response = ranged_file_response(request, digest.audio, "audio/wav")
+    response = ranged_file_response(request, digest.audio, digest.audio_type)
     response["Cache-Control"] = "private, max-age=3600"
     return response
 
@@ -176,7 +176,8 @@ def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     item = _readable_item(request, pk)
     first = services.acknowledge_item(item, by=actor(request))
     if _wants_json(request):
-        return JsonResponse({"item": item.pk, "acknowledged": True, "first": first})
+        shown = selectors.acknowledgement(item.pk)
+        return JsonResponse({"item": item.pk, "acknowledged": True, "first": first, **shown})
     return _back_to_item(request, item)
 
 

@@ -5,7 +5,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Case, F, QuerySet, Value, When
+from django.db.models import Case, F, Func, QuerySet, Value, When
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -38,6 +38,7 @@ from tickets.models import (
     AgentProfile,
     CannedReply,
     Department,
+    Macro,
     SLAPolicy,
     Ticket,
 )
@@ -100,6 +101,33 @@ class MerchantCodeFilter(admin.SimpleListFilter):
         return queryset.none() if "\x00" in code else queryset.filter(merchant__code=code)
 
 
+class TagFilter(admin.SimpleListFilter):
+    """A tag. Tickets get their tags from macros only (tickets.macros.add_tags), so the tags offered are the
+    macros' (one query on a small table, whatever the number of tickets); the tag asked for is kept even when no
+    macro adds it any more."""
+
+    title = _("tag")
+    parameter_name = "tag"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        tags = Macro.objects.annotate(tag=Func(F("tags"), function="unnest")).values_list("tag", flat=True)
+        offered = set(tags.distinct())
+        if (asked := self.value()) and views_saved.valid_tag(asked):
+            offered.add(asked)
+        return [(tag, tag) for tag in sorted(offered)]
+
+    def has_output(self) -> bool:
+        # Shown (and applied) when a tag is asked for, even one no macro offers: a bad tag shows no tickets,
+        # rather than being dropped and showing them all.
+        return bool(self.lookup_choices) or self.value() is not None
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
+        tag = self.value()
+        if not tag:
+            return queryset
+        return queryset.filter(tags__contains=[tag]) if views_saved.valid_tag(tag) else queryset.none()
+
+
 @admin.register(Ticket)
 class TicketAdmin(ConsumerTextAdmin, TenantScopedAdmin):
     consumer_text_columns = ("subject",)  # masked per viewer (core.privacy)
@@ -108,7 +136,8 @@ class TicketAdmin(ConsumerTextAdmin, TenantScopedAdmin):
         "department", "assignee_name", "updated",
     )  # fmt: skip
     list_display_links = ("number", "subject")
-    list_filter = (QueueFilter, "status", "kind", "department", "tier", "sla_state", "priority", MerchantCodeFilter)
+    list_filter = (QueueFilter, "status", "kind", "department", "tier", "sla_state", "priority", TagFilter,
+                   MerchantCodeFilter)  # fmt: skip
     search_fields = ("id",)  # see get_search_results: exact, indexed lookups only
     search_help_text = _(
         "Ticket number, order number, the consumer's external id, exact name or phone, or words of the conversation."
@@ -329,7 +358,7 @@ class SLAPolicyAdmin(TenantScopedAdmin):
 
 @admin.register(CannedReply)
 class CannedReplyAdmin(TenantScopedAdmin):
-    list_display = ("title", "department", "active")
-    list_filter = ("active", "department")
+    list_display = ("title", "department", "language", "active")
+    list_filter = ("active", "language", "department")
     search_fields = ("title", "body")
     list_select_related = ("department",)

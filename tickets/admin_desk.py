@@ -13,9 +13,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
@@ -71,8 +73,11 @@ def timeline(ticket: Ticket, *, with_notes: bool) -> list[TimelineEntry]:
 
 
 def canned_replies(ticket: Ticket) -> QuerySet[CannedReply]:
-    """The active replies of the ticket's department and those for every department."""
-    return CannedReply.objects.filter(Q(department__isnull=True) | Q(department=ticket.department_id), active=True)
+    """The active replies of the ticket's department and those for every department, in the ticket's language:
+    its chat's (looked up in the same query), else the desk's own (settings.LANGUAGE_CODE)."""
+    chat_language = Ticket.objects.filter(pk=ticket.pk).values("chat__language")[:1]
+    language = Coalesce(Subquery(chat_language), Value(settings.LANGUAGE_CODE))
+    return CannedReply.objects.offered(ticket.department_id, language)
 
 
 def reassign_targets(ticket: Ticket) -> list[tuple[int, str]]:

@@ -24,22 +24,33 @@ DEPARTMENTS = (
 )
 AGENT_DEPARTMENT = "after-sales"
 
+# (title, department code or None for every department, language, text): each reply in both languages, so a
+# chat in English is offered the English ones (CannedReply.objects.offered).
 CANNED_REPLIES = (
-    ("问候", None, "{consumer}您好，我是客服{agent}，很高兴为您服务。请问有什么可以帮您？"),
-    ("结束语", None, "感谢您的耐心等待，工单{ticket}已处理完毕。祝您购物愉快！"),
-    ("催促物流", "logistics", "{consumer}您好，已为您联系快递催促订单{order}，预计24小时内更新物流信息。"),
-    ("退款已受理", "refunds", "您好，订单{order}的退款已受理，款项将在1-3个工作日内原路退回。"),
-    ("请提供照片", "after-sales", "{consumer}您好，麻烦上传一下商品问题的照片，我们会尽快为您处理。"),
-    ("退货地址", "after-sales", "请将商品寄回{merchant}，寄出后在订单{order}中填写快递单号即可。"),
-    ("投诉已受理", "complaints", "您的投诉已受理（工单{ticket}），我们会在24小时内联系{merchant}核实并回复您。"),
-    ("平台介入", "disputes", "平台已介入订单{order}的维权，请在3天内上传凭证，{agent}会全程跟进。"),
-    ("Greeting (English)", None, "Hello {consumer}, this is {agent}. How can I help you today?"),
-    (
-        "Refund accepted (English)",
-        "refunds",
-        "Your refund for order {order} has been accepted; it takes 1-3 working days.",
-    ),
-)
+    ("问候", None, "zh-hans", "{consumer}您好，我是客服{agent}，很高兴为您服务。请问有什么可以帮您？"),
+    ("结束语", None, "zh-hans", "感谢您的耐心等待，工单{ticket}已处理完毕。祝您购物愉快！"),
+    ("催促物流", "logistics", "zh-hans", "{consumer}您好，已为您联系快递催促订单{order}，预计24小时内更新物流信息。"),
+    ("退款已受理", "refunds", "zh-hans", "您好，订单{order}的退款已受理，款项将在1-3个工作日内原路退回。"),
+    ("请提供照片", "after-sales", "zh-hans", "{consumer}您好，麻烦上传一下商品问题的照片，我们会尽快为您处理。"),
+    ("退货地址", "after-sales", "zh-hans", "请将商品寄回{merchant}，寄出后在订单{order}中填写快递单号即可。"),
+    ("投诉已受理", "complaints", "zh-hans",
+     "您的投诉已受理（工单{ticket}），我们会在24小时内联系{merchant}核实并回复您。"),
+    ("平台介入", "disputes", "zh-hans", "平台已介入订单{order}的维权，请在3天内上传凭证，{agent}会全程跟进。"),
+    ("Greeting", None, "en", "Hello {consumer}, this is {agent}. How can I help you today?"),
+    ("Closing", None, "en", "Thank you for your patience: ticket {ticket} is done. Enjoy your shopping!"),
+    ("Chase the carrier", "logistics", "en",
+     "Hello {consumer}, we have asked the carrier to hurry order {order}; its tracking updates within 24 hours."),
+    ("Refund accepted", "refunds", "en",
+     "Your refund for order {order} has been accepted; it reaches your account in 1-3 working days."),
+    ("Ask for photos", "after-sales", "en",
+     "Hello {consumer}, could you upload a photo of the problem with the item? We will handle it right away."),
+    ("Return address", "after-sales", "en",
+     "Please send the item back to {merchant}, then enter the tracking number in order {order}."),
+    ("Complaint received", "complaints", "en",
+     "Your complaint is received (ticket {ticket}); we will check with {merchant} and answer within 24 hours."),
+    ("Platform steps in", "disputes", "en",
+     "The platform has stepped in on order {order}: please upload your evidence within 3 days; {agent} follows it."),
+)  # fmt: skip
 
 
 def seed(ctx: SeedContext) -> dict[str, int]:
@@ -55,9 +66,14 @@ def seed_desk(ctx: SeedContext) -> dict[str, int]:
     }
     if not SLAPolicy.objects.exists():
         _sla_policies()
-    for title, department, body in CANNED_REPLIES:
+    for title, department, language, body in CANNED_REPLIES:
         CannedReply.objects.get_or_create(
-            title=title, defaults={"body": body, "department": departments[department] if department else None}
+            title=title,
+            defaults={
+                "body": body,
+                "language": language,
+                "department": departments[department] if department else None,
+            },
         )
     users = get_user_model().objects.filter(username__in=("agent", "supervisor"))
     for user in users:

@@ -5,6 +5,7 @@ from typing import ClassVar
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -182,6 +183,7 @@ class Ticket(models.Model):
             models.Index(fields=["kind", "-updated_at"], name="tickets_kind_updated"),
             models.Index(fields=["tier", "-updated_at"], name="tickets_tier_updated"),
             models.Index(fields=["-updated_at"], name="tickets_updated"),
+            GinIndex(fields=["tags"], name="tickets_tags"),  # the queue's tag filter: tags @> '{tag}'
         ]
 
     def __str__(self) -> str:
@@ -239,6 +241,17 @@ class TicketEvent(models.Model):
         return f"{self.ticket_id} {self.kind} {self.created_at:%Y-%m-%d %H:%M}"
 
 
+class CannedReplyQuerySet(models.QuerySet["CannedReply"]):
+    def offered(self, department_id: int, language: str | models.Expression) -> CannedReplyQuerySet:
+        """The active replies of a department (and of every department) in a conversation's language (and
+        the language-less ones); ``language`` may be an expression, so a page can look it up in the same query."""
+        return self.filter(
+            models.Q(department__isnull=True) | models.Q(department=department_id),
+            models.Q(language="") | models.Q(language=language),
+            active=True,
+        )  # fmt: skip
+
+
 class CannedReply(models.Model):
     """A reply agents insert with one click; placeholders such as {consumer} are filled from the ticket."""
 
@@ -250,7 +263,14 @@ class CannedReply(models.Model):
         Department, on_delete=models.CASCADE, null=True, blank=True, related_name="canned_replies",
         verbose_name=_("department"), help_text=_("Blank: offered in every department."),
     )  # fmt: skip
+    # The language of the conversations it is offered in (a chat's language); blank: offered in every one.
+    language = models.CharField(
+        _("language"), max_length=8, choices=settings.LANGUAGES, blank=True,
+        help_text=_("Blank: offered in every language."),
+    )  # fmt: skip
     active = models.BooleanField(_("active"), default=True)
+
+    objects = CannedReplyQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("canned reply")

@@ -24,6 +24,7 @@ from tickets.macros import is_supervisor, visible_to
 from tickets.models import OPEN_STATUSES, Department, SavedView, Ticket
 
 LISTED = 20  # views shown beside the queue, at most
+TAG_LENGTH = 32  # Ticket.tags' items
 DIGITS = re.compile(r"^\d{1,18}$")
 ORDER = re.compile(r"^-?\d{1,2}(\.-?\d{1,2}){0,3}$")  # the changelist's column order, as in ?o=-1.2
 
@@ -36,6 +37,11 @@ def _row(model: Any) -> Callable[[str, Any], bool]:
     return lambda value, user: bool(DIGITS.match(value)) and scope(model.objects.filter(pk=value), user).exists()
 
 
+def valid_tag(value: str) -> bool:
+    """A tag as macros write them (tickets.admin_tools.MacroForm): 32 printable characters at most."""
+    return 0 < len(value) <= TAG_LENGTH and value.isprintable()
+
+
 # The queue's parameters (tickets.admin.TicketAdmin's filters, search and order) and how each value is checked.
 KNOWN: dict[str, Callable[[str, Any], bool]] = {
     "queue": _choice(["unassigned", "open", "all"]),
@@ -46,6 +52,7 @@ KNOWN: dict[str, Callable[[str, Any], bool]] = {
     "department__id__exact": _row(Department),
     "tier__id__exact": _row(CreditTier),
     "merchant_code": lambda value, user: 0 < len(value) <= 64 and value.isprintable(),
+    "tag": lambda value, user: valid_tag(value),
     "q": lambda value, user: 0 < len(value) <= 200 and value.isprintable(),
     "o": lambda value, user: bool(ORDER.match(value)),
 }
@@ -88,6 +95,8 @@ def _q(query: str, user: Any) -> Q:
     for key, field in fields.items():
         if key in params:
             q &= Q(**{field: params[key]})
+    if "tag" in params:
+        q &= Q(tags__contains=[params["tag"]])
     if term := params.get("q", "").strip().lstrip("#"):
         q &= Q(pk__in=services.search_ticket_ids(term))
     return q

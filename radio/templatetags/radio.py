@@ -17,8 +17,8 @@ def masked(value: object) -> str:
 
 @register.filter
 def duration(seconds: float | None) -> str:
-    """83.4 -> "1:23"."""
+    """83.7 -> "1:23": whole seconds, as the browsers' players count them."""
     if not seconds:
         return ""
-    whole = round(seconds)
+    whole = int(seconds)
     return f"{whole // 60}:{whole % 60:02d}"

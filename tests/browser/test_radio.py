@@ -4,6 +4,7 @@ listens and answers → the agent sees the answer."""
 
 from __future__ import annotations
 
+import io
 import shutil
 import time
 from collections.abc import Iterator
@@ -16,12 +17,13 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.utils import timezone
+from mutagen.mp3 import MPEGInfo
 
 from core.demo import DEMO_LOGINS, ensure_demo_logins
 from radio import services, sources
 from radio.models import Channel, Digest, DigestItem, Nomination, Reply, Subscription
-from radio.speech import measure_wav
 from radio.tasks import build_morning_digests
+from radio.templatetags.radio import duration
 from tests.browser.support import in_thread
 from tests.crm import factories as f
 from tickets import services as ticket_services
@@ -196,11 +198,32 @@ def test_agent_nominates_curator_approves_task_runs_business_answers_agent_reads
     login(desk, url, "business", radio=True)
     audio_src = desk.get_attribute("#channel-logistics audio", "src")
     recording = desk.request.get(f"{url}{audio_src}")
-    assert recording.status == 200 and recording.headers["content-type"] == "audio/wav"
-    seconds, rms = measure_wav(recording.body())
-    assert seconds > 10 and rms > 1000  # the recording is speech, not silence
+    assert recording.status == 200 and recording.headers["content-type"] == "audio/mpeg"
+    seconds = MPEGInfo(io.BytesIO(recording.body())).length
+    assert seconds > 10 and abs(seconds - digest.audio_seconds) < 0.2
+    # The player knows the length before it is pressed (preload="metadata"), and the page says it.
+    desk.wait_for_function("document.querySelector('#channel-logistics audio').duration > 0")
+    played = desk.evaluate("document.querySelector('#channel-logistics audio').duration")
+    assert abs(played - seconds) < 1, (played, seconds)
+    assert desk.locator("#channel-logistics .listen time.length").inner_text() == duration(digest.audio_seconds)
+    phone_en = contexts["new"]("phone-en", width=390, height=844, scale=2, locale="en-US")
+    login(phone_en, url, "business", radio=True)
+    phone_en.wait_for_function("document.querySelector('#channel-logistics audio').duration > 0")
+    phone_en.screenshot(path=str(screenshot_dir / "radio-phone-en.png"))
+    # Acknowledging updates the item in place: no reload, the count moves, the confirmation stays.
+    desk.evaluate("window.notReloaded = true")
+    count_before = desk.locator("#channel-logistics .ack-count").inner_text()
     desk.click(f"#item-{item.pk} button.ack")
-    desk.wait_for_selector(f"#item-{item.pk} .acked-by")
+    desk.wait_for_selector(f"#item-{item.pk} .acked-by[role=status]")
+    assert desk.evaluate("window.notReloaded") is True
+    assert desk.locator(f"#item-{item.pk} .acked-by").inner_text().startswith("✓ Acknowledged by")
+    assert desk.locator("#channel-logistics .ack-count").inner_text() != count_before
+    assert desk.locator(f"#item-{item.pk}.acked").count() == 1
+    desk.screenshot(path=str(screenshot_dir / "radio-acknowledged-desktop-en.png"))
+    desk_zh = contexts["new"]("desk-zh")
+    login(desk_zh, url, "business", radio=True)
+    desk_zh.wait_for_selector(f"#item-{item.pk} .acked-by")
+    desk_zh.screenshot(path=str(screenshot_dir / "radio-desktop-zh-hans.png"), full_page=True)
     desk.click(f"#item-{item.pk} .reply-box summary")
     desk.fill(f"#reply-{item.pk}", "已和中通华东转运中心对接，周五前恢复正常揽收")
     desk.click(f"#item-{item.pk} .reply-box button")

@@ -1,5 +1,6 @@
 """An agent saves a view of the queue and works a ticket with a macro, in Chinese and English, on a desktop
-and a phone; the screenshots are kept under var/screenshots/."""
+and a phone; then finds the view on their home and the macro's tag in the queue's tag filter. The screenshots
+are kept under var/screenshots/."""
 
 from __future__ import annotations
 
@@ -76,6 +77,16 @@ def test_an_agent_saves_a_view_and_applies_a_macro(
             assert words["applied"] in page.locator(".messagelist").inner_text()
             assert page.locator(".ticket-head .tag").inner_text() == "#照片"
         page.screenshot(path=str(screenshot_dir / f"macro-ticket-{language}-{size}.png"), full_page=True)
+        # The agent's home links the saved view with its count (0: the macro lowered the priority) ...
+        page.goto(f"{live_server.url}/admin/")
+        page.wait_for_selector(".home-views")
+        assert page.locator(".home-views .saved-view:has-text('加急的') .count").inner_text() == "0"
+        page.screenshot(path=str(screenshot_dir / f"home-saved-views-{language}-{size}.png"), full_page=True)
+        # ... and the queue filters by the tag the macro added.
+        page.goto(f"{live_server.url}/admin/tickets/ticket/?queue=all&tag=照片")
+        page.wait_for_selector("#changelist")
+        assert page.locator("#result_list tbody tr").count() == 1
+        page.screenshot(path=str(screenshot_dir / f"queue-tag-{language}-{size}.png"), full_page=True)
         context.close()
     urgent.refresh_from_db()
     assert (urgent.status, urgent.priority, urgent.tags) == ("pending", 3, ["照片"])

@@ -22,6 +22,7 @@ from merchants.models import Merchant, MerchantMembership, MerchantScore
 from qa import evaluation
 from tests.crm import factories as f
 from tests.qa import factories as qa_factories
+from tickets import views_saved
 from tickets.models import AgentProfile, Department, RefundRequest, Ticket, TicketEvent
 
 pytestmark = pytest.mark.django_db
@@ -110,13 +111,15 @@ def test_each_home_costs_the_same_queries_for_one_row_or_many(
             ticket(dept, consumer=who, assignee=agent, status=Ticket.Status.OPEN, merchant=shop, order=order)
             chat(dept, ChatSession.State.WAITING, waited=k)
             Department.objects.create(code=f"d{dept.pk}-{n}-{k}", name=f"部门{n}-{k}")
+            views_saved.save_view(agent, f"视图{n}-{k}", {"queue": "open", "priority__exact": str(k % 4 + 1)})
 
     seed(1)
     first = {name: _count(client) for name, client in clients.items()}
     seed(12)
     assert {name: _count(client) for name, client in clients.items()} == first
-    # session, user, the index's own reads (groups, the app list's permissions) + the home's reads
-    assert first == {"agent": 10, "supervisor": 15, "merchant": 11}
+    # session, user, the index's own reads (groups, the app list's permissions) + the home's reads (the agent's:
+    # their desk 3, their saved views 2)
+    assert first == {"agent": 12, "supervisor": 15, "merchant": 11}
 
 
 def _count(client: Client) -> int:

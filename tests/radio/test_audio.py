@@ -1,9 +1,11 @@
-"""The digest read aloud: Chinese through numbered pinyin, English as English, never silence, and a plain
-fallback when the server has no espeak-ng."""
+"""The digest read aloud: Chinese through numbered pinyin, English as English, never silence, stored and served as
+MP3, and a plain fallback when the server has no espeak-ng."""
 
 from __future__ import annotations
 
+import array
 import io
+import math
 import shutil
 import sys
 import warnings
@@ -19,6 +21,7 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import reverse
 from django.utils import translation
+from mutagen.mp3 import MPEGInfo
 
 from core import roles
 from radio import audio, services, speech
@@ -93,16 +96,43 @@ def test_digest_audio_is_recorded_checked_and_served(
     assert audio.render_digest_audio(digest_id) == Digest.Audio.READY
     digest = Digest.objects.get(pk=digest_id)
     path = Path(digest.audio.path)
-    assert path.is_relative_to(_media_root) and path.suffix == ".wav"
-    seconds, rms = speech.measure_wav(path.read_bytes())
-    assert 8 < seconds < 120 and rms > 1000  # speech of a plausible length, not silence
-    assert digest.audio_seconds == round(seconds, 1)
+    assert path.is_relative_to(_media_root) and path.suffix == ".mp3"
+    recorded = MPEGInfo(io.BytesIO(path.read_bytes()))
+    seconds = recorded.length
+    assert 8 < seconds < 120 and abs(seconds - digest.audio_seconds) < 0.2
+    assert (recorded.bitrate, recorded.channels) == (48_000, 1)
+    # A seventh of the 16-bit WAV espeak-ng gives (22,050 samples a second of 2 bytes): 48 kbit/s against 353.
+    assert path.stat().st_size < seconds * 22_050 * 2 / 7
     assert audio.render_digest_audio(digest_id) == Digest.Audio.READY  # again: kept, not re-recorded
     assert Path(Digest.objects.get(pk=digest_id).audio.path) == path
     served = client_for(business).get(reverse("radio:audio", args=[digest_id]))
-    assert served.status_code == 200 and b"".join(served.streaming_content)[:4] == b"RIFF"  # type: ignore[attr-defined]
+    assert (served.status_code, served["Content-Type"]) == (200, "audio/mpeg")
+    assert streamed(served) == path.read_bytes()
     page = client_for(business).get(reverse("radio:today")).content.decode()
-    assert f'<audio controls preload="none" src="{reverse("radio:audio", args=[digest_id])}"' in page
+    # The player reads the length before it is pressed, and the page says it from the stored length.
+    assert f'<audio controls preload="metadata" src="{reverse("radio:audio", args=[digest_id])}"' in page
+    whole = int(digest.audio_seconds)  # type: ignore[arg-type]
+    length = f'<time class="length" datetime="PT{digest.audio_seconds:.1f}S">{whole // 60}:{whole % 60:02d}</time>'
+    assert length in page
+
+
+def test_speech_is_compressed_to_mp3_of_the_same_length(settings: Any) -> None:
+    rate, seconds = 22_050, 3
+    tone = array.array("h", (int(8000 * math.sin(2 * math.pi * 440 * i / rate)) for i in range(rate * seconds)))
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        writer.writeframes(tone.tobytes())
+    wav = buffer.getvalue()
+    compressed = speech.mp3(wav)
+    info = MPEGInfo(io.BytesIO(compressed))
+    assert (info.sample_rate, info.channels, info.bitrate) == (22_050, 1, 48_000)
+    assert abs(info.length - seconds) < 0.1
+    assert len(compressed) < len(wav) / 7
+    settings.RADIO_MP3_KBPS = 32
+    assert MPEGInfo(io.BytesIO(speech.mp3(wav))).bitrate == 32_000
 
 
 def test_script_reads_the_top_items_with_counts_and_notes(settings: Any) -> None:
@@ -187,6 +217,11 @@ def test_digest_audio_is_served_in_byte_ranges_so_that_the_player_can_seek(
     assert (beyond.status_code, beyond["Content-Range"]) == (416, "bytes */1024")
     stranger = client_for(make_user("biz2", roles.BUSINESS))  # follows no channel: the audio is not there for them
     assert stranger.get(url, headers={"Range": "bytes=0-9"}).status_code == 404
+    # A digest recorded since the radio compresses is MP3, served as such, in ranges too.
+    digest.audio.save("digest.mp3", ContentFile(data), save=False)
+    digest.save(update_fields=["audio"])
+    part = client.get(url, headers={"Range": "bytes=0-9"})
+    assert (part.status_code, part["Content-Type"], streamed(part)) == (206, "audio/mpeg", data[:10])
 
 
 def streamed(response: Any) -> bytes:

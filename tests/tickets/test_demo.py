@@ -72,7 +72,15 @@ def test_demo_sets_up_departments_sla_policies_canned_replies_and_agent_desks() 
     assert {m for body in bodies for m in re.findall(r"\{(\w+)\}", body)} == {
         "consumer", "order", "agent", "ticket", "merchant",
     }  # fmt: skip
-    assert sum(1 for body in bodies if not CJK.search(body)) >= 2  # a couple in English
+    # Every reply in both languages, each marked with its language: a chat in English is offered English ones.
+    by_language = {
+        language: sorted(
+            bool(CJK.search(body))
+            for body in CannedReply.objects.filter(language=language).values_list("body", flat=True)
+        )
+        for language in ("zh-hans", "en", "")
+    }
+    assert by_language == {"zh-hans": [True] * 8, "en": [False] * 8, "": []}
     desks = AgentProfile.objects.select_related("user", "department").order_by("user__username")
     assert [(d.user.username, d.available, d.capacity, d.department.name) for d in desks] == [  # type: ignore[union-attr]
         ("agent", True, 20, "售后"),

@@ -1,0 +1,81 @@
+"""Canned replies are offered in the conversation's language: the chat's on the console and on a chat's ticket
+page, the desk's own (settings.LANGUAGE_CODE) on a phone or web ticket; a reply without a language is offered
+in every one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from chat import selectors as chat_selectors
+from chat import services as chat_services
+from tests.chat.support import make_agent, plain_consumer, staffed_all_day
+from tests.crm import factories as f
+from tickets import services
+from tickets.models import CannedReply, Department
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _replies(settings: Any) -> None:
+    staffed_all_day(settings)
+    CannedReply.objects.create(title="问候", body="{consumer}您好", language="zh-hans")
+    CannedReply.objects.create(title="Greeting", body="Hello {consumer}", language="en")
+    CannedReply.objects.create(title="emoji", body="👍")
+    CannedReply.objects.create(title="Old greeting", body="Hi", language="en", active=False)
+
+
+def offered_on_page(client: Client, ticket_id: int) -> list[str]:
+    response = client.get(f"/admin/tickets/ticket/{ticket_id}/change/")
+    assert response.status_code == 200
+    return sorted(title for title, _text in response.context["canned"])
+
+
+@pytest.mark.parametrize(("language", "offered"), [("en", ["Greeting", "emoji"]), ("zh-hans", ["emoji", "问候"])])
+def test_the_console_offers_the_replies_of_the_chats_language_and_the_language_less_ones(
+    make_user: Callable[..., User], language: str, offered: list[str]
+) -> None:
+    agent = make_agent(make_user, "console-agent")
+    who = plain_consumer()
+    chat, _created = chat_services.start_chat(who.pk, language)
+    chat_services.request_human(who.pk)
+    chat = chat_services.accept_chat(chat.pk, agent)
+    found = chat_selectors.chat(chat.pk, agent)
+    assert found is not None
+    assert sorted(reply["title"] for reply in found["canned"]) == offered
+
+
+@pytest.mark.parametrize(("language", "offered"), [("en", ["Greeting", "emoji"]), ("zh-hans", ["emoji", "问候"])])
+def test_a_chats_ticket_page_offers_the_replies_of_the_chats_language(
+    make_user: Callable[..., User], client_for: Callable[[User], Client], language: str, offered: list[str]
+) -> None:
+    agent = make_agent(make_user, "page-agent")
+    who = plain_consumer()
+    chat, _created = chat_services.start_chat(who.pk, language)
+    assert offered_on_page(client_for(agent), chat.ticket_id) == offered
+
+
+def test_a_phone_tickets_page_offers_the_desks_language(
+    agent: User, client_for: Callable[[User], Client], settings: Any
+) -> None:
+    dept = Department.objects.create(code="after-sales", name="售后")
+    ticket = services.open_ticket(f.consumer(), subject="电话", department=dept, channel="phone")
+    client = client_for(agent)
+    assert offered_on_page(client, ticket.pk) == ["emoji", "问候"]
+    settings.LANGUAGE_CODE = "en"
+    assert offered_on_page(client, ticket.pk) == ["Greeting", "emoji"]
+
+
+def test_the_admin_lists_and_filters_canned_replies_by_language(
+    make_user: Callable[..., User], client_for: Callable[[User], Client]
+) -> None:
+    admin = make_user("root", is_superuser=True)
+    html = client_for(admin).get("/admin/tickets/cannedreply/?language__exact=en").content.decode()
+    assert "Greeting" in html and "Old greeting" in html
+    assert "问候" not in html and "emoji" not in html
+    assert "English" in html  # the column and the filter show the language's name
