@@ -20,7 +20,7 @@ def name_built_in_rules(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('qa', '0006_rule_history_and_detectors'),
+        ('qa', '0007_segment_search_brin'),
     ]
 
     operations = [
