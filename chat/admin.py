@@ -205,6 +205,7 @@ class KnowledgeArticleAdmin(ShopOwnedAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[KnowledgeArticle]) -> None:
         pks = list(queryset.values_list("pk", flat=True))
         super().delete_queryset(request, queryset)
+        KnowledgeArticle.forget_scopes()  # a bulk delete does not call each row's delete()
         for pk in pks:
             _reindex_later(pk)
 
