@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
@@ -112,8 +112,8 @@ class KnowledgeArticle(models.Model):
 
     The bot ranks a chat's message among the active articles of its scope (a shop's, or the platform's), read
     through ``scope_ids`` (cached in Redis, shared by every process). The cached lists sit under one version
-    token: saving or deleting an article, and every re-index, draws a new token (now and after the commit),
-    so no list survives a change of any article's shop or state, bulk changes included.
+    token: saving or deleting an article, and every re-index (queued after the commit of every change), draws
+    a new token, so no list survives a change of any article's shop or state, bulk changes included.
     """
 
     tenant_field: ClassVar[str | None] = "shop"
@@ -155,10 +155,10 @@ class KnowledgeArticle(models.Model):
 
     @classmethod
     def forget_scopes(cls) -> None:
-        """Drop every cached scope, now and once the transaction commits (a reader between the two would
-        cache what was committed before: the second drop removes it)."""
+        """Drop every cached scope. A save drops them at once; a reader between the save and its commit may cache
+        what was committed before, and the re-index that every change queues after its commit
+        (``knowledge.index_article``) drops them again."""
         cache.delete(cls.SCOPE_VERSION_KEY)
-        transaction.on_commit(lambda: cache.delete(cls.SCOPE_VERSION_KEY))
 
     @classmethod
     def scope_ids(cls, shop_id: int | None) -> frozenset[int]:
