@@ -67,15 +67,14 @@ class ChatSessionAdmin(TenantScopedAdmin):
 
     def console_view(self, request: HttpRequest) -> HttpResponse:
         """The agents' live console: queue, chats side by side, consumer details, canned replies, actions."""
-        if not selectors.may_use_console(actor(request)):
+        user = actor(request)
+        if not selectors.may_use_console(user):
             raise PermissionDenied
-        try:
-            nominate_url = reverse("radio:nominate")
-        except NoReverseMatch:  # the radio is not installed (yet): the console works without it
-            nominate_url = ""
         config = {
             "socket": "/ws/chat/agent/?lang=" + (get_language() or settings.LANGUAGE_CODE),
-            "nominateUrl": nominate_url,
+            # The console offers only what the user may do: merchant staff neither nominate nor refund.
+            "nominateUrl": _nominate_url() if user.has_perm("radio.add_nomination") else "",
+            "mayRefund": user.has_perm("tickets.add_refundrequest"),
             "ticketUrl": reverse("admin:tickets_ticket_change", args=[0]).replace("/0/", "/{id}/"),
             "maxChars": _max_chars(),
             "lang": get_language() or settings.LANGUAGE_CODE,
@@ -89,6 +88,13 @@ class ChatSessionAdmin(TenantScopedAdmin):
             "config": config,
         }
         return TemplateResponse(request, "admin/chat/chatsession/console.html", context)
+
+
+def _nominate_url() -> str:
+    try:
+        return reverse("radio:nominate")
+    except NoReverseMatch:  # the radio is not installed (yet): the console works without it
+        return ""
 
 
 def _summary_for(user: Actor) -> Any:
@@ -198,6 +204,7 @@ class KnowledgeArticleAdmin(ShopOwnedAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[KnowledgeArticle]) -> None:
         pks = list(queryset.values_list("pk", flat=True))
         super().delete_queryset(request, queryset)
+        KnowledgeArticle.forget_scopes()  # a bulk delete does not call each row's delete()
         for pk in pks:
             _reindex_later(pk)
 

@@ -66,6 +66,7 @@ def _document(article: KnowledgeArticle) -> dict[str, str]:
 def index_article(article_id: int) -> bool:
     """Bring one article's entry up to date (added, replaced, or removed when inactive or deleted)."""
     article = KnowledgeArticle.objects.filter(pk=article_id).first()
+    KnowledgeArticle.forget_scopes()  # the scopes follow the index, whatever changed the article
     with INDEX.writer() as writer:
         if article is None or not article.active:
             writer.delete_by_term("id", str(article_id))
@@ -77,6 +78,7 @@ def index_article(article_id: int) -> bool:
 def rebuild_index() -> int:
     """Index every active article from scratch; returns how many."""
     INDEX.clear()
+    KnowledgeArticle.forget_scopes()
     count = 0
     with INDEX.writer() as writer:
         for article in KnowledgeArticle.objects.filter(active=True).order_by("pk").iterator():
@@ -192,8 +194,10 @@ def article(article_id: int) -> Article | None:
 
 
 def scope_ids(shop_id: int | None) -> frozenset[int]:
-    """The active articles of one shop (None: the platform's own): a shop's never answer anyone else's chat."""
-    return frozenset(KnowledgeArticle.objects.filter(shop_id=shop_id, active=True).values_list("pk", flat=True))
+    """The active articles of one shop (None: the platform's own): a shop's never answer anyone else's chat.
+
+    Cached (``KnowledgeArticle.scope_ids``): a bot answer reads no article table; every change drops it."""
+    return KnowledgeArticle.scope_ids(shop_id)
 
 
 def understand(text: str, language: str, shop_id: int | None = None) -> Understanding:

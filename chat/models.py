@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -107,9 +108,17 @@ class ChatSession(models.Model):
 
 
 class KnowledgeArticle(models.Model):
-    """An answer the bot may give: the question, other ways consumers ask it, and the answer."""
+    """An answer the bot may give: the question, other ways consumers ask it, and the answer.
+
+    The bot ranks a chat's message among the active articles of its scope (a shop's, or the platform's), read
+    through ``scope_ids`` (cached in Redis, shared by every process). The cached lists sit under one version
+    token: saving or deleting an article, and every re-index (queued after the commit of every change), draws
+    a new token, so no list survives a change of any article's shop or state, bulk changes included.
+    """
 
     tenant_field: ClassVar[str | None] = "shop"
+    SCOPE_VERSION_KEY = "chat:article-scopes"
+    SCOPE_TIMEOUT = 24 * 3600  # lists of an old version are never read again: let Redis drop them
 
     # A shop's article answers that shop's chats only; null: the platform's, for every chat after the shop's own.
     shop = models.ForeignKey(
@@ -134,6 +143,33 @@ class KnowledgeArticle(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        self.forget_scopes()
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        deleted = super().delete(*args, **kwargs)
+        self.forget_scopes()
+        return deleted
+
+    @classmethod
+    def forget_scopes(cls) -> None:
+        """Drop every cached scope. A save drops them at once; a reader between the save and its commit may cache
+        what was committed before, and the re-index that every change queues after its commit
+        (``knowledge.index_article``) drops them again."""
+        cache.delete(cls.SCOPE_VERSION_KEY)
+
+    @classmethod
+    def scope_ids(cls, shop_id: int | None) -> frozenset[int]:
+        """The active articles of one shop (None: the platform's own), from the cache when it holds them."""
+        version = cache.get_or_set(cls.SCOPE_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+        key = f"chat:article-scope:{version}:{shop_id or 'platform'}"
+        ids = cache.get(key)
+        if ids is None:
+            ids = list(cls.objects.filter(shop_id=shop_id, active=True).values_list("pk", flat=True))
+            cache.set(key, ids, timeout=cls.SCOPE_TIMEOUT)
+        return frozenset(ids)
 
 
 class ProactiveRule(models.Model):

@@ -182,6 +182,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "chat.add_proactiverule",
         "chat.change_proactiverule",
         "chat.delete_proactiverule",
+        "radio.view_digest",
+        "radio.respond_digestitem",
     ],
 }
 

@@ -19,7 +19,7 @@ from django.utils.translation import ngettext, pgettext_lazy
 from core.admin_filters import DefaultChoiceFilter
 from core.paginator import CappedPaginator
 from core.roles import BUSINESS, SUPERVISOR
-from core.tenancy import TenantScopedAdmin, TenantScopedInline
+from core.tenancy import TenantScopedAdmin, TenantScopedInline, is_merchant_staff
 from core.users import actor
 from radio import selectors, services
 from radio.models import Channel, Digest, DigestItem, Reply, Subscription
@@ -126,6 +126,10 @@ class DigestAdmin(ChannelVisibleAdmin):
     def record_again(self, request: HttpRequest, queryset: QuerySet[Digest]) -> None:
         n = services.requeue_audio(queryset)
         self.message_user(request, ngettext("%d digest queued.", "%d digests queued.", n) % n)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A shop's staff read their shop's digest on /radio/ (radio.selectors); the admin's list is the platform's.
+        return not is_merchant_staff(actor(request)) and super().has_view_permission(request, obj)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # The action needs the model's change permission; the rows themselves are read-only.

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.users import Actor
 from qa.models import Severity
-from radio import services
+from radio import selectors, services
 from radio.models import Channel, DigestItem, Nomination, Reply
 from radio.services import HEADLINE_MAX, TEXT_MAX
 from radio.sources import Source
@@ -52,7 +52,7 @@ class NominateForm(forms.Form):
         field = self.fields["channel"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = (
-            Channel.objects.filter(active=True).select_related("department").order_by("department__name", "name")
+            selectors.department_channels().select_related("department").order_by("department__name", "name")
         )
         field.label_from_instance = lambda obj: f"{obj.department.name} · {obj.name}"  # type: ignore[method-assign]
 
@@ -79,7 +79,7 @@ class NominateForm(forms.Form):
 def channel_from_value(value: str) -> str:
     """A channel given by its code (as the chat console may post it) becomes its id, for the choice field."""
     if value and not value.isdigit():
-        found = Channel.objects.filter(code=value).values_list("pk", flat=True).first()
+        found = selectors.department_channels().filter(code=value).values_list("pk", flat=True).first()
         return str(found) if found else value
     return value
 
@@ -106,7 +106,7 @@ class ApproveForm(forms.Form):
         field = self.fields["channels"]
         assert isinstance(field, forms.ModelMultipleChoiceField)
         field.queryset = (
-            Channel.objects.filter(active=True).select_related("department").order_by("department__name", "name")
+            selectors.department_channels().select_related("department").order_by("department__name", "name")
         )
         field.label_from_instance = lambda obj: f"{obj.department.name} · {obj.name}"  # type: ignore[method-assign]
 

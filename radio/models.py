@@ -21,13 +21,23 @@ class SourceKind(models.TextChoices):
 
 
 class Channel(models.Model):
-    """A department's radio channel (logistics, refunds policy, electronics, the app ...) that business teams follow."""
+    """A department's radio channel (logistics, refunds policy, electronics, the app ...) that business teams follow,
+    or a shop's own channel (``merchant`` set): its customers' voices, for its staff.
 
-    tenant_field: ClassVar[str | None] = None
+    A shop's channel is made by the morning build the first time a screened nomination about the shop goes on
+    air (``services.build_digests``); it has no department, and its digest carries only that shop's items.
+    """
+
+    tenant_field: ClassVar[str | None] = "merchant"
 
     department = models.ForeignKey(
-        "tickets.Department", on_delete=models.PROTECT, related_name="radio_channels", verbose_name=_("department")
-    )
+        "tickets.Department", on_delete=models.PROTECT, null=True, blank=True, related_name="radio_channels",
+        verbose_name=_("department"), help_text=_("Blank for a shop's own channel."),
+    )  # fmt: skip
+    merchant = models.ForeignKey(
+        "merchants.Merchant", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("shop"), help_text=_("Set for a shop's own channel: its staff read it, nobody subscribes."),
+    )  # fmt: skip
     code = models.SlugField(_("code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=100)
     description = models.CharField(_("description"), max_length=300, blank=True)
@@ -42,6 +52,7 @@ class Channel(models.Model):
         verbose_name_plural = _("channels")
         ordering = ["name"]
         permissions = [("read_all_channels", _("Can read every channel's digest (curators)"))]
+        constraints = [models.UniqueConstraint(fields=["merchant"], name="radio_channel_one_per_shop")]
 
     def __str__(self) -> str:
         return self.name
@@ -97,6 +108,12 @@ class Nomination(models.Model):
     department = models.ForeignKey(
         "tickets.Department", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
         verbose_name=_("department"),
+    )  # fmt: skip
+    # The shop the case is about (its ticket's merchant, at nomination): once screened, it goes on that shop's
+    # channel too.
+    merchant = models.ForeignKey(
+        "merchants.Merchant", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("shop"),
     )  # fmt: skip
     quote = models.TextField(_("the consumer's words"))
     note = models.TextField(_("agent's note"), blank=True)
@@ -197,7 +214,7 @@ class Placement(models.Model):
 class Digest(models.Model):
     """One channel's morning digest for one day: its items frozen in order, its figures, and its audio."""
 
-    tenant_field: ClassVar[str | None] = None
+    tenant_field: ClassVar[str | None] = "channel__merchant"  # merchant staff read their shop's channel only
 
     class Audio(models.TextChoices):
         NONE = "none", _("Nothing to read")
@@ -241,7 +258,7 @@ class Digest(models.Model):
 class DigestItem(models.Model):
     """One nomination as it stood when the digest was built (frozen), in the digest's order."""
 
-    tenant_field: ClassVar[str | None] = None
+    tenant_field: ClassVar[str | None] = "digest__channel__merchant"
 
     digest = models.ForeignKey(Digest, on_delete=models.CASCADE, related_name="items", verbose_name=_("digest"))
     nomination = models.ForeignKey(

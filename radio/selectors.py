@@ -12,7 +12,9 @@ from django.db.models import Count, Prefetch, Q, QuerySet, prefetch_related_obje
 from django.utils import dateformat, timezone
 from django.utils.translation import gettext as _
 
+from core.tenancy import is_merchant_staff, merchant_id_of, scope
 from core.users import Actor
+from merchants.models import Merchant
 from qa.models import Severity
 from radio.models import Channel, Digest, DigestItem, Reply, SourceKind
 
@@ -25,22 +27,50 @@ def reads_every_channel(user: Actor) -> bool:
 
 
 def may_use_radio(user: Actor) -> bool:
+    """Business users, curators, and a shop's staff (their shop's digest); merchant staff of no shop are not."""
+    if is_merchant_staff(user) and merchant_id_of(user) is None:
+        return False
     return bool(user.is_authenticated and user.is_active and user.has_perm("radio.view_digest"))
 
 
+def shop_of(user: Actor) -> Merchant | None:
+    """The shop whose staff this user is (None for the platform's people): they read that shop's channel only."""
+    merchant_id = merchant_id_of(user) if is_merchant_staff(user) else None
+    return None if merchant_id is None else Merchant.objects.filter(pk=merchant_id).first()
+
+
 def readable_channels(user: Actor) -> QuerySet[Channel]:
-    """The channels whose digests this user may read: their subscriptions, or every channel for curators."""
+    """The channels whose digests this user's page shows: their subscriptions, every department's channel for
+    curators, their own shop's channel for a shop's staff (core.tenancy: nothing else, subscribed or not).
+
+    Curators open a shop's channel by its page (``can_read_channel``); the shops' channels do not crowd theirs.
+    """
     if not may_use_radio(user):
         return Channel.objects.none()
+    if is_merchant_staff(user):
+        return scope(Channel.objects.filter(merchant__isnull=False), user)
     if reads_every_channel(user):
-        return Channel.objects.all()
+        return Channel.objects.filter(merchant__isnull=True)
     return Channel.objects.filter(subscriptions__user=user)
 
 
 def can_read_channel(user: Actor, channel_id: int) -> bool:
     if not may_use_radio(user):
         return False
+    if is_merchant_staff(user):
+        return readable_channels(user).filter(pk=channel_id).exists()
     return reads_every_channel(user) or Channel.objects.filter(pk=channel_id, subscriptions__user=user).exists()
+
+
+def department_channels() -> QuerySet[Channel]:
+    """The departments' active channels: what business users follow and curators place nominations in (a shop's
+    channel is its staff's, filled by the morning build)."""
+    return Channel.objects.filter(active=True, merchant__isnull=True)
+
+
+def listed_channels(user: Actor) -> QuerySet[Channel]:
+    """The channels page: a shop's staff see their shop's channel only, everyone else the channels to follow."""
+    return readable_channels(user) if is_merchant_staff(user) else department_channels()
 
 
 def can_respond(user: Actor, channel_id: int) -> bool:
@@ -83,9 +113,9 @@ def page(user: Actor, day: date, *, items_per_channel: int, channel: Channel | N
     digests of the day, their top items, the replies to those items, acknowledgement counts, and the
     14-day trend.
     """
-    channels = readable_channels(user).select_related("department")
-    if channel is not None:
-        channels = channels.filter(pk=channel.pk)
+    # One channel's page: the caller checked can_read_channel (a curator opens a shop's channel this way).
+    channels = readable_channels(user) if channel is None else Channel.objects.filter(pk=channel.pk)
+    channels = channels.select_related("department")
     channels = channels.annotate(mine=Count("subscriptions", filter=Q(subscriptions__user=user)))
     blocks = [ChannelDigest(channel=c, subscribed=bool(c.mine)) for c in channels]
     if not blocks:

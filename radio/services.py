@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -95,6 +96,8 @@ def nominate(
             defaults={
                 "ticket": source.ticket,
                 "department": source.department,
+                # The shop the case is about goes with it: screened, it reaches that shop's staff too.
+                "merchant_id": source.ticket.merchant_id if source.ticket is not None else None,
                 "quote": quote,
                 "note": note,
                 "suggested_channel": channel,
@@ -224,7 +227,9 @@ def _tell_agent(nomination: Nomination, event: str) -> None:
 
 
 def subscribe(user: Actor, channel: Channel) -> bool:
-    """Follow a channel; True when the subscription is new."""
+    """Follow a channel; True when the subscription is new. A shop's channel is its staff's: nobody follows it."""
+    if channel.merchant_id is not None:
+        raise ValidationError({"channel": _("A shop's channel is read by its staff; it cannot be followed.")})
     if not channel.active:
         raise ValidationError({"channel": _("The channel “%(name)s” is not active.") % {"name": channel.name}})
     _subscription, created = Subscription.objects.get_or_create(user=user, channel=channel)
@@ -286,22 +291,30 @@ def digest_cutoff(day: date) -> datetime:
 def build_digests(day: date | None = None, *, now: datetime | None = None) -> list[int]:
     """Build every active channel's digest for ``day`` from what was approved since its previous digest.
 
-    Set-based: five SQL statements for all channels (four writes, and one read of the nominations without a
+    Set-based: seven SQL statements for all channels (six writes, and one read of the nominations without a
     headline), in one transaction (a crash leaves nothing). The
     advisory lock serialises concurrent runs and ``ON CONFLICT`` on (channel, day) makes a second run
-    a no-op: one digest per channel per day, however often and however many workers run it. A channel
-    with nothing new gets an empty digest (the page says "nothing today"). Returns the new digests' ids.
+    a no-op: one digest per channel per day, however often and however many workers run it. A department's
+    channel with nothing new gets an empty digest (the page says "nothing today").
+
+    The daily merchant digest is the same build: a screened nomination about a shop (``Nomination.merchant``)
+    is placed, as it goes on air, on that shop's own channel too (made the first time), and a shop's channel
+    gets a digest only on a day it has items. Returns the new digests' ids.
     """
     now = now or timezone.now()
     day = day or timezone.localdate(now)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [BUILD_LOCK])
+        _place_on_shop_channels(cursor, now)
         cursor.execute(
             """
             INSERT INTO radio_digest (channel_id, day, built_at, covers_until, items_count, customers, figures,
                                       audio, audio_status, audio_error)
             SELECT c.id, %(day)s, %(now)s, %(now)s, 0, 0, '{}'::jsonb, '', 'none', ''
-            FROM radio_channel c WHERE c.active
+            FROM radio_channel c
+            WHERE c.active AND (c.merchant_id IS NULL OR EXISTS (
+                SELECT 1 FROM radio_placement p
+                WHERE p.channel_id = c.id AND p.digest_id IS NULL AND p.approved_at <= %(now)s))
             ON CONFLICT (channel_id, day) DO NOTHING
             RETURNING id
             """,
@@ -364,6 +377,36 @@ def build_digests(day: date | None = None, *, now: datetime | None = None) -> li
         for digest_id in with_items:
             enqueue(RENDER_AUDIO_TASK, digest_id)
     return created
+
+
+def _place_on_shop_channels(cursor: Any, now: datetime) -> None:
+    """The build's first two statements: each shop with a screened nomination waiting to go on air gets its
+    channel (once: ``radio_channel_one_per_shop``), and each such nomination a placement on it, approved when
+    the curator first approved it. A nomination already on its shop's channel is not placed again."""
+    cursor.execute(
+        """
+        INSERT INTO radio_channel (department_id, merchant_id, code, name, description, active, created_at)
+        SELECT NULL, m.id, 'shop-' || m.id, left(m.name, 100), '', true, %(now)s
+        FROM merchants_merchant m
+        WHERE m.id IN (SELECT n.merchant_id
+                       FROM radio_placement p JOIN radio_nomination n ON n.id = p.nomination_id
+                       WHERE p.digest_id IS NULL AND p.approved_at <= %(now)s AND n.merchant_id IS NOT NULL)
+        ON CONFLICT DO NOTHING
+        """,
+        {"now": now},
+    )
+    cursor.execute(
+        """
+        INSERT INTO radio_placement (nomination_id, channel_id, approved_at, approved_by_id, digest_id)
+        SELECT DISTINCT ON (n.id) n.id, c.id, p.approved_at, p.approved_by_id, NULL
+        FROM radio_placement p JOIN radio_nomination n ON n.id = p.nomination_id
+        JOIN radio_channel c ON c.merchant_id = n.merchant_id AND c.active
+        WHERE p.digest_id IS NULL AND p.approved_at <= %(now)s AND p.channel_id <> c.id
+        ORDER BY n.id, p.approved_at
+        ON CONFLICT (nomination_id, channel_id) DO NOTHING
+        """,
+        {"now": now},
+    )
 
 
 def requeue_audio(digests: Iterable[Digest]) -> int:

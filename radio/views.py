@@ -129,6 +129,7 @@ def _context(
         },
         "can_respond": request.user.has_perm("radio.respond_digestitem"),
         "is_curator": selectors.reads_every_channel(actor(request)),
+        "shop": selectors.shop_of(actor(request)),
         "digest_time": settings.RADIO_DIGEST_TIME,
         "reply_form": ReplyForm(),
     }
@@ -204,8 +205,9 @@ def channels(request: HttpRequest) -> HttpResponse:
     _require_radio(request)
     if request.method == "POST":
         return _follow_or_leave(request)
+    user = actor(request)
     mine = set(Subscription.objects.filter(user=request.user.pk).values_list("channel_id", flat=True))
-    listed = Channel.objects.filter(active=True).select_related("department").order_by("department__name", "name")
+    listed = selectors.listed_channels(user).select_related("department").order_by("department__name", "name")
     return TemplateResponse(
         request,
         "radio/channels.html",
@@ -220,7 +222,7 @@ def _follow_or_leave(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("radio.delete_subscription" if leave else "radio.add_subscription"):
         raise PermissionDenied
     channel_id = str(request.POST.get("channel", ""))
-    channel = get_object_or_404(Channel, pk=int(channel_id) if channel_id.isdigit() else 0, active=True)
+    channel = get_object_or_404(selectors.department_channels(), pk=int(channel_id) if channel_id.isdigit() else 0)
     if leave:
         services.unsubscribe(actor(request), channel)
         messages.success(request, _("You left %(channel)s.") % {"channel": channel.name})
@@ -298,9 +300,8 @@ def _nominate_page(request: HttpRequest, source: sources.Source, form: NominateF
 def _suggested_channel(source: sources.Source) -> int | None:
     if source.department is None:
         return None
-    return (
-        Channel.objects.filter(department=source.department, active=True).order_by("name").values_list("pk", flat=True)
-    ).first()
+    channels = selectors.department_channels().filter(department=source.department).order_by("name")
+    return channels.values_list("pk", flat=True).first()
 
 
 def _nominated(request: HttpRequest, nomination: Nomination, created: bool) -> HttpResponse:

@@ -141,6 +141,9 @@ class AgentChatConsumer(ChatSocket):
             started = time.time()
             items = await database_sync_to_async(read)()
             _QUEUE_SNAPSHOTS[desk] = (started, loop, items)
+        # Every console hears of every change; it names the new chat only when it is in this desk's queue (another
+        # shop's chat is no business of this console, not even its id).
+        new = new if any(item["chat"] == new for item in items) else None
         await self.send_json({"type": "queue", "items": items, "new": new})
 
     async def chat_follow(self, message: dict[str, Any]) -> None:

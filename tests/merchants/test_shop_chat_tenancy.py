@@ -11,10 +11,12 @@ from django.contrib.auth.models import User
 from django.test import Client
 from rest_framework.test import APIClient
 
+from chat import services
 from chat.models import ChatSession, KnowledgeArticle, ProactiveRule
 from chat.tokens import read_chat_token
 from core import roles
 from merchants.models import Merchant, MerchantMembership
+from radio.models import Nomination
 from tests.crm import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -76,8 +78,6 @@ def test_an_article_merchant_staff_add_is_their_shops_whatever_they_post(
 def test_merchant_staff_see_only_their_shops_chats(
     staff_of_a: Client, shop_rows: dict[str, Any], make_user: Callable[..., User]
 ) -> None:
-    from chat import services
-
     chats = {}
     for key in ("a", "b", "platform"):
         shop = shop_rows[key]["shop"]
@@ -128,3 +128,24 @@ def test_the_demo_page_chats_with_a_real_shop_only(
     assert '"token": "' in opened
     refused = staff.post("/chat/", {"consumer": who.external_id, "shop": "NOPE"}).content.decode()
     assert "没有使用该编码且接待在线咨询的店铺。" in refused and '"token": "' not in refused
+
+
+def _console_config(client: Client) -> dict[str, Any]:
+    page = client.get("/admin/chat/chatsession/console/")
+    assert page.status_code == 200
+    return dict(page.context["config"])
+
+
+def test_the_console_offers_merchant_staff_no_platform_only_action(
+    staff_of_a: Client, shop_rows: dict[str, Any], make_user: Callable[..., User], client_for: Callable[[User], Client]
+) -> None:
+    config = _console_config(staff_of_a)
+    assert (config["nominateUrl"], config["mayRefund"]) == ("", False)
+    # An agent of the platform is offered both.
+    agent = _console_config(client_for(make_user("agent-n", roles.AGENT)))
+    assert (agent["nominateUrl"], agent["mayRefund"]) == ("/radio/nominate/", True)
+    # And what the console does not offer, the server refuses: the radio's form is not theirs.
+    chat, _created = services.start_chat(f.consumer().pk, "zh-hans", shop_id=shop_rows["a"]["shop"].pk)
+    assert staff_of_a.get(f"/radio/nominate/?source=chat&id={chat.pk}").status_code == 403
+    assert staff_of_a.post("/radio/nominate/", {"source": "chat", "id": chat.pk, "quote": "好"}).status_code == 403
+    assert Nomination.objects.count() == 0

@@ -432,7 +432,7 @@
       el("div", { className: "order-title", text: order.order + " · " + order.item }),
       el("div", { className: "quiet", text: order.status_label + " · ¥" + order.amount +
         (Number(order.refunded) ? " (" + S.refunded + " ¥" + order.refunded + ")" : "") + " · " + order.merchant }),
-      mine && Number(left) > 0 ? el("div", { className: "refund-row" }, [amount, el("button", {
+      mine && config.mayRefund && Number(left) > 0 ? el("div", { className: "refund-row" }, [amount, el("button", {
         type: "button", className: "button refund", text: S.refund, onclick: function () {
           // Money moves: the agent confirms the order and the amount first.
           if (!confirm(fill(S.confirm_refund, { amount: amount.value, order: order.order }))) return;
