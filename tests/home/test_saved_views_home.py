@@ -16,7 +16,7 @@ from core import roles
 from home import selectors
 from merchants.models import MerchantMembership
 from tests.crm import factories as f
-from tickets import macros, services, views_saved
+from tickets import services, views_saved
 from tickets.models import AgentProfile, Department, SavedView, Ticket
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +42,7 @@ def test_the_agent_home_links_my_views_and_the_shared_ones_with_their_counts(
     tickets(dept, 2, assignee=agent, priority=4)
     tickets(dept, 3, priority=4)
     vip = tickets(other, 1)[0]
-    macros.add_tags(vip, ["vip"])
+    services.add_tags(vip, ["vip"])
     views_saved.save_view(agent, "紧急的", {"queue": "open", "priority__exact": "4"})
     views_saved.save_view(agent, "VIP", {"queue": "all", "tag": "vip"})
     views_saved.save_view(supervisor, "全部未分配", {"queue": "unassigned"}, shared=True)

@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from chat import desk as chat_desk
 from chat import selectors as chat_selectors
 from chat import services as chat_services
 from tests.chat.support import make_agent, plain_consumer, staffed_all_day
@@ -44,7 +45,7 @@ def test_the_console_offers_the_replies_of_the_chats_language_and_the_language_l
     who = plain_consumer()
     chat, _created = chat_services.start_chat(who.pk, language)
     chat_services.request_human(who.pk)
-    chat = chat_services.accept_chat(chat.pk, agent)
+    chat = chat_desk.accept_chat(chat.pk, agent)
     found = chat_selectors.chat(chat.pk, agent)
     assert found is not None
     assert sorted(reply["title"] for reply in found["canned"]) == offered

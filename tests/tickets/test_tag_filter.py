@@ -13,7 +13,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from tests.crm import factories as f
-from tickets import macros, services, views_saved
+from tickets import services, views_saved
 from tickets.models import Department, Macro, Ticket
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +29,7 @@ def tagged(dept: Department, n: int, *tags: str) -> list[Ticket]:
     made = [services.open_ticket(f.consumer(), subject=f"问题{i}", department=dept, route=False) for i in range(n)]
     for ticket in made:
         if tags:
-            macros.add_tags(ticket, list(tags))
+            services.add_tags(ticket, list(tags))
     return made
 
 
