@@ -40,9 +40,10 @@ def test_acknowledging_with_json_answers_who_when_and_the_new_count(
     client = client_for(business)
     client.get(reverse("radio:today"))  # warm the session
     services.acknowledge_item(second, by=supervisor)
-    # session, user, the item, permissions (2), may read the channel (2: the view's and the service's), the claim
-    # (savepoint, update, nominator, release), and the acknowledgement shown (the item, the count)
-    with django_assert_num_queries(13):
+    # session, user, the item, whether the reader is a shop's staff (the shop digest), permissions (2), may read the
+    # channel (2: the view's and the service's), the claim (savepoint, update, nominator, release), and the
+    # acknowledgement shown (the item, the count)
+    with django_assert_num_queries(14):
         answer = client.post(reverse("radio:acknowledge", args=[first.pk]), headers=JSON | {"Accept-Language": "en"})
     acknowledged = DigestItem.objects.get(pk=first.pk).acknowledged_at
     assert acknowledged is not None
