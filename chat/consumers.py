@@ -33,7 +33,7 @@ from chat.models import ChatSession, Language
 from chat.tokens import read_chat_token
 from core.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from core.privacy import masked_frame, sees_pii
-from core.realtime import collecting
+from core.realtime import LAYER_DOWN, collecting
 from core.tenancy import is_merchant_staff, merchant_id_of
 from core.users import Actor
 from tickets import services as ticket_services
@@ -283,6 +283,8 @@ class ConsumerChatConsumer(ChatSocket):
             await self.error(refused.error_code, " ".join(refused.messages))
             await self.close(code=CLOSE_NO_SHOP if refused.error_code == "no_shop" else CLOSE_OTHER_CHAT)
             return
+        except LAYER_DOWN:
+            raise  # Redis is down: core.sockets closes the socket with 4503, "try again later"
         except Exception:
             log.exception("could not start a chat for consumer %s", consumer_id)
             await self.close(code=CLOSE_FORBIDDEN)
