@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from django.utils.translation import gettext_lazy as _
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from core import embedded
 
@@ -181,6 +182,8 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": REDIS_KEY_PREFIX,
+        # As the channel layer's (below): a pooled connection that a Redis restart killed is retried once.
+        "OPTIONS": {"retry_on_error": [RedisConnectionError]},
     }
 }
 
@@ -197,12 +200,17 @@ CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
             # its 5 s blocking pop for ever, and a closed socket's consumer never ends (a leaked task and
             # connection per such close; in tests, a loop teardown that hangs). The blocking pop has its own
             # server-side timeout, and keepalive notices a peer that is gone.
+            # After a Redis restart the pool's idle connections are dead ("Connection closed by server" at
+            # their first use): redis-py retries a command once on a fresh connection when told to, which
+            # channels_redis's pools are not by default (the first socket after a restart failed). A
+            # command cut off in flight may so run twice; chat frames carry ids, and clients drop repeats.
             "hosts": [
                 {
                     "address": REDIS_URL,
                     "max_connections": env_int("CHANNEL_LAYER_MAX_CONNECTIONS", 2000),
                     "socket_timeout": None,
                     "socket_keepalive": True,
+                    "retry_on_error": [RedisConnectionError],
                 }
             ],
             "prefix": f"{REDIS_KEY_PREFIX}:asgi",

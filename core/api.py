@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
@@ -62,13 +63,25 @@ def is_api(request: HttpRequest) -> bool:
     return request.path_info.startswith(API_PREFIX)
 
 
+# SQLSTATEs of a server that cannot take the request now, whatever it is: too many clients, shutting down,
+# starting up, a connection lost. A psycopg error with no SQLSTATE at all is a client-side connection
+# failure (refused, reset, the server gone mid-query); a query's own errors always carry one.
+UNREACHABLE_STATES = frozenset({"53300", "57P01", "57P02", "57P03"})
+
+
 def database_busy(exc: BaseException) -> bool:
-    """No connection to spare: the pool's wait ran out, or PostgreSQL refused one more client."""
+    """No connection to be had: the pool's wait ran out, or PostgreSQL refused or lost the connection."""
     causes = [exc, exc.__cause__]
     if any(isinstance(cause, PoolTimeout) for cause in causes):
         return True
+    if not isinstance(exc, OperationalError):
+        return False
+    cause = exc.__cause__
+    if isinstance(cause, psycopg.OperationalError):
+        state = cause.sqlstate
+        return state is None or state.startswith("08") or state in UNREACHABLE_STATES
     text = str(exc)
-    return isinstance(exc, OperationalError) and ("too many clients" in text or "remaining connection slots" in text)
+    return "too many clients" in text or "remaining connection slots" in text
 
 
 def unavailable() -> ApiError:

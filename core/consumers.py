@@ -13,6 +13,8 @@ from core.users import RequestUser
 # Close codes in the 4000 range are ours (see docs/ARCHITECTURE.md).
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+# The channel layer (Redis) is down: reconnect with backoff (WebSocket's own 1013, which daphne cannot send).
+CLOSE_TRY_AGAIN = 4503
 
 
 class EventsConsumer(AsyncJsonWebsocketConsumer):

@@ -20,6 +20,10 @@ every task queued through here tolerates a second delivery.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from celery import current_app
@@ -39,6 +43,31 @@ SWEEP_BATCH = 500
 # kombu retries a publish on a fresh connection (a pooled one may be stale after a Redis restart), but
 # not for long: a request is waiting, and the outbox keeps what could not be sent.
 PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+
+
+@dataclass
+class Held:
+    """The outbox rows that ``watching``'s block queued and the broker refused after the commit."""
+
+    rows: list[int] = field(default_factory=list)
+
+
+_held: ContextVar[Held | None] = ContextVar("core_queue_held", default=None)
+
+
+@contextmanager
+def watching() -> Iterator[Held]:
+    """Note the tasks the block queued that are waiting in the outbox (the broker refused them at the commit).
+
+    An entry point answers "accepted, not yet queued" (202) with it: ``with watching() as held: ...``,
+    then ``held.rows``. The commit's sends run inside the block, in this thread (``on_commit``).
+    """
+    held = Held()
+    token = _held.set(held)
+    try:
+        yield held
+    finally:
+        _held.reset(token)
 
 
 def enqueue(task_name: str, *args: object, **kwargs: object) -> None:
@@ -71,6 +100,9 @@ def deliver(row: QueuedTask) -> bool:
         QueuedTask.objects.filter(pk=row.pk).update(
             attempts=F("attempts") + 1, last_error=f"{type(error).__name__}: {error}"[:2000]
         )
+        held = _held.get()
+        if held is not None:
+            held.rows.append(row.pk)
         return False
     QueuedTask.objects.filter(pk=row.pk).delete()
     return True

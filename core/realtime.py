@@ -5,11 +5,12 @@ inside its transaction. When the transaction commits, the message is either coll
 a socket that ran the service through ``collecting``: it sends the collected messages itself on its
 event loop, so the database thread never waits on Redis) or sent at once through the channel layer
 (a Celery task, an HTTP view). Outside a transaction it goes at once. A rolled-back change is never
-announced.
+announced, and while Redis is down a committed one is not either (one warning line; its request succeeds).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -17,10 +18,15 @@ from typing import Any, TypeVar
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 T = TypeVar("T")
 Message = dict[str, Any]
 _local = threading.local()
+log = logging.getLogger(__name__)
+# What redis-py raises for a channel layer it cannot reach or that went away (it wraps the OSErrors).
+LAYER_DOWN = (RedisConnectionError, RedisTimeoutError)
 
 
 def user_group(user_id: int) -> str:
@@ -48,7 +54,13 @@ def _deliver(group: str, message: Message) -> None:
         return
     layer = get_channel_layer()
     assert layer is not None, "CHANNEL_LAYERS is not configured"
-    async_to_sync(layer.group_send)(group, message)
+    try:
+        async_to_sync(layer.group_send)(group, message)
+    except LAYER_DOWN as error:
+        # The change is committed and stays; only its announcement is lost. The sockets that would have
+        # shown it are being closed with 4503 (core.sockets) and replay what they missed when they return.
+        # Raising here would make a committed request a 500 and skip the commit's other callbacks.
+        log.warning("%s to %s not sent: the channel layer is down (%s)", message.get("type"), group, error)
 
 
 def collecting(fn: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, list[tuple[str, Message]]]:

@@ -25,12 +25,13 @@ from core.filters import StrictFilterSet
 from core.pagination import CursorPagination
 from core.parsers import FormParser, JSONParser, MultiPartParser, PlainTextParser
 from core.permissions import ModelPermissions
+from core.queue import watching
 from core.tenancy import TenantScopedQuerysetMixin
 from core.users import actor
 from qa import selectors
 from qa.importing import Imported, import_document, import_text
 from qa.models import Recording, Transcript
-from qa.recordings import retry_recording, upload_recording
+from qa.recordings import KeyReused, retry_recording, upload_recording
 from qa.serializers import ImportedSerializer, RecordingSerializer, UploadRecordingSerializer
 
 RECORDINGS = Recording.objects.select_related("agent", "consumer", "uploaded_by", "transcript")
@@ -83,12 +84,27 @@ class ChangeRecordingPermission(ModelPermissions):
             " It is stored and queued for transcription; the answer is 202 with its id and status: poll the"
             " recording until it is done or failed. Audio the recogniser cannot read (not PCM WAV, a"
             " language it does not know) is refused at once with a 400 naming the field. Needs permission"
-            " to add recordings."
+            " to add recordings.\n\n"
+            "Retries are safe with an Idempotency-Key header (1 to 64 characters): the same key answers 200"
+            " with the recording the first upload stored (not stored or queued again); the same key for"
+            " another agent or consumer is refused with 409. Keys are the uploader's own: another user's"
+            " same key is an upload of their own. While the task queue is down the recording is kept and"
+            " queued when it is back (still 202)."
         ),
         request={"multipart/form-data": UploadRecordingSerializer},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description=_("Makes a retried upload return the first one's recording."),
+            )
+        ],
         responses={
+            200: OpenApiResponse(RecordingSerializer, description=_("A retry: the first upload's recording.")),
             202: OpenApiResponse(RecordingSerializer, description=_("Stored and queued.")),
             400: OpenApiResponse(description=_("Invalid input; the messages name the fields.")),
+            409: OpenApiResponse(description=_("The key was used for another recording.")),
         },
     ),
 )
@@ -104,11 +120,16 @@ class RecordingListView(ReadableRecordingsMixin, generics.ListCreateAPIView[Reco
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         form = self.get_serializer(data=request.data)
         form.is_valid(raise_exception=True)
-        data = form.validated_data
+        upload = Recording(**form.validated_data)
+        key = request.headers.get("Idempotency-Key", "")
         with service_errors():
-            recording = upload_recording(Recording(**data), by=actor(request))
+            try:
+                recording = upload_recording(upload, by=actor(request), key=key)
+            except KeyReused as error:
+                raise Conflict(error.messages[0], serializers.as_serializer_error(error)) from error
         body = RecordingSerializer(RECORDINGS.get(pk=recording.pk), context=self.get_serializer_context()).data
-        return Response(body, status=status.HTTP_202_ACCEPTED)
+        # A retry under the same key is answered with the first upload's recording, as it now stands.
+        return Response(body, status=status.HTTP_202_ACCEPTED if recording is upload else status.HTTP_200_OK)
 
 
 @extend_schema_view(
@@ -163,10 +184,12 @@ class TranscriptImportView(generics.GenericAPIView[Transcript]):
             "A transcript produced elsewhere, in the format of docs/transcript-format.md: a JSON document"
             " (application/json), or plain text (text/plain) of “agent: …” / “consumer: …” lines with the"
             " metadata as query parameters (external_id, agent, started_at, and optionally consumer, ticket,"
-            " recording, language, duration). Importing an external_id again replaces that transcript."
+            " recording, language, duration). Importing an external_id again replaces that transcript"
+            " (so a retry never makes a second one)."
             " Segments with bad input are left out and listed under rejected_segments (201); when nothing"
-            " can be imported the answer is 400 with the messages by field. Needs permission to add"
-            " transcripts."
+            " can be imported the answer is 400 with the messages by field. While the task queue is down"
+            " the transcript is saved and its evaluation by the QA rules waits to be queued: 202, the same"
+            " body. Needs permission to add transcripts."
         ),
         request={"application/json": OpenApiTypes.OBJECT, "text/plain": OpenApiTypes.STR},
         parameters=[
@@ -175,15 +198,17 @@ class TranscriptImportView(generics.GenericAPIView[Transcript]):
         ],
         responses={
             201: ImportedSerializer,
+            202: OpenApiResponse(ImportedSerializer, description=_("Saved; its evaluation waits for the queue.")),
             400: OpenApiResponse(description=_("Nothing could be imported; the messages name the fields.")),
         },
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        if isinstance(request.data, str):
-            metadata = {name: _query_value(name, request.query_params.get(name)) for name in TEXT_METADATA}
-            outcome = import_text(request.data, metadata, user=request.user)
-        else:
-            outcome = import_document(request.data, user=actor(request))
+        with watching() as held:
+            if isinstance(request.data, str):
+                metadata = {name: _query_value(name, request.query_params.get(name)) for name in TEXT_METADATA}
+                outcome = import_text(request.data, metadata, user=request.user)
+            else:
+                outcome = import_document(request.data, user=actor(request))
         if outcome.transcript is None:
             raise serializers.ValidationError(_errors(outcome))
         body = {
@@ -193,7 +218,7 @@ class TranscriptImportView(generics.GenericAPIView[Transcript]):
             "segments": outcome.segments,
             "rejected_segments": [problem.as_dict() for problem in outcome.rejected_segments],
         }
-        return Response(body, status=status.HTTP_201_CREATED)
+        return Response(body, status=status.HTTP_202_ACCEPTED if held.rows else status.HTTP_201_CREATED)
 
 
 def _query_value(name: str, value: str | None) -> str | None:

@@ -62,12 +62,21 @@ class Recording(models.Model):
     )  # fmt: skip
     created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
     transcribed_at = models.DateTimeField(_("transcribed at"), null=True, blank=True)
+    # The uploader's Idempotency-Key (empty: none was sent): a retried upload returns this recording.
+    idempotency_key = models.CharField(_("idempotency key"), max_length=64, blank=True, default="", editable=False)
 
     class Meta:
         verbose_name = _("recording")
         verbose_name_plural = _("recordings")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["status", "created_at"], name="qa_recording_status")]
+        constraints = [
+            # Keys are their uploader's own, like refunds' (tickets_refund_key_per_requester).
+            models.UniqueConstraint(
+                fields=["uploaded_by", "idempotency_key"], condition=~models.Q(idempotency_key=""),
+                name="qa_recording_key_per_uploader",
+            )
+        ]  # fmt: skip
 
     def __str__(self) -> str:
         return _("Recording #%(id)s") % {"id": self.pk}

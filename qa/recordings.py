@@ -29,7 +29,7 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -65,21 +65,55 @@ def check_upload(audio: Any, *, language: str) -> None:
         raise ValidationError({error.field: str(error)}) from None
 
 
-def upload_recording(recording: Recording, *, by: Actor | None = None) -> Recording:
-    """Store a new recording (built, unsaved, by a form or serializer) and queue its transcription on commit."""
+class KeyReused(ValidationError):
+    """The uploader's idempotency key names an upload of another call (another agent or consumer)."""
+
+
+def uploaded_under(key: str, *, by: Actor | None) -> Recording | None:
+    """The recording ``by`` already uploaded under ``key`` (keys are the uploader's own), if there is one."""
+    return Recording.objects.filter(uploaded_by_id=getattr(by, "pk", None), idempotency_key=key).first()
+
+
+def _same_upload(existing: Recording, recording: Recording) -> Recording:
+    if (existing.agent_id, existing.consumer_id) != (recording.agent_id, recording.consumer_id):
+        raise KeyReused({"idempotency_key": _("This key was used for another recording.")})
+    return existing
+
+
+def upload_recording(recording: Recording, *, by: Actor | None = None, key: str = "") -> Recording:
+    """Store a new recording (built, unsaved, by a form or serializer) and queue its transcription on commit.
+
+    With an idempotency ``key`` a retried upload (the answer was lost, the client tries again) returns
+    the recording the first one stored, unchanged and not queued again; the same key for another call
+    is a ``KeyReused``. Two uploads racing with one key: the unique constraint lets one in, the other
+    returns its recording.
+    """
     if recording.pk is not None:
         raise ValueError("upload_recording stores new recordings only")
+    if len(key) > 64:
+        raise ValidationError({"idempotency_key": _("An idempotency key of 1 to 64 characters is required.")})
+    existing = uploaded_under(key, by=by) if key else None
+    if existing is not None:
+        return _same_upload(existing, recording)
     check_upload(recording.audio, language=recording.language)
     recording.status = Recording.Status.PENDING
     recording.attempts = 0
     recording.failure_reason = ""
     recording.uploaded_by = by
+    recording.idempotency_key = key
     if recording.called_at is None:
         recording.called_at = timezone.now()
-    with transaction.atomic():
-        recording.save()
-        if get_backend().recognises:
-            enqueue(TRANSCRIBE_TASK, recording.pk)
+    try:
+        with transaction.atomic():
+            recording.save()
+            if get_backend().recognises:
+                enqueue(TRANSCRIBE_TASK, recording.pk)
+    except IntegrityError:
+        raced = uploaded_under(key, by=by) if key else None
+        if raced is None:
+            raise
+        recording.audio.delete(save=False)  # the loser's copy of the file: the winner's row keeps its own
+        return _same_upload(raced, recording)
     return recording
 
 

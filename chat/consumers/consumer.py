@@ -26,6 +26,7 @@ from chat.groups import consumer_group
 from chat.models import ChatSession
 from chat.tokens import read_chat_token
 from core.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
+from core.realtime import LAYER_DOWN
 
 log = logging.getLogger(__name__)
 CLOSE_NO_SHOP = 4404  # the token names a shop that does not (or no longer) take chats
@@ -63,6 +64,8 @@ class ConsumerChatConsumer(ChatSocket):
             await self.error(refused.error_code, " ".join(refused.messages))
             await self.close(code=CLOSE_NO_SHOP if refused.error_code == "no_shop" else CLOSE_OTHER_CHAT)
             return
+        except LAYER_DOWN:
+            raise  # Redis is down: core.sockets closes the socket with 4503, "try again later"
         except Exception:
             log.exception("could not start a chat for consumer %s", consumer_id)
             await self.close(code=CLOSE_FORBIDDEN)

@@ -21,10 +21,10 @@ from django.utils import timezone
 
 from core import queue
 from core.models import QueuedTask
-from qa.models import Recording
+from qa.models import Recording, Transcript
 from tests.core.test_queue import purge, queue_size
 from tests.crm import factories as f
-from tests.qa.test_recordings_api import upload
+from tests.qa.test_recordings_api import post_json, transcript_doc, upload
 
 pytestmark = pytest.mark.django_db
 Capture = Callable[..., AbstractContextManager[list[Callable[[], Any]]]]
@@ -134,3 +134,30 @@ def test_a_recording_uploaded_while_the_broker_is_down_is_accepted_and_queued_af
     assert queue.sweep_outbox() == 1
     assert queue_size("transcription") == 1
     assert QueuedTask.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)  # the import's own commit sends its task, in the request
+def test_a_transcript_imported_while_the_broker_is_down_is_saved_answered_202_and_evaluated_after_recovery(
+    broker: Callable[[bool], None], make_user: Callable[..., User], client_for: Callable[[User], Client]
+) -> None:
+    f.consumer("C1")
+    make_user("agent1", "agent")
+    client = client_for(make_user("supervisor1", "supervisor"))
+    purge("celery")
+    broker(False)
+    response = post_json(client, "/api/transcripts/import/", transcript_doc())
+    assert response.status_code == 202, response.content
+    transcript = Transcript.objects.get()
+    assert response.json() == {
+        "id": transcript.pk, "external_id": "pbx-1", "replaced": False, "segments": 2, "rejected_segments": [],
+    }  # fmt: skip
+    row = QueuedTask.objects.get()
+    assert (row.task_name, row.args, row.attempts) == ("qa.tasks.evaluate_transcript", [transcript.pk], 1)
+    broker(True)
+    again = post_json(client, "/api/transcripts/import/", transcript_doc())
+    assert (again.status_code, again.json()["replaced"]) == (201, True)  # the broker took this one at once
+    QueuedTask.objects.update(send_after=timezone.now())
+    assert queue.sweep_outbox() == 1
+    assert queue_size("celery") == 2
+    assert (QueuedTask.objects.count(), Transcript.objects.count()) == (0, 1)
+    purge("celery")

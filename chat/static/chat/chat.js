@@ -24,7 +24,9 @@
       "&lang=" + encodeURIComponent(config.lang) + "&after=" + lastId;
     status(S.connecting);
     socket = new WebSocket(url);
-    socket.onopen = function () { retry = 0; status(""); };
+    // The backoff is reset by the "ready" frame, not by the open: a socket the server accepts and closes at
+    // once (4503, Redis down: try again later) must wait longer each time, not retry every 400 ms.
+    socket.onopen = function () { status(""); };
     socket.onmessage = function (event) { handle(JSON.parse(event.data)); };
     socket.onclose = function (event) {
       // 4404: the shop takes no chats; 4409: another chat is open. The error frame said why: no retrying.
@@ -48,6 +50,7 @@
   function handle(frame) {
     switch (frame.type) {
       case "ready":
+        retry = 0;
         // A shop's chat: its name in the header, and 平台介入 until the platform has stepped in.
         if (frame.shop) $("shop").textContent = fill(S.shop, { name: frame.shop.name });
         $("escalate").hidden = !frame.shop || frame.escalated;

@@ -41,7 +41,8 @@
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     var socket = new WebSocket(scheme + location.host + config.socket);
     state.socket = socket;
-    socket.onopen = function () { state.retry = 0; setConnection(true); };
+    // The backoff is reset by "hello", not by the open: a socket closed at once (4503: Redis down) backs off.
+    socket.onopen = function () { setConnection(true); };
     socket.onclose = function () {
       setConnection(false);
       state.retry = Math.min(state.retry + 1, 6);
@@ -58,7 +59,7 @@
 
   function handle(frame) {
     switch (frame.type) {
-      case "hello": state.hello = frame; renderBar(); renderAll(); break;
+      case "hello": state.retry = 0; state.hello = frame; renderBar(); renderAll(); break;
       case "queue": state.queue = frame.items; renderQueue(); if (frame.new) notifyQueue(frame.new); break;
       case "chat": addChat(frame); break;
       case "message": addMessage(frame.chat, frame.message); break;
