@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('crm', '0010_pii_reveals'),
-        ('qa', '0006_rule_history_and_detectors'),
+        ('qa', '0008_rule_name_en'),
         ('tickets', '0010_saved_views_and_macros'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
