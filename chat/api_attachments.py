@@ -136,6 +136,7 @@ class ConsumerImageView(APIView):
             201: SENT,
             200: SENT,
             400: OpenApiResponse(description=_("Not an image, too big or damaged.")),
+            401: OpenApiResponse(description=_("No valid chat token.")),
             409: OpenApiResponse(description=_("No open chat.")),
         },
     )
@@ -176,7 +177,13 @@ class AttachmentView(APIView):
     permission_classes: list[type[BasePermission]] = []
 
     @extend_schema(
-        summary=_("Read a chat image"), responses={(200, "image/*"): OpenApiResponse(description=_("The image."))}
+        summary=_("Read a chat image"),
+        responses={
+            (200, "image/*"): OpenApiResponse(description=_("The image.")),
+            401: OpenApiResponse(description=_("No valid chat token or session.")),
+            403: OpenApiResponse(description=_("Staff whose role does not read chats.")),
+            404: OpenApiResponse(description=_("No such image for this reader.")),
+        },
     )
     def get(self, request: Request, message: int) -> HttpResponseBase:
         if isinstance(request.auth, ChatToken):

@@ -25,6 +25,7 @@ from tickets.models import Ticket, TicketEvent
 
 UPLOAD = "/api/chat/attachments/"
 CONSOLE_UPLOAD = "/api/chat/console/attachments/"
+PAGE_QUERIES = 13  # the ticket page of a chat held by an agent, after a first view warmed the caches
 
 
 @pytest.fixture(autouse=True)
@@ -305,3 +306,27 @@ def test_a_platform_chat_image_is_out_of_every_shops_reach(make_user: Callable[.
     staff = make_user("shop-staff", roles.MERCHANT_STAFF)
     MerchantMembership.objects.create(user=staff, merchant=shop)
     assert staff_client(staff).get(url).status_code == 404
+
+
+# --- the ticket page ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_ticket_page_shows_the_chats_images_in_the_conversation_at_a_fixed_query_count(
+    make_user: Callable[..., User], django_assert_num_queries: Any
+) -> None:
+    agent = make_agent(make_user, "page-agent")
+    chat, token = held_chat(agent)
+    page = f"/admin/tickets/ticket/{chat.ticket_id}/change/"
+    client = staff_client(agent)
+    first = consumer_post(Client(), token, image_bytes(), key="p1").json()["id"]
+    client.get(page)  # warm the caches a first page view fills
+    with django_assert_num_queries(PAGE_QUERIES):
+        response = client.get(page)
+    html = response.content.decode()
+    assert f'<img src="/api/chat/attachments/{first}/"' in html
+    for key in ("p2", "p3"):
+        consumer_post(Client(), token, image_bytes(color="blue"), key=key)
+    with django_assert_num_queries(PAGE_QUERIES):  # the images cost no query of their own
+        response = client.get(page)
+    assert response.content.decode().count('<img src="/api/chat/attachments/') == 3
