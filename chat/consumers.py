@@ -27,7 +27,7 @@ from django.db import DatabaseError, connections
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from chat import knowledge, learning, satisfaction, selectors, services
+from chat import knowledge, learning, satisfaction, selectors, services, typing_relay
 from chat.groups import AGENTS, agent_group, consumer_group, staff_group
 from chat.models import ChatSession, Language
 from chat.tokens import read_chat_token
@@ -245,6 +245,12 @@ class ChatSocket(AsyncWebsocketConsumer):
                 log.exception("chat frame failed")
                 await self.error("server_error", _("Something went wrong; your conversation is safe, try again."), ref)
 
+    async def relay(self, relay: typing_relay.Relay | None) -> None:
+        """Send a frame that is not stored (typing) straight to the other side's group."""
+        if relay is not None:
+            group, frame = relay
+            await self.channel_layer.group_send(group, {"type": "chat.frame", "frame": frame})
+
     async def chat_frame(self, message: dict[str, Any]) -> None:
         await self.send_json(message["frame"])
 
@@ -258,9 +264,10 @@ class ConsumerChatConsumer(ChatSocket):
 
     handlers = {"message": "on_message", "history": "on_history", "handoff": "on_handoff", "end": "on_end",
                 "confirm": "on_confirm", "cancel": "on_cancel", "rate": "on_rate", "escalate": "on_escalate",
-                "ping": "on_ping"}  # fmt: skip
+                "typing": "on_typing", "ping": "on_ping"}  # fmt: skip
     consumer_id: int
     shop_id: int | None = None
+    typing_gate: typing_relay.TypingGate
 
     async def connect(self) -> None:
         query = _query(self.scope)
@@ -276,6 +283,7 @@ class ConsumerChatConsumer(ChatSocket):
         except ValueError:
             after = 0
         self.consumer_id = consumer_id
+        self.typing_gate = typing_relay.TypingGate()
         try:
             chat, _created = await self.call(services.start_chat, consumer_id, self.language, shop_id=self.shop_id)
         except services.ChatError as refused:  # a shop that takes no chats, or another chat still open: said, closed
@@ -349,6 +357,11 @@ class ConsumerChatConsumer(ChatSocket):
                                  content.get("comment", ""))  # fmt: skip
         await self.send_json({"type": "ack", "ref": ref, "chat": chat_id, "score": answer.score})
 
+    async def on_typing(self, content: dict[str, Any], ref: Any) -> None:
+        """Relayed to the consoles following the conversation; never stored, at most one per CHAT_TYPING_SECONDS."""
+        if self.typing_gate.allow():
+            await self.relay(await database_sync_to_async(typing_relay.consumer_typing)(self.consumer_id))
+
     async def on_ping(self, content: dict[str, Any], ref: Any) -> None:
         await self.send_json({"type": "pong", "ref": ref})
 
@@ -359,10 +372,11 @@ class AgentChatConsumer(ChatSocket):
     handlers = {
         "accept": "on_accept", "reply": "on_reply", "note": "on_note", "transfer": "on_transfer",
         "resolve": "on_resolve", "refund": "on_refund", "availability": "on_availability", "open": "on_open",
-        "learn": "on_learn", "ping": "on_ping",
+        "learn": "on_learn", "typing": "on_typing", "ping": "on_ping",
     }  # fmt: skip
     user: Actor
     following: set[int]
+    typing_gate: typing_relay.TypingGate
     refresher: asyncio.Future[None] | None = None
     stale = False
     new_in_queue: int | None = None
@@ -386,6 +400,7 @@ class AgentChatConsumer(ChatSocket):
         # An agent's console sends actions, not chatter: a generous limit still stops a runaway script.
         self.limiter = RateLimit(settings.CHAT_RATE_FRAMES * 3, settings.CHAT_RATE_SECONDS)
         self.following = set()
+        self.typing_gate = typing_relay.TypingGate()
         await self.channel_layer.group_add(AGENTS, self.channel_name)
         await self.channel_layer.group_add(agent_group(user.pk), self.channel_name)
         await self.accept()
@@ -539,6 +554,12 @@ class AgentChatConsumer(ChatSocket):
         """Follow a chat read-only (a supervisor watching) or reload one's own."""
         chat_id = await self._visible(content)
         await self.follow(chat_id)
+
+    async def on_typing(self, content: dict[str, Any], ref: Any) -> None:
+        """Relayed to the consumer of a chat the agent holds; never stored, at most one per chat per window."""
+        chat_id = _int(content, "chat", minimum=1)
+        if self.typing_gate.allow(chat_id):
+            await self.relay(await database_sync_to_async(typing_relay.agent_typing)(chat_id, self.user))
 
     async def on_ping(self, content: dict[str, Any], ref: Any) -> None:
         await self.send_json({"type": "pong", "ref": ref})
