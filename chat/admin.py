@@ -63,12 +63,12 @@ class ChatSessionAdmin(TenantScopedAdmin):
         return [path("console/", console, name="chat_chatsession_console"), *super().get_urls()]
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
-        extra = {"may_use_console": may_use_console(actor(request)), **(extra_context or {})}
+        extra = {"may_use_console": selectors.may_use_console(actor(request)), **(extra_context or {})}
         return super().changelist_view(request, extra)
 
     def console_view(self, request: HttpRequest) -> HttpResponse:
         """The agents' live console: queue, chats side by side, consumer details, canned replies, actions."""
-        if not may_use_console(actor(request)):
+        if not selectors.may_use_console(actor(request)):
             raise PermissionDenied
         try:
             nominate_url = reverse("radio:nominate")
@@ -108,13 +108,6 @@ def _summary_for(user: Actor) -> Any:
 
 def _max_chars() -> int:
     return int(settings.CHAT_MAX_MESSAGE_CHARS)
-
-
-def may_use_console(user: Actor) -> bool:
-    """Agents, and a shop's own staff (their shop's chats only: chat.services.desk_of)."""
-    if is_merchant_staff(user) and merchant_id_of(user) is None:
-        return False
-    return bool(user.is_active and user.is_staff and user.has_perm("chat.use_chat_console"))
 
 
 class ShopOwnedAdmin(TenantScopedAdmin):

@@ -26,8 +26,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chat import attachments
+from chat.conversation import ChatError, message_frame
 from chat.models import ChatAttachment
-from chat.services import ChatError, message_frame
 from chat.tokens import ChatToken, read_chat_token
 from core.api import service_errors
 from core.files import ranged_file_response

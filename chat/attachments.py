@@ -20,9 +20,9 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from chat.conversation import ChatError, message_frame
 from chat.groups import consumer_group, send_frame, staff_group
 from chat.models import ChatAttachment, ChatSession
-from chat.services import LIVE, ChatError, message_frame
 from core.images import ImageFacts, check_image
 from core.tenancy import scope
 from core.users import Actor
@@ -50,7 +50,8 @@ def consumer_image(consumer_id: int, upload: Any, *, key: str, shop_id: int | No
         return first, False
     facts = check_chat_image(upload)
     chat = (
-        ChatSession.objects.filter(consumer_id=consumer_id, state__in=LIVE, shop_id=shop_id)
+        ChatSession.objects.filter(consumer_id=consumer_id, shop_id=shop_id)
+        .exclude(state=State.ENDED)
         .select_related("ticket")
         .select_for_update(of=("self",))
         .first()

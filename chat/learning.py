@@ -12,8 +12,8 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from chat.conversation import ChatError
 from chat.models import ChatSession, KnowledgeArticle
-from chat.services import ChatError
 from chat.wordings import MAX_WORDING, append_wording
 from core.tenancy import allows, is_merchant_staff, merchant_id_of, scope
 from core.users import Actor

@@ -1,6 +1,6 @@
 """The one-question satisfaction survey (CSAT): offered to the consumer when their chat ends, answered once.
 
-``services._end`` sends the ``survey`` frame as the chat ends; ``rate_chat`` stores the consumer's answer.
+``conversation.end_chat`` sends the ``survey`` frame as the chat ends; ``rate_chat`` stores the consumer's answer.
 A chat takes one answer: a second is refused (``already_rated``), so a score a supervisor has read never
 changes under them. Only the chat's own consumer may answer, and only after it ended
 (docs/chat-protocol.md, *Satisfaction survey*).
@@ -14,8 +14,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from chat.conversation import ChatError
 from chat.models import ChatSession, Satisfaction
-from chat.services import ChatError
 
 COMMENT_MAX_CHARS = 500
 

@@ -12,9 +12,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from chat.analysis import normalised_question
+from chat.conversation import author_name, desk_of, message_frame
 from chat.learning import may_add_wording
 from chat.models import ChatSession, KnowledgeArticle
-from chat.services import author_name, desk_of, message_frame
 from core.roles import MERCHANT_STAFF
 from core.tenancy import is_merchant_staff, merchant_id_of, scope
 from core.users import Actor
@@ -38,6 +38,15 @@ INTENT_LABELS = {
     "refund_proposed": gettext_lazy("was asked to confirm a refund"),
     "refund_cancelled": gettext_lazy("cancelled a refund"),
 }
+
+
+def may_use_console(user: Actor) -> bool:
+    """The one rule of who takes chats in the agent console (its page, its socket, a transfer's target): an active
+    staff user with ``chat.use_chat_console``; a shop's staff only with a shop (they work its chats alone:
+    ``conversation.desk_of``), one without a shop takes none."""
+    if is_merchant_staff(user) and merchant_id_of(user) is None:
+        return False
+    return bool(user.is_active and user.is_staff and user.has_perm("chat.use_chat_console"))
 
 
 def summary_lines(chat: ChatSession) -> list[str]:
@@ -171,7 +180,7 @@ def transfer_targets(user: Actor) -> dict[str, Any]:
         .select_related("user")
         .order_by("user__username")
     )
-    # The same desk only (services.transfer_chat): a shop's staff among themselves, with no department to send
+    # The same desk only (desk.transfer_chat): a shop's staff among themselves, with no department to send
     # to (the platform steps in only when the consumer escalates); the platform's agents among themselves.
     if is_merchant_staff(user):
         shop_id = merchant_id_of(user)

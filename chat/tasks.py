@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from chat import knowledge, services
+from chat import desk, knowledge
 
 
 @shared_task
@@ -22,4 +22,4 @@ def index_knowledge_base() -> int:
 @shared_task
 def sweep_chats() -> dict[str, int]:
     """Beat, every 15 s: chats accepted but unanswered go back to the queue; idle bot-only chats are resolved."""
-    return {"requeued": services.requeue_unanswered(), "ended": services.end_idle_chats()}
+    return {"requeued": desk.requeue_unanswered(), "ended": desk.end_idle_chats()}

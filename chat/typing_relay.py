@@ -14,9 +14,9 @@ from typing import Any
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from chat.conversation import ChatError
 from chat.groups import consumer_group, staff_group
 from chat.models import ChatSession
-from chat.services import ChatError
 from core.users import Actor
 
 State = ChatSession.State

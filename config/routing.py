@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.urls import path
 
-from chat.consumers import AgentChatConsumer, ConsumerChatConsumer
+from chat.consumers.agent import AgentChatConsumer
+from chat.consumers.consumer import ConsumerChatConsumer
 from core.consumers import EventsConsumer
 
 websocket_urlpatterns = [

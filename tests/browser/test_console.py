@@ -29,7 +29,7 @@ def two_chats_held_by_the_agent() -> dict[str, Any]:
     """Two consumers handed to the demo agent, the first with five orders; made off Playwright's thread."""
     from django.contrib.auth.models import User
 
-    from chat import services
+    from chat import desk, services
     from tests.crm import factories as f
     from tickets.models import AgentProfile
 
@@ -44,7 +44,7 @@ def two_chats_held_by_the_agent() -> dict[str, Any]:
             f.order(who, shop, "99.00", item_title=f"耳机{k}", placed_at=timezone.now() - timedelta(days=k))
         services.start_chat(who.pk, "zh-hans")
         services.request_human(who.pk)
-        chat = services.accept_chat(ChatSession.objects.get(consumer_id=who.pk).pk, agent)
+        chat = desk.accept_chat(ChatSession.objects.get(consumer_id=who.pk).pk, agent)
         made["chats"].append((chat.pk, who.pk))
     return made
 
@@ -155,10 +155,10 @@ def test_the_consumer_widget_hides_the_person_button_while_with_a_person(
             def accept() -> None:
                 from django.contrib.auth.models import User
 
-                from chat import services
+                from chat import desk
 
                 chat = ChatSession.objects.get(consumer_id=made["consumer"])
-                services.accept_chat(chat.pk, User.objects.get(username="agent"))
+                desk.accept_chat(chat.pk, User.objects.get(username="agent"))
                 connection.close()
 
             in_thread(accept)

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import Permission, User
 
-from chat import selectors, services
+from chat import desk as chat_desk
+from chat import selectors
 from chat.models import ChatSession, KnowledgeArticle
 from core import roles
 from crm.models import CreditTier
@@ -326,7 +327,7 @@ async def test_a_chat_accepted_but_unanswered_goes_back_to_the_queue(
 ) -> None:
     desk, socket, chat_id, _agent = await accepted(make_user)
     settings.CHAT_ACCEPT_TIMEOUT = 0
-    assert await sync(services.requeue_unanswered)() == 1
+    assert await sync(chat_desk.requeue_unanswered)() == 1
     closed, _ = await frames_until(desk, "chat.closed")
     assert (closed["chat"], closed["reason"]) == (chat_id, "timeout")
     await frames_until(socket, "state", match=lambda f: f["state"] == "waiting")
@@ -342,7 +343,7 @@ async def test_an_answered_chat_is_not_requeued(make_user: Callable[..., User], 
     await desk.send_json_to({"type": "reply", "chat": chat_id, "text": "在的", "ref": "r"})
     await frames_until(desk, "ack", match=lambda f: f.get("ref") == "r")
     settings.CHAT_ACCEPT_TIMEOUT = 0
-    assert await sync(services.requeue_unanswered)() == 0
+    assert await sync(chat_desk.requeue_unanswered)() == 0
     assert (await sync(ChatSession.objects.get)(pk=chat_id)).state == "active"
     for s in (desk, socket):
         await s.disconnect()

@@ -14,7 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import Image
 
-from chat import services
+from chat import desk, services
 from chat.models import ChatAttachment, ChatSession
 from chat.tokens import issue_token
 from core import roles
@@ -57,7 +57,7 @@ def live_chat(**consumer: Any) -> tuple[ChatSession, str]:
 def held_chat(agent: User, **consumer: Any) -> tuple[ChatSession, str]:
     chat, token = live_chat(**consumer)
     services.request_human(chat.consumer_id)
-    return services.accept_chat(chat.pk, agent), token
+    return desk.accept_chat(chat.pk, agent), token
 
 
 def messages(chat: ChatSession) -> int:

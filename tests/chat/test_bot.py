@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone, translation
 
-from chat import bot, services
+from chat import bot, conversation, services
 from chat.models import ChatSession
 from crm.models import CreditTier, Order
 from tests.crm import factories as f
@@ -77,7 +77,7 @@ def test_confirming_twice_still_files_one_refund() -> None:
     chat, order = _chat_with_order()
     proposal = _proposed(chat, order)
     services.confirm_proposal(chat.consumer_id, proposal)
-    with pytest.raises(services.ChatError) as refused:
+    with pytest.raises(conversation.ChatError) as refused:
         services.confirm_proposal(chat.consumer_id, proposal)
     assert refused.value.error_code == "stale_proposal"
     assert RefundRequest.objects.count() == 1
@@ -92,7 +92,7 @@ def test_cancelling_files_nothing_and_the_proposal_is_gone() -> None:
     proposal = _proposed(chat, order)
     services.cancel_proposal(chat.consumer_id, proposal)
     assert _bot_said(chat).body == "好的，未为您申请退款。还有什么可以帮您？"
-    with pytest.raises(services.ChatError):
+    with pytest.raises(conversation.ChatError):
         services.confirm_proposal(chat.consumer_id, proposal)
     assert RefundRequest.objects.count() == 0
     assert Order.objects.get(pk=order.pk).refunded_amount == Decimal("0")
@@ -102,7 +102,7 @@ def test_a_new_message_drops_the_proposal_and_files_nothing() -> None:
     chat, order = _chat_with_order()
     proposal = _proposed(chat, order)
     services.consumer_message(chat.consumer_id, "zh-hans", "确认")  # typed, not the confirm frame
-    with pytest.raises(services.ChatError):
+    with pytest.raises(conversation.ChatError):
         services.confirm_proposal(chat.consumer_id, proposal)
     assert RefundRequest.objects.count() == 0
 
@@ -111,7 +111,7 @@ def test_a_handoff_drops_the_proposal() -> None:
     chat, order = _chat_with_order()
     proposal = _proposed(chat, order)
     services.request_human(chat.consumer_id)
-    with pytest.raises(services.ChatError):
+    with pytest.raises(conversation.ChatError):
         services.confirm_proposal(chat.consumer_id, proposal)
     assert RefundRequest.objects.count() == 0
 
@@ -122,7 +122,7 @@ def test_another_chats_or_a_made_up_proposal_is_refused() -> None:
     other, _order = _chat_with_order()
     for consumer_id, named in ((other.consumer_id, proposal), (chat.consumer_id, "made-up"),
                                (chat.consumer_id, ""), (f.consumer().pk, proposal)):  # fmt: skip
-        with pytest.raises(services.ChatError) as refused:
+        with pytest.raises(conversation.ChatError) as refused:
             services.confirm_proposal(consumer_id, named)
         assert refused.value.error_code == "stale_proposal"
     assert RefundRequest.objects.count() == 0

@@ -11,7 +11,7 @@ from celery import current_app
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 
-from chat import knowledge, learning, services
+from chat import conversation, desk, knowledge, learning, services
 from chat.models import ChatSession, KnowledgeArticle
 from chat.understanding import Kind
 from tests.chat.support import plain_consumer
@@ -76,7 +76,7 @@ def test_an_empty_or_overlong_wording_is_refused(make_user: Callable[..., User],
 def test_a_user_without_the_permission_cannot_add_a_wording(make_user: Callable[..., User], role: str | None) -> None:
     article = _article()
     user = make_user("someone", role)
-    with pytest.raises(services.ChatError) as refused:
+    with pytest.raises(conversation.ChatError) as refused:
         learning.add_wording(article, ODD, user)
     assert refused.value.error_code == "forbidden"
     article.refresh_from_db()
@@ -93,7 +93,7 @@ def test_merchant_staff_teach_only_their_own_shops_articles(make_user: Callable[
     user = make_user("shop", "merchant_staff")
     MerchantMembership.objects.create(user=user, merchant=own_shop)
     for article in (platform, other):
-        with pytest.raises(services.ChatError) as refused:
+        with pytest.raises(conversation.ChatError) as refused:
             learning.add_wording(article, ODD, User.objects.get(pk=user.pk))
         assert refused.value.error_code == "forbidden"
     assert learning.add_wording(own, ODD, User.objects.get(pk=user.pk)) is True
@@ -104,7 +104,7 @@ def test_merchant_staff_teach_only_their_own_shops_articles(make_user: Callable[
 def test_an_inactive_article_learns_nothing(make_user: Callable[..., User]) -> None:
     article = _article()
     KnowledgeArticle.objects.filter(pk=article.pk).update(active=False)
-    with pytest.raises(services.ChatError) as refused:
+    with pytest.raises(conversation.ChatError) as refused:
         learning.add_wording(article, ODD, make_user("sup", "supervisor"))
     assert refused.value.error_code == "bad_article"
 
@@ -118,15 +118,15 @@ def test_learning_from_a_chat_takes_the_consumers_words_from_a_chat_the_agent_he
     chat, _created = services.start_chat(consumer.pk, "zh-hans")
     asked = services.consumer_message(consumer.pk, "zh-hans", ODD)
     services.request_human(consumer.pk)
-    services.accept_chat(chat.pk, agent)
-    services.resolve_chat(chat.pk, agent)  # resolved: the agent may still teach from it
+    desk.accept_chat(chat.pk, agent)
+    desk.resolve_chat(chat.pk, agent)  # resolved: the agent may still teach from it
     bot_said = TicketEvent.objects.filter(ticket_id=chat.ticket_id, author_kind="bot").latest("pk")
     for who, message, code in ((other, asked.pk, "not_yours"), (agent, bot_said.pk, "bad_message"),
                                (agent, 10**9, "bad_message")):  # fmt: skip
-        with pytest.raises(services.ChatError) as refused:
+        with pytest.raises(conversation.ChatError) as refused:
             learning.learn_from_chat(chat.pk, message, article.pk, who)
         assert refused.value.error_code == code
-    with pytest.raises(services.ChatError):
+    with pytest.raises(conversation.ChatError):
         learning.learn_from_chat(chat.pk, asked.pk, 10**9, agent)
     article.refresh_from_db()
     assert article.questions == "发票怎么开"

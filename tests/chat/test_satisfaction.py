@@ -8,7 +8,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from chat import knowledge, satisfaction, services
+from chat import conversation, knowledge, satisfaction, services
 from chat.models import ChatSession, Satisfaction
 from tests.chat.support import (  # noqa: F401  (_close_sockets is an autouse fixture)
     _close_sockets,
@@ -104,7 +104,7 @@ def test_the_score_constraint_holds_below_the_service(db: Any) -> None:
     services.end_chat_by_consumer(consumer.pk)
     chat.refresh_from_db()
     assert chat.state == ChatSession.State.ENDED
-    with pytest.raises(services.ChatError) as refused:
+    with pytest.raises(conversation.ChatError) as refused:
         satisfaction.rate_chat(consumer.pk, chat.pk, 9)
     assert refused.value.error_code == "invalid"
     with pytest.raises(IntegrityError), transaction.atomic():

@@ -17,7 +17,7 @@ from django.db import connections, transaction
 from django.utils import timezone, translation
 from pytest_django import DjangoAssertNumQueries
 
-from chat import knowledge, selectors, services
+from chat import conversation, desk, knowledge, selectors, services
 from chat.models import ChatSession, HandoffPhrase
 from core import roles
 from crm.models import CreditTier, RiskFlag
@@ -42,7 +42,7 @@ def waiting(**consumer: Any) -> ChatSession:
 
 def held_by(agent: User, **consumer: Any) -> ChatSession:
     chat = waiting(**consumer)
-    return services.accept_chat(chat.pk, agent)
+    return desk.accept_chat(chat.pk, agent)
 
 
 def refund_notices(chat: ChatSession) -> list[str]:
@@ -61,8 +61,8 @@ def test_a_retried_console_refund_answers_the_first_decision_and_tells_the_consu
     agent = make_agent(make_user, "refunder")
     chat = held_by(agent, tier=CreditTier.objects.get(name="金牌会员"))
     order = f.order(chat.consumer, f.merchant(), "88.00", status="delivered")
-    first = services.refund_in_chat(chat.pk, agent, order.order_no, "88.00", key="console-7")
-    again = services.refund_in_chat(chat.pk, agent, order.order_no, "88.00", key="console-7")
+    first = desk.refund_in_chat(chat.pk, agent, order.order_no, "88.00", key="console-7")
+    again = desk.refund_in_chat(chat.pk, agent, order.order_no, "88.00", key="console-7")
     assert (first.pk, again.pk, first.decision) == (again.pk, first.pk, "instant")
     assert RefundRequest.objects.filter(order=order).count() == 1
     assert len(refund_notices(chat)) == 1
@@ -82,7 +82,7 @@ def test_a_console_refund_with_bad_input_names_the_field_and_changes_nothing(
     chat = held_by(agent)
     order = f.order(chat.consumer, f.merchant(), "50.00", status="delivered")
     with pytest.raises(ValidationError) as problem:
-        services.refund_in_chat(chat.pk, agent, order.order_no, amount, key=key)
+        desk.refund_in_chat(chat.pk, agent, order.order_no, amount, key=key)
     assert list(problem.value.message_dict) == [field]
     assert not RefundRequest.objects.exists()
     assert refund_notices(chat) == []
@@ -95,8 +95,8 @@ def test_a_console_user_who_may_not_refund_is_refused(make_user: Callable[..., U
     watcher = User.objects.get(pk=watcher.pk)  # a fresh permission cache
     chat = held_by(watcher)
     order = f.order(chat.consumer, f.merchant(), "50.00", status="delivered")
-    with pytest.raises(services.ChatError) as problem:
-        services.refund_in_chat(chat.pk, watcher, order.order_no, "50.00", key="k-x")
+    with pytest.raises(conversation.ChatError) as problem:
+        desk.refund_in_chat(chat.pk, watcher, order.order_no, "50.00", key="k-x")
     assert problem.value.error_code == "forbidden"
     assert not RefundRequest.objects.exists()
 
@@ -156,8 +156,8 @@ def test_a_chat_cannot_be_transferred_to_merchant_staff_even_with_the_console_pe
     MerchantMembership.objects.create(user=shop, merchant=f.merchant())
     shop = User.objects.get(pk=shop.pk)
     assert shop.pk not in [a["id"] for a in selectors.transfer_targets(agent)["agents"]]
-    with pytest.raises(services.ChatError) as problem:
-        services.transfer_chat(chat.pk, agent, to_agent=shop)
+    with pytest.raises(conversation.ChatError) as problem:
+        desk.transfer_chat(chat.pk, agent, to_agent=shop)
     assert problem.value.error_code == "unavailable"
     chat.refresh_from_db()
     assert (chat.agent_id, chat.state) == (agent.pk, "active")
@@ -175,8 +175,8 @@ def test_a_transfer_to_a_bad_target_is_refused_and_the_chat_stays(make_user: Cal
         "self": {"to_agent": agent}, "both": {"to_agent": colleague, "to_department": department},
         "neither": {}, "full": {"to_agent": colleague},
     }  # fmt: skip
-    with pytest.raises(services.ChatError) as problem:
-        services.transfer_chat(chat.pk, agent, **targets[target])
+    with pytest.raises(conversation.ChatError) as problem:
+        desk.transfer_chat(chat.pk, agent, **targets[target])
     assert problem.value.error_code == ("at_capacity" if target == "full" else "bad_target")
     chat.refresh_from_db()
     assert (chat.agent_id, chat.state) == (agent.pk, "active")
@@ -197,7 +197,7 @@ def test_a_chat_left_idle_with_the_bot_ends_with_a_readable_note(settings: Any) 
     chat, _created = services.start_chat(who.pk, "en", now=timezone.now() - timedelta(hours=2))
     settings.CHAT_IDLE_MINUTES = 30
     with translation.override("en"):
-        assert services.end_idle_chats() == 1
+        assert desk.end_idle_chats() == 1
     chat.refresh_from_db()
     status = TicketEvent.objects.get(ticket_id=chat.ticket_id, kind=TicketEvent.Kind.STATUS, data__to="resolved")
     assert (chat.state, status.body) == ("ended", "The chat ended after the consumer was idle.")
@@ -234,14 +234,14 @@ def test_messages_with_an_agent_cost_the_same_few_queries_however_long_the_chat(
 ) -> None:
     agent = make_agent(make_user, "counted")
     chat = held_by(agent)
-    services.agent_message(chat.pk, agent, "first reply")  # opens the ticket and stops the requeue clock
+    desk.agent_message(chat.pk, agent, "first reply")  # opens the ticket and stops the requeue clock
     for many in (False, True):
         if many:
             for i in range(20):
-                services.agent_message(chat.pk, agent, f"reply {i}")
+                desk.agent_message(chat.pk, agent, f"reply {i}")
                 services.consumer_message(chat.consumer_id, "en", f"answer {i}")
         with django_assert_num_queries(9), django_capture_on_commit_callbacks(execute=True):
-            services.agent_message(chat.pk, agent, "a reply")
+            desk.agent_message(chat.pk, agent, "a reply")
         # savepoint, the locked chat, the message, the ticket's activity, the chat, release
         with django_assert_num_queries(6), django_capture_on_commit_callbacks(execute=True):
             services.consumer_message(chat.consumer_id, "en", "a question")
@@ -254,12 +254,12 @@ def test_the_history_costs_two_queries_for_one_message_or_many(
     agent = make_agent(make_user, "historian")
     chat = held_by(agent)
     with django_assert_num_queries(2):
-        few = services.visible_messages(chat.consumer_id)
+        few = conversation.visible_messages(chat.consumer_id)
     for i in range(15):
-        services.agent_message(chat.pk, agent, f"reply {i}")
+        desk.agent_message(chat.pk, agent, f"reply {i}")
         services.consumer_message(chat.consumer_id, "en", f"answer {i}")
     with django_assert_num_queries(2):
-        many = services.visible_messages(chat.consumer_id)
+        many = conversation.visible_messages(chat.consumer_id)
     assert len(many) == len(few) + 30
     assert {m["name"] for m in many if m["from"] == "agent"} == {"historian"}
 
@@ -275,7 +275,7 @@ def test_the_consoles_chat_snapshot_costs_the_same_queries_for_more_rows(
     CannedReply.objects.create(title="hello", body="{consumer}, {agent} here about {order} {merchant} {ticket}")
     kinds = list(RiskFlag.Kind)
     RiskFlag.objects.create(consumer=consumer, kind=kinds[0], detected_at=timezone.now())
-    services.agent_message(chat.pk, boss, "one")
+    desk.agent_message(chat.pk, boss, "one")
 
     def snapshot() -> dict[str, Any]:
         fresh = User.objects.get(pk=boss.pk)  # a fresh permission cache each time: the same cost
@@ -289,8 +289,8 @@ def test_the_consoles_chat_snapshot_costs_the_same_queries_for_more_rows(
     for i in range(6):
         f.order(consumer, f.merchant(), "20.00")
         CannedReply.objects.create(title=f"reply {i}", body="{consumer} / {merchant}")
-        services.agent_message(chat.pk, boss, f"more {i}")
-        services.agent_message(chat.pk, boss, f"note {i}", internal=True)
+        desk.agent_message(chat.pk, boss, f"more {i}")
+        desk.agent_message(chat.pk, boss, f"note {i}", internal=True)
     for kind in kinds[1:]:
         RiskFlag.objects.create(consumer=consumer, kind=kind, detected_at=timezone.now())
     many = snapshot()
@@ -321,8 +321,6 @@ def test_the_queue_costs_one_query_for_one_waiting_chat_or_many(
 
 @pytest.mark.django_db
 def test_accepting_a_chat_that_does_not_exist_is_not_found(make_user: Any) -> None:
-    from chat.services import ChatError
-
-    with pytest.raises(ChatError) as refused:
-        services.accept_chat(999_999, make_user("ghost-hunter"))
+    with pytest.raises(conversation.ChatError) as refused:
+        desk.accept_chat(999_999, make_user("ghost-hunter"))
     assert refused.value.error_code == "not_found"

@@ -12,7 +12,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from chat import knowledge, selectors, services
+from chat import conversation, desk, knowledge, selectors, services
 from chat.models import ChatSession, KnowledgeArticle, ProactiveRule
 from chat.tokens import issue_token, read_chat_token
 from core import roles
@@ -288,15 +288,15 @@ def test_shop_staff_transfer_only_to_colleagues_never_to_a_department(make_user:
     who = plain_consumer()
     chat, _created = services.start_chat(who.pk, "zh-hans", shop_id=a.pk)
     services.request_human(who.pk)
-    services.accept_chat(chat.pk, staff_a)
+    desk.accept_chat(chat.pk, staff_a)
     for to in (staff_b, platform):
-        with pytest.raises(services.ChatError) as refused:
-            services.transfer_chat(chat.pk, staff_a, to_agent=to)
+        with pytest.raises(conversation.ChatError) as refused:
+            desk.transfer_chat(chat.pk, staff_a, to_agent=to)
         assert refused.value.error_code == "unavailable"
-    with pytest.raises(services.ChatError) as refused:
-        services.transfer_chat(chat.pk, staff_a, to_department=Department.objects.create(code="X", name="X"))
+    with pytest.raises(conversation.ChatError) as refused:
+        desk.transfer_chat(chat.pk, staff_a, to_department=Department.objects.create(code="X", name="X"))
     assert refused.value.error_code == "bad_target"
-    services.transfer_chat(chat.pk, staff_a, to_agent=colleague)
+    desk.transfer_chat(chat.pk, staff_a, to_agent=colleague)
     chat.refresh_from_db()
     assert (chat.agent_id, chat.escalated_at) == (colleague.pk, None)
     assert AgentProfile.objects.get(user=colleague).available is True

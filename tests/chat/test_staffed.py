@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from chat import services
+from chat import conversation, desk
 from chat.models import ChatSession
 from core import roles
 from merchants.models import MerchantMembership
@@ -49,7 +49,7 @@ async def test_at_night_an_available_agent_means_no_callback_promise_and_the_age
         lambda: list(TicketEvent.objects.filter(ticket_id=chat.ticket_id).values_list("body", flat=True))
     )()
     assert not [text for text in said if NOBODY in text]
-    accepted = await sync(services.accept_chat)(chat.pk, agent)
+    accepted = await sync(desk.accept_chat)(chat.pk, agent)
     assert (accepted.state, accepted.agent_id) == ("active", agent.pk)
     await socket.disconnect()
 
@@ -78,9 +78,9 @@ def test_merchant_staff_and_inactive_users_marked_available_do_not_count(
     retired = make_agent(make_user, "retired", available=True)
     retired.is_active = False
     retired.save(update_fields=["is_active"])
-    assert services.agents_on_duty(timezone.now()) is False
+    assert conversation.agents_on_duty(timezone.now()) is False
     make_agent(make_user, "on-shift", available=True)
-    assert services.agents_on_duty(timezone.now()) is True
+    assert conversation.agents_on_duty(timezone.now()) is True
 
 
 def test_availability_is_a_fact_of_now_not_of_a_chat_played_in_the_past(
@@ -88,5 +88,5 @@ def test_availability_is_a_fact_of_now_not_of_a_chat_played_in_the_past(
 ) -> None:
     night_all_day(settings)
     make_agent(make_user, "on-shift", available=True)
-    assert services.agents_on_duty(timezone.now() - timedelta(hours=3)) is False  # the demo's night
-    assert services.agents_on_duty(timezone.now()) is True
+    assert conversation.agents_on_duty(timezone.now() - timedelta(hours=3)) is False  # the demo's night
+    assert conversation.agents_on_duty(timezone.now()) is True

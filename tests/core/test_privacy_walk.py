@@ -16,6 +16,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import translation
 
+from chat import desk as chat_desk
 from chat import services as chat_services
 from chat.models import ChatSession
 from core import roles
@@ -63,7 +64,7 @@ def world(make_user: Callable[..., User], settings: Any) -> dict[str, Any]:
     chat, _created = chat_services.start_chat(talker.pk, "zh-hans")
     chat_services.consumer_message(talker.pk, "zh-hans", SAID)
     chat_services.request_human(talker.pk)
-    chat = chat_services.accept_chat(chat.pk, agent)
+    chat = chat_desk.accept_chat(chat.pk, agent)
     chats.collect_chats([chat.ticket_id])
     chat_transcript = Transcript.objects.get(ticket_id=chat.ticket_id)
     # A call of the agent's, and a QA finding in it that its supervisor confirmed.
