@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
 
@@ -13,5 +14,8 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
+        rows = self.object_list
+        if not isinstance(rows, QuerySet):  # a list (never the admin's): counted as it is
+            return min(len(rows), self.CAP)
         # Without the ORDER BY, PostgreSQL counts from whichever index fits the filter.
-        return int(self.object_list.order_by()[: self.CAP].count())  # type: ignore[attr-defined]
+        return rows.order_by()[: self.CAP].count()

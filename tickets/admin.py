@@ -181,17 +181,17 @@ class TicketAdmin(ConsumerTextAdmin, TenantScopedAdmin):
         """The list's actions, and one per macro of the user (tickets.macros), each ticket on its own."""
         actions = super().get_actions(request)
         if self.has_change_permission(request):
-            for macro in macros.macros_for(request.user):
+            for macro in macros.macros_for(actor(request)):
                 label = _("Apply macro: %(name)s") % {"name": macro.name}
                 actions[f"macro_{macro.pk}"] = (self._macro_action(macro), f"macro_{macro.pk}", label)
         return actions
 
     def _macro_action(self, macro: Any) -> Any:
         def apply(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
-            rows = list(queryset)
+            rows, by = list(queryset), actor(request)
             done = lambda n: _("Macro “%(name)s”: %(done)d done, %(refused)d refused.") % {  # noqa: E731
                 "name": macro.name, "done": n, "refused": len(rows) - n}  # fmt: skip
-            apply_to_each(self, request, rows, lambda t: macros.apply_macro_or_refuse(macro, t, by=request.user), done)
+            apply_to_each(self, request, rows, lambda t: macros.apply_macro_or_refuse(macro, t, by=by), done)
 
         return apply
 

@@ -7,6 +7,7 @@ form, whose ``act`` calls one service and says what happened.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
@@ -61,15 +62,12 @@ def page_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
     }
 
 
-def timeline(ticket: Ticket, *, with_notes: bool) -> list[TicketEvent]:
+def timeline(ticket: Ticket, *, with_notes: bool) -> list[TimelineEntry]:
     """The latest TIMELINE_LIMIT events, oldest first, labelled; internal notes are the marketplace's only."""
     events = TicketEvent.objects.filter(ticket=ticket).select_related("author").order_by("-created_at", "-id")
     if not with_notes:
         events = events.exclude(kind=TicketEvent.Kind.NOTE)
-    shown = list(events[:TIMELINE_LIMIT])[::-1]
-    for event in shown:
-        label_event(event)
-    return shown
+    return [label_event(event) for event in list(events[:TIMELINE_LIMIT])[::-1]]
 
 
 def canned_replies(ticket: Ticket) -> QuerySet[CannedReply]:
@@ -132,21 +130,35 @@ CHANGE_LABELS: dict[str, dict[Any, Any]] = {
 }
 
 
-def label_event(event: TicketEvent) -> None:
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One event of the ticket page's timeline with its codes put into words (``label_event``)."""
+
+    event: TicketEvent
+    from_label: Any = ""  # a change's before and after (status, priority, SLA state)
+    to_label: Any = ""
+    note_label: Any = ""  # a status change's note, a refund's or a return's decision
+    outcome: str = ""  # a refund decision as the desk colours it (REFUND_OUTCOME)
+    reason_lines: list[str] = field(default_factory=list)  # why a refund was not instant
+
+
+def label_event(event: TicketEvent) -> TimelineEntry:
     """Codes stored on the timeline, put into words in the reader's language."""
     data = event.data
     labels = CHANGE_LABELS.get(event.kind)
+    changed: dict[str, Any] = {}
     if labels is not None:
-        event.from_label = labels.get(data.get("from"), data.get("from"))  # type: ignore[attr-defined]
-        event.to_label = labels.get(data.get("to"), data.get("to"))  # type: ignore[attr-defined]
+        changed = {"from_label": labels.get(data.get("from"), data.get("from")),
+                   "to_label": labels.get(data.get("to"), data.get("to"))}  # fmt: skip
     if event.kind == TicketEvent.Kind.STATUS:
-        event.note_label = DISPUTE_LABELS.get(event.body, event.body)  # type: ignore[attr-defined]
-    elif event.kind == TicketEvent.Kind.REFUND:
-        event.note_label = DECISION_LABELS.get(data.get("decision"), event.body)  # type: ignore[attr-defined]
-        event.outcome = REFUND_OUTCOME.get(data.get("decision"), "")  # type: ignore[attr-defined]
-        event.reason_lines = refunds.explain(data.get("reasons", []))  # type: ignore[attr-defined]
-    elif event.kind == TicketEvent.Kind.RETURN:
-        event.note_label = RETURN_LABELS.get(data.get("decision"), event.body)  # type: ignore[attr-defined]
+        return TimelineEntry(event, **changed, note_label=DISPUTE_LABELS.get(event.body, event.body))
+    if event.kind == TicketEvent.Kind.REFUND:
+        return TimelineEntry(event, **changed, note_label=DECISION_LABELS.get(data.get("decision"), event.body),
+                             outcome=REFUND_OUTCOME.get(data.get("decision"), ""),
+                             reason_lines=refunds.explain(data.get("reasons", [])))  # fmt: skip
+    if event.kind == TicketEvent.Kind.RETURN:
+        return TimelineEntry(event, **changed, note_label=RETURN_LABELS.get(data.get("decision"), event.body))
+    return TimelineEntry(event, **changed)
 
 
 # A refund decision as the desk colours it: refunded (green), waiting (amber), rejected (red).

@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from core.tenancy import TenantScopedAdmin, is_merchant_staff
+from core.users import actor
 from tickets.macros import is_supervisor, visible_to
 from tickets.models import Macro, SavedView
 from tickets.views_saved import clean_query
@@ -60,10 +61,10 @@ class DeskToolAdmin(TenantScopedAdmin):
     list_select_related = ("owner", "department")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        found = admin.ModelAdmin.get_queryset(self, request)
-        if manages_shared(request.user):
-            return found.filter(visible_to(request.user) | Q(owner__isnull=True))
-        return found.filter(visible_to(request.user))
+        found, user = admin.ModelAdmin.get_queryset(self, request), actor(request)
+        if manages_shared(user):
+            return found.filter(visible_to(user) | Q(owner__isnull=True))
+        return found.filter(visible_to(user))
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.has_perm("tickets.change_ticket"))

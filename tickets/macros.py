@@ -8,7 +8,6 @@ refuses the whole macro and nothing of it stays.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -17,57 +16,30 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.roles import SUPERVISOR
+from core.users import Actor
 from tickets import services
 from tickets.models import AgentProfile, Macro, Ticket, TicketEvent
 
 Author = TicketEvent.Author
 
 
-def is_supervisor(user: Any) -> bool:
+def is_supervisor(user: Actor) -> bool:
     return bool(user.is_superuser or user.groups.filter(name=SUPERVISOR).exists())
 
 
-def visible_to(user: Any) -> Q:
+def visible_to(user: Actor) -> Q:
     """A user's own personal tools, and the shared ones for everyone or for their department."""
     department = AgentProfile.objects.filter(user=user.pk).values("department")
     shared = Q(owner__isnull=True) & (Q(department__isnull=True) | Q(department__in=department))
     return Q(owner=user.pk) | shared
 
 
-def macros_for(user: Any) -> QuerySet[Macro]:
+def macros_for(user: Actor) -> QuerySet[Macro]:
     return Macro.objects.filter(visible_to(user)).order_by("name", "id")
 
 
 @transaction.atomic
-def set_priority(ticket: Ticket, priority: int, *, by: Any = None, now: datetime | None = None) -> Ticket:
-    """Set a ticket's priority (an agent's choice, unlike ``escalate_ticket``'s one step up); a timeline entry."""
-    now = now or timezone.now()
-    if priority not in Ticket.Priority.values:
-        raise ValidationError({"priority": _("Unknown priority.")})
-    ticket = services._locked(ticket)
-    if ticket.priority == priority:
-        return ticket
-    before, ticket.priority, ticket.updated_at = ticket.priority, priority, now
-    ticket.save(update_fields=["priority", "updated_at"])
-    services._event(ticket, TicketEvent.Kind.PRIORITY, author_kind=Author.AGENT if by else Author.SYSTEM, author=by,
-                    data={"from": before, "to": priority}, now=now)  # fmt: skip
-    return ticket
-
-
-@transaction.atomic
-def add_tags(ticket: Ticket, tags: list[str], *, now: datetime | None = None) -> Ticket:
-    """Add tags to a ticket (lower-cased, each once, in the order first given)."""
-    ticket = services._locked(ticket)
-    added = [tag for tag in dict.fromkeys(t.strip().lower() for t in tags) if tag and tag not in ticket.tags]
-    if added:
-        ticket.tags = [*ticket.tags, *added]
-        ticket.updated_at = now or timezone.now()
-        ticket.save(update_fields=["tags", "updated_at"])
-    return ticket
-
-
-@transaction.atomic
-def apply_macro(macro: Macro, ticket: Ticket, *, by: Any, now: datetime | None = None) -> Ticket:
+def apply_macro(macro: Macro, ticket: Ticket, *, by: Actor, now: datetime | None = None) -> Ticket:
     """Every step of ``macro`` on ``ticket``, all or nothing: assign, reply, status, priority, tags.
     A service's refusal (ValidationError, PermissionDenied) propagates and the transaction rolls back."""
     now = now or timezone.now()
@@ -79,14 +51,14 @@ def apply_macro(macro: Macro, ticket: Ticket, *, by: Any, now: datetime | None =
     if macro.status:
         services.transition_ticket(ticket, macro.status, by=by, now=now, note=macro.name)
     if macro.priority is not None:
-        set_priority(ticket, macro.priority, by=by, now=now)
+        services.set_priority(ticket, macro.priority, by=by, now=now)
     if macro.tags:
-        add_tags(ticket, macro.tags, now=now)
+        services.add_tags(ticket, macro.tags, now=now)
     ticket.refresh_from_db()
     return ticket
 
 
-def apply_macro_or_refuse(macro: Macro, ticket: Ticket, *, by: Any) -> Ticket:
+def apply_macro_or_refuse(macro: Macro, ticket: Ticket, *, by: Actor) -> Ticket:
     """``apply_macro``, a refusal of the user's rights said as a ValidationError (the desk and the bulk
     action show it as a message beside the others)."""
     try:

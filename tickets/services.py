@@ -288,6 +288,36 @@ def set_availability(agent: Actor, available: bool) -> AgentProfile:
 
 
 @transaction.atomic
+def set_priority(ticket: Ticket, priority: int, *, by: Actor | None, now: datetime | None = None) -> Ticket:
+    """Set a ticket's priority (an agent's choice, unlike ``escalate_ticket``'s one step up); a timeline entry
+    with the priority before and after, none when it does not change."""
+    now = now or timezone.now()
+    if priority not in Ticket.Priority.values:
+        raise ValidationError({"priority": _("Unknown priority.")})
+    ticket = _locked(ticket)
+    if ticket.priority == priority:
+        return ticket
+    before, ticket.priority, ticket.updated_at = ticket.priority, priority, now
+    ticket.save(update_fields=["priority", "updated_at"])
+    _event(ticket, TicketEvent.Kind.PRIORITY, author_kind=Author.AGENT if by else Author.SYSTEM, author=by,
+           data={"from": before, "to": priority}, now=now)  # fmt: skip
+    return ticket
+
+
+@transaction.atomic
+def add_tags(ticket: Ticket, tags: list[str], *, now: datetime | None = None) -> Ticket:
+    """Add tags to a ticket (lower-cased, each once, in the order first given; blanks and tags it has dropped).
+    No timeline entry: the timeline has no kind for tags (a new kind is a migration and the ticket page's)."""
+    ticket = _locked(ticket)
+    added = [tag for tag in dict.fromkeys(t.strip().lower() for t in tags) if tag and tag not in ticket.tags]
+    if added:
+        ticket.tags = [*ticket.tags, *added]
+        ticket.updated_at = now or timezone.now()
+        ticket.save(update_fields=["tags", "updated_at"])
+    return ticket
+
+
+@transaction.atomic
 def escalate_ticket(ticket: Ticket, *, reason: str, by: Actor | None = None, now: datetime | None = None) -> Ticket:
     """Raise a ticket's priority and flag it escalated; a second escalation of the same ticket does nothing."""
     now = now or timezone.now()

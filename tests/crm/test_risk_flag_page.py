@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,6 +18,7 @@ from crm.rating import rate_consumers
 from tests.crm import factories as f
 
 UTC_NIGHT = datetime(2026, 12, 6, 20, 30, tzinfo=ZoneInfo("UTC"))  # 04:30 the next day in Shanghai
+QUERIES_OF_THE_FLAG_PAGE = 8  # the whole change page, measured; the reviews, orders and shops are one of them
 
 
 @pytest.fixture
@@ -94,3 +96,31 @@ def test_unknown_or_impossible_verdicts_change_nothing(
     flag.refresh_from_db()
     assert (flag.status, flag.reviewed_by) == ("open", None)
     assert Consumer.objects.count() == 1
+
+
+def _flag_with_reviews(n: int) -> RiskFlag:
+    who = f.consumer(f"BURST-{n}", display_name="钱七")
+    reviews = [
+        f.review(f.order(who, f.merchant(name=f"店铺{k}")), (1, 1, 1), f"差评{k}", created_at=UTC_NIGHT)
+        for k in range(n)
+    ]
+    return RiskFlag.objects.create(
+        consumer=who, kind="negative_burst", detected_at=timezone.now(),
+        evidence={"reviews": n, "shops": n, "window_start": UTC_NIGHT.isoformat(), "window_days": 7,
+                  "review_ids": [r.pk for r in reviews]},
+    )  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_the_review_table_costs_the_same_queries_for_one_review_and_for_six(
+    supervisor: User, client_for: Callable[[User], Client], django_assert_num_queries: Any
+) -> None:
+    client = client_for(supervisor)
+    one, six = _flag_with_reviews(1), _flag_with_reviews(6)
+    page(client, one)  # the session and the permission caches warmed, as on any page after the first
+    with django_assert_num_queries(QUERIES_OF_THE_FLAG_PAGE):
+        html = page(client, one)
+    assert html.count("差评0") == 1
+    with django_assert_num_queries(QUERIES_OF_THE_FLAG_PAGE):
+        html = page(client, six)
+    assert [html.count(f"差评{k}") for k in range(6)] == [1] * 6 and html.count("<td>1/1/1</td>") == 6
