@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.middleware.csrf import get_token
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
@@ -80,6 +81,10 @@ class ChatSessionAdmin(TenantScopedAdmin):
             "lang": get_language() or settings.LANGUAGE_CODE,
             "timeZone": settings.TIME_ZONE,  # messages show local times, as ticket pages do
             "strings": {key: str(value) for key, value in CONSOLE_STRINGS.items()},
+            # Images go over HTTP (chat.api_attachments) with the session and its CSRF token.
+            "imageUrl": reverse("api-chat-console-image"),
+            "csrfToken": get_token(request),
+            "typingSeconds": settings.CHAT_TYPING_SECONDS,
         }
         context = {
             **self.admin_site.each_context(request),
@@ -323,4 +328,8 @@ CONSOLE_STRINGS = {
     "teach_article": _("…is answered by the article"),
     "taught": _("Added: the bot answers it now."),
     "already_taught": _("The article already reads so."),
+    "attach": _("Send an image"),
+    "image": _("Image"),
+    "typing": _("typing…"),
+    "upload_failed": _("The image could not be sent; try again."),
 }

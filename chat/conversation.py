@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -99,6 +100,8 @@ def author_name(event: TicketEvent) -> str:
 def message_frame(chat: ChatSession, event: TicketEvent, name: str = "") -> dict[str, Any]:
     data = {key: event.data[key] for key in ("suggestions", "intent", "code", "article", "proposal", "choices")
             if key in event.data}  # fmt: skip
+    if "attachment" in event.data:  # an image (chat.attachments): where either side reads it
+        data["attachment"] = {**event.data["attachment"], "url": reverse("api-chat-attachment", args=[event.pk])}
     return {
         "type": "message",
         "chat": chat.pk,

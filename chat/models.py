@@ -378,3 +378,44 @@ class Satisfaction(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.chat_id} {self.score}★"
+
+
+class ChatAttachment(models.Model):
+    """An image sent in a live chat, by the consumer or the agent: the stored file and the message carrying it."""
+
+    tenant_field: ClassVar[str | None] = "chat__shop"
+
+    class Sender(models.TextChoices):
+        CONSUMER = "consumer", _("Consumer")
+        AGENT = "agent", _("Agent")
+
+    chat = models.ForeignKey(
+        ChatSession, on_delete=models.CASCADE, related_name="attachments", verbose_name=_("live chat")
+    )
+    # The chat message (a ticket event) that carries the image; the timeline shows the image in its place.
+    event = models.OneToOneField(
+        "tickets.TicketEvent", on_delete=models.CASCADE, related_name="attachment", verbose_name=_("message")
+    )
+    sender = models.CharField(_("sent by"), max_length=16, choices=Sender.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("agent"),
+    )  # fmt: skip
+    file = models.FileField(_("file"), upload_to="chat/%Y/%m/")
+    # Sniffed from the bytes (core.images), never taken from the name or the browser's word.
+    content_type = models.CharField(_("type"), max_length=32)
+    size = models.PositiveIntegerField(_("size in bytes"))
+    width = models.PositiveIntegerField(_("width"))
+    height = models.PositiveIntegerField(_("height"))
+    # The client's idempotency key, prefixed by who sent it ("consumer:…", "agent.7:…"): a retried upload finds
+    # the first one instead of storing a second message.
+    key = models.CharField(_("idempotency key"), max_length=80)
+    created_at = models.DateTimeField(_("sent at"))
+
+    class Meta:
+        verbose_name = _("chat attachment")
+        verbose_name_plural = _("chat attachments")
+        constraints = [models.UniqueConstraint(fields=["chat", "key"], name="chat_attachment_once_per_key")]
+
+    def __str__(self) -> str:
+        return f"#{self.chat_id} {self.file.name}"

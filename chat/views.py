@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
@@ -43,6 +44,10 @@ WIDGET_STRINGS = {
     "escalate": _("Ask the platform to step in"),
     "shop": _(" · shop %(name)s"),
     "refused_shop": _("This chat cannot be opened: see the message above."),
+    "attach": _("Send an image"),
+    "image": _("Image"),
+    "typing": _("typing…"),
+    "upload_failed": _("The image could not be sent; try again."),
 }
 
 
@@ -78,6 +83,7 @@ def chat_demo(request: HttpRequest) -> HttpResponse:
         context["config"] = {
             "socket": "/ws/chat/", "token": token, "lang": get_language() or settings.LANGUAGE_CODE,
             "maxChars": settings.CHAT_MAX_MESSAGE_CHARS, "strings": WIDGET_STRINGS,
+            "imageUrl": reverse("api-chat-image"), "typingSeconds": settings.CHAT_TYPING_SECONDS,
         }  # fmt: skip
     elif context["may_issue"]:
         # A few demo consumers to start from: the best tier first, so priority routing is one click away.

@@ -287,6 +287,12 @@ CHAT_MAX_FRAME_BYTES = env_int("CHAT_MAX_FRAME_BYTES", 16384)
 # Frames one socket may send per window of seconds; beyond it they are refused with an error.
 CHAT_RATE_FRAMES = env_int("CHAT_RATE_FRAMES", 10)
 CHAT_RATE_SECONDS = env_int("CHAT_RATE_SECONDS", 10)
+# Largest image a consumer or an agent may send in a chat (JPEG, PNG, WebP or GIF, sniffed from its bytes).
+CHAT_ATTACHMENT_MAX_MB = env_int("CHAT_ATTACHMENT_MAX_MB", 5)
+# Pixels at most in a chat image (width × height): a small file that would decode to gigabytes is refused.
+CHAT_ATTACHMENT_MAX_PIXELS = env_int("CHAT_ATTACHMENT_MAX_PIXELS", 40_000_000)
+# A socket relays at most one "typing" frame per this many seconds; more are dropped, never stored.
+CHAT_TYPING_SECONDS = env_int("CHAT_TYPING_SECONDS", 3)
 # Threads (each with its own database connection) per ASGI process for the chat sockets' database work.
 CHAT_DB_THREADS = env_int("CHAT_DB_THREADS", 12)
 

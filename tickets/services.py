@@ -161,7 +161,7 @@ def transition_ticket(
 @transaction.atomic
 def add_message(
     ticket: Ticket, *, body: str, author_kind: str, author: Any = None, internal: bool = False,
-    now: datetime | None = None,
+    now: datetime | None = None, data: dict[str, Any] | None = None,
 ) -> TicketEvent:  # fmt: skip
     """A message on the timeline (or an internal note). An agent's first reply stops the first-response clock;
     a consumer's message on a ticket waiting for them puts it back in the agents' hands."""
@@ -173,7 +173,7 @@ def add_message(
     if ticket.status == S.CLOSED:
         raise ValidationError({"body": _("This ticket is closed; open a new one.")})
     kind = TicketEvent.Kind.NOTE if internal else TicketEvent.Kind.MESSAGE
-    event = _event(ticket, kind, author_kind=author_kind, author=author, body=body, now=now)
+    event = _event(ticket, kind, author_kind=author_kind, author=author, body=body, data=data, now=now)
     fields = ["updated_at"]
     if not internal and author_kind == Author.AGENT:
         if ticket.first_response_at is None:

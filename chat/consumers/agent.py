@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from chat import desk, learning, selectors
+from chat import desk, learning, selectors, typing_relay
 from chat.consumers.base import (
     ChatSocket,
     FrameError,
@@ -47,10 +47,11 @@ class AgentChatConsumer(ChatSocket):
     handlers = {
         "accept": "on_accept", "reply": "on_reply", "note": "on_note", "transfer": "on_transfer",
         "resolve": "on_resolve", "refund": "on_refund", "availability": "on_availability", "open": "on_open",
-        "learn": "on_learn", "ping": "on_ping",
+        "learn": "on_learn", "typing": "on_typing", "ping": "on_ping",
     }  # fmt: skip
     user: Actor
     following: set[int]
+    typing_gate: typing_relay.TypingGate
     refresher: asyncio.Future[None] | None = None
     stale = False
     new_in_queue: int | None = None
@@ -74,6 +75,7 @@ class AgentChatConsumer(ChatSocket):
         # An agent's console sends actions, not chatter: a generous limit still stops a runaway script.
         self.limiter = RateLimit(settings.CHAT_RATE_FRAMES * 3, settings.CHAT_RATE_SECONDS)
         self.following = set()
+        self.typing_gate = typing_relay.TypingGate()
         await self.channel_layer.group_add(AGENTS, self.channel_name)
         await self.channel_layer.group_add(agent_group(user.pk), self.channel_name)
         await self.accept()
@@ -223,6 +225,12 @@ class AgentChatConsumer(ChatSocket):
         """Follow a chat read-only (a supervisor watching) or reload one's own."""
         chat_id = await self._visible(content)
         await self.follow(chat_id)
+
+    async def on_typing(self, content: dict[str, Any], ref: Any) -> None:
+        """Relayed to the consumer of a chat the agent holds; never stored, at most one per chat per window."""
+        chat_id = int_field(content, "chat", minimum=1)
+        if self.typing_gate.allow(chat_id):
+            await self.relay(await database_sync_to_async(typing_relay.agent_typing)(chat_id, self.user))
 
     async def on_ping(self, content: dict[str, Any], ref: Any) -> None:
         await self.send_json({"type": "pong", "ref": ref})

@@ -232,6 +232,12 @@ class ChatSocket(AsyncWebsocketConsumer):
                 log.exception("chat frame failed")
                 await self.error("server_error", _("Something went wrong; your conversation is safe, try again."), ref)
 
+    async def relay(self, relay: tuple[str, dict[str, Any]] | None) -> None:
+        """Send a frame that is not stored (typing, ``chat.typing_relay``) straight to the other side's group."""
+        if relay is not None:
+            group, frame = relay
+            await self.channel_layer.group_send(group, {"type": "chat.frame", "frame": frame})
+
     async def chat_frame(self, message: dict[str, Any]) -> None:
         await self.send_json(message["frame"])
 

@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone, translation
 
-from chat import knowledge, satisfaction, selectors, services
+from chat import knowledge, satisfaction, selectors, services, typing_relay
 from chat.consumers.base import (
     ChatSocket,
     RateLimit,
@@ -39,9 +39,10 @@ class ConsumerChatConsumer(ChatSocket):
 
     handlers = {"message": "on_message", "history": "on_history", "handoff": "on_handoff", "end": "on_end",
                 "confirm": "on_confirm", "cancel": "on_cancel", "rate": "on_rate", "escalate": "on_escalate",
-                "ping": "on_ping"}  # fmt: skip
+                "typing": "on_typing", "ping": "on_ping"}  # fmt: skip
     consumer_id: int
     shop_id: int | None = None
+    typing_gate: typing_relay.TypingGate
 
     async def connect(self) -> None:
         query = query_params(self.scope)
@@ -57,6 +58,7 @@ class ConsumerChatConsumer(ChatSocket):
         except ValueError:
             after = 0
         self.consumer_id = consumer_id
+        self.typing_gate = typing_relay.TypingGate()
         try:
             chat, _created = await self.call(services.start_chat, consumer_id, self.language, shop_id=self.shop_id)
         except ChatError as refused:  # a shop that takes no chats, or another chat still open: said, closed
@@ -131,6 +133,11 @@ class ConsumerChatConsumer(ChatSocket):
         answer = await self.call(satisfaction.rate_chat, self.consumer_id, chat_id, content.get("score"),
                                  content.get("comment", ""))  # fmt: skip
         await self.send_json({"type": "ack", "ref": ref, "chat": chat_id, "score": answer.score})
+
+    async def on_typing(self, content: dict[str, Any], ref: Any) -> None:
+        """Relayed to the consoles following the conversation; never stored, at most one per CHAT_TYPING_SECONDS."""
+        if self.typing_gate.allow():
+            await self.relay(await database_sync_to_async(typing_relay.consumer_typing)(self.consumer_id))
 
     async def on_ping(self, content: dict[str, Any], ref: Any) -> None:
         await self.send_json({"type": "pong", "ref": ref})

@@ -57,7 +57,8 @@
         showState(frame);
         break;
       case "history": frame.messages.forEach(add); break;
-      case "message": add(frame.message); break;
+      case "message": if (frame.message.from === "agent") typing(false); add(frame.message); break;
+      case "typing": typing(true); break;
       case "state": showState(frame); break;
       case "queue":
         banner(frame.callback ? S.callback : fill(S.position, { position: frame.position, waiting: frame.waiting }));
@@ -133,7 +134,9 @@
     if (who) { var w = document.createElement("div"); w.className = "who"; w.textContent = who; li.appendChild(w); }
     var bubble = document.createElement("div");
     bubble.className = "bubble";
-    bubble.textContent = message.text;
+    var image = (message.data || {}).attachment;
+    if (image) { bubble.className = "bubble image"; bubble.appendChild(imageLink(image)); }
+    else bubble.textContent = message.text;
     li.appendChild(bubble);
     $("messages").appendChild(li);
     $("messages").scrollTop = $("messages").scrollHeight;
@@ -157,6 +160,64 @@
     };
     return b;
   }
+
+  // An image in the conversation: a thumbnail that opens the whole image; the URL needs the chat token.
+  function imageLink(image) {
+    var url = image.url + "?token=" + encodeURIComponent(config.token);
+    var a = document.createElement("a"), img = document.createElement("img");
+    a.href = url; a.target = "_blank"; a.rel = "noopener";
+    img.src = url; img.alt = S.image; img.width = image.width; img.height = image.height; img.loading = "lazy";
+    img.onload = function () { $("messages").scrollTop = $("messages").scrollHeight; };
+    a.appendChild(img);
+    return a;
+  }
+
+  // Sending an image: POST with the chat token and an idempotency key, retried once with the same key (so a
+  // retry after a lost answer never sends it twice); the socket brings the message like any other.
+  function sendImage(file) {
+    var key = "img-" + Date.now() + "-" + Math.random().toString(36).slice(2, 10);
+    var label = $("attach-label");
+    label.classList.add("busy");
+    function attempt(left) {
+      var form = new FormData();
+      form.append("image", file); form.append("key", key);
+      return fetch(config.imageUrl, { method: "POST", body: form,
+                                      headers: { "Authorization": "Chat-Token " + config.token,
+                                                 "Accept-Language": config.lang } })
+        .then(function (response) {
+          if (response.status >= 500 && left) return attempt(left - 1);
+          if (response.ok) return null;
+          return response.json().then(function (body) {
+            var errors = body.errors || {};
+            failed((errors.image || errors.key || [body.message])[0]);
+          });
+        })
+        .catch(function () { return left ? attempt(left - 1) : failed(S.upload_failed); });
+    }
+    function failed(text) { add({ id: "e" + (++seq), from: "system", text: text || S.upload_failed }); }
+    attempt(1).then(function () { label.classList.remove("busy"); });
+  }
+
+  // "typing…": the other side's typing frame shows it for a few seconds, their next message clears it. This
+  // side tells at most once per config.typingSeconds while the consumer types.
+  var typingTimer = null, typedAt = 0;
+  function typing(on) {
+    $("typing").hidden = !on;
+    clearTimeout(typingTimer);
+    if (on) typingTimer = setTimeout(function () { $("typing").hidden = true; }, 2 * config.typingSeconds * 1000);
+  }
+  $("text").addEventListener("input", function () {
+    var now = Date.now();
+    if ($("text").value.trim() && now - typedAt >= config.typingSeconds * 1000) {
+      typedAt = now;
+      if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "typing" }));
+    }
+  });
+  $("attach").addEventListener("change", function () {
+    var file = $("attach").files[0];
+    $("attach").value = "";
+    if (file) sendImage(file);
+  });
 
   function say(text) {
     text = text.trim();

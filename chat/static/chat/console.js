@@ -62,7 +62,8 @@
       case "hello": state.retry = 0; state.hello = frame; renderBar(); renderAll(); break;
       case "queue": state.queue = frame.items; renderQueue(); if (frame.new) notifyQueue(frame.new); break;
       case "chat": addChat(frame); break;
-      case "message": addMessage(frame.chat, frame.message); break;
+      case "message": if (frame.message.from === "consumer") typing(frame.chat, false); addMessage(frame.chat, frame.message); break;
+      case "typing": typing(frame.chat, true); break;
       case "state": chatState(frame); break;
       case "chat.closed": closeChat(frame.chat); break;
       case "ack":
@@ -259,8 +260,58 @@
     return el("li", { className: cls, "data-id": message.id }, [
       el("div", { className: "who" }, [el("span", { text: who + " · " }),
                                        el("time", { datetime: message.at || "", text: localTime(message.at) })]),
-      el("div", { className: "bubble", text: message.text }),
+      (message.data || {}).attachment ? el("div", { className: "bubble image" }, [imageLink(message.data.attachment)])
+                                      : el("div", { className: "bubble", text: message.text }),
     ]);
+  }
+
+  // An image in the conversation (chat.attachments): a thumbnail; a click opens it whole in a new tab.
+  function imageLink(image) {
+    return el("a", { href: image.url, target: "_blank", rel: "noopener" }, [
+      el("img", { src: image.url, alt: S.image, width: String(image.width), height: String(image.height), loading: "lazy" }),
+    ]);
+  }
+
+  // "typing…": the consumer's typing frame shows it under their conversation for a few seconds; their next
+  // message clears it. The agent's own typing is told at most once per config.typingSeconds per chat.
+  var typedAt = {};
+  function typing(chatId, on) {
+    clearTimeout((state.typingTimers || {})[chatId]);
+    state.typingTimers = state.typingTimers || {};
+    state.typing = state.typing || {};
+    state.typing[chatId] = on;
+    if (on) state.typingTimers[chatId] = setTimeout(function () { typing(chatId, false); }, 2 * config.typingSeconds * 1000);
+    var node = document.querySelector('.chat-card[data-chat="' + chatId + '"] .typing');
+    if (node) node.hidden = !on;
+  }
+  function tellTyping(chat) {
+    var now = Date.now();
+    if (now - (typedAt[chat.chat] || 0) < config.typingSeconds * 1000) return;
+    typedAt[chat.chat] = now;
+    if (state.socket && state.socket.readyState === WebSocket.OPEN) state.socket.send(JSON.stringify({ type: "typing", chat: chat.chat }));
+  }
+
+  // Sending an image: POST with the session's CSRF token and an idempotency key, retried once with the same key;
+  // the socket brings the message back like a reply.
+  function sendImage(chat, file, button) {
+    var key = "console-img-" + chat.chat + "-" + Date.now() + "-" + Math.random().toString(36).slice(2, 8);
+    button.classList.add("busy");
+    function attempt(left) {
+      var form = new FormData();
+      form.append("chat", String(chat.chat)); form.append("image", file); form.append("key", key);
+      return fetch(config.imageUrl, { method: "POST", body: form, credentials: "same-origin",
+                                      headers: { "X-CSRFToken": config.csrfToken } })
+        .then(function (response) {
+          if (response.status >= 500 && left) return attempt(left - 1);
+          if (response.ok) return null;
+          return response.json().then(function (body) {
+            var errors = body.errors || {};
+            showError({ detail: (errors.image || errors.key || errors.chat || [body.message])[0] });
+          });
+        })
+        .catch(function () { if (left) return attempt(left - 1); showError({ detail: S.upload_failed }); });
+    }
+    attempt(1).then(function () { button.classList.remove("busy"); });
   }
 
   function renderAll() {
@@ -290,6 +341,8 @@
                         el("span", { className: "quiet", text: " " + c.external_id + " · " + chat.department + " · " }),
                         ticketLink]),
       messages,
+      el("p", (state.typing || {})[chat.chat] ? { className: "typing quiet", text: S.typing }
+                                              : { className: "typing quiet", text: S.typing, hidden: "" }),
       mine ? composer(chat) : el("p", { className: "quiet ended", text: inactiveText(chat) }),
     ]);
     setTimeout(function () { messages.scrollTop = messages.scrollHeight; }, 0);
@@ -308,6 +361,16 @@
     text.addEventListener("keydown", function (event) {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); reply("reply"); }
     });
+    text.addEventListener("input", function () { if (text.value.trim()) tellTyping(chat); });
+    var file = el("input", { type: "file", accept: "image/jpeg,image/png,image/webp,image/gif", hidden: "",
+                             className: "attach-input", "aria-label": S.attach });
+    var attach = el("button", { type: "button", className: "button secondary attach", text: S.attach,
+                                onclick: function () { file.click(); } });
+    file.addEventListener("change", function () {
+      var chosen = file.files[0];
+      file.value = "";
+      if (chosen) sendImage(chat, chosen, attach);
+    });
     var canned = el("select", { className: "canned", "aria-label": S.canned },
       [el("option", { value: "", text: S.canned })].concat(chat.canned.map(function (c) {
         return el("option", { value: c.text, text: c.title });
@@ -320,6 +383,7 @@
       text,
       el("div", { className: "send-row" }, [
         canned,
+        attach, file,
         el("button", { type: "button", className: "button note", text: S.note, onclick: function () { reply("note"); } }),
         el("button", { type: "button", className: "button primary send default", text: S.send,
                        onclick: function () { reply("reply"); } }),
