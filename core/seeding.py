@@ -140,7 +140,9 @@ def indexes_built_after(*model_classes: type[models.Model]) -> Iterator[None]:
     after the load, an index is one sort (crm_order's two took the load from 5.6 s to 1.9 s + 1.2 s of builds
     per 100,000 rows). Only plain (non-unique) indexes go: primary keys, unique indexes and constraints stay and
     are checked row by row, ON CONFLICT finds its index. Call it inside the stage's transaction (a failure rolls
-    the DROPs back too), and keep out of the block the queries that need those indexes.
+    the DROPs back too), and keep out of the block the queries that need those indexes. DROP INDEX locks the
+    table until that transaction commits: for a load that nobody reads meanwhile (`make run` seeds before it
+    starts its servers).
     """
     tables = [model._meta.db_table for model in model_classes]
     with connection.cursor() as cursor:
