@@ -1,5 +1,6 @@
 """Staging rows in a temporary table with COPY, for set-based loads (core.importing's batches, crm's risk
-rules): the table, COPY's text format written in Python, and the upsert that counts what it created.
+rules): the table, COPY's text format written in Python, and the upsert that counts what it created and
+leaves alone what would not change.
 """
 
 from __future__ import annotations
@@ -111,3 +112,22 @@ def upsert_counts(sql: str, params: Sequence[Any] = ()) -> tuple[int, int]:
         )
         created, updated = cursor.fetchone()
     return int(created), int(updated)
+
+
+def changed_only(select: str, *, table: str, key: str, columns: Sequence[str], compared: Sequence[str]) -> str:
+    """``select`` (its columns named ``columns``) without the rows ``table`` already holds as they are.
+
+    A row is unchanged when ``table`` has its ``key`` with the same ``compared`` values (NULL equal to NULL).
+    Filtering it out before ``INSERT ... ON CONFLICT DO UPDATE`` matters even with a ``WHERE`` on the update:
+    PostgreSQL locks every conflicting row, the ones the ``WHERE`` then leaves alone included, so an import rerun
+    would write a lock into every row it did not change (a page dirtied and WAL written a row, and a wait for
+    anybody else holding it). Filtered here, an unchanged row is only read.
+    """
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(name) for name in columns)
+    kept = ", ".join(f"t.{quote(name)}" for name in compared)
+    incoming = ", ".join(f"incoming.{quote(name)}" for name in compared)
+    return (
+        f"SELECT * FROM ({select}) AS incoming ({names}) WHERE NOT EXISTS (SELECT 1 FROM {quote(table)} t"
+        f" WHERE t.{quote(key)} = incoming.{quote(key)} AND ({kept}) IS NOT DISTINCT FROM ({incoming}))"
+    )

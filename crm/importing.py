@@ -2,7 +2,8 @@
 
 Every kind goes through core.importing.import_file: rows are read and checked in Python (each problem named by
 line and field), then each batch is COPYed into a temporary table and upserted by its external id with one
-``INSERT ... ON CONFLICT ... DO UPDATE`` (rows that would not change are left alone), all in one transaction.
+``INSERT ... ON CONFLICT ... DO UPDATE`` (rows that would not change are filtered out first, so a rerun neither
+rewrites nor locks them), all in one transaction.
 References (an order's consumer and merchant, a review's order) are resolved in the database: a row whose
 reference is unknown is rejected under that field. Importing the same file again changes nothing.
 """
@@ -23,7 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.importing import DEFAULT_BATCH_SIZE, ImportReport, Kind, Rejection, RowReader, import_file, rejected_lines
-from core.staging import upsert_counts
+from core.staging import changed_only, upsert_counts
 from core.values import InvalidValue, choice_value, moment_value, show_value, text_value
 from crm.models import Order
 from crm.services import NEGATIVE_STARS
@@ -157,9 +158,12 @@ def _parse_consumer(row: RowReader) -> tuple[object, ...]:
 
 
 def _load_consumers(rows: list[tuple[object, ...]]) -> ImportReport:
+    incoming = changed_only(
+        f"SELECT external_id, {', '.join(_CONSUMER_FIELDS)} FROM import_stage",
+        table="crm_consumer", key="external_id", columns=("external_id", *_CONSUMER_FIELDS), compared=_CONSUMER_FIELDS,
+    )  # fmt: skip
     created, updated = upsert_counts(f"""
-        INSERT INTO crm_consumer (external_id, {", ".join(_CONSUMER_FIELDS)})
-        SELECT external_id, {", ".join(_CONSUMER_FIELDS)} FROM import_stage
+        INSERT INTO crm_consumer (external_id, {", ".join(_CONSUMER_FIELDS)}) {incoming}
         ON CONFLICT (external_id) DO UPDATE SET {assign_all(_CONSUMER_FIELDS)}
         WHERE {differs("crm_consumer", _CONSUMER_FIELDS)}
         RETURNING (xmax = 0) AS inserted""")
@@ -253,10 +257,16 @@ def _load_orders(rows: list[tuple[object, ...]]) -> ImportReport:
         lambda value: _("No merchant has the code %(value)s.") % {"value": show_value(value)},
     )
     staged = ", ".join(f"s.{name}" for name, _type in _ORDER_COLUMNS[4:])
+    incoming = changed_only(
+        f"SELECT s.order_no, c.id, m.id, {staged} FROM import_stage s"
+        f" JOIN crm_consumer c ON c.external_id = s.consumer JOIN {merchants} m ON m.code = s.merchant",
+        table="crm_order",
+        key="order_no",
+        columns=("order_no", *_ORDER_FIELDS),
+        compared=_ORDER_FIELDS,
+    )
     created, updated = upsert_counts(f"""
-        INSERT INTO crm_order (order_no, {", ".join(_ORDER_FIELDS)})
-        SELECT s.order_no, c.id, m.id, {staged}
-        FROM import_stage s JOIN crm_consumer c ON c.external_id = s.consumer JOIN {merchants} m ON m.code = s.merchant
+        INSERT INTO crm_order (order_no, {", ".join(_ORDER_FIELDS)}) {incoming}
         ON CONFLICT (order_no) DO UPDATE SET {assign_all(_ORDER_FIELDS)}
         WHERE {differs("crm_order", _ORDER_FIELDS)}
         RETURNING (xmax = 0) AS inserted""")
@@ -309,15 +319,19 @@ def _load_reviews(rows: list[tuple[object, ...]]) -> ImportReport:
             " WHERE o.id IS NULL OR s.created_at < o.placed_at ORDER BY s.line"
         )
     ]
-    created, updated = upsert_counts(f"""
-        INSERT INTO crm_review (order_id, consumer_id, merchant_id, {", ".join(_REVIEW_FIELDS)}, moderation)
+    columns = ("order_id", "consumer_id", "merchant_id", *_REVIEW_FIELDS, "moderation")
+    incoming = changed_only(f"""
         SELECT o.id, o.consumer_id, o.merchant_id, s.item_stars, s.service_stars, s.logistics_stars, s.text,
                least(s.item_stars, s.service_stars, s.logistics_stars) <= {NEGATIVE_STARS}, s.created_at,
                CASE WHEN least(s.item_stars, s.service_stars, s.logistics_stars) <= {NEGATIVE_STARS}
                      AND EXISTS (SELECT 1 FROM crm_riskflag f WHERE f.consumer_id = o.consumer_id
                                  AND f.status = 'confirmed') THEN 'held' ELSE 'published' END
         FROM import_stage s JOIN crm_order o ON o.order_no = s.order_no
-        WHERE s.created_at >= o.placed_at
+        WHERE s.created_at >= o.placed_at""", table="crm_review", key="order_id", columns=columns,
+        compared=_REVIEW_FIELDS,
+    )  # fmt: skip
+    created, updated = upsert_counts(f"""
+        INSERT INTO crm_review ({", ".join(columns)}) {incoming}
         ON CONFLICT (order_id) DO UPDATE SET {assign_all(_REVIEW_FIELDS)}
         WHERE {differs("crm_review", _REVIEW_FIELDS)}
         RETURNING (xmax = 0) AS inserted""")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -111,6 +113,18 @@ def review_risk_flag(flag: RiskFlag, *, status: str, reviewer: Actor | None, not
     flag.note = note or flag.note  # a note typed on the flag's page survives the verdict
     flag.save(update_fields=["status", "reviewed_by", "reviewed_at", "note"])
     return flag
+
+
+def review_risk_flags(flags: Iterable[RiskFlag], *, status: str, reviewer: Actor | None, note: str = "") -> int:
+    """review_risk_flag for many flags in one conditional UPDATE (a loaded history's verdicts, e.g. the demo's);
+    returns how many changed. A flag whose status cannot become ``status`` is left as it is, not refused."""
+    if status not in RiskFlag.Status.values:
+        raise ValidationError({"status": _("Unknown flag status: %(status)s") % {"status": status}})
+    allowed = [current for current, after in _FLAG_TRANSITIONS.items() if status in after]
+    verdict: dict[str, Any] = {"status": status, "reviewed_by": reviewer, "reviewed_at": timezone.now()}
+    if note:  # without one, a note typed on the flag's page survives, as in review_risk_flag
+        verdict["note"] = note
+    return RiskFlag.objects.filter(pk__in=[flag.pk for flag in flags], status__in=allowed).update(**verdict)
 
 
 def moderate_reviews(reviews: QuerySet[Review], moderation: str) -> int:

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.importing import DEFAULT_BATCH_SIZE, ImportReport, Kind, RowReader, format_of, import_file, rejected_lines
-from core.staging import upsert_counts
+from core.staging import changed_only, upsert_counts
 from core.values import ImportFileError, show_value, text_value
 from crm import importing as crm_importing
 from crm.importing import MOMENT, flag, not_in_future, yuan
@@ -41,9 +41,12 @@ def _parse_merchant(row: RowReader) -> tuple[object, ...]:
 
 
 def _load_merchants(rows: list[tuple[object, ...]]) -> ImportReport:
+    incoming = changed_only(
+        f"SELECT code, {', '.join(_MERCHANT_FIELDS)} FROM import_stage",
+        table="merchants_merchant", key="code", columns=("code", *_MERCHANT_FIELDS), compared=_MERCHANT_FIELDS,
+    )  # fmt: skip
     created, updated = upsert_counts(f"""
-        INSERT INTO merchants_merchant (code, {", ".join(_MERCHANT_FIELDS)})
-        SELECT code, {", ".join(_MERCHANT_FIELDS)} FROM import_stage
+        INSERT INTO merchants_merchant (code, {", ".join(_MERCHANT_FIELDS)}) {incoming}
         ON CONFLICT (code) DO UPDATE SET {crm_importing.assign_all(_MERCHANT_FIELDS)}
         WHERE {crm_importing.differs("merchants_merchant", _MERCHANT_FIELDS)}
         RETURNING (xmax = 0) AS inserted""")
@@ -74,11 +77,17 @@ def _load_memberships(rows: list[tuple[object, ...]]) -> ImportReport:
         "merchant",
         lambda value: _("No merchant has the code %(value)s.") % {"value": show_value(value)},
     )
+    incoming = changed_only(
+        f'SELECT u.id, m.id, %s FROM import_stage s JOIN {users} u ON u.username = s."user"'
+        " JOIN merchants_merchant m ON m.code = s.merchant",
+        table="merchants_merchantmembership",
+        key="user_id",
+        columns=("user_id", "merchant_id", "created_at"),
+        compared=("merchant_id",),
+    )
     created, updated = upsert_counts(
         f"""
-        INSERT INTO merchants_merchantmembership (user_id, merchant_id, created_at)
-        SELECT u.id, m.id, %s FROM import_stage s
-        JOIN {users} u ON u.username = s."user" JOIN merchants_merchant m ON m.code = s.merchant
+        INSERT INTO merchants_merchantmembership (user_id, merchant_id, created_at) {incoming}
         ON CONFLICT (user_id) DO UPDATE SET merchant_id = EXCLUDED.merchant_id
         WHERE merchants_merchantmembership.merchant_id <> EXCLUDED.merchant_id
         RETURNING (xmax = 0) AS inserted""",

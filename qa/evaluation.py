@@ -4,13 +4,14 @@ one rule for a backtest.
 All read segments straight from PostgreSQL in bulk and run ``qa.matching.RuleSet`` over them (the
 matching itself is pure, in ``qa.matching``). Only evaluation writes, and only through its storing
 half, ``store_findings``: COPY, then ``INSERT … ON CONFLICT DO NOTHING`` on the finding's unique place
-(rule, transcript, segment, start), so evaluating again never duplicates one.
+(rule, transcript, segment, start), so evaluating again never duplicates one. Findings are stored open, or,
+for a history loaded from elsewhere (the demo's), already in their verdict (``Verdict``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby
@@ -98,15 +99,34 @@ def _matches(ruleset: RuleSet, transcript: _Transcript) -> list[Hit]:
     return ruleset.match([(s.speaker, s.text) for s in transcript.segments])
 
 
-def evaluate_transcripts(transcript_ids: Iterable[int]) -> int:
-    """Evaluate transcripts against the active rules, store new findings, and return how many hits there were."""
+@dataclass(frozen=True)
+class Verdict:
+    """A review given elsewhere, stored with the finding as it is written (what review_findings would have set)."""
+
+    status: str  # Finding.Status.CONFIRMED or DISMISSED
+    by_id: int | None
+    note: str
+    at: datetime
+
+
+# A history's reviews: the verdict of a finding that occurred at a moment, or None to leave it open.
+Reviewed = Callable[[datetime], Verdict | None]
+
+
+def evaluate_transcripts(transcript_ids: Iterable[int], *, reviewed: Reviewed | None = None) -> int:
+    """Evaluate transcripts against the active rules, store new findings, and return how many hits there were.
+
+    ``reviewed`` is for a history loaded from elsewhere (the demo's calls): it is asked about each finding, in the
+    order they are stored, and the findings it gives a verdict are written reviewed, not reviewed by a second
+    UPDATE of every row (the scorecards are the caller's to compute then).
+    """
     rules = active_rules()
     ids = list(transcript_ids)
     hits_total = 0
     for start in range(0, len(ids), BATCH):
         chunk = ids[start : start + BATCH]
         rows = [
-            _finding_row(transcript, hit, rules.versions[hit.key])
+            _finding_row(transcript, hit, rules.versions[hit.key], reviewed)
             for transcript in _load(chunk)
             for hit in _matches(rules.ruleset, transcript)
         ]
@@ -116,16 +136,22 @@ def evaluate_transcripts(transcript_ids: Iterable[int]) -> int:
 
 
 _INCOMING = ("transcript_id", "rule_id", "rule_version_id", "category", "severity", "agent_id", "segment_id",
-             "matched_text", "start", "end", "occurred_at")  # fmt: skip
+             "matched_text", "start", "end", "occurred_at", "status", "note", "reviewed_by_id",
+             "reviewed_at")  # fmt: skip
+_OPEN = (Finding.Status.OPEN, "", None, None)  # a new finding's status, note, reviewer and review time
 
 
-def _finding_row(transcript: _Transcript, hit: Hit, version: _Version) -> tuple[object, ...]:
+def _finding_row(
+    transcript: _Transcript, hit: Hit, version: _Version, reviewed: Reviewed | None = None
+) -> tuple[object, ...]:
     segment = transcript.segments[hit.segment] if hit.segment is not None else None
     occurred = transcript.started_at
     if segment is not None and segment.start_ms is not None:
         occurred += timedelta(milliseconds=segment.start_ms)
+    verdict = reviewed(occurred) if reviewed is not None else None
+    review = _OPEN if verdict is None else (verdict.status, verdict.note, verdict.by_id, verdict.at)
     return (transcript.id, hit.key, version.id, version.category, version.severity, transcript.agent_id,
-            segment.id if segment else None, hit.text[:1000], hit.start, hit.end, occurred)  # fmt: skip
+            segment.id if segment else None, hit.text[:1000], hit.start, hit.end, occurred, *review)  # fmt: skip
 
 
 def store_findings(rows: list[tuple[object, ...]], *, evaluated: list[int]) -> None:
@@ -153,15 +179,15 @@ def _copy_findings(rows: list[tuple[object, ...]]) -> int:
             "CREATE TEMPORARY TABLE IF NOT EXISTS qa_finding_incoming ("
             "transcript_id bigint, rule_id bigint, rule_version_id bigint, category varchar(16), severity smallint,"
             ' agent_id bigint, segment_id bigint, matched_text text, start integer, "end" integer,'
-            " occurred_at timestamptz) ON COMMIT DELETE ROWS"
+            " occurred_at timestamptz, status varchar(16), note text, reviewed_by_id bigint, reviewed_at timestamptz)"
+            " ON COMMIT DELETE ROWS"
         )
         with cursor.cursor.copy(f"COPY qa_finding_incoming ({columns}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
         cursor.execute(
-            f"INSERT INTO {table} ({columns}, status, note, created_at)"
-            f" SELECT {columns}, %s, '', now() FROM qa_finding_incoming ON CONFLICT DO NOTHING",
-            [Finding.Status.OPEN],
+            f"INSERT INTO {table} ({columns}, created_at)"
+            f" SELECT {columns}, now() FROM qa_finding_incoming ON CONFLICT DO NOTHING"
         )
         added = cursor.rowcount
         cursor.execute("DELETE FROM qa_finding_incoming")

@@ -24,7 +24,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Case, Exists, F, OuterRef, Q, When
 
-from core.seeding import SeedContext, copy_rows
+from core.seeding import SeedContext, copy_rows, indexes_built_after
 from crm.models import Consumer, CreditTier, Order, RiskFlag
 from tickets import clocks, refunds, sla
 from tickets.demo_maker import (
@@ -75,28 +75,30 @@ def seed_tickets(ctx: SeedContext, count: int | None = None) -> dict[str, int]:
     sequence = _sequence(Ticket)
     ticks = iter(ctx.progress(range(total), total=total, desc="tickets"))
     demo_tickets: list[tuple[int, Forced]] = []
-    for start in range(0, total, CHUNK):
-        size = min(CHUNK, total - start)
-        picks = rnd.choices(range(len(consumer_ids)), cum_weights=weights, k=size)
-        chunk_forced = forced if start == 0 else []
-        for i, wanted in enumerate(chunk_forced):
-            picks[i] = wanted.consumer_index
-        plans = [
-            maker.plan(consumer_ids[c], chunk_forced[i] if i < len(chunk_forced) else None) for i, c in enumerate(picks)
-        ]
-        consumers = _tiers_and_orders(plans)
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT nextval(%s::regclass) FROM generate_series(1, %s) ORDER BY 1", [sequence, size])
-            ids = [row[0] for row in cursor.fetchall()]
-        tickets: list[tuple[Any, ...]] = []
-        timeline: list[tuple[Any, ...]] = []
-        for pk, plan in zip(ids, plans, strict=True):
-            maker.make(pk, plan, *consumers.get(plan.consumer_id, (None, [])), tickets, timeline)
-            if plan.demo is not None:
-                demo_tickets.append((pk, plan.demo))
-            next(ticks, None)
-        made += copy_rows(Ticket, TICKET_FIELDS, tickets)
-        events += copy_rows(TicketEvent, EVENT_FIELDS, timeline)
+    with indexes_built_after(Ticket, TicketEvent):  # the loop reads orders, never tickets
+        for start in range(0, total, CHUNK):
+            size = min(CHUNK, total - start)
+            picks = rnd.choices(range(len(consumer_ids)), cum_weights=weights, k=size)
+            chunk_forced = forced if start == 0 else []
+            for i, wanted in enumerate(chunk_forced):
+                picks[i] = wanted.consumer_index
+            plans = [
+                maker.plan(consumer_ids[c], chunk_forced[i] if i < len(chunk_forced) else None)
+                for i, c in enumerate(picks)
+            ]
+            consumers = _tiers_and_orders(plans)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT nextval(%s::regclass) FROM generate_series(1, %s) ORDER BY 1", [sequence, size])
+                ids = [row[0] for row in cursor.fetchall()]
+            tickets: list[tuple[Any, ...]] = []
+            timeline: list[tuple[Any, ...]] = []
+            for pk, plan in zip(ids, plans, strict=True):
+                maker.make(pk, plan, *consumers.get(plan.consumer_id, (None, [])), tickets, timeline)
+                if plan.demo is not None:
+                    demo_tickets.append((pk, plan.demo))
+                next(ticks, None)
+            made += copy_rows(Ticket, TICKET_FIELDS, tickets)
+            events += copy_rows(TicketEvent, EVENT_FIELDS, timeline)
     for _rest in ticks:  # let the progress bar finish
         pass
     with connection.cursor() as cursor:  # fresh statistics, so that the queue's queries plan well at once

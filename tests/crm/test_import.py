@@ -212,6 +212,31 @@ def test_an_order_imported_again_with_new_values_is_updated_in_place(shops: None
     assert Order.objects.values_list(*fields).get() == (pk, "C2", "M2", "别的", Decimal("1.00"), "cancelled")
 
 
+def _row_versions(table: str, key: str) -> dict[str, tuple[str, str]]:
+    """Each row's (ctid, xmax): a rewrite moves the row (a new ctid), a lock (FOR UPDATE, ON CONFLICT) sets xmax."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {key}, ctid::text, xmax::text FROM {table}")
+        return {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
+
+
+def test_a_rerun_neither_rewrites_nor_locks_the_rows_it_leaves_unchanged(shops: None, tmp_path: Path) -> None:
+    # ON CONFLICT DO UPDATE ... WHERE locks every conflicting row, those the WHERE leaves alone included.
+    lines = ["A1,C1,M1,耳机,99.00,paid,2026-03-01T10:00:00", "A2,C2,M2,台灯,59.00,paid,2026-03-01T11:00:00"]
+    run(write(tmp_path, "orders.csv", ORDER_HEADER, *lines), "orders")
+    reviews = write(tmp_path, "reviews.csv", REVIEW_HEADER, "A1,5,5,5,2026-03-05T09:00:00,好", "A2,2,2,2,2026-03-05,")
+    run(reviews, "reviews")
+    orders_before, reviews_before = _row_versions("crm_order", "order_no"), _row_versions("crm_review", "text")
+    changed = write(tmp_path, "changed.csv", ORDER_HEADER, lines[0], "A2,C2,M2,台灯,49.00,paid,2026-03-01T11:00:00")
+
+    assert run(changed, "orders") == (["0 created, 1 updated, 1 unchanged, 0 rejected"], None)
+    assert run(reviews, "reviews") == (["0 created, 0 updated, 2 unchanged, 0 rejected"], None)
+    orders_after = _row_versions("crm_order", "order_no")
+    assert orders_before["A1"] == orders_after["A1"] and orders_before["A1"][1] == "0"
+    assert orders_after["A2"][0] != orders_before["A2"][0]
+    assert _row_versions("crm_review", "text") == reviews_before
+    assert set(reviews_before.values()) == {(ctid, "0") for ctid, _xmax in reviews_before.values()}
+
+
 def test_a_header_without_a_required_column_is_refused_before_anything_is_loaded(shops: None, tmp_path: Path) -> None:
     path = write(
         tmp_path,

@@ -13,7 +13,7 @@ from django.test import Client
 from crm.models import Consumer, Review, RiskFlag
 from crm.risk import detect_risk_flags
 from crm.selectors import instant_refund_blocked
-from crm.services import record_review, review_risk_flag
+from crm.services import record_review, review_risk_flag, review_risk_flags
 from tests.crm import factories as f
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -194,3 +194,23 @@ def test_a_second_review_of_one_order_is_refused_by_the_constraint() -> None:
         record_review(o, item_stars=1, service_stars=1, logistics_stars=1)
     assert "order" in error.value.message_dict
     assert Review.objects.filter(order=o).count() == 1
+
+
+def test_flags_reviewed_together_follow_the_same_transitions_and_keep_a_typed_note(supervisor: User) -> None:
+    first, second, third = f.consumer(), f.consumer(), f.consumer()
+    for who in (first, second, third):
+        negative_reviews(who, shops=5)
+    detect_risk_flags(now=NOW)
+    flags = {who: RiskFlag.objects.get(consumer=who) for who in (first, second, third)}
+    review_risk_flag(flags[second], status="cleared", reviewer=supervisor, note="误报")
+    RiskFlag.objects.filter(pk=flags[third].pk).update(note="页面上写的")
+
+    assert review_risk_flags(flags.values(), status="confirmed", reviewer=supervisor) == 2
+    got = {who: RiskFlag.objects.values_list("status", "note", "reviewed_by").get(consumer=who) for who in flags}
+    assert got == {
+        first: ("confirmed", "", supervisor.pk), second: ("cleared", "误报", supervisor.pk),
+        third: ("confirmed", "页面上写的", supervisor.pk),
+    }  # fmt: skip
+    assert review_risk_flags(flags.values(), status="confirmed", reviewer=supervisor, note="核实") == 0
+    with pytest.raises(ValidationError):
+        review_risk_flags(flags.values(), status="bogus", reviewer=supervisor)

@@ -13,6 +13,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.test import Client
 from django.utils import translation
 
@@ -103,6 +104,11 @@ def test_rerunning_every_file_changes_nothing_and_says_so(tmp_path: Path) -> Non
     for kind in ("merchants", "consumers", "orders", "reviews"):
         assert run(kind, str(tmp_path / f"{kind}.csv")) == (["0 created, 0 updated, 2 unchanged, 0 rejected"], None)
     assert [list(model.objects.order_by("pk").values()) for model in (Consumer, Merchant, Order, Review)] == before
+    # Not even locked: ON CONFLICT DO UPDATE would have set each conflicting row's xmax.
+    tables = [model._meta.db_table for model in (Consumer, Merchant, Order, Review)]
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(f"SELECT xmax::text FROM {table}" for table in tables))
+        assert {row[0] for row in cursor.fetchall()} == {"0"}
 
 
 def test_a_changed_review_is_updated_and_keeps_its_moderation(tmp_path: Path) -> None:

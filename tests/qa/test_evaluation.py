@@ -42,6 +42,30 @@ def test_evaluating_again_never_duplicates_findings_even_after_a_new_rule_versio
     assert set(Finding.objects.filter(rule=rule).values_list("rule_version__number", flat=True)) == {1}
 
 
+def test_a_loaded_history_stores_its_findings_already_reviewed_where_it_says_so(make_user) -> None:  # type: ignore[no-untyped-def]
+    supervisor = make_user("sv")
+    factories.rule("退款", "keyword", terms=["退款"])
+    old = factories.transcript([("consumer", "退款")], started_at=timezone.now() - timedelta(days=10))
+    recent = factories.transcript([("consumer", "我要退款")])
+    at = timezone.now() - timedelta(days=9)
+    asked = []
+
+    def reviewed(occurred_at):  # type: ignore[no-untyped-def]
+        asked.append(occurred_at)
+        old_enough = occurred_at < timezone.now() - timedelta(days=3)
+        return evaluation.Verdict(Finding.Status.CONFIRMED, supervisor.pk, "已核实", at) if old_enough else None
+
+    assert evaluation.evaluate_transcripts([old.pk, recent.pk], reviewed=reviewed) == 2
+    fields = ("transcript", "status", "reviewed_by", "reviewed_at", "note")
+    assert sorted(Finding.objects.values_list(*fields)) == sorted([
+        (old.pk, "confirmed", supervisor.pk, at, "已核实"), (recent.pk, "open", None, None, ""),
+    ])  # fmt: skip
+    assert len(asked) == 2
+    # Evaluated again (a new transcript's task), nothing is asked about or changed.
+    evaluation.evaluate_transcripts([old.pk])
+    assert Finding.objects.filter(status="confirmed").count() == 1 and Finding.objects.count() == 2
+
+
 def test_editing_a_rule_freezes_the_old_version_that_findings_cite() -> None:
     rule = factories.rule("rude", "keyword", terms=["滚"], severity=2)
     evaluation.evaluate_transcripts([factories.transcript([("agent", "你滚")]).pk])
