@@ -5,12 +5,16 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from qa.models import Severity
+
+
+SHOP_CODE_PREFIX = "shop-"
 
 
 class SourceKind(models.TextChoices):
@@ -56,6 +60,11 @@ class Channel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        # ``shop-<id>`` is the code the morning build gives a shop's channel: a department's channel cannot take it.
+        if self.merchant_id is None and self.code.startswith(SHOP_CODE_PREFIX):
+            raise ValidationError({"code": _("Codes starting with “shop-” are kept for the shops' own channels.")})
 
 
 class Subscription(models.Model):

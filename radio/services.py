@@ -293,18 +293,22 @@ def build_digests(day: date | None = None, *, now: datetime | None = None) -> li
 
     Set-based: seven SQL statements for all channels (six writes, and one read of the nominations without a
     headline), in one transaction (a crash leaves nothing). The
-    advisory lock serialises concurrent runs and ``ON CONFLICT`` on (channel, day) makes a second run
-    a no-op: one digest per channel per day, however often and however many workers run it. A department's
-    channel with nothing new gets an empty digest (the page says "nothing today").
+    advisory lock serialises concurrent runs, and a day already built is left alone (``ON CONFLICT`` on
+    (channel, day) behind it): one digest per channel per day, however often and however many workers run it;
+    what was approved since goes on air the next day, a shop's voices too. A department's channel with nothing
+    new gets an empty digest (the page says "nothing today").
 
     The daily merchant digest is the same build: a screened nomination about a shop (``Nomination.merchant``)
     is placed, as it goes on air, on that shop's own channel too (made the first time), and a shop's channel
-    gets a digest only on a day it has items. Returns the new digests' ids.
+    gets a digest only on a day it has items, without the agent's note (that is for the platform's teams).
+    Returns the new digests' ids.
     """
     now = now or timezone.now()
     day = day or timezone.localdate(now)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [BUILD_LOCK])
+        if Digest.objects.filter(day=day).exists():
+            return []  # built already today: what was approved since goes on air tomorrow, shops' items too
         _place_on_shop_channels(cursor, now)
         cursor.execute(
             """
@@ -345,8 +349,11 @@ def build_digests(day: date | None = None, *, now: datetime | None = None) -> li
                    row_number() OVER (PARTITION BY p.digest_id
                                       ORDER BY n.customers DESC, n.severity DESC, n.nominated_at DESC, n.id DESC),
                    COALESCE(NULLIF(n.headline, ''), f.headline),
-                   n.quote, n.note, n.customers, n.severity, n.source_kind, n.nominated_at
+                   -- the agent's note is for the platform's teams: a shop's digest never carries it
+                   n.quote, CASE WHEN c.merchant_id IS NULL THEN n.note ELSE '' END,
+                   n.customers, n.severity, n.source_kind, n.nominated_at
             FROM radio_placement p JOIN radio_nomination n ON n.id = p.nomination_id
+            JOIN radio_channel c ON c.id = p.channel_id
             LEFT JOIN unnest(%(untitled)s::bigint[], %(headlines)s::text[]) AS f(id, headline) ON f.id = n.id
             WHERE p.digest_id = ANY(%(ids)s)
             """,
@@ -391,7 +398,7 @@ def _place_on_shop_channels(cursor: Any, now: datetime) -> None:
         WHERE m.id IN (SELECT n.merchant_id
                        FROM radio_placement p JOIN radio_nomination n ON n.id = p.nomination_id
                        WHERE p.digest_id IS NULL AND p.approved_at <= %(now)s AND n.merchant_id IS NOT NULL)
-        ON CONFLICT DO NOTHING
+        ON CONFLICT (merchant_id) DO NOTHING
         """,
         {"now": now},
     )

@@ -196,3 +196,36 @@ def test_a_shops_digest_page_costs_a_fixed_number_of_queries(
 
 
 QUERIES = 14
+
+
+def test_a_shops_digest_carries_the_voice_but_never_the_agents_note(
+    morning: dict[str, Any], agent: User, supervisor: User
+) -> None:
+    ticket = shop_ticket(morning["shop_a"], "店铺A的客服一直不回")
+    noted, _created = services.nominate(
+        sources.resolve("ticket", ticket.pk), by=agent, quote="店铺A的客服一直不回", note="和店铺B的问题一样，内部跟进中"
+    )
+    services.approve_nomination(noted, [morning["logistics"]], by=supervisor)
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    services.build_digests(tomorrow, now=timezone.now() + timedelta(days=1))
+    items = DigestItem.objects.filter(nomination=noted, digest__day=tomorrow)
+    notes = dict(items.values_list("digest__channel__code", "note"))
+    assert notes == {"logistics": "和店铺B的问题一样，内部跟进中", f"shop-{morning['shop_a'].pk}": ""}
+
+
+def test_a_second_build_the_same_day_puts_nothing_on_air_not_even_a_new_shops_voice(
+    morning: dict[str, Any], agent: User, supervisor: User
+) -> None:
+    shop_c = Merchant.objects.get(code="SHOP-C")
+    screened(agent, supervisor, morning["logistics"], shop_c, "店铺C的发票开不出来")
+    assert services.build_digests() == []
+    assert not Channel.objects.filter(merchant=shop_c).exists()
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    services.build_digests(tomorrow, now=timezone.now() + timedelta(days=1))
+    assert Digest.objects.filter(channel__merchant=shop_c, day=tomorrow, items_count=1).exists()
+
+
+def test_a_departments_channel_cannot_take_a_shops_code() -> None:
+    with pytest.raises(ValidationError) as refused:
+        Channel(code="shop-7", name="伪装的频道").full_clean()
+    assert list(refused.value.message_dict) == ["code"]
