@@ -13,7 +13,6 @@ from django.utils.translation import pgettext_lazy
 
 from qa.models import Severity
 
-
 SHOP_CODE_PREFIX = "shop-"
 
 

@@ -96,7 +96,7 @@ def _q(query: str, user: Any) -> Q:
         if key in params:
             q &= Q(**{field: params[key]})
     if "tag" in params:
-        q &= Q(tags__contains=[params["tag"]])
+        q &= Q(tags__contains=[params["tag"].lower()])
     if term := params.get("q", "").strip().lstrip("#"):
         q &= Q(pk__in=services.search_ticket_ids(term))
     return q

@@ -202,15 +202,16 @@ def test_a_shops_digest_carries_the_voice_but_never_the_agents_note(
     morning: dict[str, Any], agent: User, supervisor: User
 ) -> None:
     ticket = shop_ticket(morning["shop_a"], "店铺A的客服一直不回")
+    note = "和店铺B的问题一样，内部跟进中"
     noted, _created = services.nominate(
-        sources.resolve("ticket", ticket.pk), by=agent, quote="店铺A的客服一直不回", note="和店铺B的问题一样，内部跟进中"
+        sources.resolve("ticket", ticket.pk), by=agent, quote="店铺A的客服一直不回", note=note
     )
     services.approve_nomination(noted, [morning["logistics"]], by=supervisor)
     tomorrow = timezone.localdate() + timedelta(days=1)
     services.build_digests(tomorrow, now=timezone.now() + timedelta(days=1))
     items = DigestItem.objects.filter(nomination=noted, digest__day=tomorrow)
     notes = dict(items.values_list("digest__channel__code", "note"))
-    assert notes == {"logistics": "和店铺B的问题一样，内部跟进中", f"shop-{morning['shop_a'].pk}": ""}
+    assert notes == {"logistics": note, f"shop-{morning['shop_a'].pk}": ""}
 
 
 def test_a_second_build_the_same_day_puts_nothing_on_air_not_even_a_new_shops_voice(

@@ -98,3 +98,19 @@ def test_the_tag_filtered_queue_costs_the_same_queries_whatever_the_page_size(
     with CaptureQueriesContext(connection) as many:
         assert client.get(f"{QUEUE}?queue=all&tag=vip").status_code == 200
     assert len(few) == len(many)
+
+
+def test_the_tags_offered_are_of_the_macros_the_agent_may_use_and_a_tag_is_found_whatever_its_case(
+    dept: Department, agent: User, make_user: Callable[..., User], client_for: Callable[[User], Client]
+) -> None:
+    other = make_user("other-agent", role="agent")
+    Macro.objects.create(name="他的私人宏", owner=other, tags=["his-secret"])
+    Macro.objects.create(name="共享", tags=["shared"])
+    vip = tagged(dept, 1, "vip")
+    client = client_for(agent)
+    html = client.get(f"{QUEUE}?queue=all").content.decode()
+    offered = {value for value, _label in re.findall(r'<a href="\?[^"]*tag=([^"&]+)[^"]*"[^>]*>([^<]+)</a>', html)}
+    assert offered == {"shared"}
+    assert listed(client, "queue=all&tag=VIP") == [vip[0].pk]
+    view = views_saved.save_view(agent, "贵宾", {"queue": "all", "tag": "VIP"})
+    assert [(saved.pk, count) for saved, count in views_saved.listed(agent, Ticket.objects.all())] == [(view.pk, 1)]
