@@ -6,7 +6,7 @@ A consumer sends an image into their live chat (``consumer_image``), an agent in
 to the other side after commit like any message. Each upload names an idempotency key: a retry with the same
 key finds the first message (the chat's row lock orders concurrent retries, and a unique constraint is the
 last word), so a flaky connection never sends one image twice. Files are read only through
-``chat.api`` views that check who asks (``attachment_for_consumer``, ``attachment_for_staff``).
+``chat.api_attachments`` views that check who asks (``attachment_for_consumer``, ``attachment_for_staff``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from chat.conversation import ChatError, message_frame
+from chat.conversation import ChatError, author_name, message_frame
 from chat.groups import consumer_group, send_frame, staff_group
 from chat.models import ChatAttachment, ChatSession
 from core.images import ImageFacts, check_image
@@ -44,10 +44,7 @@ def consumer_image(consumer_id: int, upload: Any, *, key: str, shop_id: int | No
                    now: datetime | None = None) -> tuple[ChatAttachment, bool]:  # fmt: skip
     """The consumer sends an image into their live chat (the one their token opens); (attachment, created)."""
     now = now or timezone.now()
-    stored_key = f"consumer:{key}"
-    first = _sent_before(ChatAttachment.objects.filter(chat__consumer_id=consumer_id), stored_key)
-    if first is not None:
-        return first, False
+    stored_key = f"consumer:{key}"  # one message per chat and key: a key used in an earlier chat starts afresh
     facts = check_chat_image(upload)
     chat = (
         ChatSession.objects.filter(consumer_id=consumer_id, shop_id=shop_id)
@@ -58,7 +55,7 @@ def consumer_image(consumer_id: int, upload: Any, *, key: str, shop_id: int | No
     )
     if chat is None:
         raise ChatError("no_chat", _("There is no open chat to send the image to; open the chat first."))
-    first = _sent_before(chat.attachments.all(), stored_key)  # a twin that waited on the lock
+    first = _sent_before(chat.attachments.all(), stored_key)  # a retry, or a twin that waited on the lock
     if first is not None:
         return first, False
     attachment = _attach(chat, upload, facts, ChatAttachment.Sender.CONSUMER, None, stored_key, now)
@@ -120,7 +117,7 @@ def _attach(chat: ChatSession, upload: Any, facts: ImageFacts, sender: str, agen
     except Exception:
         attachment.file.delete(save=False)
         raise
-    frame = message_frame(chat, event, (agent.first_name or agent.get_username()) if agent is not None else "")
+    frame = message_frame(chat, event, author_name(event))
     send_frame(consumer_group(chat.consumer_id), frame)
     if chat.state != State.BOT:  # consoles follow a chat from its handoff on
         send_frame(staff_group(chat.pk), frame)

@@ -202,6 +202,17 @@ def test_a_retried_consumer_upload_with_the_same_key_sends_one_message(settings:
     assert messages(chat) == before + 2
 
 
+@pytest.mark.django_db
+def test_a_key_used_in_an_ended_chat_sends_the_image_into_the_new_chat(settings: Any) -> None:
+    chat, token = live_chat()
+    assert consumer_post(Client(), token, image_bytes(), key="1").status_code == 201
+    services.end_chat_by_consumer(chat.consumer_id)
+    new, _created = services.start_chat(chat.consumer_id, "zh-hans")
+    again = consumer_post(Client(), token, image_bytes(color="blue"), key="1")
+    assert again.status_code == 201
+    assert list(ChatAttachment.objects.order_by("pk").values_list("chat_id", flat=True)) == [chat.pk, new.pk]
+
+
 # --- the agent's upload ------------------------------------------------------------------------------------
 
 
