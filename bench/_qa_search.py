@@ -19,7 +19,7 @@ def query_sets() -> dict[str, list[tuple[str, Any]]]:
     """The kinds of query a supervisor types on the search page, with the page's filters."""
     from django.utils import timezone
 
-    from qa.searching import Filters
+    from qa.search_query import Filters
 
     none = Filters()
     today = timezone.localdate()

@@ -9,7 +9,7 @@ English) and COPYs them into qa_transcript/qa_segment without search rows. Then:
 - indexing: ``qa.search_index.rebuild`` (what ``manage.py reindex`` runs: read segments, tokenise in
   Python, COPY into qa_segmentsearch with its GIN and date indexes in place), segments per second of
   wall time and of CPU (this process plus its PostgreSQL backend);
-- truth: for a few phrases, the number of segments ``qa.searching.matching`` finds equals the number
+- truth: for a few phrases, the number of segments ``qa.search_query.matching`` finds equals the number
   whose text contains the phrase (``strpos`` over qa_segment);
 - search: ``qa.searching.search`` as the admin's search page calls it (first page of 20, newest
   first, PII masking and highlighting), --queries per kind: term, phrase, boolean, filtered, English
@@ -91,11 +91,11 @@ def run_indexing(segments: int) -> None:
 def run_truth() -> None:
     from django.db import connection
 
-    from qa import searching
+    from qa import search_query
 
     print("\nTruth (segments matched = segments containing the phrase):")
     for phrase in TRUTH_PHRASES:
-        found = searching.matching(f'"{phrase}"').count()
+        found = search_query.matching(f'"{phrase}"').count()
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM qa_segment WHERE strpos(text, %s) > 0", [phrase])
             truth = cursor.fetchone()[0]
@@ -105,7 +105,7 @@ def run_truth() -> None:
 
 def run_search(queries: int) -> list[tuple[str, ...]]:
     from qa import searching
-    from qa.searching import Filters
+    from qa.search_query import Filters
 
     kinds = query_sets()
     kinds["no match"] = [(q, Filters()) for q in NO_MATCH_QUERIES]

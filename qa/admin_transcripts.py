@@ -23,7 +23,7 @@ from core.paginator import CappedPaginator
 from core.privacy import ConsumerTextAdmin, probes_pii
 from core.tenancy import TenantScopedAdmin
 from core.users import actor
-from qa import admin_recordings, searching, selectors
+from qa import admin_recordings, search_query, searching, selectors
 from qa.models import Finding, Segment, Transcript
 from qa.presentation import can_see_pii, clock
 from tickets.models import Department
@@ -71,10 +71,10 @@ class SearchForm(forms.Form):
             raise forms.ValidationError(_("No user with this name."))
         return agent_id
 
-    def filters(self) -> searching.Filters:
+    def filters(self) -> search_query.Filters:
         data = self.cleaned_data
         department = data["department"]
-        return searching.Filters(
+        return search_query.Filters(
             speaker=data["speaker"], kind=data["kind"], agent=data["agent"],
             department=department.pk if department else None, ticket=data["ticket"], since=data["since"],
             until=data["until"],
@@ -97,7 +97,7 @@ class SearchForm(forms.Form):
             number = 1
         try:
             return searching.search(self.cleaned_data["q"], self.filters(), page=number, mask=mask), None
-        except searching.SearchSyntaxError as problem:
+        except search_query.SearchSyntaxError as problem:
             return None, str(problem)
 
 
@@ -139,8 +139,8 @@ class TranscriptAdmin(TenantScopedAdmin):
             return queryset.none(), False
         found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         try:
-            segments = searching.matching(search_term)
-        except searching.SearchSyntaxError:
+            segments = search_query.matching(search_term)
+        except search_query.SearchSyntaxError:
             return found, may_have_duplicates
         return found | queryset.filter(pk__in=segments.values("transcript_id")), may_have_duplicates
 

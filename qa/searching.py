@@ -19,41 +19,22 @@ import html
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from time import monotonic
 from typing import Any
 
 from django.db import connection
-from django.db.models import BooleanField, QuerySet
-from django.db.models.expressions import RawSQL
-from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import gettext as _
-from whoosh import fields, query
-from whoosh.qparser import QueryParser
-from whoosh.qparser.dateparse import DateParserPlugin
+from whoosh import query
 
-from core.search import cjk_analyzer, cjk_tokens, tsquery_lexeme
+from core.search import cjk_tokens
 from core.text import mask_pii
 from qa.models import SegmentSearch
 from qa.search_index import TABLE
+from qa.search_query import NO_FILTERS, Filters, _and, _dates_sql, _Sql, parse, where
 
 # Totals are exact up to CAP; beyond it a search says "1,000+" and pages through the newest CAP.
 CAP = 1000
-
-
-# --- The query language --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Filters:
-    speaker: str = ""
-    kind: str = ""
-    agent: int | None = None
-    department: int | None = None
-    ticket: int | None = None
-    since: date | None = None
-    until: date | None = None
 
 
 @dataclass(frozen=True)
@@ -79,167 +60,6 @@ class SearchPage:
     @property
     def shown_total(self) -> str:
         return f"{self.total:,}+" if self.capped else f"{self.total:,}"
-
-
-class SearchSyntaxError(ValueError):
-    """The query could not be parsed."""
-
-
-def _schema() -> fields.Schema:
-    """The fields the query language knows; only parsed against, never indexed (the index is SQL)."""
-    text = fields.TEXT(analyzer=cjk_analyzer(), phrase=True)
-    # A query word that analyses into several tokens (退款 -> one bigram; 全额退款 -> three) is a phrase.
-    text.multitoken_query = "phrase"
-    return fields.Schema(
-        kind=fields.ID(),
-        speaker=fields.ID(),
-        agent=fields.ID(),
-        department=fields.ID(),
-        ticket=fields.ID(),
-        date=fields.DATETIME(),
-        text=text,
-    )
-
-
-SCHEMA = _schema()
-
-
-def parse(text: str) -> query.Query:
-    """The syntax: words, "phrases", AND/OR/NOT, (groups), field:value, date:[a to b], prefix*.
-
-    The parser forgives most mistakes; a date it cannot read, or a query left with nothing to look
-    for, is an error the page shows.
-    """
-    errors: list[str] = []
-    parser = QueryParser("text", SCHEMA)
-    parser.add_plugin(DateParserPlugin(callback=errors.append))
-    try:
-        parsed = parser.parse(text)
-    except Exception as error:  # whoosh raises several kinds for bad syntax
-        raise SearchSyntaxError(
-            _("Check the query's quotes, parentheses and operators (%(detail)s).") % {"detail": error}
-        ) from None
-    if errors:
-        raise SearchSyntaxError(_("Cannot read the date %(date)s.") % {"date": ", ".join(map(str, errors))})
-    if parsed is query.NullQuery or not list(parsed.leaves() if not parsed.is_leaf() else [parsed]):
-        raise SearchSyntaxError(_("The query has nothing to search for."))
-    return parsed
-
-
-@dataclass(frozen=True)
-class _TsQuery:
-    """A part of the query over the text, as ``tsquery`` source."""
-
-    source: str
-
-
-@dataclass(frozen=True)
-class _Sql:
-    """A part of the query as an SQL condition over the search table."""
-
-    sql: str
-    params: tuple[Any, ...] = ()
-
-
-def _as_sql(part: _TsQuery | _Sql) -> _Sql:
-    return _Sql("vector @@ %s::tsquery", (part.source,)) if isinstance(part, _TsQuery) else part
-
-
-_ID_COLUMNS = {"agent": "agent_id", "department": "department_id", "ticket": "ticket_id"}
-
-
-def _compile(node: query.Query, *, loose: bool = False) -> _TsQuery | _Sql:
-    """A parsed query as one ``tsquery`` where it is all text, else SQL with the text parts as ``@@``.
-
-    ``loose``: for estimating only — a phrase (outside a NOT) becomes its rarest token (see ``_rarest``).
-    """
-    if isinstance(node, query.Not):
-        inner = _compile(node.query)
-        if isinstance(inner, _TsQuery):
-            return _TsQuery(f"!({inner.source})")
-        return _Sql(f"NOT ({inner.sql})", inner.params)
-    if isinstance(node, query.AndNot):
-        return _compile(query.And([node.a, query.Not(node.b)]), loose=loose)
-    if isinstance(node, query.AndMaybe):
-        return _compile(node.a, loose=loose)  # the optional part only ranks; we sort by time
-    if isinstance(node, (query.And, query.Or)):
-        parts = [_compile(child, loose=loose) for child in node.children()]
-        texts = [p for p in parts if isinstance(p, _TsQuery)]
-        others = [p for p in parts if isinstance(p, _Sql)]
-        ts_op, sql_op = ("&", " AND ") if isinstance(node, query.And) else ("|", " OR ")
-        combined = _TsQuery(f" {ts_op} ".join(f"({p.source})" for p in texts)) if texts else None
-        if not others and combined is not None:
-            return combined
-        conditions = ([_as_sql(combined)] if combined is not None else []) + others
-        return _Sql(sql_op.join(f"({c.sql})" for c in conditions), tuple(p for c in conditions for p in c.params))
-    field = getattr(node, "fieldname", None)
-    if field == "text":
-        if isinstance(node, query.Phrase) and loose:
-            return _TsQuery(tsquery_lexeme(_rarest(node.words)))
-        if isinstance(node, query.Phrase):
-            return _TsQuery(" <-> ".join(tsquery_lexeme(word) for word in node.words))
-        if isinstance(node, query.Prefix):
-            return _TsQuery(f"{tsquery_lexeme(node.text)}:*")
-        if isinstance(node, query.Term):
-            return _TsQuery(tsquery_lexeme(node.text))
-    if isinstance(node, query.Term) and field in ("speaker", "kind"):
-        return _Sql(f"{field} = %s", (node.text,))
-    if isinstance(node, query.Term) and field in _ID_COLUMNS:
-        if not str(node.text).isdigit():
-            raise SearchSyntaxError(_("%(field)s: takes a number.") % {"field": field})
-        return _Sql(f"{_ID_COLUMNS[field]} = %s", (int(node.text),))
-    if isinstance(node, query.DateRange):
-        conditions = []
-        if node.startdate is not None:
-            conditions.append(_Sql("spoken_at >= %s", (_aware(node.startdate),)))
-        if node.enddate is not None:
-            conditions.append(_Sql("spoken_at <= %s", (_aware(node.enddate),)))
-        if not conditions:
-            raise SearchSyntaxError(_("The query has nothing to search for."))
-        return _Sql(" AND ".join(c.sql for c in conditions), tuple(p for c in conditions for p in c.params))
-    raise SearchSyntaxError(_("This search cannot look for %(part)s.") % {"part": node})
-
-
-def _aware(moment: datetime) -> datetime:
-    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
-
-
-def _filter_sql(filters: Filters) -> list[_Sql]:
-    columns = {"speaker": "speaker", "kind": "kind", **_ID_COLUMNS}
-    conditions = [_Sql(f"{column} = %s", (getattr(filters, name),)) for name, column in columns.items()
-                  if getattr(filters, name)]  # fmt: skip
-    return conditions + _dates_sql(filters)
-
-
-def _dates_sql(filters: Filters) -> list[_Sql]:
-    conditions = []
-    if filters.since:
-        conditions.append(_Sql("spoken_at >= %s", (_midnight(filters.since),)))
-    if filters.until:
-        conditions.append(_Sql("spoken_at < %s", (_midnight(filters.until + timedelta(days=1)),)))
-    return conditions
-
-
-def _midnight(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
-def where(parsed: query.Query, filters: Filters = Filters(), *, loose: bool = False) -> _Sql:
-    """The WHERE clause (over the search table's own columns) of a parsed query and the page's filters.
-
-    ``loose`` is a wider clause for the planner's estimate alone (see ``_compile``), never for finding.
-    """
-    return _and([_as_sql(_compile(parsed, loose=loose)), *_filter_sql(filters)])
-
-
-def _and(conditions: Sequence[_Sql]) -> _Sql:
-    return _Sql(" AND ".join(f"({c.sql})" for c in conditions), tuple(p for c in conditions for p in c.params))
-
-
-def matching(text: str) -> QuerySet[SegmentSearch]:
-    """The search rows a query matches, unordered (the transcript changelist's search box filters by it)."""
-    condition = where(parse(text))
-    return SegmentSearch.objects.filter(RawSQL(condition.sql, condition.params, output_field=BooleanField()))
 
 
 # --- Searching -----------------------------------------------------------------------------------
@@ -317,6 +137,11 @@ def _rarest(words: Sequence[str]) -> str:
     """
     frequencies = _frequencies()
     return min(words, key=lambda word: frequencies.get(word, 0.0))
+
+
+def loosened(parsed: Any, filters: Filters = NO_FILTERS) -> _Sql:
+    """The query's condition with each phrase as its rarest token: what its plan is chosen by, never what finds."""
+    return where(parsed, filters, rarest=_rarest)
 
 
 def _estimate(condition: _Sql) -> float:
@@ -404,11 +229,11 @@ def _sliced(condition: _Sql, window: _Sql, *, offset: int, limit: int) -> list[i
 
 
 def search(
-    text: str, filters: Filters = Filters(), *, page: int = 1, per_page: int = 20, mask: bool = True
+    text: str, filters: Filters = NO_FILTERS, *, page: int = 1, per_page: int = 20, mask: bool = True
 ) -> SearchPage:
     """Run a query (phrases in quotes, AND/OR/NOT, field:value) with filters; newest first, highlighted."""
     parsed = parse(text)
-    condition, loose = where(parsed, filters), where(parsed, filters, loose=True)
+    condition, loose = where(parsed, filters), loosened(parsed, filters)
     window = _and(_dates_sql(filters) or [_Sql("TRUE")])
     number = max(page, 1)
     ids, total, capped = _newest(condition, loose, window, offset=(number - 1) * per_page, limit=per_page)

@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from qa import loading, searching
+from qa import loading, search_query
 from qa.loading import NewTranscript
 from qa.models import Segment, SegmentSearch, Transcript
 from qa.segments import SegmentIn
@@ -62,7 +62,7 @@ def test_added_transcripts_are_stored_with_their_segments_and_search_rows_like_s
     ]
     assert _search_rows(first.pk) == _search_rows(saved.pk)
     assert SegmentSearch.objects.count() == Segment.objects.count() == 5
-    assert sorted(searching.matching('"我要退款"').values_list("transcript_id", flat=True)) == [first.pk, saved.pk]
+    assert sorted(search_query.matching('"我要退款"').values_list("transcript_id", flat=True)) == [first.pk, saved.pk]
 
 
 def test_a_transcript_stored_already_is_refused_and_nothing_of_its_chunk_is_added() -> None:

@@ -17,9 +17,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.search import tsvector
-from qa import searching
+from qa import search_query, searching
 from qa.models import Segment, SegmentSearch, Transcript
-from qa.searching import Filters, SearchSyntaxError
+from qa.search_query import Filters, SearchSyntaxError
 from qa.services import SegmentIn, save_transcript
 from tests.qa import factories
 
@@ -56,7 +56,7 @@ def test_phrase_search_hits_exactly_the_segments_containing_the_phrase() -> None
     for phrase in ["全额退款", "说了多少遍", "爱买不买", "退款", "了", "收到你们", "多少遍了", "买不买", "款了"]:
         truth = sum(phrase in text for text in texts)
         assert truth > 0, phrase
-        assert searching.matching(f'"{phrase}"').count() == truth, phrase
+        assert search_query.matching(f'"{phrase}"').count() == truth, phrase
         page = searching.search(f'"{phrase}"', per_page=1000)
         assert (page.total, page.capped) == (min(truth, searching.CAP), truth > searching.CAP), phrase
         assert all(phrase in hit.highlighted for hit in page.hits)
@@ -225,7 +225,7 @@ def test_deleting_a_transcript_deletes_its_search_rows() -> None:
 @pytest.mark.parametrize("text", ["date:[tomorrow to", "date:notadate", "", "   ", "，", "agent:alice", "*"])
 def test_bad_query_syntax_is_a_clear_error(text: str) -> None:
     with pytest.raises(SearchSyntaxError):
-        searching.where(searching.parse(text))
+        search_query.where(search_query.parse(text))
 
 
 def test_highlight_escapes_html() -> None:
@@ -251,7 +251,7 @@ def _statements(captured: CaptureQueriesContext) -> list[str]:
 def _newest_ids(q: str, count: int) -> list[int]:
     """The ``count`` newest segments matching ``q``, by reading every row: the truth a page must equal."""
     return list(
-        searching.matching(q).order_by("-spoken_at", "-segment_id").values_list("segment_id", flat=True)[:count]
+        search_query.matching(q).order_by("-spoken_at", "-segment_id").values_list("segment_id", flat=True)[:count]
     )
 
 
@@ -261,10 +261,10 @@ def test_a_phrase_is_estimated_by_its_rarest_token_and_found_in_full() -> None:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE qa_segmentsearch")
     searching._STATISTICS.read_at = float("-inf")  # statistics read before this test's ANALYZE
-    loose = searching.where(searching.parse('"全额退款" AND NOT "全额退"'), loose=True)
+    loose = searching.loosened(search_query.parse('"全额退款" AND NOT "全额退"'))
     # The phrase becomes its rarest token (额退: 10 of 130); under NOT it stays a phrase.
     assert loose.params == ("('额退') & (!('全额' <-> '额退'))",)
-    assert searching.where(searching.parse('"全额退款"')).params == ("'全额' <-> '额退' <-> '退款'",)
+    assert search_query.where(search_query.parse('"全额退款"')).params == ("'全额' <-> '额退' <-> '退款'",)
     assert searching.search('"全额退款"').total == 10
 
 
