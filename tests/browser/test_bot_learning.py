@@ -77,7 +77,7 @@ def test_the_console_teaches_the_bot_and_the_supervisor_teaches_a_miss(
     row = boss.locator("#missed tbody tr").first
     row.wait_for()
     assert row.locator(".question").inner_text() == "冰箱能寄吗" and row.locator(".count").inner_text() == "1"
-    row.locator("select[name=article]").select_option(label="修改收货地址 (zh-hans)")
+    row.locator("select[name=article]").select_option(label="修改收货地址 (简体中文)")
     row.locator("button[type=submit]").click()
     boss.wait_for_selector(".messagelist .success")
     moved = in_thread(lambda: KnowledgeArticle.objects.get(title="修改收货地址").questions)

@@ -9,17 +9,22 @@ own staff open the same URLs and see the row, so the walk cannot pass by showing
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
+from PIL import Image
 
+from chat import attachments as chat_attachments
 from chat import services as chat_services
 from chat.models import ChatSession, KnowledgeArticle, ProactiveRule
 from core import roles
@@ -43,8 +48,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def world(make_user: Callable[..., User], settings: Any) -> dict[str, Any]:
+def world(make_user: Callable[..., User], settings: Any, tmp_path: Path) -> dict[str, Any]:
     staffed_all_day(settings)
+    settings.MEDIA_ROOT = tmp_path / "media"  # the walk's image stays out of var/media
     a = f.merchant("SHOP-A", name=f"{SECRET}旗舰店")
     b = f.merchant("SHOP-B", name="乙店")
     staff = {}
@@ -59,6 +65,10 @@ def world(make_user: Callable[..., User], settings: Any) -> dict[str, Any]:
                                          order=order, kind=Ticket.Kind.DISPUTE, route=False)  # fmt: skip
     chat, _created = chat_services.start_chat(f.consumer("C-CHAT").pk, "zh-hans", shop_id=a.pk)
     chat_services.consumer_message(chat.consumer_id, "zh-hans", f"{SECRET}转人工")
+    png = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(png, format="PNG")
+    photo = SimpleUploadedFile("photo.png", png.getvalue(), "image/png")
+    image, _created = chat_attachments.consumer_image(chat.consumer_id, photo, key="walk", shop_id=a.pk)
     call = qa_factories.transcript([("consumer", f"{SECRET} 卡号"), ("agent", "好的")], agent=agent, ticket=ticket)
     qa_factories.rule("card", "keyword", speaker="consumer", terms=["卡号"], severity=3, category="privacy")
     evaluation.evaluate_transcripts([call.pk])
@@ -106,7 +116,7 @@ def world(make_user: Callable[..., User], settings: Any) -> dict[str, Any]:
         "radio.digestitem": DigestItem.objects.get(digest__channel=shop_channel),
     }
     return {"a": a, "b": b, "staff": staff, "rows": rows, "ticket": ticket, "order": order, "chat": chat,
-            "transcript": call}  # fmt: skip
+            "transcript": call, "image": image}  # fmt: skip
 
 
 # Changelists whose default filter hides rows: the walk asks for all of them.
@@ -185,7 +195,9 @@ def shop_routes(world: dict[str, Any]) -> dict[str, list[str]]:
             f"/admin/tickets/refundrequest/{world['rows']['tickets.refundrequest'].pk}/review/"],
         "admin/tickets/ticket/<int:pk>/act/": [f"/admin/tickets/ticket/{ticket.pk}/act/"],
         "admin/tickets/ticket/availability/": [], "admin/tickets/ticket/saved-views/save/": [],
-        "api/chat/tokens/": [], "api/docs/": [], "api/schema/": [], "api/import/<str:kind>/": [],
+        "api/chat/tokens/": [], "api/chat/attachments/": [], "api/chat/console/attachments/": [],
+        "api/chat/attachments/<int:message>/": [f"/api/chat/attachments/{world['image'].event_id}/"],
+        "api/docs/": [], "api/schema/": [], "api/import/<str:kind>/": [],
         "api/consumers/<str:external_id>/": [f"/api/consumers/{order.consumer.external_id}/"],
         "api/merchants/": ["/api/merchants/"],
         "api/merchants/<str:code>/": [f"/api/merchants/{a.code}/"],
@@ -205,7 +217,7 @@ def shop_routes(world: dict[str, Any]) -> dict[str, list[str]]:
         "radio/": ["/radio/"], "radio/login/": [], "radio/logout/": [],
         "radio/(?P<day>d{4}-d{2}-d{2})/": [f"/radio/{today}/"],
         "radio/(?P<day>d{4}-d{2}-d{2})/(?P<code>[-a-zA-Z0-9_]+)/": [f"/radio/{today}/{digest.channel.code}/"],
-        "radio/audio/<int:pk>.wav": [f"/radio/audio/{digest.pk}.wav"],
+        "radio/audio/<int:pk>/": [f"/radio/audio/{digest.pk}/"],
         "radio/channels/": ["/radio/channels/"],
         "radio/items/<int:pk>/acknowledge/": [f"/radio/items/{item.pk}/acknowledge/"],
         "radio/items/<int:pk>/reply/": [f"/radio/items/{item.pk}/reply/"],
@@ -297,3 +309,11 @@ def test_merchant_staff_of_a_shop_with_no_row_see_an_empty_world(
     client = client_for(user)
     assert client.get("/api/tickets/").json()["results"] == []
     assert client.get("/radio/").context["blocks"] == []
+
+
+def test_a_shops_chat_image_is_its_own_staffs_and_no_other_shops(
+    world: dict[str, Any], client_for: Callable[[User], Client]
+) -> None:
+    url = f"/api/chat/attachments/{world['image'].event_id}/"
+    own, other = client_for(world["staff"]["a"]).get(url), client_for(world["staff"]["b"]).get(url)
+    assert (own.status_code, own["Content-Type"], other.status_code) == (200, "image/png", 404)
