@@ -100,6 +100,14 @@ def query_params(scope: dict[str, Any]) -> dict[str, str]:
     return {key: values[-1] for key, values in parse_qs(raw).items()}
 
 
+def after_param(query: dict[str, str]) -> int:
+    """The ``after`` of a socket's query (the last message id a reconnecting client has); 0 when absent or bad."""
+    try:
+        return max(int(query.get("after") or 0), 0)
+    except ValueError:
+        return 0
+
+
 def pick_language(value: str | None) -> str:
     value = (value or "").lower()
     if value in LANGUAGES:
