@@ -141,6 +141,13 @@ class AgentChatConsumer(ChatSocket):
                 log.exception("queue refresh failed")
 
     async def send_queue(self, new: int | None) -> None:
+        items = await self._queue_items()
+        # Every console hears of every change; it names the new chat only when it is in this desk's queue (another
+        # shop's chat is no business of this console, not even its id).
+        new = new if any(item["chat"] == new for item in items) else None
+        await self.send_json({"type": "queue", "items": items, "new": new})
+
+    async def _queue_items(self) -> list[dict[str, Any]]:
         def read() -> list[dict[str, Any]]:
             with translation.override(self.language):
                 return selectors.queue(self.user)
@@ -157,10 +164,7 @@ class AgentChatConsumer(ChatSocket):
             started = time.time()
             items = await database_sync_to_async(read)()
             _QUEUE_SNAPSHOTS[desk] = (started, loop, items)
-        # Every console hears of every change; it names the new chat only when it is in this desk's queue (another
-        # shop's chat is no business of this console, not even its id).
-        new = new if any(item["chat"] == new for item in items) else None
-        await self.send_json({"type": "queue", "items": items, "new": new})
+        return items
 
     async def chat_follow(self, message: dict[str, Any]) -> None:
         await self.follow(message["frame"]["chat"])
