@@ -186,14 +186,7 @@ class AttachmentView(APIView):
         },
     )
     def get(self, request: Request, message: int) -> HttpResponseBase:
-        if isinstance(request.auth, ChatToken):
-            found = attachments.attachment_for_consumer(message, request.auth.consumer_id)
-        elif not request.user.is_authenticated:
-            raise exceptions.NotAuthenticated()
-        elif not attachments.may_read_attachments(request.user):
-            raise exceptions.PermissionDenied()
-        else:
-            found = attachments.attachment_for_staff(message, request.user)
+        found = _readable(request, message)
         if found is None:
             raise exceptions.NotFound(_("There is no such image."))
         response = ranged_file_response(request, found.file, found.content_type)
@@ -201,3 +194,14 @@ class AttachmentView(APIView):
         response["Content-Disposition"] = "inline"
         response["Cache-Control"] = "private, max-age=3600"
         return response
+
+
+def _readable(request: Request, message: int) -> ChatAttachment | None:
+    """The image of ``message`` as its reader may see it (the consumer by token, staff by session); None: not theirs."""
+    if isinstance(request.auth, ChatToken):
+        return attachments.attachment_for_consumer(message, request.auth.consumer_id)
+    if not request.user.is_authenticated:
+        raise exceptions.NotAuthenticated()
+    if not attachments.may_read_attachments(request.user):
+        raise exceptions.PermissionDenied()
+    return attachments.attachment_for_staff(message, request.user)

@@ -25,7 +25,7 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from psycopg_pool import PoolTimeout
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
@@ -99,30 +99,39 @@ def from_status(code: int) -> ApiError:
     return ApiError(code, phrase.lower().replace(" ", "_").replace("-", "_"), phrase)
 
 
+# Django's own refusals, as (status, code, default message, whether the exception's own text, when it has one,
+# is the message); the first that matches answers (a RequestDataTooBig is a SuspiciousOperation too).
+DJANGO_REFUSALS: tuple[tuple[type[BaseException], int, str, object, bool], ...] = (
+    (RequestDataTooBig, 413, PayloadTooLarge.default_code, PayloadTooLarge.default_detail, False),
+    (Http404, 404, exceptions.NotFound.default_code, exceptions.NotFound.default_detail, True),
+    (DjangoPermissionDenied, 403, exceptions.PermissionDenied.default_code,
+     exceptions.PermissionDenied.default_detail, True),
+    (SuspiciousOperation, 400, exceptions.ParseError.default_code, gettext_lazy("The request is malformed."), False),
+)  # fmt: skip
+
+
 def api_error(exc: BaseException) -> ApiError | None:
     """The answer an exception deserves, or None for a bug (a 500 the caller logs with its traceback)."""
     if database_busy(exc):
         return unavailable()
-    if isinstance(exc, RequestDataTooBig):
-        exc = PayloadTooLarge()
-    elif isinstance(exc, Http404):
-        exc = exceptions.NotFound(str(exc) or None)
-    elif isinstance(exc, DjangoPermissionDenied):
-        exc = exceptions.PermissionDenied(str(exc) or None)
-    elif isinstance(exc, DjangoValidationError):
+    if isinstance(exc, DjangoValidationError):
         exc = serializers.ValidationError(serializers.as_serializer_error(exc))
-    elif isinstance(exc, SuspiciousOperation):
-        exc = exceptions.ParseError(gettext("The request is malformed."))
-    if not isinstance(exc, exceptions.APIException):
-        return None
-    headers = {}
-    wait = getattr(exc, "wait", None)  # Throttled's
-    if wait is not None:
-        headers["Retry-After"] = str(int(wait))
+    for kind, status, code, default, own_text in DJANGO_REFUSALS:
+        if isinstance(exc, kind):
+            return ApiError(status, code, (own_text and str(exc)) or str(default))
+    if isinstance(exc, exceptions.APIException):
+        return from_api_exception(exc)
+    return None
+
+
+def from_api_exception(exc: exceptions.APIException) -> ApiError:
+    """DRF's exceptions (and ours, core.exceptions): a ValidationError's messages by field, a Throttled's wait."""
     if isinstance(exc, exceptions.ValidationError):
         fields = exc.detail
         by_field = fields if isinstance(fields, dict) else {api_settings.NON_FIELD_ERRORS_KEY: fields}
         return ApiError(exc.status_code, "invalid", gettext("Invalid input."), errors=dict(by_field))
+    wait = getattr(exc, "wait", None)  # Throttled's
+    headers = {} if wait is None else {"Retry-After": str(int(wait))}
     detail = exc.detail
     code = getattr(detail, "code", None) or exc.default_code
     extra = getattr(exc, "errors", None) or None
@@ -142,18 +151,23 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
     if error is None:
         return None
     set_rollback()
+    headers = {**error.headers, **challenge(exc, context)}
+    response = Response(error.body(), status=error.status, headers=headers)
     request = context.get("request")
-    if error.status in (401, 403) and request is not None:
-        log_denied(request, error)
-    response = Response(error.body(), status=error.status, headers=error.headers)
-    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed) and request is not None:
-        view = context.get("view")
-        header = view.get_authenticate_header(request) if view is not None else None
-        if header:
-            response["WWW-Authenticate"] = header
     if error.status in (401, 403):
         response._has_been_logged = True  # type: ignore[attr-defined]
+        if request is not None:
+            log_denied(request, error)
     return response
+
+
+def challenge(exc: Exception, context: Mapping[str, Any]) -> dict[str, str]:
+    """The WWW-Authenticate header of a 401 (the view's authentication scheme); none for anything else."""
+    request, view = context.get("request"), context.get("view")
+    if not isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed) or None in (request, view):
+        return {}
+    header = view.get_authenticate_header(request)  # type: ignore[union-attr]
+    return {"WWW-Authenticate": header} if header else {}
 
 
 @contextmanager

@@ -8,13 +8,21 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils.translation import gettext
 
 from core.realtime import role_group, user_group
-from core.users import RequestUser
+from core.users import Actor, RequestUser
 
 # Close codes in the 4000 range are ours (see docs/ARCHITECTURE.md).
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 # The channel layer (Redis) is down: reconnect with backoff (WebSocket's own 1013, which daphne cannot send).
 CLOSE_TRY_AGAIN = 4503
+
+
+def groups_of(user: Actor, roles: list[str]) -> list[str]:
+    """The groups whose events a staff user's socket receives: their own and each of their roles'."""
+    groups = [user_group(user.pk)] + [role_group(r) for r in roles]
+    if user.is_superuser:  # superusers hold every role's rights, and see what supervisors see
+        groups.append(role_group("superuser"))
+    return groups
 
 
 class EventsConsumer(AsyncJsonWebsocketConsumer):
@@ -29,13 +37,14 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         if not roles and not user.is_superuser:
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        self.groups_joined = [user_group(user.pk)] + [role_group(r) for r in roles]
-        if user.is_superuser:  # superusers hold every role's rights, and see what supervisors see
-            self.groups_joined.append(role_group("superuser"))
-        for group in self.groups_joined:
+        await self._join(groups_of(user, roles))
+        await self.send_json({"type": "hello", "data": {"user": user.get_username(), "roles": roles}})
+
+    async def _join(self, groups: list[str]) -> None:
+        self.groups_joined = groups
+        for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
-        await self.send_json({"type": "hello", "data": {"user": user.get_username(), "roles": roles}})
 
     async def disconnect(self, code: int) -> None:
         for group in getattr(self, "groups_joined", []):

@@ -12,7 +12,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
-from core.users import actor
+from core.users import Actor, actor
 from home import reports, selectors
 from tickets.models import Department
 
@@ -22,19 +22,21 @@ def _index(request: HttpRequest) -> HttpResponse:
     kind = selectors.home_kind(actor(request))
     if kind == selectors.BUSINESS:
         return redirect("radio:today")
-    context: dict[str, object] = {"home_kind": kind}
-    if kind == selectors.SUPERVISOR:
-        context["wallboard"] = selectors.wallboard()
-        context["wallboard_config"] = {"socket": "/ws/events/", "lang": get_language() or settings.LANGUAGE_CODE}
-    elif kind == selectors.MERCHANT:
-        context["shop"] = selectors.merchant_home(actor(request))
-    else:
-        context["desk"] = selectors.agent_home(actor(request))
-        context["saved_views"] = selectors.saved_views(actor(request))
+    context = home_context(kind, actor(request))
     response = admin.site.index(request, extra_context=context)
     assert isinstance(response, TemplateResponse)
     response.template_name = "home/index.html"
     return response
+
+
+def home_context(kind: str, user: Actor) -> dict[str, object]:
+    """What the home of each kind shows: the wallboard (supervisors), the shop (merchant staff), the desk (agents)."""
+    if kind == selectors.SUPERVISOR:
+        config = {"socket": "/ws/events/", "lang": get_language() or settings.LANGUAGE_CODE}
+        return {"home_kind": kind, "wallboard": selectors.wallboard(), "wallboard_config": config}
+    if kind == selectors.MERCHANT:
+        return {"home_kind": kind, "shop": selectors.merchant_home(user)}
+    return {"home_kind": kind, "desk": selectors.agent_home(user), "saved_views": selectors.saved_views(user)}
 
 
 index = admin.site.admin_view(_index)

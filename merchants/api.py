@@ -6,6 +6,7 @@ from pathlib import Path
 from tempfile import NamedTemporaryFile
 from typing import Any
 
+from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -17,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.exceptions import ImportStopped
-from core.importing import ImportAborted, format_of
+from core.importing import ImportAborted, ImportReport, format_of
 from core.pagination import CursorPagination
 from core.parsers import MultiPartParser
 from core.permissions import ModelPermissions
@@ -152,17 +153,22 @@ class ImportView(APIView):
         if upload is None:
             raise ValidationError({"file": [_("Send the file as the multipart field file.")]})
         fmt = request.query_params.get("format") or format_of(Path(upload.name or ""))
-        with NamedTemporaryFile(suffix=".upload") as file:
-            for chunk in upload.chunks():
-                file.write(chunk)
-            file.flush()
-            try:
-                report = import_kind(kind, Path(file.name), fmt=fmt or "unknown")
-            except (ImportFileError, ValueError) as error:
-                raise ValidationError({"file": [_file_error(error, fmt or upload.name or "")]}) from error
-            except ImportAborted as aborted:
-                raise ImportStopped(str(aborted), aborted.report.as_dict()) from aborted
+        report = _import_upload(kind, upload, fmt)
         return Response(report.as_dict())
+
+
+def _import_upload(kind: str, upload: UploadedFile, fmt: str | None) -> ImportReport:
+    """The upload imported from a temporary file; a file that cannot be read is 400, a refused batch 400 too."""
+    with NamedTemporaryFile(suffix=".upload") as file:
+        for chunk in upload.chunks():
+            file.write(chunk)
+        file.flush()
+        try:
+            return import_kind(kind, Path(file.name), fmt=fmt or "unknown")
+        except (ImportFileError, ValueError) as error:
+            raise ValidationError({"file": [_file_error(error, fmt or upload.name or "")]}) from error
+        except ImportAborted as aborted:
+            raise ImportStopped(str(aborted), aborted.report.as_dict()) from aborted
 
 
 def _file_error(error: Exception, named: str) -> str:

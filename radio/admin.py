@@ -191,6 +191,11 @@ class NominationAdmin(TenantScopedAdmin):
         nomination = get_object_or_404(self.get_queryset(request), pk=pk)
         if request.method != "POST" or not self.has_change_permission(request, nomination):
             raise PermissionDenied
+        self._screen(request, nomination)
+        return HttpResponseRedirect(reverse("admin:radio_nomination_change", args=[nomination.pk]))
+
+    def _screen(self, request: HttpRequest, nomination: Nomination) -> None:
+        """Apply the screening form the button named; what it did, or why not, is the page's message."""
         form_class = SCREENING_FORMS.get(str(request.POST.get("action", "")))
         try:
             if form_class is None:
@@ -202,7 +207,6 @@ class NominationAdmin(TenantScopedAdmin):
             self.message_user(request, form.done, messages.SUCCESS)
         except ValidationError as error:
             self.message_user(request, "; ".join(error.messages), messages.ERROR)
-        return HttpResponseRedirect(reverse("admin:radio_nomination_change", args=[nomination.pk]))
 
     # --- bulk decisions, each with a confirmation page ------------------------------------------
 
@@ -268,12 +272,15 @@ class NominationAdmin(TenantScopedAdmin):
             oldest = queryset.order_by("-customers", "nominated_at").first()
             form = MergeForm(initial={"primary": oldest.pk if oldest else None}, nominations=queryset)
         elif (form := MergeForm(request.POST, nominations=queryset)).is_valid():
-            try:
-                merged = form.merge(queryset, by=actor(request))
-            except ValidationError as error:
-                self.message_user(request, "; ".join(error.messages), messages.ERROR)
-            else:
-                said = _("Merged into #%(id)s: %(n)s customers said it.") % {"id": merged.pk, "n": merged.customers}
-                self.message_user(request, said, messages.SUCCESS)
+            self._merge(request, queryset, form)
             return None
         return self._decision_page(request, queryset, "merge_action", _("Merge duplicates"), form, _("Merge"))
+
+    def _merge(self, request: HttpRequest, queryset: QuerySet[Nomination], form: MergeForm) -> None:
+        try:
+            merged = form.merge(queryset, by=actor(request))
+        except ValidationError as error:
+            self.message_user(request, "; ".join(error.messages), messages.ERROR)
+            return
+        said = _("Merged into #%(id)s: %(n)s customers said it.") % {"id": merged.pk, "n": merged.customers}
+        self.message_user(request, said, messages.SUCCESS)

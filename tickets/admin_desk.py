@@ -191,7 +191,12 @@ def sla_badge(ticket: Ticket, now: datetime) -> str:
     due = ticket.first_response_due if ticket.first_response_at is None else ticket.resolution_due
     if due is None:
         return ""
-    minutes = int((due - now).total_seconds() // 60)
+    return _due_badge(ticket, int((due - now).total_seconds() // 60))
+
+
+def _due_badge(ticket: Ticket, minutes: int) -> str:
+    """An open ticket's label by the minutes left to its nearer due (negative: overdue)."""
+    state = ticket.sla_state
     if state == Ticket.SLAState.BREACHED and minutes >= 0:
         # A missed first response stays a breach after the reply, though the resolution due is still ahead.
         return format_html('<span class="sla breached">{}</span>', ticket.get_sla_state_display())

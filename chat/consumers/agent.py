@@ -62,12 +62,26 @@ class AgentChatConsumer(ChatSocket):
 
     async def connect(self) -> None:
         user = self.scope.get("user")
+        refused = await self._refusal(user)
+        if refused is not None:
+            await self.close(code=refused)
+            return
+        await self._settle(user)
+        await self.channel_layer.group_add(AGENTS, self.channel_name)
+        await self.channel_layer.group_add(agent_group(user.pk), self.channel_name)
+        await self.accept()
+        await self._greet()
+
+    @staticmethod
+    async def _refusal(user: Any) -> int | None:
+        """The close code for a socket that is not a console user's; None for one that is."""
         if user is None or not user.is_authenticated or not user.is_staff or not user.is_active:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
+            return CLOSE_UNAUTHENTICATED
         if not await database_sync_to_async(selectors.may_use_console)(user):
-            await self.close(code=CLOSE_FORBIDDEN)
-            return
+            return CLOSE_FORBIDDEN
+        return None
+
+    async def _settle(self, user: Actor) -> None:
         self.user = user
         self.shop_id = await database_sync_to_async(merchant_id_of)(user) if is_merchant_staff(user) else None
         self.shows_pii = await database_sync_to_async(sees_pii)(user)
@@ -76,9 +90,9 @@ class AgentChatConsumer(ChatSocket):
         self.limiter = RateLimit(settings.CHAT_RATE_FRAMES * 3, settings.CHAT_RATE_SECONDS)
         self.following = set()
         self.typing_gate = typing_relay.TypingGate()
-        await self.channel_layer.group_add(AGENTS, self.channel_name)
-        await self.channel_layer.group_add(agent_group(user.pk), self.channel_name)
-        await self.accept()
+
+    async def _greet(self) -> None:
+        """The hello frame, the queue, then a snapshot of each chat the agent holds (they follow it from now on)."""
         hello, chats = await database_sync_to_async(self._hello)()
         await self.send_json(hello)
         await self.send_queue(None)
@@ -127,6 +141,13 @@ class AgentChatConsumer(ChatSocket):
                 log.exception("queue refresh failed")
 
     async def send_queue(self, new: int | None) -> None:
+        items = await self._queue_items()
+        # Every console hears of every change; it names the new chat only when it is in this desk's queue (another
+        # shop's chat is no business of this console, not even its id).
+        new = new if any(item["chat"] == new for item in items) else None
+        await self.send_json({"type": "queue", "items": items, "new": new})
+
+    async def _queue_items(self) -> list[dict[str, Any]]:
         def read() -> list[dict[str, Any]]:
             with translation.override(self.language):
                 return selectors.queue(self.user)
@@ -143,10 +164,7 @@ class AgentChatConsumer(ChatSocket):
             started = time.time()
             items = await database_sync_to_async(read)()
             _QUEUE_SNAPSHOTS[desk] = (started, loop, items)
-        # Every console hears of every change; it names the new chat only when it is in this desk's queue (another
-        # shop's chat is no business of this console, not even its id).
-        new = new if any(item["chat"] == new for item in items) else None
-        await self.send_json({"type": "queue", "items": items, "new": new})
+        return items
 
     async def chat_follow(self, message: dict[str, Any]) -> None:
         await self.follow(message["frame"]["chat"])

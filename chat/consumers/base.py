@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs
@@ -100,6 +100,14 @@ def query_params(scope: dict[str, Any]) -> dict[str, str]:
     return {key: values[-1] for key, values in parse_qs(raw).items()}
 
 
+def after_param(query: dict[str, str]) -> int:
+    """The ``after`` of a socket's query (the last message id a reconnecting client has); 0 when absent or bad."""
+    try:
+        return max(int(query.get("after") or 0), 0)
+    except ValueError:
+        return 0
+
+
 def pick_language(value: str | None) -> str:
     value = (value or "").lower()
     if value in LANGUAGES:
@@ -125,6 +133,41 @@ def int_field(content: dict[str, Any], field: str, *, minimum: int = 0) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise FrameError("missing_field", _("The field “%(field)s” must be a whole number.") % {"field": field})
     return value
+
+
+def decode_frame(text_data: str | None) -> Any:
+    """The JSON a text frame holds; a binary, oversized or non-JSON frame is a ``FrameError``."""
+    if text_data is None:
+        raise FrameError("binary", _("Frames must be JSON text, not binary."))
+    if len(text_data.encode()) > settings.CHAT_MAX_FRAME_BYTES:
+        raise FrameError("too_large", _("The frame is too large."))
+    try:
+        return json.loads(text_data)
+    except ValueError:
+        raise FrameError("bad_json", _("Frames must be JSON text.")) from None
+
+
+def frame_ref(content: Any) -> Any:
+    """The client's ``ref`` echoed in the answer: a string or number of at most 64 characters, else None."""
+    ref = content.get("ref") if isinstance(content, dict) else None
+    return ref if isinstance(ref, str | int) and len(str(ref)) <= 64 else None
+
+
+# What the error frame says for each kind of refusal, most specific first (a ChatError is a ValidationError).
+_PROBLEMS: tuple[tuple[type[Exception], Callable[[Any], tuple[str, str]]], ...] = (
+    (FrameError, lambda problem: (problem.code, problem.detail)),
+    (ChatError, lambda problem: (problem.error_code, " ".join(problem.messages))),
+    (ValidationError, lambda problem: ("invalid", " ".join(problem.messages))),
+)
+
+
+def frame_problem(problem: Exception) -> tuple[str, str]:
+    """The (code, detail) of the error frame for what a frame raised; anything unforeseen is logged."""
+    for kind, said in _PROBLEMS:
+        if isinstance(problem, kind):
+            return said(problem)
+    log.exception("chat frame failed")  # called while the exception is handled: its traceback is logged
+    return "server_error", _("Something went wrong; your conversation is safe, try again.")
 
 
 def _run(language: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, list[Any]]:
@@ -202,35 +245,23 @@ class ChatSocket(AsyncWebsocketConsumer):
         ref = None
         with translation.override(self.language):
             try:
-                if text_data is None:
-                    raise FrameError("binary", _("Frames must be JSON text, not binary."))
-                if len(text_data.encode()) > settings.CHAT_MAX_FRAME_BYTES:
-                    raise FrameError("too_large", _("The frame is too large."))
-                try:
-                    content = json.loads(text_data)
-                except ValueError:
-                    raise FrameError("bad_json", _("Frames must be JSON text.")) from None
-                if isinstance(content, dict):
-                    ref = content.get("ref")
-                    if ref is not None and (not isinstance(ref, str | int) or len(str(ref)) > 64):
-                        ref = None
-                if not allowed:
-                    raise FrameError("rate_limited", _("Too many messages; slow down a little."))
-                if not isinstance(content, dict) or not isinstance(content.get("type"), str):
-                    raise FrameError("missing_field", _("A frame is a JSON object with a “type”."))
-                handler = self.handlers.get(content["type"])
-                if handler is None:
-                    raise FrameError("unknown_type", _("Unknown frame type: %(type)s") % {"type": content["type"][:40]})
-                await getattr(self, handler)(content, ref)
-            except FrameError as problem:
-                await self.error(problem.code, problem.detail, ref)
-            except ChatError as problem:
-                await self.error(problem.error_code, " ".join(problem.messages), ref)
-            except ValidationError as problem:
-                await self.error("invalid", " ".join(problem.messages), ref)
-            except Exception:  # never let one frame kill the socket
-                log.exception("chat frame failed")
-                await self.error("server_error", _("Something went wrong; your conversation is safe, try again."), ref)
+                content = decode_frame(text_data)
+                ref = frame_ref(content)
+                await self.handler_for(content, allowed)(content, ref)
+            except Exception as problem:  # never let one frame kill the socket
+                await self.error(*frame_problem(problem), ref)
+
+    def handler_for(self, content: Any, allowed: bool) -> Callable[[dict[str, Any], Any], Awaitable[None]]:
+        """The method ``handlers`` names for the frame's type; a refused or malformed frame is a ``FrameError``."""
+        if not allowed:
+            raise FrameError("rate_limited", _("Too many messages; slow down a little."))
+        if not isinstance(content, dict) or not isinstance(content.get("type"), str):
+            raise FrameError("missing_field", _("A frame is a JSON object with a “type”."))
+        name = self.handlers.get(content["type"])
+        if name is None:
+            raise FrameError("unknown_type", _("Unknown frame type: %(type)s") % {"type": content["type"][:40]})
+        handler: Callable[[dict[str, Any], Any], Awaitable[None]] = getattr(self, name)
+        return handler
 
     async def relay(self, relay: tuple[str, dict[str, Any]] | None) -> None:
         """Send a frame that is not stored (typing, ``chat.typing_relay``) straight to the other side's group."""

@@ -15,6 +15,7 @@ from chat import knowledge, satisfaction, selectors, services, typing_relay
 from chat.consumers.base import (
     ChatSocket,
     RateLimit,
+    after_param,
     database_sync_to_async,
     int_field,
     pick_language,
@@ -24,7 +25,7 @@ from chat.consumers.base import (
 from chat.conversation import ChatError, agents_on_duty, visible_messages
 from chat.groups import consumer_group
 from chat.models import ChatSession
-from chat.tokens import read_chat_token
+from chat.tokens import ChatToken, read_chat_token
 from core.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from core.realtime import LAYER_DOWN
 
@@ -50,30 +51,37 @@ class ConsumerChatConsumer(ChatSocket):
         if token is None:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        consumer_id, self.shop_id = token.consumer_id, token.shop_id
+        self._settle(token, query)
+        chat = await self._start()
+        if chat is not None:
+            await self._join(chat, after_param(query))
+
+    def _settle(self, token: ChatToken, query: dict[str, str]) -> None:
+        self.consumer_id, self.shop_id = token.consumer_id, token.shop_id
         self.language = pick_language(query.get("lang"))
         self.limiter = RateLimit(settings.CHAT_RATE_FRAMES, settings.CHAT_RATE_SECONDS)
-        try:
-            after = max(int(query.get("after") or 0), 0)
-        except ValueError:
-            after = 0
-        self.consumer_id = consumer_id
         self.typing_gate = typing_relay.TypingGate()
+
+    async def _start(self) -> ChatSession | None:
+        """The consumer's live chat, started or resumed; None when it was refused (said, closed) or failed (closed)."""
         try:
-            chat, _created = await self.call(services.start_chat, consumer_id, self.language, shop_id=self.shop_id)
+            chat, _created = await self.call(services.start_chat, self.consumer_id, self.language, shop_id=self.shop_id)
         except ChatError as refused:  # a shop that takes no chats, or another chat still open: said, closed
             await self.accept()
             await self.error(refused.error_code, " ".join(refused.messages))
             await self.close(code=CLOSE_NO_SHOP if refused.error_code == "no_shop" else CLOSE_OTHER_CHAT)
-            return
+            return None
         except LAYER_DOWN:
             raise  # Redis is down: core.sockets closes the socket with 4503, "try again later"
         except Exception:
-            log.exception("could not start a chat for consumer %s", consumer_id)
+            log.exception("could not start a chat for consumer %s", self.consumer_id)
             await self.close(code=CLOSE_FORBIDDEN)
-            return
+            return None
+        return chat
+
+    async def _join(self, chat: ChatSession, after: int) -> None:
         # Join before reading the history: a message sent in between arrives twice (ids tell), never not at all.
-        await self.channel_layer.group_add(consumer_group(consumer_id), self.channel_name)
+        await self.channel_layer.group_add(consumer_group(self.consumer_id), self.channel_name)
         await self.accept()
         ready, history = await database_sync_to_async(self._ready)(chat.pk, after)
         await self.send_json(ready)

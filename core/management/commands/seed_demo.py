@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from core.seeding import DemoUnfinished, load_demo
+from core.seeding import DemoOutcome, DemoUnfinished, load_demo
 
 
 class Command(BaseCommand):
@@ -32,8 +32,10 @@ class Command(BaseCommand):
         if outcome.already_loaded:
             self.stdout.write(f"Demo data already loaded ({outcome.dataset}); nothing to do.")
             return
-        summary = ", ".join(f"{n:,} {what}" for what, n in outcome.counts.items())
-        stages = ", ".join(f"{app} {seconds:.1f}s" for app, seconds in outcome.seconds.items())
-        self.stdout.write(
-            self.style.SUCCESS(f"Loaded demo data in {time.monotonic() - started:.1f}s ({stages}): {summary}.")
-        )
+        self.stdout.write(self.style.SUCCESS(_loaded(outcome, time.monotonic() - started)))
+
+
+def _loaded(outcome: DemoOutcome, seconds: float) -> str:
+    summary = ", ".join(f"{n:,} {what}" for what, n in outcome.counts.items())
+    stages = ", ".join(f"{app} {spent:.1f}s" for app, spent in outcome.seconds.items())
+    return f"Loaded demo data in {seconds:.1f}s ({stages}): {summary}."

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from core.demo import ensure_demo_logins
+from core.demo import DemoLogin, ensure_demo_logins
 from core.supervisor import Supervisor
 
 
@@ -30,13 +30,7 @@ class Command(BaseCommand):
         supervisor = Supervisor(self.stdout.write, self.stderr.write)
         supervisor.start_embedded()
         try:
-            call_command("migrate", interactive=False, verbosity=0)
-            call_command("collectstatic", interactive=False, verbosity=0)
-            # Demo logins have published passwords: only ever on a development server.
-            logins = []
-            if settings.DEBUG and not no_demo:
-                call_command("seed_demo")
-                logins = ensure_demo_logins()
+            logins = _prepare(demo=not no_demo)
             supervisor.start_children(host, port)
             self._print_banner(host, port, logins)
             supervisor.watch()
@@ -59,3 +53,14 @@ class Command(BaseCommand):
             lines += [f"    {x.username:<11} {x.password:<22} {x.role or 'superuser'}" for x in logins]
         lines += ["Press Ctrl-C to stop everything.", ""]
         self.stdout.write("\n".join(lines))
+
+
+def _prepare(*, demo: bool) -> list[DemoLogin]:
+    """Migrate and collect static files; with ``demo`` (and DEBUG), load the demo data and return its logins."""
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    # Demo logins have published passwords: only ever on a development server.
+    if not (settings.DEBUG and demo):
+        return []
+    call_command("seed_demo")
+    return ensure_demo_logins()

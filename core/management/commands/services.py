@@ -29,15 +29,19 @@ class Command(BaseCommand):
             self.stdout.write(f"PostgreSQL: {_state(settings.EMBEDDED_DATABASE, embedded.postgres_running)}")
             self.stdout.write(f"Redis: {_state(settings.EMBEDDED_REDIS, embedded.redis_running)}")
         else:
-            if not command:
-                raise CommandError("exec needs a command: manage.py services exec -- CMD ...")
-            started = self._up()
-            try:
-                code = subprocess.call(command)
-            finally:
-                self._down(postgres="postgres" in started, redis="redis" in started)
-            if code:
-                raise SystemExit(code)
+            self._exec(command)
+
+    def _exec(self, command: list[str]) -> None:
+        """Run ``command`` with the servers up, stopping afterwards those this call started; its exit code is ours."""
+        if not command:
+            raise CommandError("exec needs a command: manage.py services exec -- CMD ...")
+        started = self._up()
+        try:
+            code = subprocess.call(command)
+        finally:
+            self._down(postgres="postgres" in started, redis="redis" in started)
+        if code:
+            raise SystemExit(code)
 
     def _up(self) -> set[str]:
         started = set()

@@ -13,6 +13,7 @@ from core.importing import (
     FORMATS,
     ImportAborted,
     ImportReport,
+    Kind,
     format_of,
     import_file,
     rejection_line,
@@ -53,15 +54,21 @@ class Command(BaseCommand):
         if batch_size < 1:
             raise CommandError(_("--batch-size must be at least 1."))
         progress = None if quiet or verbosity == 0 else sys.stderr
+        outcome = self._import(KINDS[kind], path, fmt, batch_size, progress, report)
+        fail_on_rejections(outcome)
+
+    def _import(self, kind: Kind[tuple[object, ...]], path: Path, fmt: str, batch_size: int, progress: Any,
+                report: Path | None) -> ImportReport:  # fmt: skip
+        """The file loaded and its outcome told; an unreadable file or a refused batch is a CommandError."""
         try:
-            outcome = import_file(KINDS[kind], path, fmt=fmt, batch_size=batch_size, progress=progress)
+            outcome = import_file(kind, path, fmt=fmt, batch_size=batch_size, progress=progress)
         except ImportFileError as error:
             raise CommandError(str(error)) from error
         except ImportAborted as aborted:
             tell(self, aborted.report, report)
             raise CommandError(str(aborted)) from aborted
         tell(self, outcome, report)
-        fail_on_rejections(outcome)
+        return outcome
 
 
 def tell(command: BaseCommand, outcome: ImportReport, report: Path | None) -> None:

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from crm.rating import RatingError, rate_consumers
+from crm.rating import RatingError, RatingSummary, rate_consumers
 from crm.rating import as_of as reference_time
 from crm.risk import detect_risk_flags
 
@@ -33,17 +33,22 @@ class Command(BaseCommand):
         if not no_risk:
             flags = detect_risk_flags(now=now)
             self.stdout.write(f"Risk rules: {flags.raised_or_refreshed}")
-        with tqdm(total=0, unit="consumers", desc="rating", disable=quiet) as bar:
-
-            def progress(done: int, total: int) -> None:
-                bar.total = total
-                bar.update(done - bar.n)
-
-            try:
-                summary = rate_consumers(now=now, batch_size=batch_size, progress=progress)
-            except RatingError as error:
-                raise CommandError(str(error)) from error
+        summary = _rate(now, batch_size, quiet)
         seconds = ", ".join(f"{stage} {s:.1f}s" for stage, s in summary.seconds.items())
         self.stdout.write(
             self.style.SUCCESS(f"Rated {summary.consumers:,} consumers on {summary.indicators} indicators ({seconds}).")
         )
+
+
+def _rate(now: datetime | None, batch_size: int, quiet: bool) -> RatingSummary:
+    """Every consumer rated, with a progress bar unless ``quiet``; a refused rating is a CommandError."""
+    with tqdm(total=0, unit="consumers", desc="rating", disable=quiet) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        try:
+            return rate_consumers(now=now, batch_size=batch_size, progress=progress)
+        except RatingError as error:
+            raise CommandError(str(error)) from error

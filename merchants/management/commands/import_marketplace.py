@@ -40,10 +40,7 @@ class Command(BaseCommand):
         if batch_size < 1:
             raise CommandError(_("--batch-size must be at least 1."))
         progress = None if quiet or verbosity == 0 else sys.stderr
-        try:
-            files = folder_files(path) if kind == FOLDER else {kind: path}
-        except ImportFileError as error:
-            raise CommandError(str(error)) from error
+        files = _files(kind, path)
         total = ImportReport()
         for name, file in files.items():
             if kind == FOLDER:
@@ -65,3 +62,11 @@ class Command(BaseCommand):
             raise CommandError(str(aborted)) from aborted
         tell(self, outcome, report)
         return outcome
+
+
+def _files(kind: str, path: Path) -> dict[str, Path]:
+    """The file of each kind to import: ``path`` itself, or a folder's files named by kind."""
+    try:
+        return folder_files(path) if kind == FOLDER else {kind: path}
+    except ImportFileError as error:
+        raise CommandError(str(error)) from error
