@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.http import HttpResponseBase
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -25,14 +25,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat import attachments
+from chat import attachments, selectors
 from chat.conversation import ChatError, message_frame
 from chat.models import ChatAttachment
 from chat.tokens import ChatToken, read_chat_token
 from core.api import service_errors
 from core.files import ranged_file_response
 from core.parsers import MultiPartParser as BoundedMultiPartParser
-from core.tenancy import is_merchant_staff, merchant_id_of
 
 # A ChatError's code → the status it answers with (anything else is the client's mistake: 400).
 STATUSES = {"not_found": status.HTTP_404_NOT_FOUND, "not_yours": status.HTTP_403_FORBIDDEN,
@@ -79,11 +78,7 @@ class IsChatConsumer(BasePermission):
 class UsesConsole(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
-        if not (user and user.is_authenticated and user.is_staff and user.is_active):
-            return False
-        if is_merchant_staff(user) and merchant_id_of(user) is None:
-            return False
-        return bool(user.has_perm("chat.use_chat_console"))
+        return isinstance(user, User) and selectors.may_use_console(user)
 
 
 class ConsumerImageForm(serializers.Serializer[Any]):

@@ -30,7 +30,8 @@ from django.utils.translation import gettext as _
 
 from chat.conversation import ChatError
 from chat.models import Language
-from core.realtime import collecting
+from core.consumers import CLOSE_TRY_AGAIN
+from core.realtime import LAYER_DOWN, collecting
 
 log = logging.getLogger(__name__)
 CLOSE_FLOOD = 4429
@@ -248,6 +249,12 @@ class ChatSocket(AsyncWebsocketConsumer):
                 content = decode_frame(text_data)
                 ref = frame_ref(content)
                 await self.handler_for(content, allowed)(content, ref)
+            except LAYER_DOWN:
+                # The service has committed; only the frames' sending failed. "Try again" on an open socket would
+                # store a retried message twice: the socket closes with 4503, and the client's reconnect with
+                # ``after`` replays what was stored.
+                log.warning("chat frame: the channel layer is down, closing with %s", CLOSE_TRY_AGAIN)
+                await self.close(code=CLOSE_TRY_AGAIN)
             except Exception as problem:  # never let one frame kill the socket
                 await self.error(*frame_problem(problem), ref)
 
