@@ -132,7 +132,7 @@ def attachment_for_consumer(event_id: int, consumer_id: int) -> ChatAttachment |
     return ChatAttachment.objects.filter(event_id=event_id, chat__consumer_id=consumer_id).first()
 
 
-def may_read_attachments(user: Any) -> bool:
+def may_read_attachments(user: Actor) -> bool:
     """Staff who read chats: the console's users and whoever may open the ticket the chat belongs to."""
     return bool(user.is_authenticated and user.is_active and user.is_staff
                 and (user.has_perm("chat.use_chat_console") or user.has_perm("tickets.view_ticket")))  # fmt: skip

@@ -76,7 +76,7 @@ def agent_available(now: datetime, shop_id: int | None = None) -> bool:
     return available.filter(user__merchant_membership__merchant_id=shop_id, user__groups__name=MERCHANT_STAFF).exists()
 
 
-def desk_of(user: Any) -> Q:
+def desk_of(user: Actor) -> Q:
     """The chats whose queue this user works: a shop's staff their shop's own (not escalated), everyone else
     the platform's (its own chats and the shops' escalated ones)."""
     if is_merchant_staff(user):

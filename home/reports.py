@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 from chat.models import ChatSession, Satisfaction
 from core.charts import Bar, bar_chart, line_chart
 from core.privacy import shown
+from core.users import Actor
 from tickets.models import Department, Ticket, TicketKind
 
 DEFAULT_DAYS = 7
@@ -234,7 +235,7 @@ class Comment:
     at: datetime
 
 
-def latest_comments(span: Range, user: Any) -> list[Comment]:
+def latest_comments(span: Range, user: Actor) -> list[Comment]:
     """The range's latest CSAT answers that have a comment, newest first: 1 query."""
     start, end = span.bounds()
     answers = Satisfaction.objects.filter(created_at__gte=start, created_at__lt=end).exclude(comment="")

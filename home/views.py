@@ -58,7 +58,7 @@ def _reports_page(request: HttpRequest) -> HttpResponse:
     except ValidationError as refused:
         return TemplateResponse(request, "home/reports.html", {**context, "errors": refused.message_dict}, status=400)
     context.update(report=result, charts=reports.charts(result), volume=reports.volume_chart(result))
-    context.update(csv_query=request.GET.urlencode(), comments=reports.latest_comments(result.range, request.user))
+    context.update(csv_query=request.GET.urlencode(), comments=reports.latest_comments(result.range, actor(request)))
     return TemplateResponse(request, "home/reports.html", context)
 
 

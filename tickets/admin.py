@@ -265,8 +265,8 @@ class TicketAdmin(ConsumerTextAdmin, TenantScopedAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
         profile = AgentProfile.objects.filter(user=request.user.pk or 0).first()
         extra = {"agent_profile": profile, **(extra_context or {}),
-                 "saved_views": views_saved.listed(request.user, self.get_queryset(request)),
-                 "may_share_views": admin_tools.manages_shared(request.user)}  # fmt: skip
+                 "saved_views": views_saved.listed(actor(request), self.get_queryset(request)),
+                 "may_share_views": admin_tools.manages_shared(actor(request))}  # fmt: skip
         return super().changelist_view(request, extra)
 
     def availability_view(self, request: HttpRequest) -> HttpResponse:
@@ -286,7 +286,7 @@ class TicketAdmin(ConsumerTextAdmin, TenantScopedAdmin):
             raise PermissionDenied
         params = dict(parse_qsl(request.POST.get("query", "").replace("\x00", "")))
         try:
-            view = views_saved.save_view(request.user, request.POST.get("name", ""), params,
+            view = views_saved.save_view(actor(request), request.POST.get("name", ""), params,
                                          shared=request.POST.get("shared") == "1")  # fmt: skip
         except ValidationError as error:
             self.message_user(request, "; ".join(error.messages), messages.ERROR)

@@ -13,13 +13,13 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from core.tenancy import TenantScopedAdmin, is_merchant_staff
-from core.users import actor
+from core.users import Actor, actor
 from tickets.macros import is_supervisor, visible_to
 from tickets.models import Macro, SavedView
 from tickets.views_saved import clean_query
 
 
-def manages_shared(user: Any) -> bool:
+def manages_shared(user: Actor) -> bool:
     return is_supervisor(user) and not is_merchant_staff(user)
 
 
@@ -78,14 +78,14 @@ class DeskToolAdmin(TenantScopedAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         if not self.has_module_permission(request) or obj is None:
             return self.has_module_permission(request)
-        return bool(obj.owner_id == request.user.pk or (obj.owner_id is None and manages_shared(request.user)))
+        return bool(obj.owner_id == request.user.pk or (obj.owner_id is None and manages_shared(actor(request))))
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self.has_change_permission(request, obj)
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, change=change, **kwargs)
-        if not manages_shared(request.user):
+        if not manages_shared(actor(request)):
             form.base_fields.pop("shared", None)
             form.base_fields.pop("department", None)
         elif obj is not None:
@@ -93,7 +93,7 @@ class DeskToolAdmin(TenantScopedAdmin):
         return form
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        shared = bool(form.cleaned_data.get("shared")) and manages_shared(request.user)
+        shared = bool(form.cleaned_data.get("shared")) and manages_shared(actor(request))
         obj.owner = None if shared else (obj.owner if change and obj.owner_id else request.user)
         if not shared:
             obj.department = None
@@ -111,5 +111,5 @@ class SavedViewAdmin(DeskToolAdmin):
     form = SavedViewForm
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        obj.query = clean_query(dict(parse_qsl(obj.query)), request.user)
+        obj.query = clean_query(dict(parse_qsl(obj.query)), actor(request))
         super().save_model(request, obj, form, change)

@@ -18,6 +18,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from core.tenancy import is_merchant_staff, scope
+from core.users import Actor
 from crm.models import CreditTier
 from tickets import services
 from tickets.macros import is_supervisor, visible_to
@@ -58,18 +59,18 @@ KNOWN: dict[str, Callable[[str, Any], bool]] = {
 }
 
 
-def clean_query(params: Mapping[str, str], user: Any) -> str:
+def clean_query(params: Mapping[str, str], user: Actor) -> str:
     """The known parameters of ``params`` whose values pass their check, as a query string (the rest dropped)."""
     kept = {key: str(params[key]).strip() for key in KNOWN if key in params}
     return urlencode({key: value for key, value in kept.items() if KNOWN[key](value, user)})
 
 
-def views_for(user: Any) -> QuerySet[SavedView]:
+def views_for(user: Actor) -> QuerySet[SavedView]:
     return SavedView.objects.filter(visible_to(user)).order_by("owner", "name", "id")
 
 
 @transaction.atomic
-def save_view(user: Any, name: str, params: Mapping[str, str], *, shared: bool = False) -> SavedView:
+def save_view(user: Actor, name: str, params: Mapping[str, str], *, shared: bool = False) -> SavedView:
     """Save the queue's current parameters under ``name``: the user's own view, or (supervisors) a shared one."""
     name = name.strip()
     if not name:
@@ -81,7 +82,7 @@ def save_view(user: Any, name: str, params: Mapping[str, str], *, shared: bool =
     return SavedView.objects.create(name=name, owner=None if shared else user, query=clean_query(params, user))
 
 
-def _q(query: str, user: Any) -> Q:
+def _q(query: str, user: Actor) -> Q:
     """A view's parameters as one condition on tickets (the changelist's own meaning of each)."""
     params = dict(parse_qsl(query))
     q = {
@@ -102,7 +103,7 @@ def _q(query: str, user: Any) -> Q:
     return q
 
 
-def listed(user: Any, tickets: QuerySet[Ticket]) -> list[tuple[SavedView, int]]:
+def listed(user: Actor, tickets: QuerySet[Ticket]) -> list[tuple[SavedView, int]]:
     """The user's views with how many of ``tickets`` (the queue's scoped queryset) each shows: two queries."""
     views = list(views_for(user)[:LISTED])
     if not views:
