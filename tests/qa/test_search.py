@@ -92,8 +92,9 @@ def test_boolean_operators_fields_and_filters(make_user: Callable[..., User]) ->
     assert found(f"agent:{alice.pk} 我要") == ["<mark>我要</mark>退款"]
     assert found("我要", agent=alice.pk) == ["<mark>我要</mark>退款"]
     assert found("我要", agent=bob.pk, speaker="agent") == []
-    assert found("我要", since=(timezone.now() - timedelta(days=2)).date()) == ["<mark>我要</mark>退款"]
-    assert found("我要", until=(timezone.now() - timedelta(days=5)).date()) == ["快递没有收到，<mark>我要</mark>投诉"]
+    days_ago = lambda n: timezone.localdate(timezone.now() - timedelta(days=n))  # noqa: E731  (dates are local)
+    assert found("我要", since=days_ago(2)) == ["<mark>我要</mark>退款"]
+    assert found("我要", until=days_ago(5)) == ["快递没有收到，<mark>我要</mark>投诉"]
     assert found("我要", kind="chat") == []
     assert found("帮*") == ["您好，请问有什么可以帮您"]
     # English is stemmed: refunds finds refund, order finds orders.
@@ -138,7 +139,7 @@ def test_more_than_a_thousand_hits_say_1000_plus_and_still_come_newest_first(
     assert all(h.transcript_id == transcript.pk for h in page.hits)
     assert [h.seq for h in searching.search("退款", page=2).hits] == list(range(1079, 1059, -1))
     # Filters narrow below the cap: then the total is exact again.
-    narrowed = searching.search("退款", Filters(until=(base - timedelta(days=1)).date()))
+    narrowed = searching.search("退款", Filters(until=timezone.localdate(base - timedelta(days=1))))
     assert (narrowed.total, narrowed.capped, narrowed.shown_total) == (1, False, "1")
 
 
@@ -346,7 +347,8 @@ def test_a_filtered_search_finds_what_the_filters_and_terms_find_by_every_plan(
     for days, agent in ((1, alice), (3, bob), (9, alice)):
         lines = [("agent" if n % 2 else "consumer", "退款" if n % 3 else "快递") for n in range(60)]
         factories.transcript(lines, agent=agent, started_at=now - timedelta(days=days))
-    week = Filters(speaker="agent", agent=alice.pk, since=(now - timedelta(days=7)).date(), until=now.date())
+    today = timezone.localdate(now)  # the filters' dates are local days
+    week = Filters(speaker="agent", agent=alice.pk, since=today - timedelta(days=7), until=today)
     truth = list(
         SegmentSearch.objects.filter(
             speaker="agent", agent_id=alice.pk, spoken_at__gte=now - timedelta(days=7), segment__text="退款"

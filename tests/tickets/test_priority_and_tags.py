@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from tests.crm import factories as f
 from tickets import services
@@ -56,7 +56,7 @@ def test_setting_the_priority_a_ticket_has_changes_nothing(agent: User) -> None:
 @pytest.mark.parametrize("priority", [0, 5, -1])
 def test_an_unknown_priority_is_refused_and_nothing_is_stored(agent: User, priority: int) -> None:
     ticket = opened()
-    with pytest.raises(ValidationError) as refused:
+    with translation.override("zh-hans"), pytest.raises(ValidationError) as refused:
         services.set_priority(ticket, priority, by=agent)
     assert refused.value.message_dict == {"priority": ["未知的优先级。"]}
     ticket.refresh_from_db()
