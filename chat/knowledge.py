@@ -20,6 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from django.core.cache import cache
 from whoosh.fields import ID, STORED, TEXT, Schema
 from whoosh.searching import Searcher
 
@@ -193,11 +194,37 @@ def article(article_id: int) -> Article | None:
     return ranker().by_id.get(article_id)
 
 
+# The scopes of the current version, as this process last read them (``KnowledgeArticle.scope_ids``): a version
+# names one state of the articles, so its lists never change; every article change makes a new version.
+_scopes: tuple[str, dict[int | None, frozenset[int]]] = ("", {})
+
+
+def _scope_of(version: str | None, shop_id: int | None) -> frozenset[int]:
+    global _scopes
+    known_version, known = _scopes
+    if version is not None and version == known_version and shop_id in known:
+        return known[shop_id]
+    ids = KnowledgeArticle.scope_ids(shop_id)  # reads the version again, and the list, and fills the cache
+    if version is not None:
+        _scopes = (version, {**(known if version == known_version else {}), shop_id: ids})
+    return ids
+
+
 def scope_ids(shop_id: int | None) -> frozenset[int]:
     """The active articles of one shop (None: the platform's own): a shop's never answer anyone else's chat.
 
-    Cached (``KnowledgeArticle.scope_ids``): a bot answer reads no article table; every change drops it."""
-    return KnowledgeArticle.scope_ids(shop_id)
+    Cached (``KnowledgeArticle.scope_ids``): a bot answer reads no article table; every change drops it. Only the
+    scopes' version is read from Redis; the lists of the version this process knows are kept here."""
+    return _scope_of(cache.get(KnowledgeArticle.SCOPE_VERSION_KEY), shop_id)
+
+
+def _phrases_and_scope_version() -> tuple[tuple[str, ...], str | None]:
+    """The admin's handoff phrases (``HandoffPhrase.active_phrases``) and the scopes' version in one Redis round
+    trip: the two reads every bot answer makes (a miss reads the table as the model does)."""
+    found = cache.get_many([HandoffPhrase.CACHE_KEY, KnowledgeArticle.SCOPE_VERSION_KEY])
+    phrases = found.get(HandoffPhrase.CACHE_KEY)
+    return (HandoffPhrase.active_phrases() if phrases is None else tuple(phrases),
+            found.get(KnowledgeArticle.SCOPE_VERSION_KEY))  # fmt: skip
 
 
 def understand(text: str, language: str, shop_id: int | None = None) -> Understanding:
@@ -206,11 +233,12 @@ def understand(text: str, language: str, shop_id: int | None = None) -> Understa
 
     In a shop's chat the shop's articles answer first; the platform's answer when the shop's do not (an offer
     from the shop gives way to a clear answer from the platform)."""
-    phrases, current = HandoffPhrase.active_phrases(), ranker()
-    platform = scope_ids(None)
+    (phrases, version), current = _phrases_and_scope_version(), ranker()
+    platform = _scope_of(version, None)
     if shop_id is None:
         return understanding.understand(text, language, current, handoff_phrases=phrases, among=platform)
-    own = understanding.understand(text, language, current, handoff_phrases=phrases, among=scope_ids(shop_id))
+    own = understanding.understand(text, language, current, handoff_phrases=phrases,
+                                   among=_scope_of(version, shop_id))  # fmt: skip
     if own.kind not in (Kind.NONE, Kind.OFFER):
         return own
     fallback = understanding.understand(text, language, current, handoff_phrases=phrases, among=platform)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from pytest_django import DjangoAssertNumQueries
 
 from chat import knowledge, services
@@ -75,3 +76,18 @@ def test_the_scopes_are_read_from_the_cache_until_an_article_changes(
     KnowledgeArticle.objects.create(shop=shop, title="发票", answer="C开票。")
     with django_assert_num_queries(1):
         assert len(knowledge.scope_ids(shop.pk)) == 2
+
+
+def test_a_scope_change_made_in_another_process_is_seen_by_the_next_read_here(
+    django_assert_num_queries: DjangoAssertNumQueries,
+) -> None:
+    shop = f.merchant("SHOP-D", name="店铺D")
+    first = KnowledgeArticle.objects.create(shop=shop, title="尺码", answer="D的尺码表。")
+    assert knowledge.scope_ids(shop.pk) == {first.pk}
+    with django_assert_num_queries(0):  # the lists of the current version are kept in this process
+        assert knowledge.scope_ids(shop.pk) == {first.pk}
+    (second,) = KnowledgeArticle.objects.bulk_create([KnowledgeArticle(shop=shop, title="发票", answer="D开票。")])
+    # What another process's change does here: it drops the scopes' version in the shared Redis.
+    cache.delete(KnowledgeArticle.SCOPE_VERSION_KEY)
+    with django_assert_num_queries(1):
+        assert knowledge.scope_ids(shop.pk) == {first.pk, second.pk}
