@@ -7,7 +7,7 @@ In a scratch database (bench_radio, dropped at the end unless --keep): 100 chann
 departments and 50,000 nominations approved yesterday (a tenth of them into two channels), loaded with
 COPY; a business user who follows five channels. Then:
 
-1. the morning build (radio.services.build_digests) of every channel's digest: target <= 30 s;
+1. the morning build (radio.building.build_digests) of every channel's digest: target <= 30 s;
    then a second run of the same day, which must add nothing;
 2. the digest page /radio/ (and one channel's full digest) over HTTP from daphne with DEBUG=0, logged in
    as that user: N GETs after warm-ups, p50/p95 (target p95 <= 200 ms), queries per page counted with
@@ -142,15 +142,15 @@ def main() -> None:
         h.setup_django(**{**server_env, "ALLOWED_HOSTS": "127.0.0.1,testserver", "VAR_DIR": h.var_dir()})
         from django.utils import timezone
 
-        from radio import services
+        from radio import building
         from radio.models import Digest, DigestItem
 
         today = timezone.localdate()
         loaded = load(args.channels, args.nominations, today)
 
-        created, build_s = h.timed(lambda: services.build_digests(today, now=services.digest_cutoff(today)))
+        created, build_s = h.timed(lambda: building.build_digests(today, now=building.digest_cutoff(today)))
         items = DigestItem.objects.count()
-        again, again_s = h.timed(lambda: services.build_digests(today, now=services.digest_cutoff(today)))
+        again, again_s = h.timed(lambda: building.build_digests(today, now=building.digest_cutoff(today)))
         assert len(created) == args.channels and again == [], (len(created), again)
         assert items == loaded["placements"], (items, loaded["placements"])
         assert Digest.objects.filter(day=today).count() == args.channels

@@ -1,7 +1,7 @@
 """The one set-based path of tabular imports (the marketplace's consumers, merchants, orders, reviews and
 memberships): `import_file` reads a CSV or JSONL file, parses it batch by batch in a second thread and loads each
-batch in its own transaction (see below). Values are read with core.values; batches are staged with
-core.staging.
+batch in its own transaction (see below). The file is read into records by core.tabular; values are read with
+core.values; batches are staged with core.staging.
 """
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ from __future__ import annotations
 import csv
 import queue
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -20,11 +19,11 @@ from typing import IO, Any, Generic, TypeVar
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from tqdm import tqdm
 
 from core.staging import copy_text, stage_text
-from core.values import ImportFileError, InvalidValue, count_lines, decode_json, jsonl_lines, show_value
+from core.tabular import FORMATS, Record, Rejection, read_records
+from core.values import InvalidValue, count_lines, show_value
 
 T = TypeVar("T")
 
@@ -38,20 +37,8 @@ T = TypeVar("T")
 # upserts with one `INSERT ... ON CONFLICT ... DO UPDATE`. Loading is a few statements per batch, whatever its
 # size, and the database's work per batch does not grow with the tables it looks references up in.
 
-FORMATS = ("csv", "jsonl")
-_EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-ROW = "row"  # the "field" of a problem with the whole row: malformed JSON, a wrong number of CSV values
 DEFAULT_BATCH_SIZE = 5000
 R = TypeVar("R", bound=Sequence[Any])
-
-
-@dataclass(frozen=True)
-class Rejection:
-    """One problem with one row: its line number, the field at fault (or ROW) and what is wrong."""
-
-    line: int
-    field: str
-    message: str
 
 
 @dataclass
@@ -103,21 +90,6 @@ class ImportAborted(Exception):
             )
             % {"first": first_line, "last": last_line, "error": reason}
         )
-
-
-def format_of(path: Path) -> str | None:
-    """The format a file's extension names (csv, jsonl), or None."""
-    return _EXTENSIONS.get(path.suffix.lower())
-
-
-class Record:
-    """One row of a file as read: its line number and its values by column."""
-
-    __slots__ = ("line", "values")
-
-    def __init__(self, line: int, values: Mapping[str, object]) -> None:
-        self.line = line
-        self.values = values
 
 
 class RowReader:
@@ -206,7 +178,7 @@ def import_file(
     lines = count_lines(path)
     report = ImportReport()
     with (
-        _records(path, fmt, kind.required) as records,
+        read_records(path, fmt, kind.required) as records,
         tqdm(total=lines, unit="lines", file=progress, disable=progress is None, mininterval=0.5) as bar,
     ):
         for first, last, outcome, rows, text in _parsed_batches(kind, records, batch_size):
@@ -331,82 +303,3 @@ def write_rejections(report: ImportReport, path: Path) -> None:
 def _batches(items: Iterator[T], size: int) -> Iterator[list[T]]:
     while batch := list(islice(items, size)):
         yield batch
-
-
-@contextmanager
-def _records(path: Path, fmt: str, required: Sequence[str]) -> Iterator[Iterator[Record | Rejection]]:
-    if fmt == "csv":
-        with path.open(encoding="utf-8-sig", newline="") as text:
-            yield _csv_records(text, required)
-    else:
-        with path.open("rb") as raw:
-            yield _jsonl_records(raw)
-
-
-def _csv_records(file: IO[str], required: Sequence[str]) -> Iterator[Record | Rejection]:
-    """Check the header now, before anything is loaded; then yield the rows."""
-    reader = csv.reader(file)
-    try:
-        header = next(reader, None)
-    except csv.Error as error:
-        raise ImportFileError(_("The header line is not valid CSV: %(error)s.") % {"error": error}) from error
-    if header is None:
-        raise ImportFileError(_("The file is empty; its first line must name the columns."))
-    columns = [name.strip() for name in header]
-    missing = [name for name in required if name not in columns]
-    if missing:
-        raise ImportFileError(
-            ngettext(
-                "The header lacks the required column %(columns)s; nothing was loaded.",
-                "The header lacks the required columns %(columns)s; nothing was loaded.",
-                len(missing),
-            )
-            % {"columns": ", ".join(missing)}
-        )
-    repeated = sorted({name for name in columns if name and columns.count(name) > 1})
-    if repeated:
-        raise ImportFileError(
-            _("The header names a column more than once: %(columns)s; nothing was loaded.")
-            % {"columns": ", ".join(repeated)}
-        )
-    return _csv_rows(reader, columns)
-
-
-def _csv_rows(reader: Any, columns: list[str]) -> Iterator[Record | Rejection]:
-    end = reader.line_num  # the last line read so far; a row starts on the line after
-    width = len(columns)
-    while True:
-        try:
-            values = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as error:
-            yield Rejection(end + 1, ROW, _("Not valid CSV: %(error)s.") % {"error": error})
-            end = reader.line_num
-            continue
-        line, end = end + 1, reader.line_num
-        if not values:  # a blank line
-            continue
-        if len(values) != width:
-            yield Rejection(
-                line,
-                ROW,
-                _("Expected %(expected)d values, one for each column of the header, found %(found)d.")
-                % {"expected": width, "found": len(values)},
-            )
-            continue
-        yield Record(line, dict(zip(columns, values, strict=True)))
-
-
-def _jsonl_records(file: IO[bytes]) -> Iterator[Record | Rejection]:
-    for line, text in jsonl_lines(file):
-        try:
-            # Decimal, not float, so that amounts keep their exact digits.
-            values = decode_json(text, exact_decimals=True)
-        except InvalidValue as error:
-            yield Rejection(line, ROW, str(error))
-            continue
-        if not isinstance(values, dict):
-            yield Rejection(line, ROW, _('Each line must be one JSON object, like {"order_no": "..."}.'))
-            continue
-        yield Record(line, values)

@@ -23,8 +23,9 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.importing import DEFAULT_BATCH_SIZE, ImportReport, Kind, Rejection, RowReader, import_file, rejected_lines
+from core.importing import DEFAULT_BATCH_SIZE, ImportReport, Kind, RowReader, import_file, rejected_lines
 from core.staging import changed_only, upsert_counts
+from core.tabular import Rejection
 from core.values import InvalidValue, choice_value, moment_value, show_value, text_value
 from crm.models import Order
 from crm.services import NEGATIVE_STARS

@@ -52,7 +52,7 @@ SETTINGS = (
 
 
 def settings_in_force() -> dict[str, int]:
-    """The rules' windows and thresholds (the RISK_* settings, config/settings.py), for the admin to show."""
+    """The rules' windows and thresholds (the RISK_* settings, config/settings_product.py), for the admin to show."""
     return {name: int(getattr(settings, name)) for name in SETTINGS}
 
 

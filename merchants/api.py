@@ -18,10 +18,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.exceptions import ImportStopped
-from core.importing import ImportAborted, ImportReport, format_of
+from core.importing import ImportAborted, ImportReport
 from core.pagination import CursorPagination
 from core.parsers import MultiPartParser
 from core.permissions import ModelPermissions
+from core.tabular import format_of
 from core.tenancy import TenantScopedQuerysetMixin
 from core.values import ImportFileError
 from merchants.explanation import explain

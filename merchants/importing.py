@@ -16,8 +16,9 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.importing import DEFAULT_BATCH_SIZE, ImportReport, Kind, RowReader, format_of, import_file, rejected_lines
+from core.importing import DEFAULT_BATCH_SIZE, ImportReport, Kind, RowReader, import_file, rejected_lines
 from core.staging import changed_only, upsert_counts
+from core.tabular import format_of
 from core.values import ImportFileError, show_value, text_value
 from crm import importing as crm_importing
 from crm.importing import MOMENT, flag, not_in_future, yuan

@@ -1,8 +1,8 @@
 """The rule engine: every active rule against a segment in one Aho-Corasick pass over normalised text.
 
-Matching runs on the raw text, normalised (full-width to half-width, lower case, white space
-collapsed, and dropped next to Chinese characters), never on word segmentation: a keyword that is in
-the text is found, always. Offsets reported are offsets into the *raw* segment text.
+Matching runs on the raw text, normalised (qa.normalising: full-width to half-width, lower case, white
+space collapsed, and dropped next to Chinese characters), never on word segmentation: a keyword that is
+in the text is found, always. Offsets reported are offsets into the *raw* segment text.
 
 Units. Proximity ("A within N of B") counts **tokens**: a Chinese character is one token, a Latin
 word or a number is one token — the same unit as the search index's positions. N is the largest
@@ -15,7 +15,6 @@ terms match anywhere (退款 inside 我要申请退款), because Chinese has no 
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -24,77 +23,7 @@ import ahocorasick
 from django.utils.translation import gettext as _
 
 from core.text import PII_KINDS, pii_spans
-
-_FOLD = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
-_CJK_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
-_WORD_CHAR = re.compile(r"[a-z0-9]")
-_TOKEN_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[a-z0-9]+")
-# Spoken digits, one character for one, so that a number read out in Chinese is still a number.
-
-
-def _is_cjk(char: str) -> bool:
-    return bool(_CJK_RE.match(char))
-
-
-@dataclass(frozen=True)
-class Normalised:
-    """A segment's normalised text, and where each of its runs starts in the raw text.
-
-    The map is kept as run starts, not a list per character: most segments have no hit, and only a
-    hit needs its raw offsets (``raw_offset``, a binary search).
-    """
-
-    text: str
-    run_starts: list[int]  # normalised index where each run begins
-    raw_starts: list[int]  # ... and the raw index it came from
-
-    def raw_offset(self, index: int) -> int:
-        run = bisect_right(self.run_starts, index) - 1
-        return self.raw_starts[run] + (index - self.run_starts[run])
-
-    def raw_span(self, start: int, end: int) -> tuple[int, int]:
-        """The raw [start, end) of the normalised [start, end)."""
-        return self.raw_offset(start), self.raw_offset(end - 1) + 1
-
-    @property
-    def offsets(self) -> list[int]:
-        """The raw offset of every normalised character (for tests and debugging)."""
-        return [self.raw_offset(i) for i in range(len(self.text))]
-
-
-_SPACE_RUN = re.compile(r"\s+")
-
-
-def normalise(raw: str) -> Normalised:
-    """Fold width and case, collapse white space, drop white space that touches a Chinese character."""
-    folded = raw.translate(_FOLD).lower()
-    pieces: list[str] = []
-    run_starts: list[int] = []
-    raw_starts: list[int] = []
-    length = position = 0
-    for match in _SPACE_RUN.finditer(folded):
-        start, end = match.span()
-        if start > position:
-            run_starts.append(length)
-            raw_starts.append(position)
-            pieces.append(folded[position:start])
-            length += start - position
-        # One space between two non-Chinese characters; none at either end or next to Chinese.
-        if length and end < len(folded) and not (_is_cjk(folded[start - 1]) or _is_cjk(folded[end])):
-            run_starts.append(length)
-            raw_starts.append(start)
-            pieces.append(" ")
-            length += 1
-        position = end
-    if position < len(folded):
-        run_starts.append(length)
-        raw_starts.append(position)
-        pieces.append(folded[position:])
-    return Normalised("".join(pieces), run_starts, raw_starts)
-
-
-def normalise_term(term: str) -> str:
-    return normalise(term).text
+from qa.normalising import TOKEN_RE, Normalised, normalise, normalise_term, token_index, whole_word
 
 
 @dataclass(frozen=True)
@@ -231,7 +160,7 @@ class RuleSet:
             if compiled.automaton is not None and text:
                 for end_index, term in compiled.automaton.iter(text):
                     start = end_index - len(term) + 1
-                    if not _whole_word(text, start, end_index + 1, term):
+                    if not whole_word(text, start, end_index + 1, term):
                         continue
                     for rule_index, role in compiled.term_roles[term]:
                         if _in_scope(self.specs[rule_index].speaker, speaker):
@@ -293,13 +222,6 @@ def _in_scope(scope: str, speaker: str) -> bool:
     return scope == "any" or scope == speaker
 
 
-def _whole_word(text: str, start: int, end: int, term: str) -> bool:
-    """Latin terms must not start or end inside a word; Chinese ones may."""
-    if _WORD_CHAR.match(term[0]) and start > 0 and _WORD_CHAR.match(text[start - 1]):
-        return False
-    return not (_WORD_CHAR.match(term[-1]) and end < len(text) and _WORD_CHAR.match(text[end]))
-
-
 def _dedupe(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Drop spans inside another one of the same rule (退款 inside 全额退款 when both are terms)."""
     result: list[tuple[int, int]] = []
@@ -310,23 +232,10 @@ def _dedupe(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return result
 
 
-def _token_index(text: str) -> list[int]:
-    """For each character, how many tokens (Chinese characters, Latin words, numbers) start before it."""
-    counts = [0] * (len(text) + 1)
-    starts = {m.start() for m in _TOKEN_RE.finditer(text)}
-    running = 0
-    for index in range(len(text)):
-        counts[index] = running
-        if index in starts:
-            running += 1
-    counts[len(text)] = running
-    return counts
-
-
 def _near(
     tokens: list[int], a_spans: list[tuple[int, int]], b_spans: list[tuple[int, int]], distance: int
 ) -> list[tuple[tuple[int, int], tuple[int, int]]]:
-    """Each A span with its nearest B span at most ``distance`` tokens away (``tokens``: ``_token_index``)."""
+    """Each A span with its nearest B span at most ``distance`` tokens away (``tokens``: ``token_index``)."""
     if not a_spans or not b_spans:
         return []
     pairs = []
@@ -355,7 +264,7 @@ class _Turn:
     @property
     def tokens(self) -> list[int]:
         if self._tokens is None:
-            self._tokens = _token_index(self.norm.text)
+            self._tokens = token_index(self.norm.text)
         return self._tokens
 
     def negated(self, spec: RuleSpec, rule_index: int, start: int) -> bool:
@@ -428,5 +337,5 @@ class _CallTurns:
         for index, (who, raw) in enumerate(self.segments):
             if who == speaker:
                 offsets[index] = running
-                running += len(_TOKEN_RE.findall(normalise(raw).text))
+                running += len(TOKEN_RE.findall(normalise(raw).text))
         return offsets

@@ -23,7 +23,7 @@ from django.utils import timezone
 from core.seeding import SeedContext
 from core.users import Actor
 from qa.models import Finding, Segment, Speaker, Transcript
-from radio import services, sources
+from radio import building, services, sources
 from radio.models import Channel, Digest, DigestItem, Nomination, SourceKind, Subscription
 from tickets.models import Department, Ticket, TicketEvent
 
@@ -129,7 +129,7 @@ def seed(ctx: SeedContext) -> dict[str, int]:
     _finding_on_air(today, channels, agent, curator)
     for back in range(WEEK, -1, -1):
         day = today - timedelta(days=back)
-        services.build_digests(day, now=_at(day, 8, 30))
+        building.build_digests(day, now=_at(day, 8, 30))
         if business is not None and day < today:
             _answer(rnd, day, business)
     _waiting(pool, channels, today, agent, curator)

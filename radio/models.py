@@ -28,7 +28,7 @@ class Channel(models.Model):
     or a shop's own channel (``merchant`` set): its customers' voices, for its staff.
 
     A shop's channel is made by the morning build the first time a screened nomination about the shop goes on
-    air (``services.build_digests``); it has no department, and its digest carries only that shop's items.
+    air (``building.build_digests``); it has no department, and its digest carries only that shop's items.
     """
 
     tenant_field: ClassVar[str | None] = "merchant"

@@ -5,14 +5,14 @@ from __future__ import annotations
 from celery import shared_task
 from django.utils import timezone
 
-from radio import audio, services
+from radio import audio, building
 
 
 @shared_task
 def build_morning_digests() -> dict[str, object]:
     """Beat, every morning: build every channel's digest of the day. Running it again the same day does nothing."""
     day = timezone.localdate()
-    created = services.build_digests(day)
+    created = building.build_digests(day)
     return {"day": day.isoformat(), "digests": len(created)}
 
 

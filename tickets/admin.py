@@ -24,6 +24,7 @@ from core.tenancy import TenantScopedAdmin, is_merchant_staff
 from core.users import actor
 from tickets import (
     admin_desk,
+    admin_desk_buttons,
     admin_new,
     admin_refunds,
     admin_returns,  # noqa: F401  (registers the return requests' admin)
@@ -317,12 +318,12 @@ class TicketAdmin(ConsumerTextAdmin, TenantScopedAdmin):
         return ticket
 
     def act_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        """Every button on the ticket page posts here: its form (admin_desk.ACTIONS) calls one service."""
+        """Every button on the ticket page posts here: its form (admin_desk_buttons.ACTIONS) calls one service."""
         ticket = self._get_visible(request, pk)
         if request.method != "POST" or not self.has_change_permission(request, ticket):
             raise PermissionDenied
         try:
-            action = admin_desk.bound_action(request, ticket)
+            action = admin_desk_buttons.bound_action(request, ticket)
             message = action.perform()
         except ValidationError as error:
             self.message_user(request, "; ".join(error.messages), messages.ERROR)

@@ -30,7 +30,7 @@ from core.privacy import sees_pii
 from core.tenancy import TenantScopedAdmin
 from core.users import Actor, actor
 from crm.models import RiskFlag
-from tickets import admin_desk, refunds
+from tickets import admin_desk, admin_desk_buttons, refunds
 from tickets.models import RefundRequest
 
 REVIEW_PERMISSION = "tickets.change_refundrequest"
@@ -152,7 +152,7 @@ class RefundRequestAdmin(TenantScopedAdmin):
     def response_add(self, request: HttpRequest, obj: RefundRequest, post_url_continue: str | None = None) -> Any:
         """One message that says the decision (not Django's "added"), and the refund's own page."""
         decided = RefundRequest.objects.get(pk=obj.pk)
-        self.message_user(request, admin_desk.refund_said(decided), admin_desk.refund_level(decided))
+        self.message_user(request, admin_desk_buttons.refund_said(decided), admin_desk.refund_level(decided))
         return HttpResponseRedirect(reverse("admin:tickets_refundrequest_change", args=[decided.pk]))
 
     def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
@@ -182,7 +182,7 @@ class RefundRequestAdmin(TenantScopedAdmin):
         except ValidationError as error:
             self.message_user(request, "; ".join(error.messages), messages.ERROR)
         else:
-            self.message_user(request, admin_desk.refund_said(decided), admin_desk.refund_level(decided))
+            self.message_user(request, admin_desk_buttons.refund_said(decided), admin_desk.refund_level(decided))
         return HttpResponseRedirect(reverse("admin:tickets_refundrequest_change", args=[refund.pk]))
 
     def _get_visible(self, request: HttpRequest, object_id: str | int) -> RefundRequest:

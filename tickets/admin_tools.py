@@ -1,4 +1,4 @@
-"""The admin of the agents' saved views and macros (tickets.models_desk): owners edit their own, supervisors
+"""The admin of the agents' saved views and macros (tickets.models.desk): owners edit their own, supervisors
 the shared ones; nobody sees another agent's personal ones (they are not in the queryset: a 404-like redirect)."""
 
 from __future__ import annotations

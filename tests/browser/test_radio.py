@@ -20,7 +20,7 @@ from django.utils import timezone
 from mutagen.mp3 import MPEGInfo
 
 from core.demo import DEMO_LOGINS, ensure_demo_logins
-from radio import services, sources
+from radio import building, services, sources
 from radio.models import Channel, Digest, DigestItem, Nomination, Reply, Subscription
 from radio.tasks import build_morning_digests
 from radio.templatetags.radio import duration
@@ -102,7 +102,7 @@ def morning() -> dict[str, Any]:
             services.approve_nomination(made, [channels[code]], by=users["supervisor"], now=evening,
                                         headline=HEADLINES[quote])  # fmt: skip
         if back:
-            services.build_digests(day, now=timezone.make_aware(datetime.combine(day, clock(8, 30))))
+            building.build_digests(day, now=timezone.make_aware(datetime.combine(day, clock(8, 30))))
     return {"ticket": ticket, "channels": channels, **users}
 
 

@@ -22,7 +22,7 @@ def shop_morning() -> dict[str, Any]:
     from django.contrib.auth.models import User
 
     from merchants.models import MerchantMembership
-    from radio import services, sources
+    from radio import building, services, sources
     from tests.crm import factories as f
     from tests.radio import factories as rf
     from tickets import services as ticket_services
@@ -39,7 +39,7 @@ def shop_morning() -> dict[str, Any]:
         made, _created = services.nominate(sources.resolve("ticket", ticket.pk), by=agent, quote=words,
                                            note="这周第三次了", severity=3)  # fmt: skip
         services.approve_nomination(made, [logistics], by=curator, headline=headline)
-    services.build_digests()
+    building.build_digests()
     return {"shop": star.name}
 
 

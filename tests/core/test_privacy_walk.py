@@ -25,6 +25,7 @@ from qa import chats, evaluation
 from qa import services as qa_services
 from qa.models import Finding, Transcript
 from radio import audio, sources
+from radio import building as radio_building
 from radio import services as radio_services
 from radio.models import Digest, DigestItem, Nomination
 from tests.chat.support import make_agent, plain_consumer, staffed_all_day
@@ -152,7 +153,7 @@ def test_the_radio_keeps_and_reads_only_masked_words_even_for_supervisors(
     assert (nomination.quote, nomination.note) == (masked, f"回电 {masked}")
     channel = radio_factories.channel("walk", dept=ticket.department)
     radio_services.approve_nomination(nomination, [channel], by=supervisor)
-    radio_services.build_digests()
+    radio_building.build_digests()
     digest = Digest.objects.get(channel=channel)
     script = " ".join(audio.digest_script(digest, list(DigestItem.objects.filter(digest=digest))))
     assert [raw for raw in RAW if raw in script] == [] and masked in script

@@ -17,7 +17,7 @@ from django.db import transaction
 from core import health
 from core.queue import enqueue
 from qa import recordings, services
-from radio import services as radio_services
+from radio import building as radio_building
 
 # The bot's knowledge-base index is the one Whoosh index left, on the `search` queue (its single writer).
 INDEX_KNOWLEDGE_TASK = "chat.tasks.index_knowledge_article"
@@ -52,7 +52,7 @@ def search_queue() -> Iterator[str]:
         (recordings.TRANSCRIBE_TASK, "transcription"),
         (INDEX_KNOWLEDGE_TASK, "search"),
         (services.EVALUATE_TASK, "celery"),
-        (radio_services.RENDER_AUDIO_TASK, "celery"),
+        (radio_building.RENDER_AUDIO_TASK, "celery"),
     ],
 )
 def test_a_task_queued_by_name_takes_its_routed_queue(task_name: str, queue: str) -> None:

@@ -7,7 +7,7 @@ import sys
 import pytest
 from django.conf import settings
 
-from config.settings import database_from_url
+from config.env import database_from_url
 from core import embedded
 
 

@@ -31,6 +31,7 @@ from core import roles
 from merchants.models import Merchant, MerchantMembership, MerchantScore
 from qa import evaluation
 from qa.models import Finding, Recording, Segment
+from radio import building as radio_building
 from radio import services as radio_services
 from radio import sources
 from radio.models import Channel, Digest, DigestItem
@@ -74,7 +75,7 @@ def world(make_user: Callable[..., User], settings: Any, tmp_path: Path) -> dict
     evaluation.evaluate_transcripts([call.pk])
     nomination, _ = radio_services.nominate(sources.resolve("ticket", ticket.pk), by=agent, quote=SECRET)
     radio_services.approve_nomination(nomination, [rf.channel("logistics")], by=supervisor)
-    radio_services.build_digests()
+    radio_building.build_digests()
     shop_channel = Channel.objects.get(merchant=a)
     rows: dict[str, Any] = {
         "crm.order": order,

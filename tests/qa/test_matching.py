@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa.matching import Hit, RuleSet, RuleSetError, RuleSpec, normalise
+from qa.matching import Hit, RuleSet, RuleSetError, RuleSpec
+from qa.normalising import normalise
 
 
 def hits(spec: RuleSpec, *segments: tuple[str, str]) -> list[Hit]:

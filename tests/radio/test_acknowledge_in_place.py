@@ -13,7 +13,7 @@ from django.urls import reverse
 from pytest_django import DjangoAssertNumQueries
 
 from core import roles
-from radio import services
+from radio import building, services
 from radio.models import Digest, DigestItem, Subscription
 from tests.radio import factories as rf
 
@@ -26,7 +26,7 @@ def digest_of(agent: User, curator: User, business: User, n: int) -> list[Digest
     Subscription.objects.create(user=business, channel=logistics)
     for i in range(n):
         rf.approved(agent, curator, [logistics], quote=f"第{i}位顾客：快递三天没动")
-    services.build_digests()
+    building.build_digests()
     return list(Digest.objects.get().items.order_by("position"))
 
 

@@ -24,7 +24,7 @@ from django.utils import translation
 from mutagen.mp3 import MPEGInfo
 
 from core import roles
-from radio import audio, services, speech
+from radio import audio, building, speech
 from radio.models import Channel, Digest, DigestItem, Subscription
 from tests.radio import factories as rf
 
@@ -92,7 +92,7 @@ def test_digest_audio_is_recorded_checked_and_served(
     Subscription.objects.create(user=business, channel=logistics)
     rf.approved(agent, supervisor, [logistics], quote="快递三天没动了，电话13800138000", severity=3)
     rf.approved(agent, supervisor, [logistics], quote="The parcel says delivered but I never got it.")
-    (digest_id,) = services.build_digests()
+    (digest_id,) = building.build_digests()
     assert audio.render_digest_audio(digest_id) == Digest.Audio.READY
     digest = Digest.objects.get(pk=digest_id)
     path = Path(digest.audio.path)
@@ -156,7 +156,7 @@ def test_without_espeak_ng_the_page_says_so_and_everything_else_works(
     logistics = rf.channel("logistics", "快递与配送")
     Subscription.objects.create(user=business, channel=logistics)
     rf.approved(agent, supervisor, [logistics], quote="快递三天没动了")
-    (digest_id,) = services.build_digests()
+    (digest_id,) = building.build_digests()
     assert audio.render_digest_audio(digest_id) == Digest.Audio.UNAVAILABLE
     digest = Digest.objects.get(pk=digest_id)
     assert not digest.audio and "no-such-espeak-ng" in digest.audio_error
@@ -182,7 +182,7 @@ def test_a_silent_recording_is_refused(agent: User, supervisor: User, settings: 
     settings.RADIO_ESPEAK_NG = str(fake)
     logistics = rf.channel("logistics")
     rf.approved(agent, supervisor, [logistics])
-    (digest_id,) = services.build_digests()
+    (digest_id,) = building.build_digests()
     assert audio.render_digest_audio(digest_id) == Digest.Audio.FAILED
     digest = Digest.objects.get(pk=digest_id)
     assert not digest.audio and "silence" in digest.audio_error
@@ -195,7 +195,7 @@ def test_digest_audio_is_served_in_byte_ranges_so_that_the_player_can_seek(
     logistics = rf.channel("logistics", "快递与配送")
     Subscription.objects.create(user=business, channel=logistics)
     rf.approved(agent, supervisor, [logistics], quote="快递三天没动了")
-    (digest_id,) = services.build_digests()
+    (digest_id,) = building.build_digests()
     digest = Digest.objects.get(pk=digest_id)
     data = bytes(range(256)) * 4  # the bytes stand for the recording: only their order matters here
     digest.audio.save("digest.wav", ContentFile(data), save=False)

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from core import roles
-from radio import services
+from radio import building, services
 from radio.models import Digest, DigestItem, Nomination, Placement
 from radio.tasks import build_morning_digests
 from tests.conftest import celery_process, stop_process
@@ -38,7 +38,7 @@ def test_digest_orders_by_customers_then_severity_then_recency_and_freezes_items
     crowd = rf.nomination(agent, quote="很多人说", severity=1, nominated_at=at(0))
     services.merge_nominations(crowd, [rf.nomination(agent, quote=f"dup{i}") for i in range(2)], by=supervisor)
     services.approve_nomination(crowd, [logistics], by=supervisor, now=at(7))
-    created = services.build_digests(DAY, now=at(8, 30))
+    created = building.build_digests(DAY, now=at(8, 30))
     digest = Digest.objects.get(pk__in=created, channel=logistics)
     items = list(digest.items.order_by("position"))
     assert [i.nomination_id for i in items] == [crowd.pk, old_severe.pk, new_mild.pk, old_mild.pk]
@@ -56,7 +56,7 @@ def test_a_channel_with_nothing_new_gets_an_honest_empty_digest(agent: User, sup
     quiet, busy = rf.channel("quiet"), rf.channel("busy")
     rf.channel("closed", active=False)
     rf.approved(agent, supervisor, [busy], nominated_at=at(1))
-    services.build_digests(DAY, now=at(8, 30))
+    building.build_digests(DAY, now=at(8, 30))
     empty = Digest.objects.get(channel=quiet)
     assert (empty.items_count, empty.customers, empty.audio_status) == (0, 0, Digest.Audio.NONE)
     assert not Digest.objects.filter(channel__code="closed").exists()
@@ -66,12 +66,12 @@ def test_a_channel_with_nothing_new_gets_an_honest_empty_digest(agent: User, sup
 def test_running_twice_gives_one_digest_and_later_approvals_wait_for_tomorrow(agent: User, supervisor: User) -> None:
     logistics = rf.channel("logistics")
     rf.approved(agent, supervisor, [logistics], at=at(7))
-    assert len(services.build_digests(DAY, now=at(8, 30))) == 1
+    assert len(building.build_digests(DAY, now=at(8, 30))) == 1
     late = rf.approved(agent, supervisor, [logistics], at=at(9))
-    assert services.build_digests(DAY, now=at(10)) == []  # the same day again: nothing
+    assert building.build_digests(DAY, now=at(10)) == []  # the same day again: nothing
     assert Digest.objects.get(channel=logistics, day=DAY).items_count == 1
     tomorrow = DAY + timedelta(days=1)
-    services.build_digests(tomorrow, now=at(8, 30, tomorrow))
+    building.build_digests(tomorrow, now=at(8, 30, tomorrow))
     assert list(Digest.objects.get(day=tomorrow).items.values_list("nomination_id", flat=True)) == [late.pk]
     assert Placement.objects.filter(digest__isnull=True).count() == 0
 
@@ -80,7 +80,7 @@ def test_running_twice_gives_one_digest_and_later_approvals_wait_for_tomorrow(ag
 def test_an_approval_after_the_cutoff_is_left_for_the_next_digest(agent: User, supervisor: User) -> None:
     logistics = rf.channel("logistics")
     rf.approved(agent, supervisor, [logistics], at=at(8, 31))
-    services.build_digests(DAY, now=at(8, 30))
+    building.build_digests(DAY, now=at(8, 30))
     assert Digest.objects.get(day=DAY).items_count == 0
     assert Placement.objects.get().digest_id is None
 
@@ -98,7 +98,7 @@ def test_concurrent_runs_build_one_digest_per_channel_per_day(make_user: Callabl
     def run() -> None:
         try:
             barrier.wait()
-            results.append(services.build_digests(DAY, now=at(8, 30)))
+            results.append(building.build_digests(DAY, now=at(8, 30)))
         except BaseException as error:
             errors.append(error)
         finally:
@@ -172,7 +172,7 @@ def test_an_item_without_a_headline_goes_on_air_under_the_start_of_its_quote(age
     longer = rf.approved(agent, supervisor, [logistics, app], quote="二" * 20 + "\n\n" + "三" * 30, nominated_at=at(3))
     titled = rf.approved(agent, supervisor, [logistics], quote="有标题的", nominated_at=at(4))
     services.edit_headline(titled, "  驿站代收  ", by=supervisor)
-    services.build_digests(DAY, now=at(8, 30))
+    building.build_digests(DAY, now=at(8, 30))
     items = DigestItem.objects.select_related("digest__channel").order_by("digest__channel__code", "position")
     cut = "二" * 20 + " " + "三" * 18 + "…"  # 39 characters of the quote on one line, then the ellipsis
     assert [(i.digest.channel.code, i.nomination_id, i.headline) for i in items] == [

@@ -15,7 +15,7 @@ from django.utils import timezone, translation
 from pytest_django import DjangoAssertNumQueries
 
 from core import roles
-from radio import services
+from radio import building, services
 from radio.models import Channel, Digest, DigestItem, Reply, Subscription
 from tests.radio import factories as rf
 
@@ -30,7 +30,7 @@ def on_air(agent: User, curator: User, channel: Channel | list[Channel], n: int,
         for i in range(n):
             rf.approved(agent, curator, [each], quote=f"第{i}位顾客：快递三天没动，电话1380013800{i % 10}", **fields)
     day = day or timezone.localdate()
-    services.build_digests(day)
+    building.build_digests(day)
     return Digest.objects.get(channel=channels[0], day=day)
 
 
@@ -41,7 +41,7 @@ def test_business_user_sees_only_subscribed_channels_curators_see_all(
     Subscription.objects.create(user=business, channel=logistics)
     for channel in (logistics, refunds):
         rf.approved(agent, supervisor, [channel], quote=f"{channel.name}的顾客心声")
-    services.build_digests()
+    building.build_digests()
     page = client_for(business).get(reverse("radio:today"))
     assert page.status_code == 200
     assert [b.channel.code for b in page.context["blocks"]] == ["logistics"]
@@ -197,7 +197,7 @@ def test_empty_digest_says_nothing_today(
 ) -> None:
     quiet = rf.channel("quiet", "安静频道")
     Subscription.objects.create(user=business, channel=quiet)
-    services.build_digests()
+    building.build_digests()
     with translation.override("en"):
         html = client_for(business).get(reverse("radio:today"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Nothing today." in html

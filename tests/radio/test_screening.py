@@ -19,7 +19,7 @@ from django.utils import timezone, translation
 from pytest_django import DjangoAssertNumQueries
 
 from core import roles
-from radio import services
+from radio import building, services
 from radio.models import Channel, Digest, DigestItem, Nomination, Placement, Subscription
 from tests.radio import factories as rf
 
@@ -70,7 +70,7 @@ def test_reject_needs_a_reason_and_removes_waiting_placements(agent: User, super
 def test_a_nomination_on_the_radio_already_cannot_be_rejected_or_merged(agent: User, supervisor: User) -> None:
     logistics = rf.channel("logistics")
     aired = rf.approved(agent, supervisor, [logistics])
-    services.build_digests()
+    building.build_digests()
     other = rf.nomination(agent, quote="又一个")
     with pytest.raises(ValidationError):
         services.reject_nomination(aired, "too late", by=supervisor)
@@ -99,7 +99,7 @@ def test_merged_count_reaches_the_digest(agent: User, supervisor: User) -> None:
     logistics = rf.channel("logistics")
     first = rf.approved(agent, supervisor, [logistics], quote="快递三天没动")
     services.merge_nominations(first, [rf.nomination(agent, quote="物流不更新") for _ in range(2)], by=supervisor)
-    services.build_digests()
+    building.build_digests()
     digest = Digest.objects.get(channel=logistics)
     assert (digest.items_count, digest.customers) == (1, 3)
     assert digest.items.get().customers == 3
@@ -185,7 +185,7 @@ def test_admin_lists_cost_a_fixed_number_of_queries(
             rf.nomination(agent, quote="待筛选", channel=logistics)
             made = rf.approved(agent, supervisor, [logistics])
             Subscription.objects.create(user=supervisor, channel=rf.channel(f"c{Channel.objects.count()}"))
-            services.build_digests(day=date(2026, 1, 1) + timedelta(days=Digest.objects.count()))
+            building.build_digests(day=date(2026, 1, 1) + timedelta(days=Digest.objects.count()))
             for item in made.digest_items.all():
                 services.reply_to_item(item, "收到", by=supervisor)
 
@@ -215,7 +215,7 @@ def test_screening_page_costs_the_same_queries_for_one_or_many_duplicates_items_
         services.merge_nominations(primary, [rf.nomination(agent, quote="同上") for _ in range(duplicates)],
                                    by=supervisor)  # fmt: skip
         services.approve_nomination(primary, into, by=supervisor)
-        services.build_digests(day)
+        building.build_digests(day)
         for item in DigestItem.objects.filter(nomination=primary):
             services.reply_to_item(item, "收到", by=supervisor)
             services.reply_to_item(item, "已处理", by=supervisor)
@@ -239,7 +239,7 @@ def test_curators_see_items_never_acknowledged_and_manage_channels(
     old_day = timezone.localdate() - timedelta(days=2)
     for quote in ("没人理", "有人回"):
         rf.approved(agent, supervisor, [logistics], quote=quote, at=timezone.now() - timedelta(days=3))
-    services.build_digests(old_day, now=timezone.now() - timedelta(days=2))
+    building.build_digests(old_day, now=timezone.now() - timedelta(days=2))
     answered = DigestItem.objects.get(quote="有人回")
     services.acknowledge_item(answered, by=business)
     client = client_for(supervisor)
@@ -250,7 +250,7 @@ def test_curators_see_items_never_acknowledged_and_manage_channels(
     assert change.status_code == 200 and "biz1" in change.content.decode()  # the subscriber inline
     # A business user's admin shows the digests of the channels they follow, and nothing else of the radio.
     rf.channel("refunds")
-    services.build_digests()
+    building.build_digests()
     digests = client_for(business).get(reverse("admin:radio_digest_changelist"))
     assert {d.channel.code for d in digests.context["cl"].result_list} == {"logistics"}
     assert client_for(business).get(reverse("admin:radio_nomination_changelist")).status_code == 403
@@ -274,7 +274,7 @@ def _while_building(decide: Callable[[], object]) -> list[BaseException]:
     def build() -> None:
         try:
             with transaction.atomic():
-                services.build_digests()
+                building.build_digests()
                 built.set()
                 release.wait(30)
         finally:

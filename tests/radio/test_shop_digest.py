@@ -19,7 +19,7 @@ from pytest_django import DjangoAssertNumQueries
 from core import roles
 from crm.models import Consumer
 from merchants.models import Merchant, MerchantMembership
-from radio import services, sources
+from radio import building, services, sources
 from radio.models import Channel, Digest, DigestItem, Nomination, Placement, Subscription
 from radio.tasks import build_morning_digests
 from tests.crm import factories as f
@@ -92,18 +92,18 @@ def test_the_morning_build_makes_a_digest_per_shop_with_screened_items(morning: 
 def test_a_second_build_adds_nothing_and_a_quiet_day_makes_no_shop_digest(
     morning: dict[str, Any], agent: User, supervisor: User
 ) -> None:
-    assert services.build_digests() == []
+    assert building.build_digests() == []
     assert Placement.objects.filter(channel__merchant__isnull=False).count() == 2
     tomorrow = timezone.localdate() + timedelta(days=1)
     later = timezone.now() + timedelta(days=1)
-    created = services.build_digests(tomorrow, now=later)
+    created = building.build_digests(tomorrow, now=later)
     assert list(Digest.objects.filter(pk__in=created).values_list("channel__code", flat=True)) == ["logistics"]
     # A shop's voice approved into two channels goes on its shop's channel once.
     refunds = rf.channel("refunds", "退款政策")
     twice = screened(agent, supervisor, morning["logistics"], morning["shop_a"], "店铺A又一位顾客")
     services.approve_nomination(twice, [refunds], by=supervisor)
     day_after = timezone.localdate() + timedelta(days=2)
-    services.build_digests(day_after, now=timezone.now() + timedelta(days=2))
+    building.build_digests(day_after, now=timezone.now() + timedelta(days=2))
     shop_digest = Digest.objects.get(channel__merchant=morning["shop_a"], day=day_after)
     assert list(shop_digest.items.values_list("nomination_id", flat=True)) == [twice.pk]
 
@@ -190,7 +190,7 @@ def test_a_shops_digest_page_costs_a_fixed_number_of_queries(
     tomorrow = timezone.localdate() + timedelta(days=1)
     for i in range(4):
         screened(agent, supervisor, morning["logistics"], morning["shop_a"], f"店铺A第{i}位顾客")
-    services.build_digests(tomorrow, now=timezone.now() + timedelta(days=1))
+    building.build_digests(tomorrow, now=timezone.now() + timedelta(days=1))
     with django_assert_num_queries(QUERIES):
         assert len(client.get(f"/radio/{tomorrow.isoformat()}/").context["blocks"][0].items) == 4
 
@@ -208,7 +208,7 @@ def test_a_shops_digest_carries_the_voice_but_never_the_agents_note(
     )
     services.approve_nomination(noted, [morning["logistics"]], by=supervisor)
     tomorrow = timezone.localdate() + timedelta(days=1)
-    services.build_digests(tomorrow, now=timezone.now() + timedelta(days=1))
+    building.build_digests(tomorrow, now=timezone.now() + timedelta(days=1))
     items = DigestItem.objects.filter(nomination=noted, digest__day=tomorrow)
     notes = dict(items.values_list("digest__channel__code", "note"))
     assert notes == {"logistics": note, f"shop-{morning['shop_a'].pk}": ""}
@@ -219,10 +219,10 @@ def test_a_second_build_the_same_day_puts_nothing_on_air_not_even_a_new_shops_vo
 ) -> None:
     shop_c = Merchant.objects.get(code="SHOP-C")
     screened(agent, supervisor, morning["logistics"], shop_c, "店铺C的发票开不出来")
-    assert services.build_digests() == []
+    assert building.build_digests() == []
     assert not Channel.objects.filter(merchant=shop_c).exists()
     tomorrow = timezone.localdate() + timedelta(days=1)
-    services.build_digests(tomorrow, now=timezone.now() + timedelta(days=1))
+    building.build_digests(tomorrow, now=timezone.now() + timedelta(days=1))
     assert Digest.objects.filter(channel__merchant=shop_c, day=tomorrow, items_count=1).exists()
 
 

@@ -15,7 +15,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
-from radio import services
+from radio import building
 from radio.models import Channel, Digest, Subscription
 from tests.radio import factories as rf
 from tickets.models import Ticket
@@ -45,6 +45,6 @@ def test_the_agents_note_label_is_apart_from_the_note(
     logistics = rf.channel("logistics", "快递与配送")
     Subscription.objects.create(user=business, channel=logistics)
     rf.approved(agent, supervisor, [logistics], quote="快递三天没动")
-    services.build_digests()
+    building.build_digests()
     html = client_for(business).get(reverse("radio:today"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert re.search(r"<b>Agent(&#x27;|')s note</b> 这周第三次了", html), html

@@ -10,16 +10,15 @@ from django.utils.translation import ngettext
 
 from core.importing import (
     DEFAULT_BATCH_SIZE,
-    FORMATS,
     ImportAborted,
     ImportReport,
     Kind,
-    format_of,
     import_file,
     rejection_line,
     summary_line,
     write_rejections,
 )
+from core.tabular import FORMATS, format_of
 from core.values import ImportFileError
 from crm.importing import KINDS
 

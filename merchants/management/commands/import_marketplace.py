@@ -7,7 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
-from core.importing import DEFAULT_BATCH_SIZE, FORMATS, ImportAborted, ImportReport
+from core.importing import DEFAULT_BATCH_SIZE, ImportAborted, ImportReport
+from core.tabular import FORMATS
 from core.values import ImportFileError
 from crm.management.commands.import_orders import fail_on_rejections, tell
 from merchants.importing import KINDS, folder_files, import_kind

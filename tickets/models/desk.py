@@ -11,7 +11,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from tickets.models import Department, Ticket, TicketPriority
+from tickets.models.departments import Department, TicketPriority
+from tickets.models.tickets import Ticket
 
 
 class DeskTool(models.Model):
