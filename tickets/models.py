@@ -436,4 +436,7 @@ class ReturnRequest(models.Model):
 # The agents' saved views and macros live beside (tickets.models_desk); imported here so Django finds them.
 from tickets.models_desk import Macro, SavedView  # noqa: E402
 
-__all__ = ["Macro", "SavedView"]
+# The survey answers of tickets resolved outside chat live beside (tickets.models_survey), imported likewise.
+from tickets.models_survey import TicketSatisfaction  # noqa: E402
+
+__all__ = ["Macro", "SavedView", "TicketSatisfaction"]
