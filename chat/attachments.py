@@ -1,9 +1,10 @@
 """Images sent in a live chat, both ways: stored after the media checks (``core.images``), then sent as a message.
 
 A consumer sends an image into their live chat (``consumer_image``), an agent into a chat they hold
-(``agent_image``). Either way the image is checked (type from its bytes, size, a full decode), stored under
-``MEDIA_ROOT/chat/``, and carried by a chat message on the ticket's timeline (``data.attachment``), which goes
-to the other side after commit like any message. Each upload names an idempotency key: a retry with the same
+(``agent_image``). Either way the image is checked (type from its bytes, size, a full decode), turned upright
+and stripped of its EXIF (a phone photo's GPS position), stored under ``MEDIA_ROOT/chat/``, and carried by a
+chat message on the ticket's timeline (``data.attachment``), which goes to the other side after commit like
+any message. Each upload names an idempotency key: a retry with the same
 key finds the first message (the chat's row lock orders concurrent retries, and a unique constraint is the
 last word), so a flaky connection never sends one image twice. Files are read only through
 ``chat.api_attachments`` views that check who asks (``attachment_for_consumer``, ``attachment_for_staff``).
@@ -23,7 +24,7 @@ from django.utils.translation import gettext as _
 from chat.conversation import ChatError, author_name, message_frame
 from chat.groups import consumer_group, send_frame, staff_group
 from chat.models import ChatAttachment, ChatSession
-from core.images import ImageFacts, check_image
+from core.images import ImageFacts, check_image, without_metadata
 from core.tenancy import scope
 from core.users import Actor
 from tickets import services as ticket_services
@@ -98,8 +99,9 @@ def _sent_before(attachments: Any, stored_key: str) -> ChatAttachment | None:
 
 def _attach(chat: ChatSession, upload: Any, facts: ImageFacts, sender: str, agent: Actor | None, stored_key: str,
             now: datetime) -> ChatAttachment:  # fmt: skip
-    """Store the file and the message carrying it (the caller holds the chat's lock), then send the message to
-    both sides after commit."""
+    """Store the file, without what a photo says about its taker (GPS, camera: ``without_metadata``), and the
+    message carrying it (the caller holds the chat's lock), then send the message to both sides after commit."""
+    upload, facts = without_metadata(upload, facts)
     with translation.override(chat.language):
         label = _("[Image]")  # the timeline's text for the message: what a reader of the ticket or QA sees
     details = {"type": facts.content_type, "width": facts.width, "height": facts.height, "size": facts.size}

@@ -47,6 +47,13 @@ CHAT_TYPING_SECONDS = env_int("CHAT_TYPING_SECONDS", 3)
 # Threads (each with its own database connection) per ASGI process for the chat sockets' database work.
 CHAT_DB_THREADS = env_int("CHAT_DB_THREADS", 12)
 
+# --- Tickets: the satisfaction survey of a ticket resolved outside chat (tickets/surveys.py) -------
+
+# The address consumers reach the product at: the survey links they are given start with it.
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/")
+# A survey link works for this many days after the ticket was resolved.
+TICKET_SURVEY_DAYS = env_int("TICKET_SURVEY_DAYS", 7)
+
 # --- QA: recordings and transcripts (qa/transcription.py, docs/transcript-format.md) ------------
 
 # What turns a recording into a transcript: one dotted path for every language, or per language

@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from chat import views as chat_views
 from core import views as core_views
 from home import views as home_views
+from tickets import views_survey
 
 handler403 = "core.views.permission_denied"
 
@@ -34,6 +35,8 @@ urlpatterns = [
     path("favicon.ico", core_views.favicon),
     path("radio/", include("radio.urls")),
     path("chat/", chat_views.chat_demo, name="chat-demo"),
+    # The consumer's satisfaction survey of a resolved phone or web ticket: a signed link, no login.
+    path("survey/<str:token>/", views_survey.survey_page, name="ticket-survey"),
     path("", core_views.home, name="home"),
 ]
 # Media is never served as plain files, not even in development: call recordings and the radio's

@@ -1,13 +1,14 @@
 """The supervisor's weekly report: volume, response and handle times, SLA, CSAT and bot containment per day.
 
-Every figure is one set-based query grouped by local day (four queries, whatever the range or the volume),
+Every figure is one set-based query grouped by local day (five queries, whatever the range or the volume),
 and the page, its charts and its CSV read the same ``Report``. What each figure counts:
 
 - *volume*: tickets created that day, by channel and by kind;
 - *first response* and *handle time*: median and 90th percentile, in minutes, of the tickets created that
   day that have one (first response − created; resolved − created);
 - *SLA attainment*: of the tickets created that day under an SLA, the share not breached;
-- *CSAT*: answers given that day (chat.satisfaction), the share of 4–5 stars and the average;
+- *CSAT*: answers given that day, to a chat's survey (chat.satisfaction) and to a phone or web ticket's
+  (tickets.surveys; a ticket that has a chat is rated by its chat only), the share of 4–5 stars and the average;
 - *bot containment*: of the chats ended that day, the share that never went to a person (no handoff).
 """
 
@@ -21,7 +22,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Aggregate, Avg, Count, DurationField, F, Q, QuerySet
+from django.db.models import Aggregate, Count, DurationField, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.dateparse import parse_date
@@ -32,7 +33,7 @@ from chat.models import ChatSession, Satisfaction
 from core.charts import Bar, bar_chart, line_chart
 from core.privacy import shown
 from core.users import Actor
-from tickets.models import Department, Ticket, TicketKind
+from tickets.models import Department, Ticket, TicketKind, TicketSatisfaction
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 92  # a quarter: the longest range the report reads at once
@@ -120,7 +121,7 @@ class Day:
     sla_met: int = 0
     csat_responses: int = 0
     csat_satisfied: int = 0
-    csat_average: float | None = None
+    csat_stars: int = 0  # the answers' scores added up (the average is over chats' and tickets' answers together)
     chats_ended: int = 0
     chats_contained: int = 0
 
@@ -131,6 +132,10 @@ class Day:
     @property
     def csat_satisfied_share(self) -> float | None:
         return _share(self.csat_satisfied, self.csat_responses)
+
+    @property
+    def csat_average(self) -> float | None:
+        return round(self.csat_stars / self.csat_responses, 2) if self.csat_responses else None
 
     @property
     def containment(self) -> float | None:
@@ -161,8 +166,8 @@ def _minutes(delta: timedelta | None) -> float | None:
 
 
 def report(span: Range) -> Report:
-    """The figures of ``span``, per day and in total: 4 queries (tickets by channel and kind, ticket times and
-    SLA, CSAT, chats) for the days plus 4 for the totals (percentiles do not add up)."""
+    """The figures of ``span``, per day and in total: 5 queries (tickets by channel and kind, ticket times and
+    SLA, chats' CSAT, tickets' CSAT, chats) for the days plus 5 for the totals (percentiles do not add up)."""
     days = {d: Day(d) for d in span.days}
     total = Day(span.start)
     _fill(span, lambda day: days.get(day) if day else None, by_day=True)
@@ -177,10 +182,12 @@ def _fill(span: Range, pick: Callable[[date | None], Day | None], by_day: bool) 
     tickets = Ticket.objects.filter(created_at__gte=start, created_at__lt=end)
     chats = ChatSession.objects.filter(state=ChatSession.State.ENDED, ended_at__gte=start, ended_at__lt=end)
     answers = Satisfaction.objects.filter(created_at__gte=start, created_at__lt=end)
+    ticket_answers = _ticket_answers(start, end)
     if dept is not None:
         tickets = tickets.filter(department=dept)
         chats = chats.filter(ticket__department=dept)
         answers = answers.filter(chat__ticket__department=dept)
+        ticket_answers = ticket_answers.filter(ticket__department=dept)
 
     def rows(queryset: QuerySet[Any], stamp: str, *extra: str, **aggregates: Any) -> list[tuple[Day, dict[str, Any]]]:
         if by_day:
@@ -209,17 +216,25 @@ def _fill(span: Range, pick: Callable[[date | None], Day | None], by_day: bool) 
         day.handle_median, day.handle_p90 = _minutes(row["ht50"]), _minutes(row["ht90"])
         day.sla_tickets, day.sla_met = row["sla"] or 0, row["met"] or 0
 
-    for day, row in rows(
-        answers.order_by(), "created_at",
-        n=Count("pk"), satisfied=Count("pk", filter=Q(score__gte=Satisfaction.SATISFIED)), average=Avg("score"),
-    ):  # fmt: skip
-        day.csat_responses, day.csat_satisfied = row["n"] or 0, row["satisfied"] or 0
-        day.csat_average = None if row["average"] is None else round(float(row["average"]), 2)
+    for queryset in (answers, ticket_answers):  # both say 4 and up is satisfied (SATISFIED)
+        for day, row in rows(
+            queryset.order_by(), "created_at",
+            n=Count("pk"), satisfied=Count("pk", filter=Q(score__gte=Satisfaction.SATISFIED)), stars=Sum("score"),
+        ):  # fmt: skip
+            day.csat_responses += row["n"] or 0
+            day.csat_satisfied += row["satisfied"] or 0
+            day.csat_stars += row["stars"] or 0
 
     # Contained: the bot alone from start to end — never handed off, so never queued for nor taken by a person.
     contained = Q(handoff_reason="", accepted_at=None)
     for day, row in rows(chats.order_by(), "ended_at", n=Count("pk"), contained=Count("pk", filter=contained)):
         day.chats_ended, day.chats_contained = row["n"] or 0, row["contained"] or 0
+
+
+def _ticket_answers(start: datetime, end: datetime) -> QuerySet[TicketSatisfaction]:
+    """The answers to tickets' surveys in [start, end): never one of a ticket that has a chat, whose answer is the
+    chat's (so a chat's ticket is counted once; tickets.surveys offers such a ticket no survey anyway)."""
+    return TicketSatisfaction.objects.filter(created_at__gte=start, created_at__lt=end, ticket__chat__isnull=True)
 
 
 COMMENTS = 10  # the page lists this many of the range's latest CSAT comments
@@ -236,12 +251,19 @@ class Comment:
 
 
 def latest_comments(span: Range, user: Actor) -> list[Comment]:
-    """The range's latest CSAT answers that have a comment, newest first: 1 query."""
+    """The range's latest CSAT answers that have a comment, chats' and tickets' together, newest first: 2 queries."""
     start, end = span.bounds()
     answers = Satisfaction.objects.filter(created_at__gte=start, created_at__lt=end).exclude(comment="")
+    ticket_answers = _ticket_answers(start, end).exclude(comment="")
     if span.department is not None:
         answers = answers.filter(chat__ticket__department=span.department)
-    rows = answers.order_by("-created_at", "-pk").values_list("chat__ticket_id", "score", "comment", "created_at")
+        ticket_answers = ticket_answers.filter(ticket__department=span.department)
+    fields = ("score", "comment", "created_at")
+    rows = [
+        *answers.order_by("-created_at", "-pk").values_list("chat__ticket_id", *fields)[:COMMENTS],
+        *ticket_answers.order_by("-created_at", "-pk").values_list("ticket_id", *fields)[:COMMENTS],
+    ]
+    rows.sort(key=lambda row: (row[3], row[0]), reverse=True)
     return [Comment(ticket, score, shown(text, user), at) for ticket, score, text, at in rows[:COMMENTS]]
 
 

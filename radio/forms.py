@@ -90,7 +90,7 @@ class ReplyForm(forms.Form):
     def reply(self, item: DigestItem, *, by: Actor) -> Reply:
         """Answer the item (services.reply_to_item); a ValidationError when the form or the service refuses it."""
         if not self.is_valid():
-            raise ValidationError(self.errors.get_json_data(), code="invalid")
+            raise ValidationError(self.errors.as_data())  # {field: [errors]}: each message once, no codes
         return services.reply_to_item(item, self.cleaned_data["body"], by=by)
 
 

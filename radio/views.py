@@ -193,8 +193,9 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
             return JsonResponse({"errors": error_lists(error)}, status=400)
         messages.error(request, "; ".join(error.messages))
     else:
-        if _wants_json(request):
-            return JsonResponse({"item": item.pk, "reply": answer.pk}, status=201)
+        if _wants_json(request):  # the page adds the reply under its item, which the reply acknowledged
+            shown = {**selectors.reply_shown(answer.pk), **selectors.acknowledgement(item.pk)}
+            return JsonResponse({"item": item.pk, "reply": answer.pk, **shown}, status=201)
         messages.success(request, _("Reply sent: the agent who nominated it will see it."))
     return _back_to_item(request, item)
 

@@ -21,7 +21,7 @@ from core.privacy import shown
 from core.tenancy import is_merchant_staff, scope
 from core.users import Actor, actor
 from crm.models import Order, RiskFlag
-from tickets import disputes, macros, refunds, services
+from tickets import disputes, macros, refunds, services, surveys
 from tickets.models import AgentProfile, CannedReply, Department, RefundRequest, ReturnRequest, Ticket, TicketEvent
 
 TIMELINE_LIMIT = 200  # events shown on a ticket page; a longer history is summarised
@@ -53,6 +53,7 @@ def page_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
         "sla": sla_badge(ticket, timezone.now()),
         "radio_nominate_url": radio_nominate_url(request, ticket),
         "macros": macros.macros_for(user) if ticket.status != Ticket.Status.CLOSED else [],
+        "survey": surveys.desk_survey(ticket, user),  # CSAT of a resolved phone or web ticket: its link, its answer
         **order_panel(ticket, user),
     }
 

@@ -19,7 +19,7 @@ from core.tenancy import is_merchant_staff
 from core.users import Actor
 from crm.models import Consumer, Order
 from crm.services import record_dispute_outcome
-from tickets import clocks
+from tickets import clocks, surveys
 from tickets.models import OPEN_STATUSES, AgentProfile, CannedReply, Department, Ticket, TicketEvent
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -155,6 +155,8 @@ def transition_ticket(
     ticket.save()
     _event(ticket, TicketEvent.Kind.STATUS, author_kind=Author.AGENT if by else Author.SYSTEM, author=by,
            body=note, data={"from": before, "to": to}, now=now)  # fmt: skip
+    if to == S.RESOLVED and (notice := surveys.resolution_notice(ticket)):  # a phone or web ticket: its CSAT link
+        _event(ticket, TicketEvent.Kind.MESSAGE, author_kind=Author.SYSTEM, body=notice, data={"survey": True}, now=now)
     return ticket
 
 

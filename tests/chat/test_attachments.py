@@ -341,3 +341,47 @@ def test_the_ticket_page_shows_the_chats_images_in_the_conversation_at_a_fixed_q
     with django_assert_num_queries(PAGE_QUERIES):  # the images cost no query of their own
         response = client.get(page)
     assert response.content.decode().count('<img src="/api/chat/attachments/') == 3
+
+
+# --- metadata ----------------------------------------------------------------------------------------------
+
+
+def phone_photo() -> bytes:
+    """A JPEG as a phone saves it: 40 × 20 pixels stored sideways (orientation 6), with the GPS position."""
+    image = Image.new("RGB", (40, 20), "red")
+    image.paste((0, 0, 255), (0, 0, 10, 20))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x8825] = {1: "N", 2: (31.0, 14.0, 0.0), 3: "E", 4: (121.0, 28.0, 0.0)}
+    out = io.BytesIO()
+    image.save(out, format="JPEG", exif=exif.tobytes())
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_a_consumers_photo_is_stored_without_its_gps_and_keeps_its_orientation(settings: Any) -> None:
+    _chat, token = live_chat()
+    response = consumer_post(Client(), token, phone_photo(), name="IMG_0001.jpg", content_type="image/jpeg")
+    assert response.status_code == 201, response.content
+    [stored] = stored_files(settings)
+    image = Image.open(stored)
+    assert dict(image.getexif()) == {} and "exif" not in image.info
+    assert image.size == (20, 40)  # turned upright: the blue strip on the left of the sensor is now on top
+    red, _green, blue = image.convert("RGB").getpixel((10, 3))  # type: ignore[misc]
+    assert blue > 200 and red < 60
+    details = response.json()["message"]["data"]["attachment"]
+    assert (details["width"], details["height"], details["size"]) == (20, 40, stored.stat().st_size)
+    attachment = ChatAttachment.objects.get()
+    assert (attachment.width, attachment.height, attachment.size) == (20, 40, stored.stat().st_size)
+
+
+@pytest.mark.django_db
+def test_an_agents_photo_is_stored_without_its_gps(make_user: Callable[..., User], settings: Any) -> None:
+    agent = make_agent(make_user, "gps-agent")
+    chat, _token = held_chat(agent)
+    response = staff_client(agent).post(
+        CONSOLE_UPLOAD, {"chat": chat.pk, "image": upload(phone_photo(), "a.jpg", "image/jpeg"), "key": "g1"}
+    )
+    assert response.status_code == 201, response.content
+    [stored] = stored_files(settings)
+    assert dict(Image.open(stored).getexif()) == {} and Image.open(stored).size == (20, 40)

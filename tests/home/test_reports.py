@@ -21,7 +21,7 @@ from core import roles
 from home import reports
 from merchants.models import MerchantMembership
 from tests.crm import factories as f
-from tickets.models import Department, Ticket
+from tickets.models import Department, Ticket, TicketSatisfaction
 
 pytestmark = pytest.mark.django_db
 SLA, Channel, Kind = Ticket.SLAState, Ticket.Channel, Ticket.Kind
@@ -122,6 +122,33 @@ def test_csat_and_bot_containment(week: dict[str, Department]) -> None:
     assert (total.chats_ended, total.containment) == (3, 33.3)
 
 
+def rate_ticket(channel: str, created: datetime, score: int, answered: datetime, comment: str = "") -> Ticket:
+    row = Ticket.objects.get(channel=channel, created_at=created)
+    TicketSatisfaction.objects.create(ticket=row, score=score, comment=comment, created_at=answered)
+    return row
+
+
+def test_csat_counts_the_answers_of_phone_and_web_tickets_with_the_chats(week: dict[str, Department]) -> None:
+    rate_ticket(Channel.PHONE, at(DAY1, 11), 1, at(DAY1, 12))
+    rate_ticket(Channel.WEB, at(DAY1, 23, 30), 4, at(DAY3, 8))  # counted on the day it was answered
+    result = figures(RANGE)
+    assert [(d.csat_responses, d.csat_satisfied_share, d.csat_average) for d in result.days] == [
+        (2, 50.0, 3.0), (2, 50.0, 3.5), (1, 100.0, 4.0),
+    ]  # fmt: skip
+    total = result.total
+    assert (total.csat_responses, total.csat_satisfied, total.csat_average) == (5, 3, 3.4)  # 5+1+3+4+4 = 17
+    after = figures({**RANGE, "department": str(week["after"].pk)}).total  # t5 (售前) is cut
+    assert (after.csat_responses, after.csat_average) == (4, 3.25)
+
+
+def test_a_chats_ticket_is_counted_once_by_its_chats_answer(week: dict[str, Department]) -> None:
+    # The survey never offers a chat's ticket a link; were an answer stored for it anyway, the chat's counts.
+    rate_ticket(Channel.CHAT, at(DAY1, 10), 1, at(DAY1, 15), comment="重复")
+    day1 = figures(RANGE).days[0]
+    assert (day1.csat_responses, day1.csat_average) == (1, 5.0)
+    assert reports.latest_comments(reports.parse_range(RANGE), User(is_superuser=True)) == []
+
+
 def test_a_department_cuts_every_figure(week: dict[str, Department]) -> None:
     result = figures({**RANGE, "department": str(week["after"].pk)})
     day2 = result.days[1]
@@ -179,9 +206,9 @@ def test_supervisor_sees_the_report_in_a_fixed_number_of_queries(
         ended_chat(t, at(day - timedelta(days=1), 16), score=2)
     with CaptureQueriesContext(connection) as second:
         assert client.get("/admin/reports/", RANGE).status_code == 200
-    # Session, user, 2× permissions (the admin's sidebar), 2× groups (the role), 8 for the figures, the comments,
-    # departments.
-    assert len(first) == len(second) == 16
+    # Session, user, 2× permissions (the admin's sidebar), 2× groups (the role), 10 for the figures, 2 for the
+    # comments (chats' and tickets'), departments.
+    assert len(first) == len(second) == 19
 
 
 def test_the_page_speaks_english(week: dict[str, Department], client_for: Callable[[User], Client],
@@ -269,3 +296,14 @@ def test_csat_comments_are_listed_newest_first_masked_for_those_who_may_not_see_
     ]
     other = reports.parse_range({**RANGE, "department": str(week["before"].pk)})
     assert reports.latest_comments(other, supervisor) == []
+
+
+def test_the_comments_of_ticket_answers_are_listed_among_the_chats(week: dict[str, Department], agent: User) -> None:
+    chat = ChatSession.objects.get(ticket__created_at=at(DAY2, 9))
+    Satisfaction.objects.filter(chat=chat).update(comment="还行")  # answered DAY2 10:01
+    phone = rate_ticket(Channel.PHONE, at(DAY1, 11), 1, at(DAY2, 12), comment="电话没人接 13812345678")
+    web = rate_ticket(Channel.WEB, at(DAY1, 23, 30), 5, at(DAY1, 23, 50), comment="好")
+    found = reports.latest_comments(reports.parse_range(RANGE), agent)
+    assert [(c.ticket_id, c.score, c.text) for c in found] == [
+        (phone.pk, 1, "电话没人接 138****5678"), (chat.ticket_id, 3, "还行"), (web.pk, 5, "好"),
+    ]  # fmt: skip

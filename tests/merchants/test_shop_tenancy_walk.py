@@ -176,6 +176,7 @@ def shop_routes(world: dict[str, Any]) -> dict[str, list[str]]:
     today = timezone.localdate().isoformat()
     return {
         "": [], "favicon.ico": [], "healthz": [], "i18n/setlang/": [], "chat/": [],
+        "survey/<str:token>/": [],  # no login: the signed link is the key (tests/tickets/test_surveys.py)
         "admin/": [], "admin/login/": [], "admin/logout/": [], "admin/password_change/": [],
         "admin/password_change/done/": [], "admin/jsi18n/": [], "admin/autocomplete/": [],
         "admin/(?P<app_label>core|auth|django_celery_beat|crm|merchants|tickets|chat|qa|radio)/": [],

@@ -14,7 +14,7 @@ from pytest_django import DjangoAssertNumQueries
 
 from core import roles
 from radio import building, services
-from radio.models import Digest, DigestItem, Subscription
+from radio.models import Digest, DigestItem, Reply, Subscription
 from tests.radio import factories as rf
 
 pytestmark = pytest.mark.django_db
@@ -76,3 +76,73 @@ def test_the_page_wires_its_acknowledge_forms_to_the_script(
     action = reverse("radio:acknowledge", args=[item.pk])
     assert f'<form class="ack-form" method="post" action="{action}" data-error="Could not acknowledge' in html
     assert '<script src="/static/radio/digest.js" defer></script>' in html
+
+
+# --- replying in place ----------------------------------------------------------------------------------------
+
+
+def test_replying_with_json_answers_the_reply_as_the_page_shows_it_and_the_acknowledgement(
+    client_for: Callable[[User], Client], agent: User, supervisor: User, business: User,
+    django_assert_num_queries: DjangoAssertNumQueries,
+) -> None:  # fmt: skip
+    business.first_name = "小周"
+    business.save(update_fields=["first_name"])
+    first, _second = digest_of(agent, supervisor, business, 2)
+    client = client_for(business)
+    client.get(reverse("radio:today"))  # warm the session
+    # session, user, the item, shop staff?, permissions (2), may read the channel (2), the reply and its
+    # acknowledgement (savepoint, insert, update, nominator, release), the reply shown, the acknowledgement shown (2)
+    with django_assert_num_queries(16):
+        answer = client.post(reverse("radio:reply", args=[first.pk]), {"body": "已排期\n周五修复，回电 13812345678"},
+                             headers=JSON | {"Accept-Language": "en"})  # fmt: skip
+    reply = Reply.objects.get()
+    when = reply.created_at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%m-%d %H:%M")
+    assert answer.status_code == 201
+    assert answer.json() == {
+        "item": first.pk, "reply": reply.pk, "author": "小周", "at": when, "body": "已排期\n周五修复，回电 138****5678",
+        "sent_label": "Reply sent: the agent who nominated it will see it.",
+        "label": f"Acknowledged by 小周 · {when}", "count_label": "1 of 2 acknowledged", "acknowledged_count": 1,
+    }  # fmt: skip
+    assert reply.body == "已排期\n周五修复，回电 138****5678"  # masked when saved (radio.services), shown masked
+    zh = client.post(
+        reverse("radio:reply", args=[first.pk]), {"body": "好"}, headers=JSON | {"Accept-Language": "zh-hans"}
+    )
+    assert (zh.json()["sent_label"], zh.json()["count_label"]) == (
+        "回复已发送：推荐该案例的客服将会看到。",
+        "已确认 1 / 2",
+    )
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("", "This field is required."),
+    ("   ", "This field is required."),
+    ("长" * 2001, "Ensure this value has at most 2000 characters (it has 2001)."),
+])  # fmt: skip
+def test_a_bad_reply_with_json_says_why_on_its_field_and_nothing_is_stored(
+    client_for: Callable[[User], Client], agent: User, supervisor: User, business: User, body: str, message: str
+) -> None:
+    (item,) = digest_of(agent, supervisor, business, 1)
+    refused = client_for(business).post(reverse("radio:reply", args=[item.pk]), {"body": body},
+                                        headers=JSON | {"Accept-Language": "en"})  # fmt: skip
+    assert refused.status_code == 400
+    assert refused.json() == {"errors": {"body": [message]}}
+    assert not Reply.objects.exists() and DigestItem.objects.get(pk=item.pk).acknowledged_at is None
+
+
+def test_without_javascript_a_reply_still_posts_and_comes_back_to_the_item(
+    client_for: Callable[[User], Client], agent: User, supervisor: User, business: User
+) -> None:
+    (item,) = digest_of(agent, supervisor, business, 1)
+    back = reverse("radio:today")
+    response = client_for(business).post(reverse("radio:reply", args=[item.pk]), {"body": "收到", "next": back})
+    assert (response.status_code, response["Location"]) == (302, f"{back}#item-{item.pk}")
+    assert Reply.objects.get().body == "收到"
+
+
+def test_the_page_wires_its_reply_forms_to_the_script(
+    client_for: Callable[[User], Client], agent: User, supervisor: User, business: User
+) -> None:
+    (item,) = digest_of(agent, supervisor, business, 1)
+    html = client_for(business).get(reverse("radio:today"), headers={"Accept-Language": "en"}).content.decode()
+    action = reverse("radio:reply", args=[item.pk])
+    assert f'<form class="reply-form" method="post" action="{action}" data-error="Could not send the reply' in html

@@ -93,7 +93,7 @@ def test_agent_replies_with_a_canned_reply_and_refunds_instantly_from_the_ticket
     assert (ticket.assignee, ticket.status, ticket.first_response_at is not None) == (agent, "resolved", True)
     assert (order.refunded_amount, RefundRequest.objects.get().decision) == (Decimal("199.00"), "instant")
     kinds = list(TicketEvent.objects.filter(ticket=ticket).order_by("id").values_list("kind", flat=True))
-    assert kinds == ["created", "assignment", "message", "status", "refund", "status"]
+    assert kinds == ["created", "assignment", "message", "status", "refund", "status", "message"]  # + the survey link
 
 
 def test_each_button_calls_its_service_and_says_what_happened(

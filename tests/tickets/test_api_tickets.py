@@ -94,8 +94,10 @@ def test_transition_moves_the_ticket_and_records_the_note(api: Client, ticket_a:
     assert response.status_code == 200
     ticket_a.refresh_from_db()
     assert (response.json()["status"], ticket_a.status) == ("resolved", "resolved")
-    assert timeline(response)[-1] == ("status", "agent", "desk-agent", "已退款")
-    assert response.json()["timeline"][-1]["data"] == {"from": "new", "to": "resolved"}
+    # The status change, then the consumer's survey link (tickets.surveys).
+    assert timeline(response)[-2] == ("status", "agent", "desk-agent", "已退款")
+    assert response.json()["timeline"][-2]["data"] == {"from": "new", "to": "resolved"}
+    assert response.json()["timeline"][-1]["data"] == {"survey": True}
 
 
 def test_illegal_transition_is_refused_with_the_reason(api: Client, ticket_a: Ticket) -> None:

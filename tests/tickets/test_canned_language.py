@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.test import Client
 
 from chat import desk as chat_desk
@@ -80,3 +81,67 @@ def test_the_admin_lists_and_filters_canned_replies_by_language(
     assert "Greeting" in html and "Old greeting" in html
     assert "问候" not in html and "emoji" not in html
     assert "English" in html  # the column and the filter show the language's name
+
+
+# --- bad input ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", ["fr", "zh", "EN", "zh-Hans", "zh-hant", "en-us-xx", " en"])
+def test_an_unknown_language_is_refused_naming_the_field(language: str) -> None:
+    reply = CannedReply(title="Bonjour", body="Bonjour {consumer}", language=language)
+    with pytest.raises(ValidationError) as refused:
+        reply.full_clean()
+    assert set(refused.value.message_dict) == {"language"}
+    assert CannedReply.objects.filter(title="Bonjour").count() == 0
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans", ""])
+def test_the_known_languages_and_blank_are_accepted(language: str) -> None:
+    CannedReply(title="ok", body="ok", language=language).full_clean()
+
+
+@pytest.mark.parametrize(("language", "message"), [
+    ("fr", "Select a valid choice. fr is not one of the available choices."),
+    ("zh", "Select a valid choice. zh is not one of the available choices."),
+    ("x" * 50, f"Select a valid choice. {'x' * 50} is not one of the available choices."),
+])  # fmt: skip
+def test_the_admin_form_refuses_an_unknown_language_on_its_field_and_stores_nothing(
+    make_user: Callable[..., User], client_for: Callable[[User], Client], language: str, message: str
+) -> None:
+    client = client_for(make_user("root", is_superuser=True))
+    posted = {"title": "Bonjour", "body": "Bonjour", "language": language, "active": "on"}
+    response = client.post("/admin/tickets/cannedreply/add/", posted, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200  # the form again, not a redirect
+    assert response.context["adminform"].form.errors == {"language": [message]}
+    assert CannedReply.objects.filter(title="Bonjour").count() == 0
+    reply = CannedReply.objects.get(title="问候")
+    edited = client.post(
+        f"/admin/tickets/cannedreply/{reply.pk}/change/", {"title": "问候", "body": "您好", "language": language},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )  # fmt: skip
+    assert edited.status_code == 200 and list(edited.context["adminform"].form.errors) == ["language"]
+    reply.refresh_from_db()
+    assert (reply.language, reply.body) == ("zh-hans", "{consumer}您好")
+
+
+def test_the_admin_form_says_it_in_chinese(
+    make_user: Callable[..., User], client_for: Callable[[User], Client]
+) -> None:
+    client = client_for(make_user("root", is_superuser=True))
+    response = client.post("/admin/tickets/cannedreply/add/", {"title": "x", "body": "x", "language": "fr"},
+                           HTTP_ACCEPT_LANGUAGE="zh-hans")  # fmt: skip
+    assert response.context["adminform"].form.errors == {"language": ["选择一个有效的选项。 fr 不在可用的选项中。"]}
+
+
+def test_filtering_the_list_by_an_unknown_language_lists_nothing_and_does_not_fail(
+    make_user: Callable[..., User], client_for: Callable[[User], Client]
+) -> None:
+    client = client_for(make_user("root", is_superuser=True))
+    for value in ("fr", "x" * 300, "%00"):
+        response = client.get("/admin/tickets/cannedreply/", {"language__exact": value})
+        assert response.status_code == 200
+        assert response.context["cl"].result_count == 0
+
+
+def test_a_conversation_in_an_unknown_language_is_offered_only_the_language_less_replies() -> None:
+    assert [r.title for r in CannedReply.objects.offered(0, "fr")] == ["emoji"]
