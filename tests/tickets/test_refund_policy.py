@@ -419,7 +419,7 @@ def test_amounts_up_to_ten_digits_of_yuan_are_taken_and_no_more() -> None:
     [("300.00", "100.00", "200.00"), ("300.00", "300.00", "0.00"), ("300.00", "350.00", "0.00")],
 )
 def test_what_is_left_to_refund_is_the_amount_less_the_refunds_and_never_below_nothing(
-    amount: str, refunded: str, left: str
+    db: None, amount: str, refunded: str, left: str
 ) -> None:
     order = Order(amount=Decimal(amount), refunded_amount=Decimal(refunded))
     assert left_to_refund(order) == Decimal(left)
