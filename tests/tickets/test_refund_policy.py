@@ -24,6 +24,7 @@ from tickets.refunds import (
     Tier,
     Verdict,
     explain,
+    left_to_refund,
     policy,
     replay,
     request_refund,
@@ -411,3 +412,14 @@ def test_amounts_up_to_ten_digits_of_yuan_are_taken_and_no_more() -> None:
     for refused in ("10000000000", "10000000000.00", "0", "0.001"):
         with pytest.raises(ValidationError):
             valid_amount(refused)
+
+
+@pytest.mark.parametrize(
+    ("amount", "refunded", "left"),
+    [("300.00", "100.00", "200.00"), ("300.00", "300.00", "0.00"), ("300.00", "350.00", "0.00")],
+)
+def test_what_is_left_to_refund_is_the_amount_less_the_refunds_and_never_below_nothing(
+    db: None, amount: str, refunded: str, left: str
+) -> None:
+    order = Order(amount=Decimal(amount), refunded_amount=Decimal(refunded))
+    assert left_to_refund(order) == Decimal(left)

@@ -285,8 +285,9 @@ def test_the_same_key_returns_the_same_return(db: None) -> None:
     again = request_return(order, "x", key="same")
     order.refresh_from_db()
     assert (again.pk, ReturnRequest.objects.count(), order.refunded_amount) == (first.pk, 1, Decimal("300.00"))
-    with pytest.raises(KeyReused):
+    with translation.override("en"), pytest.raises(KeyReused) as error:
         request_return(delivered("88VIP"), "x", key="same")
+    assert error.value.message_dict == {"idempotency_key": ["This key was used for another return request."]}
 
 
 @pytest.mark.parametrize("key", ["", "k" * 65])
