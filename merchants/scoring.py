@@ -205,7 +205,9 @@ def score_merchant_days(first: date, last: date) -> int:
     """Compute every merchant's score for each day from ``first`` to ``last`` in one statement (a month of
     history reads each order once, not thirty times). Returns rows written."""
     start, end = window(first)[0], window(last)[1]
-    params = {"first": first, "last": last, "start": start, "end": end, "tz": timezone.get_current_timezone_name()}
+    params: dict[str, date | datetime | str] = {
+        "first": first, "last": last, "start": start, "end": end, "tz": timezone.get_current_timezone_name(),
+    }  # fmt: skip
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_SCORE_SQL, params)
         return int(cursor.rowcount)

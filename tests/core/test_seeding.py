@@ -39,7 +39,8 @@ def test_a_load_that_fails_leaves_the_indexes_in_place() -> None:
 def _foreign_keys(table: str) -> dict[str, str]:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'f' AND conrelid = %s::regclass",
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE contype = 'f' AND conrelid = %s::regclass",
             [table],
         )
         return dict(cursor.fetchall())
@@ -60,10 +61,9 @@ def test_a_load_runs_without_the_foreign_keys_and_ends_with_all_of_them_added_as
 
 def test_rows_loaded_without_the_foreign_keys_are_checked_when_they_come_back() -> None:
     shop, buyer = factories.merchant(), factories.consumer()
-    with pytest.raises(IntegrityError), transaction.atomic():
-        with foreign_keys_checked_after(Order):
-            kept = factories.order(buyer, shop)
-            Order.objects.filter(pk=kept.pk).update(consumer_id=buyer.pk + 1_000_000)  # refers to no consumer
+    with pytest.raises(IntegrityError), transaction.atomic(), foreign_keys_checked_after(Order):
+        kept = factories.order(buyer, shop)
+        Order.objects.filter(pk=kept.pk).update(consumer_id=buyer.pk + 1_000_000)  # refers to no consumer
     assert Order.objects.count() == 0
     assert len(_foreign_keys("crm_order")) == 2
 
