@@ -6,9 +6,11 @@ import random
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from io import StringIO
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 
@@ -170,3 +172,16 @@ def test_the_window_is_the_180_local_days_ending_with_the_day_to_the_second() ->
     row = MerchantScore.objects.get(merchant=shop, day=DAY)
     assert (row.orders, row.reviews) == (2, 2)
     assert row.dsr_item == Decimal("4.750")  # (2 x 5 + 47) / 12
+
+
+def test_the_command_scores_the_last_n_days_ending_with_the_day_given(shops: tuple[Merchant, Merchant]) -> None:
+    out = StringIO()
+    call_command("score_merchants", "--day", DAY.isoformat(), "--days", "3", stdout=out)
+
+    days = sorted(set(MerchantScore.objects.values_list("day", flat=True)))
+    assert days == [DAY - timedelta(days=2), DAY - timedelta(days=1), DAY]
+    assert MerchantScore.objects.count() == 3 * 2
+    assert out.getvalue() == f"Wrote 6 merchant scores ending {DAY}.\n"
+    with pytest.raises(CommandError):
+        call_command("score_merchants", "--days", "0")
+    assert MerchantScore.objects.count() == 6
