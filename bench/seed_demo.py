@@ -5,8 +5,9 @@
 Prints wall time, rows per second, the peak memory of the seeding process, the CPU seconds of the seeding
 process and of the PostgreSQL backends serving the scratch database (sampled twice a second: the figure that
 does not depend on how busy the shared box is) and the load average before and after; seed_demo's own line
-gives the seconds of each app's stage. The scratch database is dropped afterwards. Uses the embedded servers
-(started if needed) unless DATABASE_URL is set.
+gives the seconds of each app's stage. The scratch database (bench_seed_demo_<scale>) is dropped afterwards
+unless --keep (bench/ticket_changelist.py then measures the queue on it). Uses the embedded servers (started
+if needed) unless DATABASE_URL is set.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=int, default=500)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", action="store_true", help="Keep the seeded database for bench/ticket_changelist.py.")
     args = parser.parse_args()
 
     h.refuse_database_url()
-    database = h.ScratchDatabase("bench_seed_demo")
+    database = h.ScratchDatabase(f"bench_seed_demo_{args.scale}")
     database.create()
     try:
         database.migrate()
@@ -49,7 +51,8 @@ def main() -> None:
             consumers = conn.execute("SELECT count(*) FROM crm_consumer").fetchone()[0]
             orders = conn.execute("SELECT count(*) FROM crm_order").fetchone()[0]
     finally:
-        database.drop()
+        if not args.keep:
+            database.drop()
     rows = consumers + orders
     print(f"seed_demo --scale {args.scale}: {consumers:,} consumers + {orders:,} orders in {elapsed:.1f} s")
     print(f"  {rows / elapsed:,.0f} rows/s; peak memory of the seeding process {peak_mib:,.0f} MiB")

@@ -1,6 +1,6 @@
-"""What demo seeders share: a seeded random source, a progress bar, a fast bulk loader (COPY) and secondary
-indexes built after a load, fresh planner statistics between stages, and `load_demo`, the run of every app's
-seeder that `manage.py seed_demo` starts."""
+"""What demo seeders share: a seeded random source, a progress bar, a fast bulk loader (COPY), secondary
+indexes built and foreign keys checked after a load, fresh planner statistics between stages, and `load_demo`,
+the run of every app's seeder that `manage.py seed_demo` starts."""
 
 from __future__ import annotations
 
@@ -160,6 +160,34 @@ def indexes_built_after(*model_classes: type[models.Model]) -> Iterator[None]:
         cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
         for _name, definition in indexes:
             cursor.execute(definition)
+
+
+@contextmanager
+def foreign_keys_checked_after(*model_classes: type[models.Model]) -> Iterator[None]:
+    """Within the block, these tables' foreign keys are gone; as it ends they are added again, each checked over
+    every row at once.
+
+    A COPY into a table with foreign keys runs a lookup in each referenced table per row and key (a million
+    orders: two million index probes, most of the COPY's time on the server); a constraint added afterwards is
+    checked by one join. A row without its referenced row still fails the stage, at the block's end instead
+    of its statement's. The same rules as indexes_built_after: inside the stage's transaction (ALTER TABLE
+    locks the table until the commit), for a load that nobody reads meanwhile.
+    """
+    tables = [model._meta.db_table for model in model_classes]
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the checks still pending run now: ALTER TABLE needs none
+        cursor.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE contype = 'f' AND conrelid = ANY(%s::regclass[]) ORDER BY 1, 2",
+            [tables],
+        )
+        keys = cursor.fetchall()
+        for table, name, _definition in keys:
+            cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {connection.ops.quote_name(name)}")
+    yield
+    with connection.cursor() as cursor:
+        for table, name, definition in keys:
+            cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {connection.ops.quote_name(name)} {definition}")
 
 
 def copy_rows(model: type[models.Model], fields: list[str], rows: Iterable[tuple[Any, ...]]) -> int:

@@ -18,13 +18,21 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 
-from core.seeding import SeedContext, analyze, copy_rows, indexes_built_after, max_id, new_ids
+from core.seeding import (
+    SeedContext,
+    analyze,
+    copy_rows,
+    foreign_keys_checked_after,
+    indexes_built_after,
+    max_id,
+    new_ids,
+)
 from crm.models import Consumer, Order, Review, RiskFlag
 from crm.rating import rate_consumers
 from crm.risk import detect_risk_flags
 from crm.services import is_negative, review_risk_flags
 from merchants.models import Merchant, MerchantMembership
-from merchants.scoring import score_merchants
+from merchants.scoring import score_merchant_days
 
 ORDERS_PER_SCALE = 2000
 MERCHANTS_PER_SCALE = 4
@@ -141,7 +149,8 @@ def seed(ctx: SeedContext) -> dict[str, int]:
         "order_no", "consumer", "merchant", "item_title", "amount", "status", "placed_at", "delivered_at",
         "refund_requested_at", "refunded_at", "refunded_amount", "returned", "dispute", "dispute_closed_at",
     ]  # fmt: skip
-    with indexes_built_after(Order, Review):  # the nightly jobs below read through them
+    # The nightly jobs below read through the indexes.
+    with indexes_built_after(Order, Review), foreign_keys_checked_after(Order, Review):
         before_orders = max_id(Order)
         orders = copy_rows(Order, order_fields, order_rows())
         order_ids = new_ids(Order, before_orders)
@@ -173,8 +182,7 @@ def seed(ctx: SeedContext) -> dict[str, int]:
     review_risk_flags(confirmed, status=RiskFlag.Status.CONFIRMED, reviewer=supervisor, note="演示：证据确凿")
     rate_consumers(now=now)
     today = now.date()
-    for back in range(SCORE_HISTORY_DAYS, 0, -1):
-        score_merchants(today - timedelta(days=back))
+    score_merchant_days(today - timedelta(days=SCORE_HISTORY_DAYS), today - timedelta(days=1))
     flags = RiskFlag.objects.count()
     return {"merchants": made, "orders": orders, "reviews": review_count, "risk flags": flags}
 

@@ -49,45 +49,65 @@ REFUND_HOURS_FLOOR = Decimal(72)
 CHAT_SECONDS_FLOOR = 300
 CENT = Decimal("0.01")
 
+# Every day of [first, last] at once: each merchant's figures per local date, summed over a sliding window of
+# WINDOW_DAYS dates (a dense calendar per merchant, so ROWS frames are days); the means are sums over counts,
+# the same numeric division avg() does, so a day scored alone or within a range gets the same row.
 _SCORE_SQL = f"""
-WITH rv AS (
-  SELECT merchant_id, count(*) AS n, sum(item_stars) AS si, sum(service_stars) AS ss, sum(logistics_stars) AS sl
+WITH cal AS (
+  SELECT d::date AS d FROM generate_series(%(first)s::date - {WINDOW_DAYS - 1}, %(last)s::date, interval '1 day') d
+), rv AS (
+  SELECT merchant_id, (created_at AT TIME ZONE %(tz)s)::date AS d,
+         count(*) AS n, sum(item_stars) AS si, sum(service_stars) AS ss, sum(logistics_stars) AS sl
   FROM crm_review
   WHERE created_at >= %(start)s AND created_at < %(end)s AND moderation = 'published'
-  GROUP BY merchant_id
+  GROUP BY 1, 2
 ), od AS (
-  SELECT merchant_id, count(*) AS n, count(*) FILTER (WHERE dispute <> '') AS disputes,
-         avg(greatest(extract(epoch FROM refunded_at - refund_requested_at), 0) / 3600)
-           FILTER (WHERE refunded_at IS NOT NULL AND refund_requested_at IS NOT NULL) AS refund_hours
+  SELECT merchant_id, (placed_at AT TIME ZONE %(tz)s)::date AS d,
+         count(*) AS n, count(*) FILTER (WHERE dispute <> '') AS disputes,
+         sum(greatest(extract(epoch FROM refunded_at - refund_requested_at), 0) / 3600)
+           FILTER (WHERE refunded_at IS NOT NULL AND refund_requested_at IS NOT NULL) AS refund_hours,
+         count(*) FILTER (WHERE refunded_at IS NOT NULL AND refund_requested_at IS NOT NULL) AS refunds
   FROM crm_order
   WHERE placed_at >= %(start)s AND placed_at < %(end)s
-  GROUP BY merchant_id
+  GROUP BY 1, 2
 ), ch AS (
-  SELECT t.merchant_id, count(*) AS n,
-         avg(CASE WHEN c.answered_at IS NULL THEN {CHAT_SECONDS_FLOOR}
+  SELECT t.merchant_id, (c.created_at AT TIME ZONE %(tz)s)::date AS d, count(*) AS n,
+         sum(CASE WHEN c.answered_at IS NULL THEN {CHAT_SECONDS_FLOOR}
                   ELSE least(greatest(extract(epoch FROM c.answered_at - c.queued_at), 0), {CHAT_SECONDS_FLOOR}) END)
            FILTER (WHERE c.answered_at IS NOT NULL OR c.state = 'ended') AS response_seconds,
-         count(*) FILTER (WHERE c.state = 'ended' AND t.status IN ('resolved', 'closed'))::numeric
-           / nullif(count(*) FILTER (WHERE c.state = 'ended'), 0) AS resolution_rate
+         count(*) FILTER (WHERE c.answered_at IS NOT NULL OR c.state = 'ended') AS responses,
+         count(*) FILTER (WHERE c.state = 'ended' AND t.status IN ('resolved', 'closed')) AS resolved,
+         count(*) FILTER (WHERE c.state = 'ended') AS ended
   FROM chat_chatsession c JOIN tickets_ticket t ON t.id = c.ticket_id
   WHERE c.queued_at IS NOT NULL AND c.created_at >= %(start)s AND c.created_at < %(end)s
     AND t.merchant_id IS NOT NULL
-  GROUP BY t.merchant_id
+  GROUP BY 1, 2
+), win AS (
+  SELECT m.id AS merchant_id, cal.d AS day,
+         sum(rv.n) OVER w AS rv_n, sum(rv.si) OVER w AS rv_si, sum(rv.ss) OVER w AS rv_ss, sum(rv.sl) OVER w AS rv_sl,
+         sum(od.n) OVER w AS od_n, sum(od.disputes) OVER w AS od_disputes,
+         sum(od.refund_hours) OVER w AS od_refund_hours, sum(od.refunds) OVER w AS od_refunds,
+         sum(ch.n) OVER w AS ch_n, sum(ch.response_seconds) OVER w AS ch_response_seconds,
+         sum(ch.responses) OVER w AS ch_responses, sum(ch.resolved) OVER w AS ch_resolved,
+         sum(ch.ended) OVER w AS ch_ended
+  FROM merchants_merchant m CROSS JOIN cal
+  LEFT JOIN rv ON rv.merchant_id = m.id AND rv.d = cal.d
+  LEFT JOIN od ON od.merchant_id = m.id AND od.d = cal.d
+  LEFT JOIN ch ON ch.merchant_id = m.id AND ch.d = cal.d
+  WINDOW w AS (PARTITION BY m.id ORDER BY cal.d ROWS BETWEEN {WINDOW_DAYS - 1} PRECEDING AND CURRENT ROW)
 ), fig AS (
-  SELECT m.id AS merchant_id, coalesce(rv.n, 0) AS reviews,
-         round((coalesce(rv.si, 0) + {PRIOR_STARS}) / (coalesce(rv.n, 0) + {DSR_PRIOR_WEIGHT}), 3) AS dsr_item,
-         round((coalesce(rv.ss, 0) + {PRIOR_STARS}) / (coalesce(rv.n, 0) + {DSR_PRIOR_WEIGHT}), 3) AS dsr_service,
-         round((coalesce(rv.sl, 0) + {PRIOR_STARS}) / (coalesce(rv.n, 0) + {DSR_PRIOR_WEIGHT}), 3) AS dsr_logistics,
-         coalesce(od.n, 0) AS orders,
-         round(coalesce(od.disputes::numeric / nullif(od.n, 0), 0), 5) AS dispute_rate,
-         round(od.refund_hours::numeric, 2) AS refund_hours,
-         coalesce(ch.n, 0) AS chats,
-         round(ch.response_seconds)::integer AS chat_response_seconds,
-         round(ch.resolution_rate, 4) AS chat_resolution_rate
-  FROM merchants_merchant m
-  LEFT JOIN rv ON rv.merchant_id = m.id
-  LEFT JOIN od ON od.merchant_id = m.id
-  LEFT JOIN ch ON ch.merchant_id = m.id
+  SELECT merchant_id, day, coalesce(rv_n, 0) AS reviews,
+         round((coalesce(rv_si, 0) + {PRIOR_STARS}) / (coalesce(rv_n, 0) + {DSR_PRIOR_WEIGHT}), 3) AS dsr_item,
+         round((coalesce(rv_ss, 0) + {PRIOR_STARS}) / (coalesce(rv_n, 0) + {DSR_PRIOR_WEIGHT}), 3) AS dsr_service,
+         round((coalesce(rv_sl, 0) + {PRIOR_STARS}) / (coalesce(rv_n, 0) + {DSR_PRIOR_WEIGHT}), 3) AS dsr_logistics,
+         coalesce(od_n, 0) AS orders,
+         round(coalesce(od_disputes / nullif(od_n, 0), 0), 5) AS dispute_rate,
+         round(od_refund_hours / nullif(od_refunds, 0), 2) AS refund_hours,
+         coalesce(ch_n, 0) AS chats,
+         round(ch_response_seconds / nullif(ch_responses, 0))::integer AS chat_response_seconds,
+         round(ch_resolved / nullif(ch_ended, 0), 4) AS chat_resolution_rate
+  FROM win
+  WHERE day >= %(first)s
 ), pts AS (
   SELECT fig.*,
     round({DSR_POINTS} * (dsr_item - 1) / 4, 2) + round({DSR_POINTS} * (dsr_service - 1) / 4, 2)
@@ -109,7 +129,7 @@ WITH rv AS (
 INSERT INTO merchants_merchantscore
   (merchant_id, day, reviews, dsr_item, dsr_service, dsr_logistics, orders, dispute_rate, refund_hours,
    chats, chat_response_seconds, chat_resolution_rate, service_score, traffic_weight)
-SELECT merchant_id, %(day)s, reviews, dsr_item, dsr_service, dsr_logistics, orders, dispute_rate, refund_hours,
+SELECT merchant_id, day, reviews, dsr_item, dsr_service, dsr_logistics, orders, dispute_rate, refund_hours,
        chats, chat_response_seconds, chat_resolution_rate, service_score, round(0.5 + service_score / 100, 3)
 FROM pts
 ON CONFLICT (merchant_id, day) DO UPDATE SET
@@ -178,7 +198,16 @@ def window(day: date) -> tuple[datetime, datetime]:
 def score_merchants(day: date | None = None) -> int:
     """Compute every merchant's score for ``day`` (default: yesterday, the last whole day). Returns rows written."""
     day = day or timezone.localdate() - timedelta(days=1)
-    start, end = window(day)
+    return score_merchant_days(day, day)
+
+
+def score_merchant_days(first: date, last: date) -> int:
+    """Compute every merchant's score for each day from ``first`` to ``last`` in one statement (a month of
+    history reads each order once, not thirty times). Returns rows written."""
+    start, end = window(first)[0], window(last)[1]
+    params: dict[str, date | datetime | str] = {
+        "first": first, "last": last, "start": start, "end": end, "tz": timezone.get_current_timezone_name(),
+    }  # fmt: skip
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_SCORE_SQL, {"start": start, "end": end, "day": day})
+        cursor.execute(_SCORE_SQL, params)
         return int(cursor.rowcount)

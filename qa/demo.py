@@ -17,11 +17,11 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from core import roles
-from core.seeding import SeedContext, indexes_built_after
+from core.seeding import SeedContext, foreign_keys_checked_after, indexes_built_after
 from crm.models import Consumer
 from qa import chats, evaluation, loading, recordings, scorecards, services
 from qa.loading import NewTranscript
-from qa.models import Finding, Recording, Rule, Segment, Transcript
+from qa.models import Finding, Recording, Rule, Segment, SegmentSearch, Transcript
 from qa.segments import SegmentIn
 from tickets.models import Department
 
@@ -114,12 +114,13 @@ def seed(ctx: SeedContext) -> dict[str, int]:
     for rule in RULES:
         services.create_rule(**{"active": True, **rule})
     agents = _agents()
-    with indexes_built_after(Transcript, Segment):  # evaluation reads segments by their unique (transcript, seq)
+    loaded = (Transcript, Segment, SegmentSearch)  # evaluation reads segments by their unique (transcript, seq)
+    with indexes_built_after(*loaded), foreign_keys_checked_after(*loaded):
         made = _calls(ctx, agents)
         chat_ids = chats.stale_chat_ids(limit=100_000)
         chats.add_chats(chat_ids)
     ids = list(Transcript.objects.values_list("id", flat=True))
-    with indexes_built_after(Finding):  # ON CONFLICT's unique index stays
+    with indexes_built_after(Finding), foreign_keys_checked_after(Finding):  # ON CONFLICT's unique index stays
         evaluation.evaluate_transcripts(ids, reviewed=_older_findings_reviewed(ctx))
     reviewed = Finding.objects.exclude(status=Finding.Status.OPEN).count()
     for weeks_ago in range(6):

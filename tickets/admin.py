@@ -5,7 +5,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Case, F, Func, QuerySet, Value, When
+from django.db.models import Case, F, QuerySet, Value, When
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -39,6 +39,7 @@ from tickets.models import (
     AgentProfile,
     CannedReply,
     Department,
+    Macro,
     SLAPolicy,
     Ticket,
 )
@@ -101,6 +102,15 @@ class MerchantCodeFilter(admin.SimpleListFilter):
         return queryset.none() if "\x00" in code else queryset.filter(merchant__code=code)
 
 
+def _usable_macros(request: HttpRequest) -> list[Macro]:
+    """The macros the user may use, read once a request: the queue asks for them in each of Django's
+    get_actions calls (three a page) and for the tag filter."""
+    if (cached := getattr(request, "_usable_macros", None)) is None:
+        cached = list(macros.macros_for(actor(request)))
+        setattr(request, "_usable_macros", cached)  # noqa: B010  # an attribute of our own on Django's request
+    return cached
+
+
 class TagFilter(admin.SimpleListFilter):
     """A tag. Tickets get their tags from macros only (``tickets.services.add_tags``, lower-cased), so the tags
     offered are those of the macros the user may use (one query on a small table, whatever the number of
@@ -110,9 +120,7 @@ class TagFilter(admin.SimpleListFilter):
     parameter_name = "tag"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        mine = macros.macros_for(actor(request)).order_by()
-        tags = mine.annotate(tag=Func(F("tags"), function="unnest")).values_list("tag", flat=True)
-        offered = set(tags.distinct())
+        offered = {tag for macro in _usable_macros(request) for tag in macro.tags}
         if (asked := self.value()) and views_saved.valid_tag(asked):
             offered.add(asked)
         return [(tag, tag) for tag in sorted(offered)]
@@ -211,7 +219,7 @@ class TicketAdmin(ConsumerTextAdmin, TenantScopedAdmin):
         """The list's actions, and one per macro of the user (tickets.macros), each ticket on its own."""
         actions = super().get_actions(request)
         if self.has_change_permission(request):
-            for macro in macros.macros_for(actor(request)):
+            for macro in _usable_macros(request):
                 label = _("Apply macro: %(name)s") % {"name": macro.name}
                 actions[f"macro_{macro.pk}"] = (self._macro_action(macro), f"macro_{macro.pk}", label)
         return actions

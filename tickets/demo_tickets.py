@@ -24,7 +24,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Case, Exists, F, OuterRef, Q, When
 
-from core.seeding import SeedContext, copy_rows, indexes_built_after
+from core.seeding import SeedContext, copy_rows, foreign_keys_checked_after, indexes_built_after
 from crm.models import Consumer, CreditTier, Order, RiskFlag
 from tickets import clocks, refunds, sla
 from tickets.demo_maker import (
@@ -75,7 +75,8 @@ def seed_tickets(ctx: SeedContext, count: int | None = None) -> dict[str, int]:
     sequence = _sequence(Ticket)
     ticks = iter(ctx.progress(range(total), total=total, desc="tickets"))
     demo_tickets: list[tuple[int, Forced]] = []
-    with indexes_built_after(Ticket, TicketEvent):  # the loop reads orders, never tickets
+    # The loop reads orders, never tickets.
+    with indexes_built_after(Ticket, TicketEvent), foreign_keys_checked_after(Ticket, TicketEvent):
         for start in range(0, total, CHUNK):
             size = min(CHUNK, total - start)
             picks = rnd.choices(range(len(consumer_ids)), cum_weights=weights, k=size)

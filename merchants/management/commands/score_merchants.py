@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from merchants.scoring import score_merchants
+from merchants.scoring import score_merchant_days
 
 
 class Command(BaseCommand):
@@ -20,5 +20,5 @@ class Command(BaseCommand):
         if not 1 <= days <= 400:
             raise CommandError("--days must be between 1 and 400.")
         last = day or timezone.localdate() - timedelta(days=1)
-        rows = sum(score_merchants(last - timedelta(days=back)) for back in range(days - 1, -1, -1))
+        rows = score_merchant_days(last - timedelta(days=days - 1), last)
         self.stdout.write(self.style.SUCCESS(f"Wrote {rows:,} merchant scores ending {last}."))
