@@ -32,6 +32,7 @@ from django.utils.translation import gettext as _
 from chat.models import ChatSession, Satisfaction
 from core.charts import Bar, bar_chart, line_chart
 from core.privacy import shown
+from core.satisfaction import SATISFIED
 from core.users import Actor
 from tickets.models import Department, Ticket, TicketKind, TicketSatisfaction
 
@@ -216,10 +217,10 @@ def _fill(span: Range, pick: Callable[[date | None], Day | None], by_day: bool) 
         day.handle_median, day.handle_p90 = _minutes(row["ht50"]), _minutes(row["ht90"])
         day.sla_tickets, day.sla_met = row["sla"] or 0, row["met"] or 0
 
-    for queryset in (answers, ticket_answers):  # both say 4 and up is satisfied (SATISFIED)
+    for queryset in (answers, ticket_answers):  # one question, one scale (core.satisfaction)
         for day, row in rows(
             queryset.order_by(), "created_at",
-            n=Count("pk"), satisfied=Count("pk", filter=Q(score__gte=Satisfaction.SATISFIED)), stars=Sum("score"),
+            n=Count("pk"), satisfied=Count("pk", filter=Q(score__gte=SATISFIED)), stars=Sum("score"),
         ):  # fmt: skip
             day.csat_responses += row["n"] or 0
             day.csat_satisfied += row["satisfied"] or 0

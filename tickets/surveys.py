@@ -22,11 +22,11 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from core.privacy import shown
+from core.satisfaction import InvalidAnswer, check_answer
 from core.users import Actor
 from tickets.models import Ticket, TicketSatisfaction
 
 SALT = "tickets.survey"
-COMMENT_MAX_CHARS = 500
 ANSWERABLE = (Ticket.Status.RESOLVED, Ticket.Status.CLOSED)
 
 
@@ -119,20 +119,11 @@ def open_survey(token: str, *, now: datetime | None = None) -> Survey:
     return Survey(ticket, answer)
 
 
-def check_answer(score: object, comment: object) -> tuple[int, str]:
-    """The score (a whole number 1–5, or its digits as posted) and the comment (at most COMMENT_MAX_CHARS), or
-    ``invalid`` naming the field."""
+def _posted_score(score: object) -> object:
+    """A score as a form posts it: its digits read as the number they spell; anything else as it came."""
     if isinstance(score, str) and score.strip().isascii() and score.strip().isdigit():
-        score = int(score.strip())
-    if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
-        raise SurveyError("invalid", _("The field “score” must be a whole number from 1 to 5."))
-    if not isinstance(comment, str):
-        raise SurveyError("invalid", _("The field “comment” must be a string."))
-    comment = comment.replace("\x00", "").strip()
-    if len(comment) > COMMENT_MAX_CHARS:
-        raise SurveyError("invalid", _("The field “comment” may have at most %(n)s characters.")
-                          % {"n": COMMENT_MAX_CHARS})  # fmt: skip
-    return score, comment
+        return int(score.strip())
+    return score
 
 
 @transaction.atomic
@@ -143,7 +134,10 @@ def answer_survey(token: str, score: object, comment: object = "", *,
     survey = open_survey(token, now=now)
     if survey.answer is not None:
         raise SurveyError("already_answered", _("This survey has already been answered. Thank you!"))
-    score, comment = check_answer(score, comment)
+    try:
+        score, comment = check_answer(_posted_score(score), comment)
+    except InvalidAnswer as refused:
+        raise SurveyError("invalid", refused.message) from None
     try:
         with transaction.atomic():
             return TicketSatisfaction.objects.create(ticket=survey.ticket, score=score, comment=comment, created_at=now)

@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
+from core.satisfaction import COMMENT_MAX_CHARS
 from tickets import surveys
 from tickets.surveys import SurveyError
 
@@ -22,7 +23,7 @@ SCORES = [
 @require_http_methods(["GET", "POST"])
 def survey_page(request: HttpRequest, token: str) -> HttpResponse:
     """GET: the question (or the answer already given); POST: the answer, once, then back here."""
-    context: dict[str, object] = {"scores": SCORES, "posted": request.POST}
+    context: dict[str, object] = {"scores": SCORES, "posted": request.POST, "comment_max": COMMENT_MAX_CHARS}
     try:
         if request.method == "POST":
             surveys.answer_survey(token, request.POST.get("score", ""), request.POST.get("comment", ""))

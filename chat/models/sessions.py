@@ -108,7 +108,6 @@ class Satisfaction(models.Model):
     """A consumer's answer to the one-question survey offered when their chat ended: 1–5 stars, a comment."""
 
     tenant_field: ClassVar[str | None] = "chat__ticket__merchant"
-    SATISFIED = 4  # 4 and 5 stars count as satisfied (满意)
 
     # One per chat, so one per ticket too (a chat has one ticket): the constraint is the last word on a second answer.
     chat = models.OneToOneField(

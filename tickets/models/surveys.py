@@ -15,7 +15,6 @@ class TicketSatisfaction(models.Model):
     """A consumer's answer to the survey of a phone or web ticket once resolved: 1–5 stars and a comment."""
 
     tenant_field: ClassVar[str | None] = "ticket__merchant"
-    SATISFIED = 4  # 4 and 5 stars count as satisfied (满意), as for a chat
 
     # One per ticket: the constraint is the last word on a second answer (two tabs, a double tap).
     ticket = models.OneToOneField(
