@@ -5,7 +5,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Case, F, QuerySet, Value, When
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -43,20 +43,9 @@ from tickets.models import (
     SLAPolicy,
     Ticket,
 )
+from tickets.models.tickets import URGENCY
 
 __all__ = ["admin_refunds", "admin_tools"]  # importing it registers the refunds' admin
-
-
-# The queue's order: breached first, then the nearer due soonest, then the higher priority, then the oldest.
-URGENCY = (
-    Case(When(sla_state=Ticket.SLAState.BREACHED, then=Value(0)), default=Value(1)).asc(),
-    Case(When(first_response_at__isnull=True, then=F("first_response_due")), default=F("resolution_due")).asc(
-        nulls_last=True
-    ),
-    F("priority").desc(),
-    F("created_at").asc(),
-    F("id").asc(),
-)
 
 
 class QueueFilter(DefaultChoiceFilter):
