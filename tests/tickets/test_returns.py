@@ -96,6 +96,11 @@ def test_the_return_policy_decides_on_plain_values(
     )  # fmt: skip
 
 
+def test_a_closed_window_names_its_days() -> None:
+    verdict = return_policy(**{**FACTS, "delivered_at": NOW - timedelta(days=16)})
+    assert verdict.reasons == [{"code": "window_closed", "params": {"days": 15}}]
+
+
 # --- storing: the tiers ------------------------------------------------------------------------------------
 
 
@@ -133,6 +138,51 @@ def test_a_gold_tier_return_is_approved_at_once_and_refunded_on_the_carriers_fir
     order.refresh_from_db()
     assert (scanned.tracking_no, scanned.refund.amount) == ("SF1234567890", Decimal("300.00"))  # type: ignore[union-attr]
     assert (order.refunded_amount, order.status, order.returned) == (Decimal("300.00"), "refunded", True)
+
+
+def test_the_scans_refund_is_filed_on_the_ticket_for_what_is_left_of_the_order(db: None, agent: Any) -> None:
+    order = delivered("金牌会员", "300.00")
+    department = Department.objects.create(code="as", name="售后")
+    ticket = Ticket.objects.create(subject="退货", kind="return", department=department, consumer=order.consumer,
+                                   order=order, merchant=order.merchant, created_at=timezone.now(),
+                                   updated_at=timezone.now())  # fmt: skip
+    r = request_return(order, "不想要了", key="left", requested_by=agent, ticket=ticket)
+    # The marketplace's order file can carry a refund made outside the desk while the goods travel back.
+    Order.objects.filter(pk=order.pk).update(refunded_amount=Decimal("250.00"))
+    now = timezone.now()
+
+    scanned = record_return_scan(r, tracking_no="SF1234567890", now=now)
+
+    refund = RefundRequest.objects.get()
+    assert scanned.refund == refund and scanned.refunded_at == now
+    assert (refund.idempotency_key, refund.order, refund.consumer_id, refund.merchant_id, refund.ticket) == (
+        f"return-{r.pk}", order, order.consumer_id, order.merchant_id, ticket,
+    )  # fmt: skip
+    assert (refund.amount, refund.reason, refund.decision, refund.requested_by) == (
+        Decimal("50.00"), "不想要了", "instant", agent,
+    )  # fmt: skip
+    assert (refund.reasons, refund.created_at, refund.decided_at) == (
+        [{"code": "return_refund", "params": {"id": r.pk}}], now, now,
+    )  # fmt: skip
+    order.refresh_from_db()
+    assert (order.refunded_amount, order.status, order.refunded_at) == (Decimal("300.00"), "refunded", now)
+    r.refresh_from_db()
+    assert (r.refund, r.refunded_at) == (refund, now)
+
+
+def test_a_scan_with_nothing_left_on_the_order_refunds_nothing(db: None) -> None:
+    order = delivered("金牌会员", "300.00")
+    r = request_return(order, "x", key="none-left")
+    Order.objects.filter(pk=order.pk).update(refunded_amount=Decimal("299.50"))
+    record_return_scan(r, tracking_no="SF1234567890")
+    assert RefundRequest.objects.get().amount == Decimal("0.50")  # half a yuan is still refunded
+
+    spent = delivered("金牌会员", "300.00")
+    nothing = request_return(spent, "x", key="nothing-left")
+    Order.objects.filter(pk=spent.pk).update(refunded_amount=Decimal("300.00"))
+    scanned = record_return_scan(nothing, tracking_no="SF1234567891")
+    assert (scanned.refund, scanned.refunded_at is not None) == (None, True)
+    assert RefundRequest.objects.filter(order=spent).count() == 0
 
 
 def test_the_carriers_later_scans_change_nothing(db: None) -> None:
@@ -276,6 +326,26 @@ def test_the_ticket_timeline_records_the_return(db: None) -> None:
     assert list(events) == [(False, False), (True, True)]
 
 
+def test_a_return_on_the_timeline_names_the_return_its_decision_reasons_and_who(db: None, supervisor: Any) -> None:
+    order = delivered("普通会员")  # no instant return: a supervisor decides
+    department = Department.objects.create(code="as", name="售后")
+    then = timezone.now() - timedelta(hours=1)
+    ticket = Ticket.objects.create(subject="退货", kind="return", department=department, consumer=order.consumer,
+                                   order=order, merchant=order.merchant, created_at=then, updated_at=then)  # fmt: skip
+    r = request_return(order, "x", key="who", ticket=ticket)
+    now = timezone.now()
+
+    approved = review_return(r, approve=True, by=supervisor, now=now)
+
+    event = TicketEvent.objects.filter(ticket=ticket, kind="return").latest("created_at")
+    assert (event.author_kind, event.author, event.created_at) == (TicketEvent.Author.AGENT, supervisor, now)
+    with translation.override("zh-hans"):
+        assert event.body == str(D(approved.decision).label)
+    assert event.data == {"return": r.pk, "decision": "approved", "reasons": approved.reasons, "scanned": False,
+                          "refunded": False}  # fmt: skip
+    assert Ticket.objects.get(pk=ticket.pk).updated_at == now
+
+
 # --- exactly once -----------------------------------------------------------------------------------------
 
 
@@ -292,9 +362,14 @@ def test_the_same_key_returns_the_same_return(db: None) -> None:
 
 @pytest.mark.parametrize("key", ["", "k" * 65])
 def test_a_missing_or_long_key_is_refused_before_any_decision(db: None, key: str) -> None:
-    with pytest.raises(ValidationError) as error:
+    with translation.override("en"), pytest.raises(ValidationError) as error:
         request_return(delivered("88VIP"), "x", key=key)
-    assert "idempotency_key" in error.value.message_dict and not ReturnRequest.objects.exists()
+    assert error.value.message_dict == {"idempotency_key": ["An idempotency key of 1 to 64 characters is required."]}
+    assert not ReturnRequest.objects.exists()
+
+
+def test_a_key_of_64_characters_is_taken(db: None) -> None:
+    assert request_return(delivered("88VIP"), "x", key="k" * 64).idempotency_key == "k" * 64
 
 
 @pytest.mark.parametrize("number", ["", "SF1", "SF 123456", "SF123\x00456", "顺丰123456", "S" * 41])
@@ -356,6 +431,18 @@ def test_an_approved_return_not_sent_by_its_deadline_expires_and_frees_the_order
     with translation.override("en"):
         shown = timezone.localtime(deadline).strftime("%Y-%m-%d %H:%M")
         assert explain(r.reasons)[-1] == f"The goods were not sent back by {shown}: the return expired."
+
+
+def test_the_expiry_sweep_counts_every_return_it_expires_and_says_until_when(db: None) -> None:
+    now = timezone.now()
+    late = [request_return(delivered("金牌会员"), "x", key=f"late-{n}", now=now) for n in range(3)]
+
+    assert expire_unsent_returns(now=now + timedelta(days=SHIP_DAYS, minutes=1)) == 3
+
+    shown = timezone.localtime(now + timedelta(days=SHIP_DAYS)).strftime("%Y-%m-%d %H:%M")
+    for r in late:
+        r.refresh_from_db()
+        assert (r.decision, r.reasons[-1]) == (D.EXPIRED, {"code": "expired", "params": {"ship_by": shown}})
 
 
 def test_a_scanned_or_waiting_return_never_expires(db: None) -> None:

@@ -148,6 +148,7 @@ def test_counting_back_what_was_added_gives_the_same_minutes(settings: Any, hour
         ("SUPPORT_HOURS", "09:00-25:00"),
         ("SUPPORT_HOURS", "09:00-24:30"),
         ("SUPPORT_HOURS", "09:60-21:00"),
+        ("SUPPORT_HOURS", "09:00-21:60"),
         ("SUPPORT_HOURS", ""),
         ("SUPPORT_WEEKDAYS", "0-7"),
         ("SUPPORT_WEEKDAYS", "4-1"),
@@ -202,6 +203,37 @@ def test_the_most_specific_active_policy_applies(
         assert clocks.policy_for(vip_refund) == urgent_refunds
     assert clocks.policy_for(ticket_row(dept, kind="refund", priority=Ticket.Priority.LOW)) == refunds
     assert clocks.policy_for(ticket_row(dept, kind="consultation", tier=vip)) == anything
+
+
+def test_a_tier_policy_applies_to_that_tier_only_and_outranks_the_catch_all(dept: Department) -> None:
+    vip, gold = CreditTier.objects.get(name="88VIP"), CreditTier.objects.get(name="金牌会员")
+    anything = policy("any")  # the lowest id: a tie would go to it
+    vip_only = policy("VIP", tier=vip)
+    gold_refunds = policy("gold refunds", kind="refund", tier=gold)
+    assert clocks.policy_for(ticket_row(dept, kind="consultation", tier=vip)) == vip_only
+    assert clocks.policy_for(ticket_row(dept, kind="consultation", tier=gold)) == anything
+    assert clocks.policy_for(ticket_row(dept, kind="consultation")) == anything
+    assert clocks.policy_for(ticket_row(dept, kind="refund", tier=gold)) == gold_refunds
+    assert clocks.policy_for(ticket_row(dept, kind="refund", tier=vip)) == vip_only  # one matching field each: id
+
+
+def test_two_matching_fields_outrank_one_whichever_fields_they_are(dept: Department) -> None:
+    vip = CreditTier.objects.get(name="88VIP")
+    high = policy("high", priority=Ticket.Priority.HIGH)
+    refunds_vip = policy("refunds, VIP", kind="refund", tier=vip)
+    high_vip = policy("high, VIP", priority=Ticket.Priority.HIGH, tier=vip)
+    urgent = ticket_row(dept, kind="refund", priority=Ticket.Priority.HIGH, tier=vip)
+    assert clocks.policy_for(urgent) == refunds_vip  # two fields each: the lower id
+    SLAPolicy.objects.filter(pk=refunds_vip.pk).update(active=False)
+    assert clocks.policy_for(urgent) == high_vip
+    SLAPolicy.objects.filter(pk=high_vip.pk).update(active=False)
+    assert clocks.policy_for(urgent) == high
+
+
+def test_equally_specific_policies_go_to_the_lowest_id_whatever_order_they_were_stored_in(dept: Department) -> None:
+    policy("b", kind="refund", pk=9002)  # stored first: a scan meets it first
+    first = policy("a", kind="refund", pk=9001)
+    assert clocks.policy_for(ticket_row(dept, kind="refund")) == first
 
 
 def test_no_policy_matches(dept: Department) -> None:
@@ -531,6 +563,18 @@ def test_reopening_a_resolved_ticket_restarts_its_clock_from_the_reopening(
     assert escalation.check_sla(at(TUE, 18, 1)) == {"at_risk": 0, "breached": 1, "escalated": 1}
 
 
+def test_a_reopened_ticket_that_was_answered_is_not_at_risk_for_its_first_response(
+    dept: Department, agent: Any
+) -> None:
+    policy("short first response", first=20, resolution=480)  # 20 minutes: inside the 30-minute at-risk floor
+    ticket = opened(dept, at(MON, 10))
+    services.add_message(ticket, body="您好", author_kind="agent", author=agent, now=at(MON, 10, 5))
+    services.transition_ticket(ticket, "resolved", by=agent, now=at(MON, 12))
+    services.transition_ticket(ticket, "open", by=agent, now=at(TUE, 10))
+    # The answer of Monday still counts: only the resolution (8 business hours away) is measured.
+    assert (stored(ticket)[-1], Ticket.objects.get(pk=ticket.pk).first_response_at) == (S.OK, at(MON, 10, 5))
+
+
 def test_a_consumer_writing_to_a_resolved_ticket_restarts_its_clock(
     dept: Department, default_policy: SLAPolicy, agent: Any
 ) -> None:
@@ -606,6 +650,7 @@ def test_a_timetable_counts_from_its_first_opening() -> None:
     [
         ("23:00-24:00", time(23), None),
         ("00:00-23:59", time(0), time(23, 59)),
+        ("08:59-21:00", time(8, 59), time(21)),
         (" 8:05 - 9:06 ", time(8, 5), time(9, 6)),
     ],
 )
