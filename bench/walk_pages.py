@@ -39,7 +39,7 @@ from typing import Any
 
 import _harness as h
 
-ROLES = ("admin", "agent", "supervisor", "business", "merchant", "consumer")
+ROLES = ("agent", "supervisor", "merchant", "business", "consumer", "admin")  # the people first, the administrator last
 LANGUAGES = {"zh-hans": "zh-CN,zh;q=0.9", "en": "en-US,en;q=0.9"}
 VIEWPORTS = {"desktop": {"width": 1440, "height": 900}, "phone": {"width": 390, "height": 844}}
 MASKED_FOR = {"agent", "merchant", "business"}  # roles that should never see a whole phone or ID number

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 
 from core.admin_actions import apply_to_each
 from core.admin_filters import DefaultChoiceFilter
@@ -181,11 +181,15 @@ class TicketAdmin(ConsumerTextAdmin, TenantScopedAdmin):
 
     @admin.display(description=_("updated"), ordering="updated_at")
     def updated(self, obj: Ticket) -> str:
-        # Today's by the clock, older ones by the date: a narrow column whatever the language.
-        local = timezone.localtime(obj.updated_at)
-        shown = (
-            local.strftime("%H:%M") if local.date() == timezone.localdate() else date_format(local, "SHORT_DATE_FORMAT")
-        )
+        # Today's by the clock, this year's by month and day, older ones by the date: a narrow column whatever the
+        # language (at 1440 px with both sidebars open a full date pushed it out of view).
+        local, today = timezone.localtime(obj.updated_at), timezone.localdate()
+        if local.date() == today:
+            shown = local.strftime("%H:%M")
+        elif local.year == today.year:
+            shown = date_format(local, pgettext("a date of this year, in a narrow column", "m/d"))
+        else:
+            shown = date_format(local, "SHORT_DATE_FORMAT")
         return format_html(
             '<time datetime="{}" title="{}">{}</time>', local.isoformat(), date_format(local, "DATETIME_FORMAT"), shown
         )
