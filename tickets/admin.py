@@ -11,10 +11,9 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext, pgettext
+from django.utils.translation import ngettext
 
 from core.admin_actions import apply_to_each
 from core.admin_filters import DefaultChoiceFilter
@@ -181,18 +180,7 @@ class TicketAdmin(ConsumerTextAdmin, TenantScopedAdmin):
 
     @admin.display(description=_("updated"), ordering="updated_at")
     def updated(self, obj: Ticket) -> str:
-        # Today's by the clock, this year's by month and day, older ones by the date: a narrow column whatever the
-        # language (at 1440 px with both sidebars open a full date pushed it out of view).
-        local, today = timezone.localtime(obj.updated_at), timezone.localdate()
-        if local.date() == today:
-            shown = local.strftime("%H:%M")
-        elif local.year == today.year:
-            shown = date_format(local, pgettext("a date of this year, in a narrow column", "m/d"))
-        else:
-            shown = date_format(local, "SHORT_DATE_FORMAT")
-        return format_html(
-            '<time datetime="{}" title="{}">{}</time>', local.isoformat(), date_format(local, "DATETIME_FORMAT"), shown
-        )
+        return admin_desk.narrow_time(obj.updated_at)
 
     @admin.display(description=_("SLA"), ordering="resolution_due")
     def time_left(self, obj: Ticket) -> str:

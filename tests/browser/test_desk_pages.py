@@ -94,6 +94,11 @@ def test_the_desk_pages_in_both_languages_and_sizes_and_a_refund_rejected_with_a
             assert page.evaluate("() => { const r = document.querySelector('.results'); "
                                  "return r.scrollWidth - r.clientWidth; }") == 0  # fmt: skip
             assert page.locator("#result_list td.field-updated").last.is_visible()
+            page.goto(base + pages["refunds"] + "?decision=all")  # the refunds list too: one line a row, all in view
+            assert page.evaluate("() => { const r = document.querySelector('.results'); "
+                                 "return r.scrollWidth - r.clientWidth; }") == 0  # fmt: skip
+            assert page.locator("#result_list td.field-decider").first.is_visible()
+            assert page.locator("#result_list tbody tr").first.bounding_box()["height"] < 45
             page.goto(base + pages["ticket"])
             # The desk's buttons are the admin's (not the browser's grey boxes): send is the default one.
             look = "b => [getComputedStyle(b).backgroundColor, getComputedStyle(b).borderTopStyle]"
