@@ -77,6 +77,10 @@ def test_the_console_teaches_the_bot_and_the_supervisor_teaches_a_miss(
     row = boss.locator("#missed tbody tr").first
     row.wait_for()
     assert row.locator(".question").inner_text() == "冰箱能寄吗" and row.locator(".count").inner_text() == "1"
+    boss.set_viewport_size({"width": 390, "height": 844})  # a phone: the question readable, nothing off the side
+    assert boss.evaluate("() => document.documentElement.scrollWidth - window.innerWidth") <= 0
+    assert row.locator(".question").bounding_box()["width"] > 200
+    boss.set_viewport_size({"width": 1400, "height": 900})
     row.locator("select[name=article]").select_option(label="修改收货地址 (简体中文)")
     row.locator("button[type=submit]").click()
     boss.wait_for_selector(".messagelist .success")
