@@ -20,7 +20,7 @@ from core.admin_filters import DefaultChoiceFilter
 from core.paginator import CappedPaginator
 from core.privacy import ConsumerTextAdmin
 from core.tenancy import TenantScopedAdmin, is_merchant_staff
-from core.users import actor
+from core.users import actor, person_name
 from tickets import (
     admin_desk,
     admin_desk_buttons,
@@ -331,10 +331,15 @@ class DepartmentAdmin(TenantScopedAdmin):
 
 @admin.register(AgentProfile)
 class AgentProfileAdmin(TenantScopedAdmin):
-    list_display = ("user", "department", "available", "capacity")
+    list_display = ("user_name", "department", "available", "capacity")
     list_filter = ("available", "department")
-    search_fields = ("user__username",)
+    search_fields = ("user__username", "user__first_name")
     list_select_related = ("user", "department")
+
+    @admin.display(description=_("user"), ordering="user__first_name")
+    def user_name(self, obj: AgentProfile) -> str:
+        return person_name(obj.user)  # by name, as on the pages, not by username
+
     autocomplete_fields = ("user",)
 
 

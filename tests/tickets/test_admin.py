@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -460,3 +461,12 @@ def test_the_merchant_code_filter_finds_one_merchants_tickets_and_survives_a_nul
     # A NUL in a query parameter is refused before any filter reads it (core.middleware), not a 500.
     response = client.get("/admin/tickets/ticket/?queue=all&merchant_code=SHOP%00F")
     assert response.status_code == 400
+
+
+def test_the_agent_profile_list_names_agents_as_the_pages_do_not_by_username(
+    supervisor: User, agent: User, client_for: Callable[[User], Client]
+) -> None:
+    User.objects.filter(pk=agent.pk).update(first_name="小王")
+    AgentProfile.objects.update_or_create(user=agent, defaults={"available": True})
+    page = client_for(supervisor).get("/admin/tickets/agentprofile/").content.decode()
+    assert re.findall(r'<th class="field-user_name"><a href="[^"]+">([^<]+)</a></th>', page) == ["小王"]
