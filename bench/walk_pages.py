@@ -163,6 +163,7 @@ def desk_pages(user: Any) -> list[Page]:
     from django.utils import timezone
 
     from chat.models import ChatSession, KnowledgeArticle
+    from core.tenancy import scope
     from crm.models import Consumer, RiskFlag, RiskPattern
     from home import selectors
     from merchants.models import Merchant
@@ -195,7 +196,8 @@ def desk_pages(user: Any) -> list[Page]:
         pages.append(Page("refunds-list", reverse("admin:tickets_refundrequest_changelist")))
         waiting = _first(refunds, request, decision=RefundRequest.Decision.MANUAL)
         if waiting is not None:
-            pages.append(Page("refund-review", reverse("admin:tickets_refundrequest_review", args=[waiting.pk])))
+            # The review page is the change page (…/review/ takes the verdict's POST only).
+            pages.append(Page("refund-review", reverse("admin:tickets_refundrequest_change", args=[waiting.pk])))
         rejected = _first(refunds, request, decision=RefundRequest.Decision.REJECTED)
         if rejected is not None and rejected.ticket_id:
             pages.append(
@@ -211,7 +213,8 @@ def desk_pages(user: Any) -> list[Page]:
     if flags.has_view_or_change_permission(request):
         flag = _first(flags, request, status=RiskFlag.Status.OPEN)
         if flag is not None:
-            pages.append(Page("riskflag-review", reverse("admin:crm_riskflag_review", args=[flag.pk])))
+            # The review is on the change page (…/review/ takes the verdict's POST only).
+            pages.append(Page("riskflag-review", reverse("admin:crm_riskflag_change", args=[flag.pk])))
     if site[RiskPattern].has_view_or_change_permission(request):
         pages.append(Page("riskpattern-backtest", reverse("admin:crm_riskpattern_backtest")))
     if site[ChatSession].has_view_or_change_permission(request):
@@ -247,7 +250,7 @@ def desk_pages(user: Any) -> list[Page]:
         if shop is not None:
             pages.append(Page("merchant-scores", reverse("admin:merchants_merchant_scores", args=[shop.pk])))
     pages += [Page("radio", "/radio/"), Page("radio-channels", "/radio/channels/")]
-    digest = Digest.objects.select_related("channel").order_by("-day", "pk").first()
+    digest = scope(Digest.objects.select_related("channel"), user).order_by("-day", "pk").first()
     if digest is not None:
         day = digest.day.isoformat()
         pages += [Page("radio-day", f"/radio/{day}/"), Page("radio-channel", f"/radio/{day}/{digest.channel.code}/")]
