@@ -482,7 +482,7 @@ def main() -> None:
     parser.add_argument("--roles", default=",".join(ROLES))
     parser.add_argument("--languages", default=",".join(LANGUAGES))
     parser.add_argument("--viewports", default=",".join(VIEWPORTS))
-    parser.add_argument("--only", default="", help="Only the pages whose name holds this text.")
+    parser.add_argument("--only", default="", help="Only the pages whose name holds one of these (comma-separated).")
     parser.add_argument("--jobs", type=int, default=1, help="Browsers (each with its own daphne) at once.")
     parser.add_argument("--keep", action="store_true", help="Keep the scratch database (and reuse a kept one).")
     args = parser.parse_args()
@@ -499,7 +499,9 @@ def main() -> None:
     try:
         prepare(database, args.keep)
         h.setup_django(**{**server_env, "ALLOWED_HOSTS": "127.0.0.1,testserver", "VAR_DIR": h.var_dir()})
-        pages = {role: [p for p in listed if args.only in p.name] for role, listed in plan().items() if role in roles}
+        only = [part for part in args.only.split(",") if part] or [""]
+        pages = {role: [p for p in listed if any(part in p.name for part in only)]
+                 for role, listed in plan().items() if role in roles}  # fmt: skip
         h.manage("collectstatic", "--noinput", "-v0", "--skip-checks", env=server_env)
         bases = []
         for _job in range(max(1, args.jobs)):

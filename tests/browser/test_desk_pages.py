@@ -94,6 +94,8 @@ def test_the_desk_pages_in_both_languages_and_sizes_and_a_refund_rejected_with_a
             assert page.evaluate("() => { const r = document.querySelector('.results'); "
                                  "return r.scrollWidth - r.clientWidth; }") == 0  # fmt: skip
             assert page.locator("#result_list td.field-updated").last.is_visible()
+            filters = "[...document.querySelectorAll('#changelist-filter, #changelist-filter .module')]"
+            assert page.evaluate(f"() => {filters}.filter(n => n.scrollWidth > n.clientWidth).length") == 0
             page.goto(base + pages["refunds"] + "?decision=all")  # the refunds list too: one line a row, all in view
             assert page.evaluate("() => { const r = document.querySelector('.results'); "
                                  "return r.scrollWidth - r.clientWidth; }") == 0  # fmt: skip
