@@ -11,6 +11,7 @@ from home import views as home_views
 from tickets import views_survey
 
 handler403 = "core.views.permission_denied"
+handler404 = "core.views.page_not_found"
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),

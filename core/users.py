@@ -18,7 +18,7 @@ from django.http import HttpRequest
 Actor: TypeAlias = User
 RequestUser: TypeAlias = User | AnonymousUser
 
-__all__ = ["Actor", "RequestUser", "actor"]
+__all__ = ["Actor", "RequestUser", "actor", "person_name"]
 
 
 def actor(request: HttpRequest) -> Actor:
@@ -30,3 +30,10 @@ def actor(request: HttpRequest) -> Actor:
     if not isinstance(user, User):
         raise PermissionDenied
     return user
+
+
+def person_name(user: User | None) -> str:
+    """A user as the desk names people in lists and pages: the full name, else the username; "—" for nobody."""
+    if user is None:
+        return "—"
+    return str(user.get_full_name() or user.get_username())

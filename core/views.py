@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseNotFound, JsonResponse
 from django.shortcuts import redirect
 from django.template import loader
 from django.templatetags.static import static
@@ -53,3 +53,9 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
     """A forbidden page in the admin's look and the reader's language (``handler403``), not a bare "403 Forbidden"."""
     context = {**admin.site.each_context(request), "title": _("You may not open this page")}
     return HttpResponseForbidden(loader.render_to_string("403.html", context, request))
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """A missing page in the admin's look and the reader's language (``handler404``), not a bare "Not Found"."""
+    context = {**admin.site.each_context(request), "title": _("This page does not exist"), "path": request.path}
+    return HttpResponseNotFound(loader.render_to_string("404.html", context, request))

@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 
 from core.users import Actor, actor
 from home import reports, selectors
+from home.templatetags.home import duration_formats
 from tickets.models import Department
 
 
@@ -32,7 +33,8 @@ def _index(request: HttpRequest) -> HttpResponse:
 def home_context(kind: str, user: Actor) -> dict[str, object]:
     """What the home of each kind shows: the wallboard (supervisors), the shop (merchant staff), the desk (agents)."""
     if kind == selectors.SUPERVISOR:
-        config = {"socket": "/ws/events/", "lang": get_language() or settings.LANGUAGE_CODE}
+        config = {"socket": "/ws/events/", "lang": get_language() or settings.LANGUAGE_CODE,
+                  "durations": duration_formats()}  # fmt: skip
         return {"home_kind": kind, "wallboard": selectors.wallboard(), "wallboard_config": config}
     if kind == selectors.MERCHANT:
         return {"home_kind": kind, "shop": selectors.merchant_home(user)}

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from core.tenancy import TenantScopedAdmin
+from core.users import person_name
 from qa import scorecards, selectors
 from qa.models import Category, Scorecard
 from qa.presentation import can_see_pii
@@ -21,7 +22,7 @@ from qa.presentation import can_see_pii
 
 @admin.register(Scorecard)
 class ScorecardAdmin(TenantScopedAdmin):
-    list_display = ("agent", "week", "calls", "chats", "confirmed_summary", "score")
+    list_display = ("agent_name", "week", "calls", "chats", "confirmed_summary", "score")
     list_filter = ("week",)
     search_fields = ("agent__username", "agent__first_name")
     list_select_related = ("agent",)
@@ -42,6 +43,10 @@ class ScorecardAdmin(TenantScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description=_("agent"), ordering="agent__first_name")
+    def agent_name(self, obj: Scorecard) -> str:
+        return person_name(obj.agent)  # by name, as on the pages, not by username
 
     @admin.display(description=_("confirmed findings"))
     def confirmed_summary(self, obj: Scorecard) -> str:

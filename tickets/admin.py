@@ -11,7 +11,6 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -21,7 +20,7 @@ from core.admin_filters import DefaultChoiceFilter
 from core.paginator import CappedPaginator
 from core.privacy import ConsumerTextAdmin
 from core.tenancy import TenantScopedAdmin, is_merchant_staff
-from core.users import actor
+from core.users import actor, person_name
 from tickets import (
     admin_desk,
     admin_desk_buttons,
@@ -181,14 +180,7 @@ class TicketAdmin(ConsumerTextAdmin, TenantScopedAdmin):
 
     @admin.display(description=_("updated"), ordering="updated_at")
     def updated(self, obj: Ticket) -> str:
-        # Today's by the clock, older ones by the date: a narrow column whatever the language.
-        local = timezone.localtime(obj.updated_at)
-        shown = (
-            local.strftime("%H:%M") if local.date() == timezone.localdate() else date_format(local, "SHORT_DATE_FORMAT")
-        )
-        return format_html(
-            '<time datetime="{}" title="{}">{}</time>', local.isoformat(), date_format(local, "DATETIME_FORMAT"), shown
-        )
+        return admin_desk.narrow_time(obj.updated_at)
 
     @admin.display(description=_("SLA"), ordering="resolution_due")
     def time_left(self, obj: Ticket) -> str:
@@ -339,10 +331,15 @@ class DepartmentAdmin(TenantScopedAdmin):
 
 @admin.register(AgentProfile)
 class AgentProfileAdmin(TenantScopedAdmin):
-    list_display = ("user", "department", "available", "capacity")
+    list_display = ("user_name", "department", "available", "capacity")
     list_filter = ("available", "department")
-    search_fields = ("user__username",)
+    search_fields = ("user__username", "user__first_name")
     list_select_related = ("user", "department")
+
+    @admin.display(description=_("user"), ordering="user__first_name")
+    def user_name(self, obj: AgentProfile) -> str:
+        return person_name(obj.user)  # by name, as on the pages, not by username
+
     autocomplete_fields = ("user",)
 
 

@@ -13,8 +13,10 @@ from django.db.models import QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 
 from core.links import nominate_url
 from core.privacy import shown
@@ -209,3 +211,19 @@ def _duration(minutes: int) -> str:
     if minutes >= 60:
         return str(_("%(h)sh %(m)sm") % {"h": minutes // 60, "m": minutes % 60})
     return str(_("%(m)sm") % {"m": minutes})
+
+
+def narrow_time(value: datetime) -> str:
+    """A moment in a list's narrow column, in local time: today's by the clock, this year's by month and day, older
+    ones by the date (at 1440 px with both sidebars open a full date pushed the queue's last column out of view);
+    the whole date and time in the tooltip."""
+    local, today = timezone.localtime(value), timezone.localdate()
+    if local.date() == today:
+        shown_as = local.strftime("%H:%M")
+    elif local.year == today.year:
+        shown_as = date_format(local, pgettext("a date of this year, in a narrow column", "m/d"))
+    else:
+        shown_as = date_format(local, "SHORT_DATE_FORMAT")
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>', local.isoformat(), date_format(local, "DATETIME_FORMAT"), shown_as
+    )

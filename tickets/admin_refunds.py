@@ -100,7 +100,7 @@ class RefundRequestAdmin(TenantScopedAdmin):
     """Refunds: the manual review queue, and "refund an order" for agents (the add page)."""
 
     list_display = (
-        "number", "order", "consumer", "merchant", "amount", "decision_badge", "why", "created_at", "decider",
+        "number", "order", "consumer_name", "merchant", "amount", "decision_badge", "why", "created", "decider",
     )  # fmt: skip
     list_display_links = ("number",)
     list_filter = (DecisionFilter,)
@@ -126,7 +126,18 @@ class RefundRequestAdmin(TenantScopedAdmin):
 
     @admin.display(description=_("why"))
     def why(self, obj: RefundRequest) -> str:
-        return " ".join(refunds.explain(obj.reasons))
+        # One line in the list (the whole text in the tooltip and on the review page): rows stay one line high.
+        text = " ".join(refunds.explain(obj.reasons))
+        return format_html('<span class="why" title="{}">{}</span>', text, text)
+
+    @admin.display(description=_("consumer"), ordering="consumer__display_name")
+    def consumer_name(self, obj: RefundRequest) -> str:
+        # The name, the external id in the tooltip: the list stays within the window (as the queue's).
+        return format_html('<span title="{}">{}</span>', obj.consumer.external_id, obj.consumer.display_name)
+
+    @admin.display(description=_("created at"), ordering="created_at")
+    def created(self, obj: RefundRequest) -> str:
+        return admin_desk.narrow_time(obj.created_at)
 
     @admin.display(description=_("decided by"), ordering="decided_by__first_name")
     def decider(self, obj: RefundRequest) -> str:

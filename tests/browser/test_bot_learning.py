@@ -33,13 +33,23 @@ def test_the_widget_asks_before_refunding_and_files_once_on_confirm(
 ) -> None:
     made = make_world()
     order_no = made["order"].order_no
-    shopper = browser.new_context(locale="zh-CN", viewport={"width": 520, "height": 860}).new_page()
+    # A phone: the conversation scrolls, and the newest message stays in view above the choices.
+    shopper = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}).new_page()
     shopper.goto(f"{asgi_server}/chat/?token={made['token']}")
     shopper.wait_for_selector(".msg.from-bot")
+    shopper.fill("#text", "你们什么时候发货")  # a longer conversation than the widget holds: it scrolls
+    shopper.press("#text", "Enter")
+    shopper.wait_for_function("document.querySelectorAll('.msg.from-bot').length >= 2")
     shopper.fill("#text", f"退款 {order_no}")
     shopper.press("#text", "Enter")
     shopper.wait_for_selector(f".msg.from-bot:has-text('为订单 {order_no} 申请退款 ¥299.00？')")
     assert shopper.locator("#suggestions button").all_inner_texts() == ["确认", "取消"]
+    below = (
+        "() => { const m = document.getElementById('messages'); return m.scrollHeight - m.scrollTop - m.clientHeight; }"
+    )
+    assert shopper.evaluate("() => { const m = document.getElementById('messages'); "
+                            "return m.scrollHeight > m.clientHeight; }")  # fmt: skip
+    assert shopper.evaluate(below) <= 1
     assert in_thread(RefundRequest.objects.count) == 0
     shopper.screenshot(path=str(screenshot_dir / "chat-refund-confirm.png"), full_page=True)
     shopper.click("#suggestions button.choice-confirm")
@@ -77,6 +87,10 @@ def test_the_console_teaches_the_bot_and_the_supervisor_teaches_a_miss(
     row = boss.locator("#missed tbody tr").first
     row.wait_for()
     assert row.locator(".question").inner_text() == "冰箱能寄吗" and row.locator(".count").inner_text() == "1"
+    boss.set_viewport_size({"width": 390, "height": 844})  # a phone: the question readable, nothing off the side
+    assert boss.evaluate("() => document.documentElement.scrollWidth - window.innerWidth") <= 0
+    assert row.locator(".question").bounding_box()["width"] > 200
+    boss.set_viewport_size({"width": 1400, "height": 900})
     row.locator("select[name=article]").select_option(label="修改收货地址 (简体中文)")
     row.locator("button[type=submit]").click()
     boss.wait_for_selector(".messagelist .success")

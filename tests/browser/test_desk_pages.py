@@ -3,6 +3,7 @@ ticket, a refund's review page (rejected with a reason, said in red) and the for
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from crm.models import CreditTier, RiskFlag
 from tests.browser.support import in_thread
 from tests.crm import factories as f
 from tickets import refunds, services
-from tickets.models import AgentProfile, Department, RefundRequest
+from tickets.models import AgentProfile, Department, RefundRequest, Ticket
 
 pytestmark = pytest.mark.browser
 PASSWORD = {login.username: login.password for login in DEMO_LOGINS}
@@ -42,6 +43,12 @@ def make_desk() -> dict[str, Any]:
         services.assign_ticket(other, supervisor)
         if n % 2:
             services.transition_ticket(other, "pending")
+    # The widest cells of the queue in English: an old ticket (its date), two days overdue, waiting on the consumer.
+    late = services.open_ticket(f.consumer(), subject="快递员未经同意放驿站", department=dept, route=False)
+    services.assign_ticket(late, supervisor)
+    Ticket.objects.filter(pk=late.pk).update(status="pending", sla_state="breached",
+                                             resolution_due=timezone.now() - timedelta(days=2, hours=14),
+                                             updated_at=timezone.now() - timedelta(days=40))  # fmt: skip
     waiting = refunds.request_refund(order, Decimal("60.00"), "未收到货", key="browser-wait", ticket=ticket)
     assert waiting.decision == "manual"
     return {"ticket": ticket.pk, "refund": waiting.pk}
@@ -82,6 +89,23 @@ def test_the_desk_pages_in_both_languages_and_sizes_and_a_refund_rejected_with_a
         assert status.is_visible() and page.locator("#result_list td.field-time_left").first.is_visible()
         box = status.bounding_box()
         assert box is not None and box["height"] < 30  # one line, not four
+        if size == "desktop":  # with the navigation sidebar open: no column pushed out of view, in English too
+            assert page.locator("#main.shifted").count() == 1
+            assert page.evaluate("() => { const r = document.querySelector('.results'); "
+                                 "return r.scrollWidth - r.clientWidth; }") == 0  # fmt: skip
+            assert page.locator("#result_list td.field-updated").last.is_visible()
+            filters = "[...document.querySelectorAll('#changelist-filter, #changelist-filter .module')]"
+            assert page.evaluate(f"() => {filters}.filter(n => n.scrollWidth > n.clientWidth).length") == 0
+            page.goto(base + pages["refunds"] + "?decision=all")  # the refunds list too: one line a row, all in view
+            assert page.evaluate("() => { const r = document.querySelector('.results'); "
+                                 "return r.scrollWidth - r.clientWidth; }") == 0  # fmt: skip
+            assert page.locator("#result_list td.field-decider").first.is_visible()
+            assert page.locator("#result_list tbody tr").first.bounding_box()["height"] < 45
+            page.goto(base + pages["ticket"])
+            # The desk's buttons are the admin's (not the browser's grey boxes): send is the default one.
+            look = "b => [getComputedStyle(b).backgroundColor, getComputedStyle(b).borderTopStyle]"
+            assert page.locator('button[value="reply"]').evaluate(look) == ["rgb(32, 80, 103)", "none"]
+            assert page.locator('button[value="status"]').first.evaluate(look) == ["rgb(65, 118, 144)", "none"]
         page.context.close()
 
     page = log_in(browser, live_server, "supervisor", language, "desktop")

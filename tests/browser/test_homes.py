@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -127,5 +128,8 @@ def test_the_wallboard_updates_over_the_events_socket(browser: Any, asgi_server:
     thread.start()
     thread.join()
     row.locator('[data-k="unassigned"]:has-text("2")').wait_for(timeout=10_000)
+    # The pushed figures are written by the script as the page writes them: a wait in words, not "1:35".
+    pushed = page.locator('#wallboard-departments tr:has-text("售后") [data-k="longest_wait"]').inner_text()
+    assert re.fullmatch(r"1分(3[5-9]|4\d)秒", pushed), pushed
     page.screenshot(path=str(screenshot_dir / "home-wallboard-live-desktop-zh-hans.png"), full_page=True)
     page.context.close()

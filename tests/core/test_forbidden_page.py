@@ -44,3 +44,19 @@ def test_the_favicon_is_an_svg_linked_from_every_admin_page(db: None) -> None:
     assert '<link rel="icon" href="/static/core/favicon.svg" type="image/svg+xml">' in login
     response = Client().get("/favicon.ico")
     assert (response.status_code, response["Location"]) == (301, "/static/core/favicon.svg")
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [("en", "There is no page at this address."), ("zh-hans", "此地址没有页面。")],
+)
+def test_a_missing_page_is_translated_and_styled_for_staff_and_consumers(
+    shop_staff: User, client_for: Callable[[User], Client], language: str, words: str
+) -> None:
+    for client in (client_for(shop_staff), Client()):
+        response = client.get("/no-such-page/", headers={"Accept-Language": language})
+        html = response.content.decode()
+        assert response.status_code == 404
+        assert words in html and "/no-such-page/" in html
+        assert '<div id="site-name">' in html and 'href="/static/core/admin.css"' in html
+        assert "Not Found" not in html and "The requested resource was not found" not in html

@@ -13,11 +13,12 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from chat.models import ChatSession
 from core import roles
 from home import selectors
+from home.templatetags.home import duration_formats, wait
 from merchants.models import Merchant, MerchantMembership, MerchantScore
 from qa import evaluation
 from tests.crm import factories as f
@@ -257,3 +258,23 @@ def test_merchant_staff_without_a_shop_see_a_note_not_someone_elses_tickets(
     assert "Your account is not linked to a shop yet" in html
     assert figures(html) == {}
     assert Merchant.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("language", "shown"),
+    [("zh-hans", ["—", "20秒", "2分5秒", "10小时32分", "1天2小时"]), ("en", ["—", "20s", "2m 5s", "10h 32m", "1d 2h"])],
+)
+def test_waits_are_written_in_words_not_as_a_clock_time(language: str, shown: list[str]) -> None:
+    # "10:32:17" beside the board's "updated at 07:33:17" read as a time of day.
+    with translation.override(language):
+        assert [wait(s) for s in (None, 20, 125, 10 * 3600 + 32 * 60 + 17, 26 * 3600 + 5)] == shown
+        assert duration_formats()["ms"] % {"m": 2, "s": 5} == shown[2]  # what the wallboard's script fills in
+
+
+def test_the_wallboard_writes_the_longest_wait_in_words(
+    dept: Department, supervisor: User, client_for: Callable[[User], Client]
+) -> None:
+    chat(dept, ChatSession.State.WAITING, waited=3 * 3600 + 600)
+    html = client_for(supervisor).get("/admin/", headers={"accept-language": "zh-hans"}).content.decode()
+    assert re.search(r'data-k="longest_wait" data-wait="\d+">3小时1[01]分</td>', html)
+    assert '"durations": {"dh": "%(d)s\\u5929' in html  # the script's formats, in the page's language

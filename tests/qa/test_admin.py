@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -287,3 +288,13 @@ def test_recording_audio_is_served_in_ranges_to_whoever_may_read_the_transcript(
     assert body(client_for(agent).get(url, HTTP_RANGE="bytes=0-9")) == audio[:10]  # their own call
     assert client_for(make_user("agent2", roles.AGENT)).get(url).status_code == 404
     assert client_for(make_user("biz", roles.BUSINESS)).get(url).status_code in (403, 404)
+
+
+def test_the_scorecard_list_names_agents_as_the_pages_do_not_by_username(
+    client_for: Callable[[User], Client], supervisor: User, agent: User, findings: list[Finding]
+) -> None:
+    User.objects.filter(pk=agent.pk).update(first_name="小王")
+    scorecards.compute_week(timezone.localdate())
+    page = client_for(supervisor).get(reverse("admin:qa_scorecard_changelist")).content.decode()
+    cells = re.findall(r'<th class="field-agent_name"><a href="[^"]+">([^<]+)</a></th>', page)
+    assert cells == ["小王"]

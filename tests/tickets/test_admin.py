@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -242,6 +243,24 @@ def test_agent_sets_themself_available_and_away(agent: User, client_for: Callabl
     assert client.get("/admin/tickets/ticket/availability/").status_code == 403
 
 
+def test_the_queue_shows_availability_as_two_states_with_the_current_one_pressed(
+    agent: User, client_for: Callable[[User], Client]
+) -> None:
+    # Not one button named after the state it leaves ("AVAILABLE — GO AWAY"): both states, each a button that sets it.
+    client = client_for(agent)
+    client.post("/admin/tickets/ticket/availability/", {"available": "1"})
+    page = client.get("/admin/tickets/ticket/", headers={"accept-language": "zh-hans"}).content.decode()
+    switch = page[page.index('<span class="switch"') : page.index("</form>", page.index('<span class="switch"'))]
+    assert "接单状态" in switch and "go away" not in page.lower() and "设为离开" not in page
+    assert 'name="available" value="1" class="available" aria-pressed="true" disabled>● 可接单</button>' in switch
+    assert 'name="available" value="0" class="away" aria-pressed="false">○ 离开</button>' in switch
+    client.post("/admin/tickets/ticket/availability/", {"available": "0"})
+    page = client.get("/admin/tickets/ticket/", headers={"accept-language": "en"}).content.decode()
+    assert 'value="1" class="available" aria-pressed="false">● Available</button>' in page
+    assert 'value="0" class="away" aria-pressed="true" disabled>○ Away</button>' in page
+    assert "Taking work" in page
+
+
 def test_ticket_page_costs_the_same_queries_however_long_its_history(
     dept: Department, agent: User, client_for: Callable[[User], Client]
 ) -> None:
@@ -442,3 +461,12 @@ def test_the_merchant_code_filter_finds_one_merchants_tickets_and_survives_a_nul
     # A NUL in a query parameter is refused before any filter reads it (core.middleware), not a 500.
     response = client.get("/admin/tickets/ticket/?queue=all&merchant_code=SHOP%00F")
     assert response.status_code == 400
+
+
+def test_the_agent_profile_list_names_agents_as_the_pages_do_not_by_username(
+    supervisor: User, agent: User, client_for: Callable[[User], Client]
+) -> None:
+    User.objects.filter(pk=agent.pk).update(first_name="小王")
+    AgentProfile.objects.update_or_create(user=agent, defaults={"available": True})
+    page = client_for(supervisor).get("/admin/tickets/agentprofile/").content.decode()
+    assert re.findall(r'<th class="field-user_name"><a href="[^"]+">([^<]+)</a></th>', page) == ["小王"]

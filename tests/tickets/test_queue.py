@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -150,3 +151,23 @@ def test_the_radio_link_is_an_inline_svg_not_an_emoji(
     html = client_for(agent).get(f"/admin/tickets/ticket/{made.pk}/change/").content.decode()
     assert 'class="radio-nominate"><svg class="icon"' in html
     assert "📻" not in html
+
+
+def test_the_updated_column_is_narrow_the_clock_today_month_and_day_this_year_the_date_before(
+    dept: Department, agent: User, client_for: Callable[[User], Client]
+) -> None:
+    now = timezone.localtime()
+    this_year = now.replace(month=1, day=1, hour=12) if now.month > 1 or now.day > 1 else None
+    last_year = now.replace(year=now.year - 1, month=6, day=9, hour=12)
+    ticket(dept, "today", updated_at=now.replace(hour=0, minute=5))
+    ticket(dept, "last year", updated_at=last_year)
+    if this_year is not None:
+        ticket(dept, "this year", updated_at=this_year)
+    client = client_for(agent)
+    for language, jan_first, june in (
+        ("zh-hans", "1月1日", f"{now.year - 1}年6月9日"),
+        ("en", "01/01", f"06/09/{now.year - 1}"),
+    ):
+        page = client.get("/admin/tickets/ticket/?queue=all", headers={"accept-language": language}).content.decode()
+        shown = re.findall(r'<td class="field-updated"><time [^>]*>([^<]*)</time>', page)
+        assert shown == ["00:05", *([jan_first] if this_year else []), june]

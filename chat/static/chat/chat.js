@@ -139,7 +139,6 @@
     else bubble.textContent = message.text;
     li.appendChild(bubble);
     $("messages").appendChild(li);
-    $("messages").scrollTop = $("messages").scrollHeight;
     var box = $("suggestions");
     box.textContent = "";
     ((message.data || {}).suggestions || []).forEach(function (text) {
@@ -149,6 +148,8 @@
       box.appendChild(b);
     });
     ((message.data || {}).choices || []).forEach(function (choice) { box.appendChild(choiceButton(choice)); });
+    // After the suggestions: they take room from the conversation, and the newest message must stay in view.
+    $("messages").scrollTop = $("messages").scrollHeight;
   }
 
   // 确认 / 取消 on a proposal of the bot (a refund): the frame names the proposal, never free text.

@@ -4,11 +4,19 @@
   var config = JSON.parse(document.getElementById("wallboard-config").textContent);
   var retry = 0;
 
+  // As home.templatetags.home.wait writes it: "10h 32m", "50m 20s" in the page's language (config.durations).
+  function fill(format, values) {
+    return format.replace(/%\((\w)\)s/g, function (_, key) { return values[key]; });
+  }
+
   function wait(seconds) {
     if (seconds === null || seconds === undefined) return "—";
-    var h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
-    var mm = (h && m < 10 ? "0" : "") + m, ss = (s < 10 ? "0" : "") + s;
-    return h ? h + ":" + mm + ":" + ss : mm + ":" + ss;
+    var f = config.durations, d = Math.floor(seconds / 86400), h = Math.floor((seconds % 86400) / 3600);
+    var m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
+    if (d) return fill(f.dh, { d: d, h: h });
+    if (h) return fill(f.hm, { h: h, m: m });
+    if (m) return fill(f.ms, { m: m, s: s });
+    return fill(f.s, { s: s });
   }
 
   function value(data, path) {
