@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 State, Handoff, Author = ChatSession.State, ChatSession.Handoff, TicketEvent.Author
 LIVE = (State.BOT, State.WAITING, State.ACTIVE)
 SUMMARY_QUOTES = 3
+TITLE_WORDS = 60  # characters of the consumer's first message in their chat's ticket subject
 
 
 def _live(consumer_id: int) -> ChatSession | None:
@@ -120,6 +121,8 @@ def consumer_message(consumer_id: int, language: str, text: str, *, shop_id: int
             if chat is None:
                 raise
     event = _consumer_says(chat, text, now)
+    if not chat.summary.get("quotes"):  # their first words name the conversation in the queue
+        _title(chat, event.body)
     frame = message_frame(chat, event)
     send_frame(consumer_group(consumer_id), frame)
     to_staff(chat, frame)
@@ -172,6 +175,17 @@ def consumer_message(consumer_id: int, language: str, text: str, *, shop_id: int
     if fields:
         chat.save(update_fields=fields)
     return event
+
+
+def _title(chat: ChatSession, first_words: str) -> None:
+    """The chat's ticket titled by what the consumer first said ("Live chat: …"), not "Live chat" for every one."""
+    words = " ".join(first_words.split())
+    if len(words) > TITLE_WORDS:
+        words = words[: TITLE_WORDS - 1] + "…"
+    with translation.override(chat.language):
+        subject = _("Live chat: %(first_words)s") % {"first_words": words}
+    Ticket.objects.filter(pk=chat.ticket_id).update(subject=subject)
+    chat.ticket.subject = subject
 
 
 def _open_proposal(consumer_id: int, proposal_id: str) -> tuple[ChatSession, dict[str, Any]]:

@@ -203,6 +203,38 @@ def test_a_chat_left_idle_with_the_bot_ends_with_a_readable_note(settings: Any) 
     assert (chat.state, status.body) == ("ended", "The chat ended after the consumer was idle.")
 
 
+# --- the chat's ticket ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_chats_ticket_is_titled_by_the_consumers_first_words_in_the_chats_language() -> None:
+    who = plain_consumer()
+    chat, _created = services.start_chat(who.pk, "zh-hans")
+    assert Ticket.objects.get(pk=chat.ticket_id).subject == "在线聊天"
+    services.consumer_message(who.pk, "zh-hans", "  我的快递\n三天没动了 ")
+    services.consumer_message(who.pk, "zh-hans", "还在吗")
+    assert Ticket.objects.get(pk=chat.ticket_id).subject == "在线聊天：我的快递 三天没动了"
+
+    other = plain_consumer()
+    english, _created = services.start_chat(other.pk, "en")
+    services.consumer_message(other.pk, "en", "where is my parcel " * 6)
+    subject = Ticket.objects.get(pk=english.ticket_id).subject
+    assert subject == "Live chat: " + ("where is my parcel " * 4)[:59] + "…"
+
+
+@pytest.mark.django_db
+def test_numbers_in_a_chats_title_are_masked_for_an_agent(
+    make_user: Callable[..., User], client_for: Callable[[User], Any]
+) -> None:
+    who = plain_consumer()
+    chat, _created = services.start_chat(who.pk, "zh-hans")
+    services.consumer_message(who.pk, "zh-hans", "我的手机13912345678")
+    agent, supervisor = make_user("titled-agent", roles.AGENT), make_user("titled-lead", roles.SUPERVISOR)
+    assert client_for(agent).get(f"/api/tickets/{chat.ticket_id}/").json()["subject"] == "在线聊天：我的手机139****5678"
+    shown = client_for(supervisor).get(f"/api/tickets/{chat.ticket_id}/").json()["subject"]
+    assert shown == "在线聊天：我的手机13912345678"
+
+
 # --- queries per message on the socket path --------------------------------------------------------
 
 
@@ -219,6 +251,8 @@ def test_a_consumer_message_the_bot_answers_costs_the_same_few_queries_however_l
     # savepoint, the locked chat with its ticket's status, the message, the bot's answer, the chat, release (the
     # articles in the chat's scope, knowledge.scope_ids, are read once, then from Redis until one changes)
     knowledge.scope_ids(None)
+    with django_assert_num_queries(7), django_capture_on_commit_callbacks(execute=True):  # + the ticket's title
+        services.consumer_message(who.pk, "zh-hans", "发票怎么开")
     with django_assert_num_queries(6), django_capture_on_commit_callbacks(execute=True):
         services.consumer_message(who.pk, "zh-hans", "发票怎么开")
     for i in range(20):
@@ -236,6 +270,7 @@ def test_messages_with_an_agent_cost_the_same_few_queries_however_long_the_chat(
     agent = make_agent(make_user, "counted")
     chat = held_by(agent)
     desk.agent_message(chat.pk, agent, "first reply")  # opens the ticket and stops the requeue clock
+    services.consumer_message(chat.consumer_id, "en", "hello")  # the first words title the ticket (one query more)
     for many in (False, True):
         if many:
             for i in range(20):
