@@ -183,8 +183,10 @@ def desk_pages(user: Any) -> list[Page]:
         pages.append(Page("queue-search-name", "/admin/tickets/ticket/?queue=all&q=退款"))
         for view in SavedView.objects.filter(Q(owner=user) | Q(owner=None)).order_by("pk")[:5]:
             pages.append(Page(f"queue-saved-{view.pk}", f"/admin/tickets/ticket/?{view.query}"))
-        kinds = {"chat": {"channel": "chat"}, "refund": {"kind": "refund", "refund_requests__isnull": False},
-                 "dispute": {"kind": "dispute"}, "phone": {"channel": "phone"}}  # fmt: skip
+        kinds: dict[str, dict[str, object]] = {
+            "chat": {"channel": "chat"}, "refund": {"kind": "refund", "refund_requests__isnull": False},
+            "dispute": {"kind": "dispute"}, "phone": {"channel": "phone"},
+        }  # fmt: skip
         for name, lookups in kinds.items():
             ticket = _first(tickets, request, **lookups)
             if ticket is not None:
@@ -272,6 +274,7 @@ def consumer_pages() -> list[Page]:
     from tickets.models import Ticket
 
     consumer = Consumer.objects.order_by("-credit_score", "pk").first()
+    assert consumer is not None, "seed_demo made no consumer"
     pages = [Page("chat-widget", f"/chat/?token={issue_token(consumer.pk)}", then="chat")]
     resolved = Ticket.objects.filter(resolved_at__isnull=False).exclude(channel="chat").order_by("pk").first()
     if resolved is not None:
