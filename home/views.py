@@ -12,9 +12,9 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
+from core import durations
 from core.users import Actor, actor
 from home import reports, selectors
-from home.templatetags.home import duration_formats
 from tickets.models import Department
 
 
@@ -34,7 +34,7 @@ def home_context(kind: str, user: Actor) -> dict[str, object]:
     """What the home of each kind shows: the wallboard (supervisors), the shop (merchant staff), the desk (agents)."""
     if kind == selectors.SUPERVISOR:
         config = {"socket": "/ws/events/", "lang": get_language() or settings.LANGUAGE_CODE,
-                  "durations": duration_formats()}  # fmt: skip
+                  "durations": durations.formats()}  # fmt: skip
         return {"home_kind": kind, "wallboard": selectors.wallboard(), "wallboard_config": config}
     if kind == selectors.MERCHANT:
         return {"home_kind": kind, "shop": selectors.merchant_home(user)}

@@ -18,6 +18,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
 
+from core import durations
 from core.links import nominate_url
 from core.privacy import shown
 from core.tenancy import is_merchant_staff, scope
@@ -206,11 +207,7 @@ def _due_badge(ticket: Ticket, minutes: int) -> str:
 
 
 def _duration(minutes: int) -> str:
-    if minutes >= 1440:
-        return str(_("%(d)sd %(h)sh") % {"d": minutes // 1440, "h": minutes % 1440 // 60})
-    if minutes >= 60:
-        return str(_("%(h)sh %(m)sm") % {"h": minutes // 60, "m": minutes % 60})
-    return str(_("%(m)sm") % {"m": minutes})
+    return durations.in_words(minutes * 60, to_the_second=False)
 
 
 def narrow_time(value: datetime) -> str:

@@ -17,8 +17,9 @@ from django.utils import timezone, translation
 
 from chat.models import ChatSession
 from core import roles
+from core.durations import formats as duration_formats
 from home import selectors
-from home.templatetags.home import duration_formats, wait
+from home.templatetags.home import wait
 from merchants.models import Merchant, MerchantMembership, MerchantScore
 from qa import evaluation
 from tests.crm import factories as f
