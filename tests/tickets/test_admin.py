@@ -470,3 +470,19 @@ def test_the_agent_profile_list_names_agents_as_the_pages_do_not_by_username(
     AgentProfile.objects.update_or_create(user=agent, defaults={"available": True})
     page = client_for(supervisor).get("/admin/tickets/agentprofile/").content.decode()
     assert re.findall(r'<th class="field-user_name"><a href="[^"]+">([^<]+)</a></th>', page) == ["小王"]
+
+
+def test_the_agent_profile_list_costs_the_same_queries_for_one_agent_or_five(
+    supervisor: User, make_user: Callable[..., User], client_for: Callable[[User], Client]
+) -> None:
+    client = client_for(supervisor)
+    AgentProfile.objects.update_or_create(user=make_user("counted-0", roles.AGENT))
+    client.get("/admin/tickets/agentprofile/")
+    with CaptureQueriesContext(connection) as one:
+        client.get("/admin/tickets/agentprofile/")
+    for n in range(1, 5):
+        AgentProfile.objects.update_or_create(user=make_user(f"counted-{n}", roles.AGENT))
+    with CaptureQueriesContext(connection) as five:
+        page = client.get("/admin/tickets/agentprofile/").content.decode()
+    assert page.count('class="field-user_name"') == 5
+    assert len(five) == len(one)

@@ -232,3 +232,25 @@ def test_the_add_page_says_the_decision_of_the_refund_by_its_own_number(
     assert messages_of(response) == [("success", expected.format(pk=refund.pk))]
     assert f"#{refund.pk}" in response.content.decode()
     assert not TicketEvent.objects.filter(kind="refund").exists()  # no ticket: no timeline
+
+
+def refund_of_a_new_order(key: str) -> RefundRequest:
+    order = ticket_with_order().order
+    assert order is not None
+    return refunds.request_refund(order, Decimal("10.00"), "x", key=key)
+
+
+def test_the_refunds_list_costs_the_same_queries_for_one_refund_or_six(
+    supervisor: User, client_for: Callable[[User], Client]
+) -> None:
+    client = client_for(supervisor)
+    refund_of_a_new_order("count-0")
+    client.get("/admin/tickets/refundrequest/?decision=all")  # warm: the session, the user's permissions
+    with CaptureQueriesContext(connection) as one:
+        assert client.get("/admin/tickets/refundrequest/?decision=all").status_code == 200
+    for n in range(1, 6):
+        refund_of_a_new_order(f"count-{n}")
+    with CaptureQueriesContext(connection) as six:
+        page = client.get("/admin/tickets/refundrequest/?decision=all").content.decode()
+    assert page.count('class="field-consumer_name"') == 6
+    assert len(six) == len(one)  # the consumer, order, merchant and decider come with the rows
