@@ -37,6 +37,7 @@ from chat.conversation import (
 )
 from chat.groups import agent_group, consumer_group, send_frame
 from chat.models import ChatSession
+from core.prepared import Prepared
 from crm.models import Consumer, Order
 from merchants.models import Merchant
 from tickets import clocks, refunds, services
@@ -49,16 +50,22 @@ SUMMARY_QUOTES = 3
 TITLE_WORDS = 60  # characters of the consumer's first message in their chat's ticket subject
 
 
-def _live(consumer_id: int) -> ChatSession | None:
-    """The consumer's live chat with its ticket, the chat locked until the transaction ends: the hot path of every
-    consumer message, one statement (the one-live-chat constraint makes it the only row). The ORM costs about a
-    millisecond of CPU more than the same statement written out (measured: ~1.2 ms against ~0.3 ms)."""
-    return (
+_LIVE = Prepared(
+    lambda consumer_id: (
         ChatSession.objects.filter(consumer_id=consumer_id, state__in=LIVE)
         .select_related("ticket")
-        .select_for_update(of=("self",))
-        .first()
-    )
+        .select_for_update(of=("self",))[:1]
+    ),
+    consumer_id=-1_000_000_007,
+)
+
+
+def _live(consumer_id: int) -> ChatSession | None:
+    """The consumer's live chat with its ticket, the chat locked until the transaction ends: the hot path of every
+    consumer message, one statement (the one-live-chat constraint makes it the only row), compiled once
+    (``core.prepared``: compiling it cost three times the CPU its fetching does)."""
+    found = _LIVE(consumer_id=consumer_id)
+    return found[0] if found else None
 
 
 def start_chat(consumer_id: int, language: str, *, shop_id: int | None = None,

@@ -50,7 +50,7 @@ REDIS_KEY_PREFIX = env_str("REDIS_KEY_PREFIX", "sd")
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "core.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": REDIS_KEY_PREFIX,
         # As the channel layer's (below): a pooled connection that a Redis restart killed is retried once.

@@ -14,6 +14,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.exceptions import ValidationError
 from django.db import connections, transaction
+from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone, translation
 from pytest_django import DjangoAssertNumQueries
 
@@ -259,6 +260,30 @@ def test_a_consumer_message_the_bot_answers_costs_the_same_few_queries_however_l
         services.consumer_message(who.pk, "zh-hans", f"发票怎么开 {i}")
     with django_assert_num_queries(6), django_capture_on_commit_callbacks(execute=True):
         services.consumer_message(who.pk, "zh-hans", "发票怎么开")
+
+
+@pytest.mark.django_db
+def test_a_message_the_bot_answers_from_the_knowledge_base_compiles_no_read(
+    monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Its one read, the locked chat with its ticket, is compiled once (core.prepared), not for every message."""
+    knowledge.reset_searcher()
+    knowledge_base()
+    who = plain_consumer()
+    services.start_chat(who.pk, "zh-hans")
+    services.consumer_message(who.pk, "zh-hans", "发票怎么开")
+    compiled: list[str] = []
+    as_sql = SQLCompiler.as_sql
+
+    def counted(self: SQLCompiler, *args: Any, **kwargs: Any) -> Any:
+        compiled.append(self.query.model.__name__ if self.query.model else "?")
+        return as_sql(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", counted)
+    with django_capture_on_commit_callbacks(execute=True):
+        event = services.consumer_message(who.pk, "zh-hans", "发票怎么开")
+    assert compiled == []
+    assert TicketEvent.objects.filter(ticket__chat__consumer=who, pk__gt=event.pk, author_kind="bot").count() == 1
 
 
 @pytest.mark.django_db

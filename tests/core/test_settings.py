@@ -6,6 +6,8 @@ import sys
 
 import pytest
 from django.conf import settings
+from django.core.cache.backends import redis as django_redis
+from django.utils.module_loading import import_string
 
 from config.env import database_from_url
 from core import embedded
@@ -32,7 +34,8 @@ def test_a_non_postgres_database_url_is_refused() -> None:
 def test_stores_are_postgresql_and_redis_only() -> None:
     assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
     assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
-    assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert settings.CACHES["default"]["BACKEND"] == "core.cache.RedisCache"  # Django's, its client kept
+    assert issubclass(import_string(settings.CACHES["default"]["BACKEND"]), django_redis.RedisCache)
     assert settings.CELERY_BROKER_URL.startswith("redis://")
     assert settings.CELERY_BEAT_SCHEDULER == "core.beat:CodeDefaultsScheduler"
 
