@@ -5,10 +5,11 @@
 
 Runs what a consumer's socket runs for a message (``chat.consumers.base._run``: ``services.consumer_message``
 with its frames collected), on ``bench/chat_load.py``'s scratch database, for ``--messages`` messages spread
-over ``--consumers`` chats with the bot, the same questions as the load bench. Reported: the thread's CPU per
-message (``time.thread_time``: PostgreSQL's work and the waits for it are not counted, the ORM's and the bot's
-are), the wall time, and the statements per message. The socket's share on the event loop (Redis, framing) is
-not in it; ``chat_load.py`` reports the whole process.
+over ``--consumers`` chats with the bot, the same questions as the load bench; and what a socket's connect runs
+(``start_chat`` and the ready frame with the history) for ``--consumers`` new chats. Reported: the thread's CPU per
+message and per connect (``time.thread_time``: PostgreSQL's work and the waits for it are not counted, the ORM's
+and the bot's are), the wall time, and the statements per message. The socket's share on the event loop (Redis,
+framing) is not in it; ``chat_load.py`` reports the whole process.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def main() -> None:
 
     from chat import knowledge, services
     from chat.consumers.base import _run
+    from chat.consumers.consumer import ConsumerChatConsumer
     from chat.models import ChatSession
     from crm.models import Consumer
 
@@ -63,6 +65,19 @@ def main() -> None:
         _run("zh-hans", services.consumer_message, consumers[i % len(consumers)], "zh-hans",
              questions[i % len(questions)])  # fmt: skip
 
+    socket = ConsumerChatConsumer()
+    socket.language = "zh-hans"
+
+    def connect(pk: int) -> None:
+        socket.consumer_id = pk
+        (chat, _created), _frames = _run("zh-hans", services.start_chat, pk, "zh-hans")
+        socket._ready(chat.pk, 0)
+
+    ChatSession.objects.filter(consumer_id__in=consumers).exclude(state="ended").update(state="ended")
+    cpu = time.thread_time()
+    for pk in consumers:
+        connect(pk)
+    connects = (time.thread_time() - cpu) / len(consumers) * 1000
     figures = []
     for round_ in range(args.rounds):
         fresh_chats()
@@ -77,6 +92,7 @@ def main() -> None:
     with CaptureQueriesContext(connection) as queries:
         for i in range(len(questions)):
             one(i)
+    print(f"CPU per connect (a new chat: its ticket, greeting, proactive rules, ready frame): {connects:.2f} ms")
     print(f"CPU per bot-answered message: median {statistics.median(figures):.2f} ms over {args.rounds} rounds of "
           f"{args.messages}; {len(queries) / len(questions):.1f} statements a message")  # fmt: skip
     if args.profile:

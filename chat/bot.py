@@ -25,6 +25,7 @@ from chat import knowledge
 from chat.analysis import normalised_question
 from chat.models import ChatSession, ProactiveRule
 from chat.understanding import Kind
+from core.prepared import Prepared
 from crm.models import Consumer, Order
 from tickets import refunds
 from tickets.models import RefundRequest
@@ -97,18 +98,39 @@ def greeting(consumer: Consumer) -> str:
     )
 
 
+def _rules(language: str, shop_id: int | None) -> models.QuerySet[ProactiveRule]:
+    platform = models.Q(shop__isnull=True)
+    shops = platform if shop_id is None else platform | models.Q(shop_id=shop_id)
+    return ProactiveRule.objects.filter(shops, active=True, language=language)
+
+
+# What every chat's start reads, compiled once (core.prepared): the rules of its language (and shop), the orders.
+_PLATFORM_RULES = Prepared(lambda language: _rules(language, None), language="<language>")
+_RULES = Prepared(_rules, language="<language>", shop_id=-1_000_000_007)
+_IN_REVIEW = Prepared(
+    lambda consumer_id: (
+        RefundRequest.objects.filter(consumer_id=consumer_id, decision=RefundRequest.Decision.MANUAL)
+        .select_related("order")
+        .order_by("-created_at")[:1]
+    ),
+    consumer_id=-1_000_000_007,
+)
+_LATEST_ORDERS = Prepared(
+    lambda consumer_id: Order.objects.filter(consumer_id=consumer_id).order_by("-placed_at")[:10],
+    consumer_id=-1_000_000_007,
+)
+
+
 def proactive(
     consumer: Consumer, language: str, now: datetime, shop_id: int | None = None
 ) -> tuple[ProactiveRule, str] | None:
     """The first active rule in ``language`` that matches the consumer's situation, with its message filled in:
     in a shop's chat the shop's rules first, then the platform's (never another shop's)."""
-    platform = models.Q(shop__isnull=True)
-    shops = platform if shop_id is None else platform | models.Q(shop_id=shop_id)
-    rules = sorted(ProactiveRule.objects.filter(shops, active=True, language=language),
-                   key=lambda r: (r.shop_id is None, r.priority, r.pk))  # fmt: skip
+    found = _PLATFORM_RULES(language=language) if shop_id is None else _RULES(language=language, shop_id=shop_id)
+    rules = sorted(found, key=lambda r: (r.shop_id is None, r.priority, r.pk))
     if not rules:
         return None
-    orders = list(Order.objects.filter(consumer=consumer).order_by("-placed_at")[:10])
+    orders = _LATEST_ORDERS(consumer_id=consumer.pk)
     pending: list[RefundRequest] | None = None
     for rule in rules:
         match: Order | None = None
@@ -123,11 +145,7 @@ def proactive(
             match = next((o for o in orders if o.dispute == Order.Dispute.OPEN), None)
         elif rule.condition == ProactiveRule.Condition.REFUND_REVIEW:
             if pending is None:
-                pending = list(
-                    RefundRequest.objects.filter(consumer=consumer, decision=RefundRequest.Decision.MANUAL)
-                    .select_related("order")
-                    .order_by("-created_at")[:1]
-                )
+                pending = _IN_REVIEW(consumer_id=consumer.pk)
             match = pending[0].order if pending else None
         if match is not None:
             values = {"consumer": consumer.display_name, "order": match.order_no, "item": match.item_title,

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from chat.groups import AGENTS, agent_group, consumer_group, send_frame, staff_group
 from chat.models import ChatSession
+from core.prepared import Prepared
 from core.roles import MERCHANT_STAFF
 from core.tenancy import is_merchant_staff, merchant_id_of
 from core.users import Actor
@@ -112,18 +113,30 @@ def message_frame(chat: ChatSession, event: TicketEvent, name: str = "") -> dict
     }  # fmt: skip
 
 
-def visible_messages(consumer_id: int, after: int = 0, limit: int = 200) -> list[dict[str, Any]]:
-    """The consumer's chat messages with an id above ``after`` (their live chat, else the latest one), oldest first."""
-    chat = ChatSession.objects.filter(consumer_id=consumer_id).order_by("-created_at", "-pk").first()
-    if chat is None:
-        return []
-    events = (
-        TicketEvent.objects.filter(ticket_id=chat.ticket_id, kind=TicketEvent.Kind.MESSAGE, pk__gt=after)
+HISTORY = 200  # messages a history frame carries at most
+_LATEST = Prepared(
+    lambda consumer_id: ChatSession.objects.filter(consumer_id=consumer_id).order_by("-created_at", "-pk")[:1],
+    consumer_id=-1_000_000_007,
+)
+_MESSAGES = Prepared(
+    lambda ticket_id, after: (
+        TicketEvent.objects.filter(ticket_id=ticket_id, kind=TicketEvent.Kind.MESSAGE, pk__gt=after)
         .select_related("author")
-        .order_by("pk")
-    )
-    rows = list(events[:limit])
-    return [message_frame(chat, e, author_name(e))["message"] for e in rows]
+        .order_by("pk")[:HISTORY]
+    ),
+    ticket_id=-1_000_000_007,
+    after=-1_000_000_011,
+)
+
+
+def visible_messages(consumer_id: int, after: int = 0) -> list[dict[str, Any]]:
+    """The consumer's chat messages with an id above ``after`` (their live chat, else the latest one), oldest first,
+    at most ``HISTORY``: what every socket's connect and history frame read, compiled once (``core.prepared``)."""
+    latest = _LATEST(consumer_id=consumer_id)
+    if not latest:
+        return []
+    chat = latest[0]
+    return [message_frame(chat, e, author_name(e))["message"] for e in _MESSAGES(ticket_id=chat.ticket_id, after=after)]
 
 
 # --- what both sides write ------------------------------------------------------------------------

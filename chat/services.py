@@ -58,6 +58,10 @@ _LIVE = Prepared(
     ),
     consumer_id=-1_000_000_007,
 )
+# A new chat's consumer with their tier (the greeting names it), compiled once as well.
+_CONSUMER = Prepared(
+    lambda consumer_id: Consumer.objects.select_related("tier").filter(pk=consumer_id), consumer_id=-1_000_000_007
+)
 
 
 def _live(consumer_id: int) -> ChatSession | None:
@@ -89,7 +93,10 @@ def start_chat(consumer_id: int, language: str, *, shop_id: int | None = None,
 
 
 def _start(consumer_id: int, language: str, shop_id: int | None, now: datetime) -> ChatSession:
-    consumer = Consumer.objects.select_related("tier").get(pk=consumer_id)
+    found = _CONSUMER(consumer_id=consumer_id)
+    if not found:
+        raise Consumer.DoesNotExist(consumer_id)
+    consumer = found[0]
     with translation.override(language):
         ticket = services.open_ticket(
             consumer, subject=str(_("Live chat")), department=chat_department(), channel=Ticket.Channel.CHAT,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -26,3 +27,7 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# What is loaded by now (Django, the bot's dictionaries and search index) lives as long as the process: it is frozen
+# out of the garbage collector's scans, which otherwise walk it again and again (about 6 % of a busy chat process).
+gc.freeze()

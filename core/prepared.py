@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators
@@ -82,10 +83,15 @@ class Prepared(Generic[M]):
     def _compile(self, connection: Any) -> _Compiled:
         queryset = self.build(**self.markers)
         compiler = queryset.query.get_compiler(connection=connection)
-        sql, params = compiler.as_sql()
+        try:
+            sql, params = compiler.as_sql()
+        except (EmptyResultSet, FullResultSet):
+            raise ValueError(
+                f"the markers {self.markers} fold the query away (one out of its column's range?)"
+            ) from None
         slots = {}
         for name, marker in self.markers.items():
-            where = [i for i, value in enumerate(params) if value == marker and type(value) is type(marker)]
+            where = [i for i, value in enumerate(params) if isinstance(value, type(marker)) and value == marker]
             if len(where) != 1:
                 raise ValueError(f"the marker of {name!r} is {len(where)} times in the compiled query, not once")
             slots[name] = where[0]

@@ -9,12 +9,34 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from django.db.models import Case, IntegerField, Q, Value, When
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 
+from core.prepared import Prepared
 from tickets import sla
 from tickets.models import SLAPolicy, Ticket
 
 State = Ticket.SLAState
+
+
+def _policies(kind: str, priority: int, tier_id: int | None) -> QuerySet[SLAPolicy]:
+    tier = Q(tier__isnull=True) if tier_id is None else Q(tier__isnull=True) | Q(tier_id=tier_id)
+    one, zero = Value(1), Value(0)
+    return (
+        SLAPolicy.objects.filter(Q(kind="") | Q(kind=kind), tier, active=True)
+        .filter(Q(priority__isnull=True) | Q(priority=priority))
+        .annotate(
+            specificity=Case(When(kind="", then=zero), default=one, output_field=IntegerField())
+            + Case(When(priority__isnull=True, then=zero), default=one, output_field=IntegerField())
+            + Case(When(tier__isnull=True, then=zero), default=one, output_field=IntegerField())
+        )
+        .order_by("-specificity", "pk")[:1]
+    )
+
+
+# Every ticket opened (every chat started) reads its policy: the query is compiled once per shape (core.prepared);
+# the priority's marker is a small positive number, as the column holds (the ORM folds one out of range away).
+_UNTIERED = Prepared(lambda kind, priority: _policies(kind, priority, None), kind="<kind>", priority=32_749)
+_TIERED = Prepared(_policies, kind="<kind>", priority=32_749, tier_id=-1_000_000_017)
 
 
 def policy_for(ticket: Ticket) -> SLAPolicy | None:
@@ -23,19 +45,11 @@ def policy_for(ticket: Ticket) -> SLAPolicy | None:
     A blank field on a policy matches anything; the policy matching on the most non-blank fields wins,
     and the lowest id among equally specific ones.
     """
-    tier = Q(tier__isnull=True) if ticket.tier_id is None else Q(tier__isnull=True) | Q(tier_id=ticket.tier_id)
-    one, zero = Value(1), Value(0)
-    return (
-        SLAPolicy.objects.filter(Q(kind="") | Q(kind=ticket.kind), tier, active=True)
-        .filter(Q(priority__isnull=True) | Q(priority=ticket.priority))
-        .annotate(
-            specificity=Case(When(kind="", then=zero), default=one, output_field=IntegerField())
-            + Case(When(priority__isnull=True, then=zero), default=one, output_field=IntegerField())
-            + Case(When(tier__isnull=True, then=zero), default=one, output_field=IntegerField())
-        )
-        .order_by("-specificity", "pk")
-        .first()
-    )
+    if ticket.tier_id is None:
+        found = _UNTIERED(kind=ticket.kind, priority=ticket.priority)
+    else:
+        found = _TIERED(kind=ticket.kind, priority=ticket.priority, tier_id=ticket.tier_id)
+    return found[0] if found else None
 
 
 def clock_of(ticket: Ticket) -> sla.Clock:

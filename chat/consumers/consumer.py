@@ -27,12 +27,18 @@ from chat.groups import consumer_group
 from chat.models import ChatSession
 from chat.tokens import ChatToken, read_chat_token
 from core.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
+from core.prepared import Prepared
 from core.realtime import LAYER_DOWN
 
 log = logging.getLogger(__name__)
 CLOSE_NO_SHOP = 4404  # the token names a shop that does not (or no longer) take chats
 CLOSE_OTHER_CHAT = 4409  # the consumer's live chat is with another shop (or the platform)
 knowledge.warm_up()  # the ASGI process imports this module at start (config/routing.py)
+
+
+_READY = Prepared(
+    lambda chat_id: ChatSession.objects.select_related("agent").filter(pk=chat_id), chat_id=-1_000_000_007
+)
 
 
 class ConsumerChatConsumer(ChatSocket):
@@ -89,7 +95,10 @@ class ConsumerChatConsumer(ChatSocket):
 
     def _ready(self, chat_id: int, after: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         with translation.override(self.language):
-            chat = ChatSession.objects.select_related("agent").get(pk=chat_id)
+            found = _READY(chat_id=chat_id)
+            if not found:
+                raise ChatSession.DoesNotExist(chat_id)
+            chat = found[0]
             ready = {
                 "type": "ready", "chat": chat.pk, "ticket": chat.ticket_id, "state": chat.state,
                 "agent": (chat.agent.first_name or chat.agent.get_username()) if chat.agent else "",

@@ -146,3 +146,15 @@ def test_wrong_parameters_are_a_type_error(tickets: dict[str, list[Ticket]]) -> 
         prepared(consumer=1)
     with pytest.raises(TypeError):
         prepared()
+
+
+def test_a_small_integer_marker_is_placed_as_the_driver_wraps_it(tickets: dict[str, list[Ticket]]) -> None:
+    """The driver's value for a small-integer column is a wrapped int; the marker is found among them all the same
+    (one in the column's range: the ORM folds an out-of-range value out of the query)."""
+    prepared = Prepared(lambda priority: Ticket.objects.filter(priority=priority).order_by("pk"), priority=32_749)
+    assert [t.pk for t in prepared(priority=Ticket.Priority.NORMAL)] == [
+        t.pk for t in Ticket.objects.filter(priority=Ticket.Priority.NORMAL).order_by("pk")]  # fmt: skip
+    assert prepared(priority=Ticket.Priority.URGENT) == []
+    out_of_range = Prepared(lambda priority: Ticket.objects.filter(priority=priority), priority=-1_000_000_009)
+    with pytest.raises(ValueError, match="fold the query away"):
+        out_of_range(priority=1)
