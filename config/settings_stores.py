@@ -60,7 +60,7 @@ CACHES = {
 
 CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "core.channel_layer.RedisChannelLayer",  # channels_redis's, receiving in batches
         # A process's sockets share one Redis list per process, and a message to a full list is dropped
         # silently: the capacity must cover a busy process's backlog (hundreds of chat sockets), not one socket's.
         "CONFIG": {

@@ -108,7 +108,8 @@ def test_annotations_are_set_as_the_orm_sets_them(tickets: dict[str, list[Ticket
     prepared = Prepared(lambda consumer_id: Ticket.objects.filter(consumer_id=consumer_id).annotate(
         shelf=F("department__name")).order_by("pk"), consumer_id=MARKER)  # fmt: skip
     found = prepared(consumer_id=tickets["one"][0].consumer_id)
-    assert [t.shelf for t in found] == ["售前", "售后", "售前"]
+    shelves = [t.shelf for t in found]  # type: ignore[attr-defined]
+    assert shelves == ["售前", "售后", "售前"]
 
 
 def test_a_row_lock_needs_a_transaction_as_in_the_orm(tickets: dict[str, list[Ticket]]) -> None:

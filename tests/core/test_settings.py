@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+from channels_redis import core as channels_redis
 from django.conf import settings
 from django.core.cache.backends import redis as django_redis
 from django.utils.module_loading import import_string
@@ -33,9 +34,12 @@ def test_a_non_postgres_database_url_is_refused() -> None:
 
 def test_stores_are_postgresql_and_redis_only() -> None:
     assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
-    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
-    assert settings.CACHES["default"]["BACKEND"] == "core.cache.RedisCache"  # Django's, its client kept
-    assert issubclass(import_string(settings.CACHES["default"]["BACKEND"]), django_redis.RedisCache)
+    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "core.channel_layer.RedisChannelLayer"  # batched receive
+    assert issubclass(
+        import_string(str(settings.CHANNEL_LAYERS["default"]["BACKEND"])), channels_redis.RedisChannelLayer
+    )
+    assert settings.CACHES["default"]["BACKEND"] == "core.cache.RedisCache"  # Django's, one client per process
+    assert issubclass(import_string(str(settings.CACHES["default"]["BACKEND"])), django_redis.RedisCache)
     assert settings.CELERY_BROKER_URL.startswith("redis://")
     assert settings.CELERY_BEAT_SCHEDULER == "core.beat:CodeDefaultsScheduler"
 
