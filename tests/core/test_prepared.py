@@ -4,10 +4,11 @@ ORM refuses (a row lock outside a transaction) and markers it cannot place."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import F
 from django.db.models.sql.compiler import SQLCompiler
 from django.db.transaction import TransactionManagementError
@@ -159,3 +160,31 @@ def test_a_small_integer_marker_is_placed_as_the_driver_wraps_it(tickets: dict[s
     out_of_range = Prepared(lambda priority: Ticket.objects.filter(priority=priority), priority=-1_000_000_009)
     with pytest.raises(ValueError, match="fold the query away"):
         out_of_range(priority=1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_its_row_lock_holds_against_another_connection(tickets: dict[str, list[Ticket]]) -> None:
+    """The lock is the ORM's own FOR UPDATE: while the transaction lasts, another connection cannot take the row."""
+    prepared = Prepared(lambda consumer_id: Ticket.objects.filter(consumer_id=consumer_id).select_for_update(),
+                        consumer_id=MARKER)  # fmt: skip
+    consumer_id = tickets["two"][0].consumer_id
+    seen: list[str] = []
+
+    def other() -> None:
+        try:
+            with transaction.atomic():
+                list(Ticket.objects.filter(consumer_id=consumer_id).select_for_update(nowait=True))
+            seen.append("taken")
+        except DatabaseError:
+            seen.append("locked")
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():
+        prepared(consumer_id=consumer_id)
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join()
+    assert seen == ["locked"]
+    other()  # once the transaction is over, the row is free
+    assert seen == ["locked", "taken"]
